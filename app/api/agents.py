@@ -1,0 +1,30 @@
+"""Agents of a squad."""
+
+from fastapi import APIRouter, Depends, status
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.deps import get_session
+from app.auth import current_squad
+from app.models import Agent, Squad
+from app.schemas import AgentCreate, AgentOut
+
+router = APIRouter(tags=["agents"])
+
+
+@router.post("/agents", status_code=status.HTTP_201_CREATED, response_model=AgentOut)
+async def create_agent(
+    body: AgentCreate, squad: Squad = Depends(current_squad), session: AsyncSession = Depends(get_session)
+) -> Agent:
+    agent = Agent(squad_id=squad.id, name=body.name)
+    session.add(agent)
+    await session.commit()
+    return agent
+
+
+@router.get("/agents", response_model=list[AgentOut])
+async def list_agents(
+    squad: Squad = Depends(current_squad), session: AsyncSession = Depends(get_session)
+) -> list[Agent]:
+    result = await session.scalars(select(Agent).where(Agent.squad_id == squad.id).order_by(Agent.created_at))
+    return list(result)

@@ -1,0 +1,17 @@
+"""Request-scoped dependencies: a database session and the app's shared services."""
+
+from collections.abc import AsyncIterator
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.events import EventSignal
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def get_signal(request: Request) -> EventSignal:
+    return request.app.state.signal

@@ -1,0 +1,19 @@
+"""Liveness that checks the database."""
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.deps import get_session
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health(session: AsyncSession = Depends(get_session)) -> JSONResponse:
+    try:
+        await session.execute(text("SELECT 1"))
+    except Exception as error:  # any database failure means "not healthy", with the reason
+        return JSONResponse({"status": "unavailable", "database": type(error).__name__}, status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})

@@ -1,0 +1,56 @@
+"""The Agent Squad platform: API, live event stream, board, and the in-app pipeline worker."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from app.api import agents, health, squads, stream, tasks
+from app.runtime import Runtime
+from app.settings import Settings, get_settings
+
+WEB_DIR = Path(__file__).parent / "web"
+
+
+def attach_runtime(app: FastAPI, runtime: Runtime) -> None:
+    """Give the app its database, event signal and settings (done by the lifespan, or by a test)."""
+    app.state.runtime = runtime
+    app.state.settings = runtime.settings
+    app.state.sessionmaker = runtime.sessionmaker
+    app.state.signal = runtime.signal
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with Runtime(settings) as runtime:
+            attach_runtime(app, runtime)
+            worker_task = asyncio.create_task(runtime.worker().run_forever()) if settings.squad_run_worker else None
+            try:
+                yield
+            finally:
+                if worker_task is not None:
+                    worker_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await worker_task
+
+    app = FastAPI(title="Agent Squad", version="0.1.0", lifespan=lifespan)
+    for module in (squads, agents, tasks, stream):
+        app.include_router(module.router, prefix="/api/v1")
+    app.include_router(health.router)
+
+    @app.get("/", include_in_schema=False)
+    async def board() -> FileResponse:
+        return FileResponse(WEB_DIR / "index.html")
+
+    app.mount("/web", StaticFiles(directory=WEB_DIR, check_dir=False), name="web")
+    return app
+
+
+app = create_app()

@@ -1,0 +1,114 @@
+"""The composition root: database, outbound HTTP clients, services, pipeline and worker."""
+
+import asyncio
+import logging
+from pathlib import Path
+
+import httpx
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
+
+from app.db import create_engine, create_sessionmaker
+from app.events import EventSignal
+from app.pipeline import Pipeline
+from app.redaction import RedactingFilter
+from app.services.e2b import E2BSandboxService
+from app.services.git import GitService
+from app.services.github import GitHubService
+from app.settings import Settings
+from app.worker import Worker
+
+MIGRATIONS_INI = Path(__file__).parent / "migrations" / "alembic.ini"
+
+
+def migrate(database_url: str, revision: str = "head") -> None:
+    config = Config(str(MIGRATIONS_INI))
+    config.attributes["database_url"] = database_url
+    command.upgrade(config, revision)
+
+
+def install_log_redaction(secrets: list[str]) -> None:
+    redacting = RedactingFilter(secrets)
+    for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access", "app"):
+        for handler in logging.getLogger(name).handlers:
+            handler.addFilter(redacting)
+
+
+class Runtime:
+    """Everything the app and the workers share; the only place outbound clients are built."""
+
+    def __init__(self, settings: Settings, bind: AsyncConnection | None = None) -> None:
+        """`bind` runs every session inside that connection's transaction, as savepoints
+        (SQLAlchemy's recipe for tests that roll back); normally the runtime owns its engine."""
+        self.settings = settings
+        self.engine = create_engine(settings.database_url, echo=settings.squad_log_sql) if bind is None else None
+        self.sessionmaker = (
+            create_sessionmaker(self.engine)
+            if self.engine is not None
+            else async_sessionmaker(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        )
+        self.signal = EventSignal()
+        timeout = httpx.Timeout(settings.http_timeout_s)
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        self.e2b_api = httpx.AsyncClient(
+            base_url=settings.e2b_api_url,
+            headers={"X-API-Key": settings.e2b_api_key.get_secret_value()},
+            timeout=timeout,
+            limits=limits,
+        )
+        self.envd = httpx.AsyncClient(timeout=timeout, limits=limits)
+        self.github_api = httpx.AsyncClient(
+            base_url=settings.github_api_url,
+            headers={
+                "Authorization": f"Bearer {settings.github_token.get_secret_value()}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "User-Agent": "agent-squad",
+            },
+            timeout=timeout,
+            limits=limits,
+        )
+        self.sandboxes = E2BSandboxService(
+            self.e2b_api,
+            self.envd,
+            template=settings.e2b_template,
+            sandbox_timeout_s=settings.sandbox_timeout_s,
+            sandbox_url=settings.e2b_sandbox_url,
+            domain=settings.e2b_domain,
+        )
+        self.github = GitHubService(self.github_api)
+        self.git = GitService(
+            self.sandboxes, settings.github_token.get_secret_value(), timeout_s=settings.command_timeout_s
+        )
+        self.pipeline = Pipeline(
+            self.sessionmaker,
+            self.signal,
+            self.sandboxes,
+            self.git,
+            self.github,
+            settings.secrets(),
+            command_timeout_s=settings.command_timeout_s,
+        )
+
+    def worker(self) -> Worker:
+        return Worker(
+            self.sessionmaker,
+            self.signal,
+            self.pipeline,
+            lease_s=self.settings.job_lease_s,
+            poll_interval_s=self.settings.worker_poll_interval_s,
+        )
+
+    async def __aenter__(self) -> "Runtime":
+        install_log_redaction(self.settings.secrets())
+        if self.settings.squad_auto_migrate:
+            # Alembic's env runs its own event loop, so it cannot run on this one.
+            await asyncio.to_thread(migrate, self.settings.database_url)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for client in (self.e2b_api, self.envd, self.github_api):
+            await client.aclose()
+        if self.engine is not None:
+            await self.engine.dispose()

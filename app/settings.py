@@ -1,0 +1,47 @@
+"""Configuration of the platform, read from environment variables (documented in the README)."""
+
+from functools import lru_cache
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./.squad/squad.db"
+    # Run Alembic on start-up; compose runs it as a separate step and turns this off.
+    squad_auto_migrate: bool = True
+    squad_log_sql: bool = False
+
+    e2b_api_url: str = "https://api.e2b.app"
+    # When set, every envd call goes to this one base URL and names the sandbox in a header,
+    # as the official SDK does; otherwise envd is reached at https://49983-<sandbox>.<domain>.
+    e2b_sandbox_url: str | None = None
+    e2b_domain: str = "e2b.app"
+    e2b_api_key: SecretStr = SecretStr("")
+    e2b_template: str = "base"
+    sandbox_timeout_s: int = 600
+
+    github_api_url: str = "https://api.github.com"
+    github_token: SecretStr = SecretStr("")
+
+    squad_run_worker: bool = True
+    worker_poll_interval_s: float = 0.5
+    job_lease_s: float = 120.0
+    command_timeout_s: float = 120.0
+    http_timeout_s: float = 30.0
+
+    sse_heartbeat_s: float = 15.0
+    # How often a stream re-reads the event table when no in-process signal arrives
+    # (events written by worker processes elsewhere).
+    sse_poll_interval_s: float = 1.0
+
+    def secrets(self) -> list[str]:
+        """Every secret value the platform holds, for redaction."""
+        return [s for s in (self.e2b_api_key.get_secret_value(), self.github_token.get_secret_value()) if s]
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,229 @@
+// The board: loads the squad, its agents and tasks, then keeps every card current from the event
+// stream (no reload, no polling). Moving a To do card into In Progress, by drag-and-drop or from the
+// keyboard, assigns it to an agent.
+import './components/connection-status.js';
+import './components/toast-region.js';
+import './components/task-card.js';
+import './components/assign-dialog.js';
+import { ApiError, createApi } from './api.js';
+import { forgetSession, takeSession } from './session.js';
+import { openStream } from './stream.js';
+import { enableDragToAssign } from './drag.js';
+
+const main = document.querySelector('main');
+const toasts = document.querySelector('toast-region');
+const connection = document.querySelector('[data-testid="connection"]');
+const dialog = document.querySelector('assign-dialog');
+const columns = new Map(
+  Array.from(document.querySelectorAll('[data-column]'), (section) => [section.dataset.column, section]),
+);
+
+const tasks = new Map(); // id -> Task as the API returns it, kept current by events
+const cards = new Map(); // id -> <task-card>
+const agents = new Map(); // id -> Agent
+const assigning = new Set(); // task ids with an assign request in flight
+let api = null;
+let lastAppliedEventId = 0;
+// Events are applied one after another, after the initial snapshot, even when one has to fetch.
+let applying = Promise.resolve();
+
+function showMessage(text) {
+  const message = document.querySelector('[data-testid="board-message"]');
+  message.textContent = text;
+  message.hidden = false;
+}
+
+function reasonOf(error) {
+  return error instanceof ApiError ? error.message : String(error && error.message ? error.message : error);
+}
+
+// ---- rendering --------------------------------------------------------------------------------------
+
+function updateCounts() {
+  for (const section of columns.values()) {
+    const count = section.querySelectorAll('task-card').length;
+    section.querySelector('[data-testid="column-count"]').textContent = String(count);
+    section.querySelector('.column__count-unit').textContent = count === 1 ? ' task' : ' tasks';
+  }
+}
+
+function renderTask(task) {
+  tasks.set(task.id, task);
+  let card = cards.get(task.id);
+  if (!card) {
+    card = document.createElement('task-card');
+    cards.set(task.id, card);
+  }
+  card.agentName = task.agent_id && agents.has(task.agent_id) ? agents.get(task.agent_id).name : '';
+  card.task = task;
+  const list = (columns.get(task.status) || columns.get('todo')).querySelector('.column__cards');
+  if (card.parentElement !== list) {
+    list.append(card);
+    updateCounts();
+  }
+  if (task.agent_id && !agents.has(task.agent_id)) refreshAgents();
+  return card;
+}
+
+function updateTask(taskId, patch) {
+  const task = tasks.get(taskId);
+  return task ? renderTask({ ...task, ...patch }) : null;
+}
+
+let refreshingAgents = null;
+function refreshAgents() {
+  // An agent created after the board loaded: fetch the list once, then re-render its cards.
+  refreshingAgents ??= api
+    .agents()
+    .then((list) => {
+      for (const agent of list) agents.set(agent.id, agent);
+      for (const task of tasks.values()) renderTask(task);
+    })
+    .catch((error) => console.warn('could not refresh agents', error))
+    .finally(() => {
+      refreshingAgents = null;
+    });
+}
+
+// ---- events -----------------------------------------------------------------------------------------
+
+const handlers = {
+  'task.created': () => {},
+  'task.assigned': (event) => updateTask(event.task_id, { agent_id: event.data.agent_id, status: 'in_progress' }),
+  'sandbox.status': (event, card) => {
+    card.sandboxStatus = event.data.status;
+  },
+  'pipeline.step': (event, card) => card.setStep(event.data),
+  'terminal.output': (event, card) => card.write(event.data.text, event.data.stream),
+  'pull_request.opened': (event) => {
+    const { url, number } = event.data;
+    const card = updateTask(event.task_id, { pr_url: url, pr_number: number });
+    toasts.notify({
+      title: 'Pull request opened',
+      message: `“${card.task.title}” is ready for review.`,
+      link: { href: url, text: `Open pull request #${number}` },
+    });
+  },
+  'task.status': (event) => {
+    const { status, pr_url: prUrl, error } = event.data;
+    const task = tasks.get(event.task_id);
+    const card = updateTask(event.task_id, { status, pr_url: prUrl ?? task.pr_url, error: error ?? null });
+    if (status === 'failed') {
+      toasts.error(`“${card.task.title}” failed: ${error || 'no reason given'}`, 'Task failed');
+    }
+  },
+};
+
+async function applyEvent(event) {
+  // A replayed or duplicated event (ids only grow) changes nothing twice.
+  if (typeof event.id === 'number') {
+    if (event.id <= lastAppliedEventId) return;
+    lastAppliedEventId = event.id;
+  }
+  const handler = handlers[event.type];
+  if (!handler || !event.task_id) return;
+  if (!tasks.has(event.task_id)) {
+    // Created elsewhere after the board loaded: fetch it whole rather than guess its fields.
+    try {
+      renderTask(await api.task(event.task_id));
+    } catch (error) {
+      console.warn(`event ${event.id} for a task the board cannot load`, error);
+      return;
+    }
+  }
+  handler(event, cards.get(event.task_id));
+}
+
+// ---- assigning --------------------------------------------------------------------------------------
+
+async function moveToInProgress(taskId, { dropped }) {
+  const task = tasks.get(taskId);
+  if (!task || task.status !== 'todo' || assigning.has(taskId)) return;
+  const squadAgents = Array.from(agents.values());
+  if (squadAgents.length === 0) {
+    toasts.error('This squad has no agents yet: create one, then assign the task.', 'Cannot assign');
+    return;
+  }
+  // A drop with one agent needs no question; the keyboard path always confirms in the dialog.
+  const agentId =
+    dropped && squadAgents.length === 1 ? squadAgents[0].id : await dialog.choose({ task, agents: squadAgents });
+  if (!agentId || assigning.has(taskId)) return;
+
+  assigning.add(taskId);
+  const card = cards.get(taskId);
+  card.busy = true;
+  try {
+    const assigned = await api.assign(taskId, agentId);
+    // The stream can deliver the task's next events before this response (a pipeline that fails at
+    // once, say): the response is older news then, and must not move the card back.
+    if (tasks.get(taskId).status === 'todo') renderTask(assigned);
+  } catch (error) {
+    toasts.error(`Could not assign “${task.title}”: ${reasonOf(error)}`, 'Assignment failed');
+  } finally {
+    assigning.delete(taskId);
+    card.busy = false;
+    if (document.activeElement === document.body) card.focus();
+  }
+}
+
+// ---- start ------------------------------------------------------------------------------------------
+
+async function start() {
+  const session = takeSession();
+  if (!session) {
+    main.dataset.state = 'signed-out';
+    showMessage('Open the board with its link: /#squad=<squad id>&token=<squad token>.');
+    return;
+  }
+  api = createApi(session.token);
+  try {
+    await api.startSession();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) forgetSession();
+    main.dataset.state = 'error';
+    showMessage(`The board could not sign in: ${reasonOf(error)}`);
+    toasts.error(reasonOf(error), 'Sign-in failed');
+    return;
+  }
+
+  // The stream opens before the snapshot is read, so nothing that happens in between is missed; its
+  // events wait in `applying` until the snapshot is on screen.
+  let snapshotDone;
+  applying = new Promise((resolve) => {
+    snapshotDone = resolve;
+  });
+  openStream({
+    onEvent: (event) => {
+      applying = applying.then(() => applyEvent(event)).catch((error) => console.error(error));
+    },
+    onState: (state) => {
+      connection.state = state;
+    },
+    renewSession: () => api.startSession(),
+  });
+
+  try {
+    const [squad, agentList, taskList] = await Promise.all([api.squad(), api.agents(), api.tasks()]);
+    document.querySelector('[data-testid="squad-name"]').textContent = `${squad.name} · ${squad.repository}`;
+    document.title = `${squad.name} · Agent Squad`;
+    for (const agent of agentList) agents.set(agent.id, agent);
+    for (const task of taskList) renderTask(task);
+    main.dataset.state = 'ready';
+  } catch (error) {
+    main.dataset.state = 'error';
+    showMessage(`The board could not load: ${reasonOf(error)}`);
+    toasts.error(reasonOf(error), 'Loading failed');
+  } finally {
+    snapshotDone();
+  }
+}
+
+enableDragToAssign({
+  board: main,
+  target: columns.get('in_progress'),
+  canMove: (taskId) => tasks.get(taskId)?.status === 'todo' && !assigning.has(taskId),
+  onDrop: (taskId) => moveToInProgress(taskId, { dropped: true }),
+});
+main.addEventListener('task-move-request', (event) => moveToInProgress(event.detail.taskId, { dropped: false }));
+
+start();

@@ -1,0 +1,161 @@
+"""envd's `process.Process/Start` over the Connect protocol (JSON codec), read as a raw stream of envelopes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+import respx
+
+from fixtures.waiting import eventually
+from mocks.e2b import FakeE2B, Sandbox
+from mocks.e2b.connect_protocol import CONTENT_TYPE, FLAG_END_STREAM, HEADER, decode_envelopes, encode_envelope
+from mocks.e2b.router import E2B_SANDBOX_URL, e2b_router
+
+pytestmark = [pytest.mark.contract, pytest.mark.priority_p0]
+
+
+def start_request(command: str, **process: Any) -> bytes:
+    return encode_envelope({"process": {"cmd": "/bin/bash", "args": ["-l", "-c", command], **process}, "stdin": False})
+
+
+def envd_headers(sandbox: Sandbox, **extra: str) -> dict[str, str]:
+    return {
+        "Content-Type": CONTENT_TYPE,
+        "E2b-Sandbox-Id": sandbox.sandbox_id,
+        "E2b-Sandbox-Port": "49983",
+        "X-Access-Token": sandbox.envd_access_token,
+        **extra,
+    }
+
+
+def events_and_end(body: bytes) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    envelopes = decode_envelopes(body)
+    *messages, (last_flags, end) = envelopes
+    assert last_flags == FLAG_END_STREAM, f"the stream must close with an end-of-stream envelope, got {envelopes}"
+    assert all(flags == 0 for flags, _ in messages)
+    return [message["event"] for _, message in messages], end
+
+
+def output(events: list[dict[str, Any]], stream: str) -> str:
+    chunks = [event["data"][stream] for event in events if stream in event.get("data", {})]
+    return b"".join(base64.b64decode(chunk) for chunk in chunks).decode()
+
+
+@pytest.fixture
+def router(fake_e2b: FakeE2B) -> Iterator[respx.MockRouter]:
+    with e2b_router(fake_e2b) as router:
+        yield router
+
+
+async def test_start_streams_start_data_end_then_end_of_stream_in_process(
+    fake_e2b: FakeE2B, router: respx.MockRouter
+) -> None:
+    sandbox = fake_e2b.create_sandbox()
+
+    async with httpx.AsyncClient(base_url=E2B_SANDBOX_URL) as client:
+        response = await client.post(
+            "/process.Process/Start",
+            content=start_request("echo out; echo err >&2; exit 4"),
+            headers=envd_headers(sandbox, **{"connect-timeout-ms": "10000"}),
+        )
+
+    assert (response.status_code, response.headers["content-type"]) == (200, CONTENT_TYPE)
+    events, end = events_and_end(response.content)
+    assert list(events[0]) == ["start"] and events[0]["start"]["pid"] > 0
+    assert (output(events, "stdout"), output(events, "stderr")) == ("out\n", "err\n")
+    assert events[-1] == {"end": {"exitCode": 4, "exited": True, "status": "exit status 4"}}
+    assert end == {}
+    assert router["process_start"].call_count == 1
+    assert fake_e2b.requests("process_start")[0].body["process"]["args"][-1] == "echo out; echo err >&2; exit 4"
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({"X-Access-Token": "wrong"}, 401), ({"E2b-Sandbox-Id": "nosuchsandbox"}, 502)],
+    ids=["bad-access-token", "unknown-sandbox"],
+)
+async def test_start_is_refused_without_the_sandbox_access_token_or_sandbox(
+    fake_e2b: FakeE2B, router: respx.MockRouter, headers: dict[str, str], status: int
+) -> None:
+    sandbox = fake_e2b.create_sandbox()
+
+    async with httpx.AsyncClient(base_url=E2B_SANDBOX_URL) as client:
+        response = await client.post(
+            "/process.Process/Start", content=start_request("true"), headers={**envd_headers(sandbox), **headers}
+        )
+
+    assert response.status_code == status
+    if status == 502:
+        assert "was not found" in response.json()["message"]  # what the SDK maps to SandboxNotRunningException
+
+
+async def test_a_malformed_envelope_ends_the_stream_with_invalid_argument(
+    fake_e2b: FakeE2B, router: respx.MockRouter
+) -> None:
+    sandbox = fake_e2b.create_sandbox()
+
+    async with httpx.AsyncClient(base_url=E2B_SANDBOX_URL) as client:
+        response = await client.post(
+            "/process.Process/Start", content=HEADER.pack(0, 50) + b"{}", headers=envd_headers(sandbox)
+        )
+
+    events, end = events_and_end(response.content)
+    assert (response.status_code, events) == (200, [])
+    assert end["error"]["code"] == "invalid_argument"
+
+
+async def test_the_deadline_kills_the_command_and_ends_with_deadline_exceeded(fake_e2b: FakeE2B, e2b_url: str) -> None:
+    sandbox = fake_e2b.create_sandbox()
+    began = time.monotonic()
+
+    async with httpx.AsyncClient(base_url=e2b_url, timeout=10) as client:
+        response = await client.post(
+            "/process.Process/Start",
+            content=start_request("echo started; exec sleep 30"),
+            headers=envd_headers(sandbox, **{"connect-timeout-ms": "300"}),
+        )
+
+    events, end = events_and_end(response.content)
+    assert output(events, "stdout") == "started\n"
+    assert end["error"]["code"] == "deadline_exceeded"
+    assert time.monotonic() - began < 5
+    assert not any("end" in event for event in events)
+
+
+@pytest.mark.priority_p1
+async def test_output_streams_while_the_command_runs_and_a_closed_stream_kills_it(
+    fake_e2b: FakeE2B, e2b_url: str
+) -> None:
+    sandbox = fake_e2b.create_sandbox()
+    seen = b""
+
+    async with httpx.AsyncClient(base_url=e2b_url, timeout=10) as client:
+        with anyio.fail_after(10):
+            async with client.stream(
+                "POST",
+                "/process.Process/Start",
+                content=start_request("echo first; exec sleep 30"),
+                headers=envd_headers(sandbox),
+            ) as response:
+                async for chunk in response.aiter_bytes():
+                    seen += chunk
+                    if b"Zmlyc3QK" in seen:  # base64 of "first\n": the output arrived before the command ended
+                        break
+
+    _, length = HEADER.unpack_from(seen)
+    pid = json.loads(seen[HEADER.size : HEADER.size + length])["event"]["start"]["pid"]
+
+    def command_killed() -> None:
+        processes = fake_e2b.snapshot()["sandboxes"][0]["processes"]
+        assert processes == [], f"the command is still tracked as running: {processes}"
+        assert not Path(f"/proc/{pid}").exists(), f"process {pid} is still alive"
+
+    eventually(command_killed, timeout=5, description="the command to be killed after the client left")

@@ -1,0 +1,79 @@
+"""`python -m mocks.e2b` and `python -m mocks.github`: the processes the stack launcher and compose start."""
+
+from __future__ import annotations
+
+import os
+import re
+import select
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.contract, pytest.mark.priority_p1]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def read_line(process: subprocess.Popen[str], timeout: float) -> str:
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    assert ready, f"no line on stdout within {timeout}s (exit code {process.poll()})"
+    return process.stdout.readline()
+
+
+@pytest.fixture
+def start_fake() -> Iterator:
+    started: list[subprocess.Popen[str]] = []
+
+    def start(module: str, env: dict[str, str]) -> str:
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", "0"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        started.append(process)
+        line = read_line(process, timeout=20)
+        match = re.fullmatch(r"fake (E2B|GitHub) listening on (http://127\.0\.0\.1:\d+)\n", line)
+        assert match, f"unexpected first line: {line!r}"
+        return match.group(2)
+
+    yield start
+    for process in started:
+        process.terminate()
+        assert process.wait(timeout=10) == 0, "SIGTERM must end the fake normally (it then deletes its temp dirs)"
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+def test_python_m_mocks_e2b_serves_health_and_accepts_the_configured_key(start_fake) -> None:
+    url = start_fake("mocks.e2b", {"FAKE_E2B_API_KEYS": "e2b_" + "1" * 40 + ",e2b_" + "2" * 40})
+
+    health = httpx.get(f"{url}/health")
+    created = httpx.post(f"{url}/v2/sandboxes", json={"templateID": "base"}, headers={"X-API-Key": "e2b_" + "2" * 40})
+    refused = httpx.post(f"{url}/v2/sandboxes", json={"templateID": "base"}, headers={"X-API-Key": "e2b_" + "3" * 40})
+
+    assert (health.status_code, created.status_code, refused.status_code) == (200, 201, 401)
+
+
+def test_python_m_mocks_github_creates_repositories_with_its_own_clone_url(start_fake) -> None:
+    url = start_fake("mocks.github", {"FAKE_GITHUB_TOKENS": "ghp_one,ghp_two"})
+
+    created = httpx.post(f"{url}/_fake/repos", json={"owner": "acme", "name": "widgets", "default_branch": "trunk"})
+    repository = httpx.get(f"{url}/repos/acme/widgets", headers={"Authorization": "token ghp_two"})
+    health = [httpx.get(f"{url}{path}").status_code for path in ("/health", "/_fake/health")]
+
+    assert created.status_code == 201
+    assert created.json() == {
+        "full_name": "acme/widgets",
+        "clone_url": f"{url}/acme/widgets.git",
+        "default_branch": "trunk",
+        "html_url": f"{url}/acme/widgets",
+    }
+    assert (repository.json()["default_branch"], repository.json()["clone_url"]) == ("trunk", f"{url}/acme/widgets.git")
+    assert health == [200, 200]

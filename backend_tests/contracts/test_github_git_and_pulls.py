@@ -1,0 +1,136 @@
+"""Real git against the fake GitHub over smart HTTP, then pull requests on the pushed branch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mocks.github import FakeGitHub
+
+pytestmark = [pytest.mark.contract, pytest.mark.priority_p0]
+
+
+def authenticated_url(server_url: str, path: str, token: str) -> str:
+    return server_url.replace("http://", f"http://x-access-token:{token}@", 1) + path
+
+
+@pytest.fixture
+def repo(fake_github: FakeGitHub) -> str:
+    fake_github.create_repo("acme", "widgets")
+    return "acme/widgets"
+
+
+@pytest.fixture
+def api(github_url: str, github_token: str):
+    with httpx.Client(base_url=github_url, headers={"Authorization": f"Bearer {github_token}"}) as client:
+        yield client
+
+
+def push_branch(git, github_url: str, token: str, workdir: Path, branch: str) -> str:
+    """Clone acme/widgets, commit a file on `branch`, push it; returns the commit sha."""
+    git.run("clone", authenticated_url(github_url, "/acme/widgets.git", token), str(workdir))
+    git.run("checkout", "-b", branch, cwd=workdir)
+    (workdir / "feature.txt").write_text("done by the agent\n")
+    git.run("add", "feature.txt", cwd=workdir)
+    git.run("commit", "-m", "Implement the feature", cwd=workdir)
+    git.run("push", "origin", branch, cwd=workdir)
+    return git.run("rev-parse", "HEAD", cwd=workdir).stdout.strip()
+
+
+def test_git_clone_with_a_token_gets_the_initial_commit(
+    git, repo: str, github_url: str, github_token: str, tmp_path: Path
+) -> None:
+    git.run("clone", authenticated_url(github_url, "/acme/widgets.git", github_token), str(tmp_path / "w"))
+
+    assert (tmp_path / "w" / "README.md").read_text() == "# widgets\n"
+    assert git.run("branch", "--show-current", cwd=tmp_path / "w").stdout.strip() == "main"
+
+
+@pytest.mark.parametrize("credentials", ["bad-token", "none"])
+def test_git_clone_without_a_valid_token_fails_authentication(
+    git, repo: str, github_url: str, tmp_path: Path, credentials: str
+) -> None:
+    url = (
+        authenticated_url(github_url, "/acme/widgets.git", "ghp_wrong")
+        if credentials == "bad-token"
+        else f"{github_url}/acme/widgets.git"
+    )
+
+    result = git.run("clone", url, str(tmp_path / "w"), check=False)
+
+    assert result.returncode != 0
+    expected = "Authentication failed" if credentials == "bad-token" else "could not read Username"
+    assert expected in result.stderr, result.stderr
+
+
+def test_pushed_branch_becomes_a_pull_request_once(
+    git, repo: str, api: httpx.Client, fake_github: FakeGitHub, github_url: str, github_token: str, tmp_path: Path
+) -> None:
+    sha = push_branch(git, github_url, github_token, tmp_path / "w", "squad/task-1")
+    request = {"title": "Task 1", "head": "squad/task-1", "base": "main", "body": "Closes task 1"}
+
+    created = api.post("/repos/acme/widgets/pulls", json=request)
+    duplicate = api.post("/repos/acme/widgets/pulls", json=request)
+    listed = api.get("/repos/acme/widgets/pulls", params={"head": "acme:squad/task-1", "state": "open"})
+
+    assert created.status_code == 201, created.text
+    pull = created.json()
+    assert created.headers["location"] == pull["url"] == f"{github_url}/repos/acme/widgets/pulls/1"
+    assert (pull["number"], pull["state"], pull["title"], pull["body"]) == (1, "open", "Task 1", "Closes task 1")
+    assert (pull["head"]["ref"], pull["head"]["sha"], pull["head"]["label"]) == (
+        "squad/task-1",
+        sha,
+        "acme:squad/task-1",
+    )
+    assert pull["base"]["ref"] == "main" and pull["commits"] == 1
+    assert duplicate.status_code == 422
+    assert duplicate.json()["errors"][0]["message"] == "A pull request already exists for acme:squad/task-1."
+    assert [item["number"] for item in listed.json()] == [1]
+    assert [commit["sha"] for commit in fake_github.branch_log("acme", "widgets", "squad/task-1")][0] == sha
+
+
+def test_branch_log_admin_route_reads_the_pushed_commit(
+    git, repo: str, github_url: str, github_token: str, tmp_path: Path
+) -> None:
+    sha = push_branch(git, github_url, github_token, tmp_path / "w", "squad/task-2")
+
+    response = httpx.get(f"{github_url}/_fake/repos/acme/widgets/branches/squad/task-2/log")
+
+    assert response.status_code == 200
+    assert response.json()["commits"][0] == {"sha": sha, "message": "Implement the feature"}
+    assert response.json()["commits"][-1]["message"] == "Initial commit"
+
+
+@pytest.mark.parametrize(
+    ("request_body", "expected_error"),
+    [
+        (
+            {"title": "T", "head": "no-such-branch", "base": "main"},
+            {"resource": "PullRequest", "field": "head", "code": "invalid"},
+        ),
+        (
+            {"title": "T", "head": "main", "base": "main"},
+            {"resource": "PullRequest", "code": "custom", "message": "No commits between main and main"},
+        ),
+        ({"head": "main", "base": "main"}, {"resource": "PullRequest", "code": "missing_field", "field": "title"}),
+    ],
+    ids=["unknown-head", "no-commits", "no-title"],
+)
+def test_pull_requests_github_would_refuse_get_422_validation_failed(
+    repo: str, api: httpx.Client, request_body: dict[str, str], expected_error: dict[str, str]
+) -> None:
+    response = api.post("/repos/acme/widgets/pulls", json=request_body)
+
+    assert response.status_code == 422
+    body = response.json()
+    assert (body["message"], body["errors"], body["status"]) == ("Validation Failed", [expected_error], "422")
+    assert body["documentation_url"] == "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"
+
+
+def test_clone_url_points_at_the_git_server(repo: str, api: httpx.Client, github_url: str) -> None:
+    body = api.get("/repos/acme/widgets").json()
+
+    assert (body["full_name"], body["default_branch"]) == ("acme/widgets", "main")
+    assert body["clone_url"] == f"{github_url}/acme/widgets.git"

@@ -1,0 +1,119 @@
+"""Browser suite: pytest-playwright (sync API) against the board served by the live stack.
+
+Run it on its own (`pytest frontend_tests`): sync Playwright and the asyncio backend suite do not
+share a process well (playwright-pytest#167). Browser settings live in playwright.config.py; every
+pytest-playwright option given on the command line still wins over them.
+"""
+
+import importlib.util
+import os
+import shlex
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, expect
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_settings() -> ModuleType:
+    # "playwright.config.py" is not an importable module name, so it is loaded from its path.
+    spec = importlib.util.spec_from_file_location("playwright_config", ROOT / "playwright.config.py")
+    assert spec is not None and spec.loader is not None, "playwright.config.py is missing"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SETTINGS = _load_settings()
+
+
+def _given(config: pytest.Config, flag: str) -> bool:
+    """Whether `flag` was set on the command line, in PYTEST_ADDOPTS or in the ini addopts."""
+    args = [
+        *config.invocation_params.args,
+        *shlex.split(os.environ.get("PYTEST_ADDOPTS", "")),
+        *config.getini("addopts"),
+    ]
+    return any(arg == flag or arg.startswith(f"{flag}=") for arg in map(str, args))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Artifact defaults that pytest-playwright's options override when given. Each xdist worker gets
+    # a folder of its own: pytest-playwright empties the output folder when a session starts, and a
+    # late worker must not delete what an earlier one kept.
+    if not _given(config, "--output"):
+        output = ROOT / SETTINGS.ARTIFACTS_DIR
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker is None and getattr(config.option, "numprocesses", None):
+            # The xdist controller empties the folder once, so no earlier run's artifacts linger.
+            shutil.rmtree(output, ignore_errors=True)
+        config.option.output = str(output / worker if worker else output)
+    for flag, value in (
+        ("--tracing", SETTINGS.TRACING),
+        ("--screenshot", SETTINGS.SCREENSHOT),
+        ("--video", SETTINGS.VIDEO),
+    ):
+        if not _given(config, flag):
+            setattr(config.option, flag.lstrip("-"), value)
+    expect.set_options(timeout=SETTINGS.TIMEOUTS_MS["expect"])
+
+
+def _chromium_executable() -> str:
+    path = SETTINGS.CHROMIUM_PATH
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        pytest.fail(
+            f"no Chromium at {path}: install it with `apt-get install chromium`, "
+            "or set CHROMIUM_PATH to a Chromium binary (Playwright cannot download browsers here)",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any], browser_name: str) -> dict[str, Any]:
+    defaults: dict[str, Any] = {"headless": SETTINGS.HEADLESS, "args": list(SETTINGS.LAUNCH_ARGS)}
+    if SETTINGS.SLOW_MO_MS:
+        defaults["slow_mo"] = SETTINGS.SLOW_MO_MS
+    # A --browser-channel names its own browser; otherwise Chromium is Debian's.
+    if browser_name == "chromium" and "channel" not in browser_type_launch_args:
+        defaults["executable_path"] = _chromium_executable()
+    return {**defaults, **browser_type_launch_args}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    defaults = {"viewport": dict(SETTINGS.VIEWPORT), "locale": SETTINGS.LOCALE}
+    return {**defaults, **browser_context_args}
+
+
+@pytest.fixture
+def new_context(new_context: Callable[..., BrowserContext]) -> Callable[..., BrowserContext]:
+    """pytest-playwright's factory, with the configured action and navigation timeouts."""
+
+    def make(**kwargs: Any) -> BrowserContext:
+        context = new_context(**kwargs)
+        context.set_default_timeout(SETTINGS.TIMEOUTS_MS["action"])
+        context.set_default_navigation_timeout(SETTINGS.TIMEOUTS_MS["navigation"])
+        return context
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def base_url(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> str:
+    """`--base-url` (or PYTEST_BASE_URL / the base_url ini value) when given, else the live stack."""
+    given = pytestconfig.getoption("--base-url", default=None)
+    if not given:
+        try:
+            given = pytestconfig.getini("base_url")
+        except ValueError:  # no plugin registered the ini value
+            given = None
+    if given:
+        return str(given).rstrip("/")
+    # Only now is the stack needed: a run with --base-url never starts one.
+    return request.getfixturevalue("live_stack").base_url.rstrip("/")

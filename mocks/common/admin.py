@@ -1,0 +1,81 @@
+"""The admin API both fakes serve under /_fake/ (in the spirit of WireMock's admin API).
+
+- POST   /_fake/reset    clear state, journal and faults (configured keys/tokens stay)   -> 204
+- GET    /_fake/journal  list of {method, path, query, status, operation, body, fault, at};
+                         `?operation=NAME` filters                                        -> 200
+- GET    /_fake/state    a dump of the state                                              -> 200
+- GET    /_fake/faults   the active fault rules                                           -> 200
+- POST   /_fake/faults   add a rule {operation, kind, status, body, headers, times, latency_ms} -> 201
+- DELETE /_fake/faults   clear the rules                                                  -> 204
+- GET    /_fake/health   {"status": "ok"}                                                 -> 200
+Errors of the admin API itself are 400 {"error": "..."}.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from mocks.common.faults import FaultRule, InvalidFault
+from mocks.common.service import FakeService
+
+
+def admin_error(message: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": message}, status)
+
+
+async def read_json_object(request: Request) -> dict | JSONResponse:
+    """The request's JSON object, or the 400 response to return instead."""
+    try:
+        data = json.loads(await request.body() or b"null")
+    except ValueError:
+        return admin_error("the body is not valid JSON")
+    if not isinstance(data, dict):
+        return admin_error("the body must be a JSON object")
+    return data
+
+
+def admin_routes(service: FakeService) -> list[BaseRoute]:
+    async def reset(request: Request) -> Response:
+        service.reset()
+        return Response(status_code=204)
+
+    async def journal(request: Request) -> Response:
+        entries = service.requests(request.query_params.get("operation"))
+        return JSONResponse([entry.to_json() for entry in entries])
+
+    async def state(request: Request) -> Response:
+        return JSONResponse(service.snapshot())
+
+    async def list_faults(request: Request) -> Response:
+        return JSONResponse([rule.to_json() for rule in service.faults.rules()])
+
+    async def add_fault(request: Request) -> Response:
+        data = await read_json_object(request)
+        if isinstance(data, JSONResponse):
+            return data
+        try:
+            rule = service.add_fault_rule(FaultRule.from_json(data))
+        except InvalidFault as error:
+            return admin_error(str(error))
+        return JSONResponse(rule.to_json(), 201)
+
+    async def clear_faults(request: Request) -> Response:
+        service.clear_faults()
+        return Response(status_code=204)
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return [
+        Route("/_fake/reset", reset, methods=["POST"]),
+        Route("/_fake/journal", journal, methods=["GET"]),
+        Route("/_fake/state", state, methods=["GET"]),
+        Route("/_fake/faults", list_faults, methods=["GET"]),
+        Route("/_fake/faults", add_fault, methods=["POST"]),
+        Route("/_fake/faults", clear_faults, methods=["DELETE"]),
+        Route("/_fake/health", health, methods=["GET"]),
+    ]

@@ -1,0 +1,123 @@
+"""Serving a fake over real HTTP on loopback: in a thread for tests, or as `python -m mocks.<service>`."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from mocks.common.abortable_http import AbortableH11Protocol
+
+LOOPBACK = "127.0.0.1"
+
+
+def bind_socket(host: str = LOOPBACK, port: int = 0) -> socket.socket:
+    """A listening socket; binding before uvicorn starts means the URL (even of port 0) is known at once."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        http=AbortableH11Protocol,  # lets "reset" faults really drop the connection
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,  # a command stream still running must not hold the shutdown
+    )
+
+
+@dataclass
+class ServerHandle:
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise RuntimeError(f"the server at {self.url} did not stop within {timeout}s")
+
+
+def serve_in_thread(
+    app: ASGIApp, host: str = LOOPBACK, port: int = 0, *, startup_timeout: float = 10.0
+) -> ServerHandle:
+    """Run `app` with uvicorn in a daemon thread; returns once uvicorn reports `started`."""
+    sock = bind_socket(host, port)
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn_config(app))
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as error:  # reported to the caller below
+            failure.append(error)
+        finally:
+            sock.close()
+
+    thread = threading.Thread(target=run, name=f"fake-server {url}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if failure or not thread.is_alive():
+            raise RuntimeError(f"the server at {url} failed to start") from (failure[0] if failure else None)
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            raise TimeoutError(f"the server at {url} did not start within {startup_timeout}s")
+        time.sleep(0.005)  # polling the started flag with a deadline
+    return ServerHandle(url, server, thread)
+
+
+def parse_args(argv: Sequence[str] | None, service: str, default_port: int) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=f"python -m mocks.{service.lower()}", description=f"fake {service}")
+    parser.add_argument("--host", default=LOOPBACK)
+    parser.add_argument("--port", type=int, default=default_port)
+    return parser.parse_args(argv)
+
+
+def main(
+    service: str,
+    build_app: Callable[[str], ASGIApp],
+    argv: Sequence[str] | None = None,
+    *,
+    default_port: int,
+) -> None:
+    """Entry point of `python -m mocks.<service>`: `build_app(url)` gets the URL the server listens on."""
+    args = parse_args(argv, service, default_port)
+    # SIGTERM (the stack launcher's stop) must end in a normal exit so the fake can delete its temp dirs:
+    # uvicorn re-raises the signal after its graceful shutdown, to whatever handler was there before it.
+    signal.signal(signal.SIGTERM, _exit_normally)
+    sock = bind_socket(args.host, args.port)
+    url = f"http://{args.host}:{sock.getsockname()[1]}"
+    app = build_app(url)
+    sys.stdout.write(f"fake {service} listening on {url}\n")  # the stack launcher waits for this line
+    sys.stdout.flush()
+    try:
+        uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+
+
+def _exit_normally(signum: int, frame: object) -> None:
+    raise SystemExit(0)

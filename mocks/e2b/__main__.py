@@ -1,0 +1,33 @@
+"""`python -m mocks.e2b --host 127.0.0.1 --port 8001`
+
+Env: FAKE_E2B_API_KEYS (comma separated keys accepted; default e2b_000...0),
+FAKE_E2B_LATENCY_MS (added to every request), FAKE_E2B_MAX_CONCURRENT (sandbox quota, default 20).
+"""
+
+from __future__ import annotations
+
+import os
+
+from mocks.common.server import main
+from mocks.e2b.app import build_app
+from mocks.e2b.state import DEFAULT_API_KEY, FakeE2B
+
+
+def fake_from_environment() -> FakeE2B:
+    keys = [key.strip() for key in os.environ.get("FAKE_E2B_API_KEYS", DEFAULT_API_KEY).split(",") if key.strip()]
+    return FakeE2B(
+        keys,
+        latency_ms=int(os.environ.get("FAKE_E2B_LATENCY_MS") or 0),
+        max_concurrent=int(os.environ.get("FAKE_E2B_MAX_CONCURRENT") or 20),
+    )
+
+
+def serve(fake: FakeE2B) -> None:
+    try:
+        main("E2B", lambda url: build_app(fake), default_port=8001)
+    finally:
+        fake.close()  # kills the commands still running, deletes the workspaces
+
+
+if __name__ == "__main__":
+    serve(fake_from_environment())

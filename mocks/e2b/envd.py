@@ -1,0 +1,128 @@
+"""envd, the daemon inside a sandbox: GET /health and the Connect RPC `process.Process/Start`.
+
+The official SDK, with E2B_SANDBOX_URL set, sends every envd call to that one URL and names the sandbox
+in the `E2b-Sandbox-Id` header; the app dispatches on that header (see app.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from mocks.common.operations import BODY_KEY, operation
+from mocks.e2b.connect_protocol import (
+    CONTENT_TYPE,
+    ConnectError,
+    decode_request,
+    encode_envelope,
+    end_of_stream,
+    parse_timeout_ms,
+)
+from mocks.e2b.process import ProcessConfig, base_environment, run_process
+from mocks.e2b.state import FakeE2B, Sandbox, kill_process_group
+
+SANDBOX_ID_HEADER = "e2b-sandbox-id"
+ACCESS_TOKEN_HEADER = "x-access-token"
+KEEPALIVE_HEADER = "keepalive-ping-interval"
+UNAUTHORIZED = "unauthorized access, please provide a valid access token or method signing if supported"
+
+
+def sandbox_not_found(sandbox_id: str) -> JSONResponse:
+    # What the proxy in front of envd answers for a sandbox that is gone; the SDK maps
+    # "... was not found" to SandboxNotRunningException.
+    return JSONResponse(
+        {"sandboxId": sandbox_id, "message": f"The sandbox {sandbox_id} was not found", "code": 502}, 502
+    )
+
+
+def authorize(fake: FakeE2B, request: Request) -> Sandbox | Response:
+    sandbox_id = request.headers.get(SANDBOX_ID_HEADER, "")
+    sandbox = fake.get_sandbox(sandbox_id)
+    if sandbox is None:
+        return sandbox_not_found(sandbox_id)
+    if request.headers.get(ACCESS_TOKEN_HEADER) != sandbox.envd_access_token:
+        return PlainTextResponse(UNAUTHORIZED, 401)
+    return sandbox
+
+
+def error_stream(error: ConnectError) -> StreamingResponse:
+    """A streaming call's error: HTTP 200 and the error in the end-of-stream envelope (Connect spec)."""
+
+    async def body() -> AsyncIterator[bytes]:
+        yield end_of_stream(error)
+
+    return StreamingResponse(body(), media_type=CONTENT_TYPE)
+
+
+def envd_routes(fake: FakeE2B) -> list[BaseRoute]:
+    async def health(request: Request) -> Response:
+        sandbox_id = request.headers.get(SANDBOX_ID_HEADER, "")
+        if fake.get_sandbox(sandbox_id) is None:
+            return sandbox_not_found(sandbox_id)
+        return Response(status_code=204)
+
+    async def process_start(request: Request) -> Response:
+        sandbox = authorize(fake, request)
+        if isinstance(sandbox, Response):
+            return sandbox
+        if request.headers.get("content-type", "").split(";")[0].strip() != CONTENT_TYPE:
+            return Response(status_code=415, headers={"Accept-Post": CONTENT_TYPE})
+        try:
+            message = decode_request(await request.body())
+            request.scope[BODY_KEY] = message  # the journal shows which command was started
+            config = ProcessConfig.from_start_request(message)
+            timeout_ms = parse_timeout_ms(request.headers.get("connect-timeout-ms"))
+            keepalive_s = _keepalive_seconds(request.headers.get(KEEPALIVE_HEADER))
+        except ConnectError as error:
+            return error_stream(error)
+        env = {**base_environment(sandbox.workspace, sandbox.sandbox_id), **sandbox.env_vars, **config.envs}
+        sandbox_id = sandbox.sandbox_id
+        started: list[int] = []
+
+        def on_start(pid: int) -> None:
+            started.append(pid)
+            if not fake.register_process(sandbox_id, pid):  # the sandbox was killed meanwhile
+                kill_process_group(pid)
+
+        async def body() -> AsyncIterator[bytes]:
+            events = run_process(
+                config,
+                workspace=sandbox.workspace,
+                env=env,
+                timeout_ms=timeout_ms,
+                keepalive_s=keepalive_s,
+                on_start=on_start,
+            )
+            try:
+                async with aclosing(events):  # a client that leaves mid-stream gets its command killed now
+                    async for event in events:
+                        yield encode_envelope({"event": event})
+                yield end_of_stream()
+            except ConnectError as error:
+                yield end_of_stream(error)
+            finally:
+                for pid in started:
+                    fake.unregister_process(sandbox_id, pid)
+
+        return StreamingResponse(body(), media_type=CONTENT_TYPE)
+
+    return [
+        Route("/health", operation(fake, "envd_health", health), methods=["GET"]),
+        Route("/process.Process/Start", operation(fake, "process_start", process_start), methods=["POST"]),
+    ]
+
+
+async def envd_not_found(request: Request) -> Response:
+    return PlainTextResponse("404 page not found\n", 404)
+
+
+def _keepalive_seconds(value: str | None) -> float | None:
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    return seconds if seconds and seconds > 0 else None

@@ -1,0 +1,39 @@
+"""`python -m mocks.github --host 127.0.0.1 --port 8002`
+
+Env: FAKE_GITHUB_TOKENS (comma separated tokens accepted; default ghp_fake_token),
+FAKE_GITHUB_LATENCY_MS (added to every request), FAKE_GITHUB_PUBLIC_URL (the base URL put in clone_url,
+for containers that reach this server by another name; default: the URL it listens on, or, when it
+listens on 0.0.0.0, the URL each request came to).
+"""
+
+from __future__ import annotations
+
+import os
+
+from mocks.common.server import main
+from mocks.github.app import build_app
+from mocks.github.state import DEFAULT_TOKEN, FakeGitHub
+
+
+def fake_from_environment() -> FakeGitHub:
+    tokens = [token.strip() for token in os.environ.get("FAKE_GITHUB_TOKENS", DEFAULT_TOKEN).split(",")]
+    return FakeGitHub(
+        [token for token in tokens if token], latency_ms=int(os.environ.get("FAKE_GITHUB_LATENCY_MS") or 0)
+    )
+
+
+def serve(fake: FakeGitHub) -> None:
+    def app_listening_on(url: str):
+        # clone_url must name an address git can reach, whatever Host the API request used.
+        public_url = os.environ.get("FAKE_GITHUB_PUBLIC_URL") or (None if "//0.0.0.0:" in url else url)
+        fake.git_base_url = public_url.rstrip("/") if public_url else None
+        return build_app(fake)
+
+    try:
+        main("GitHub", app_listening_on, default_port=8002)
+    finally:
+        fake.close()  # deletes the bare repositories
+
+
+if __name__ == "__main__":
+    serve(fake_from_environment())

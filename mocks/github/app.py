@@ -1,0 +1,393 @@
+"""The fake GitHub's HTTP front: the REST API subset the platform uses, git smart HTTP, and /_fake/ admin.
+
+REST operations (names used by faults, the journal and the respx routes):
+get_repository, list_pull_requests, create_pull_request, get_pull_request, get_rate_limit;
+git: git_info_refs, git_upload_pack, git_receive_pack; web_pull_request (a page for html_url); health.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mocks.common.admin import admin_error, admin_routes, read_json_object
+from mocks.common.operations import RecordingMiddleware, operation
+from mocks.github.errors import (
+    OPERATION_DOCS,
+    RATE_LIMIT_DOCS,
+    github_error,
+    invalid_request,
+    not_found,
+    problems_parsing_json,
+    validation_failed,
+)
+from mocks.github.git_http import basic_credentials, git_http
+from mocks.github.rate_limits import ANONYMOUS
+from mocks.github.representations import pull_request_json, rate_limit_json, repository_json, user_id
+from mocks.github.state import FakeGitHub, RepositoryExists, ValidationFailed
+
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+API_HEADERS = {"x-github-media-type": "github.v3; format=json", "x-github-api-version-selected": "2022-11-28"}
+PULL_STATES = ("open", "closed", "all")
+RestHandler = Callable[[Request], Awaitable[Response]]
+
+
+def api_token(header: str | None) -> str | None:
+    """The token of `Authorization: Bearer T`, `token T` or Basic with the token as password."""
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() in ("bearer", "token"):
+        return value.strip()
+    if scheme.lower() == "basic":
+        credentials = basic_credentials(header)
+        return credentials[1] if credentials else ""
+    return ""
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def rest(fake: FakeGitHub, name: str, handler: RestHandler, *, anonymous: bool = False) -> RestHandler:
+    """Authentication and the rate limit, as GitHub applies them to every REST call."""
+
+    async def endpoint(request: Request) -> Response:
+        token = api_token(request.headers.get("authorization"))
+        if token is None and not anonymous:
+            window = fake.rate_limits.peek(ANONYMOUS)
+            response: Response = github_error(401, "Requires authentication", documentation_url=OPERATION_DOCS[name])
+        elif token is not None and not fake.is_valid_token(token):
+            window = fake.rate_limits.peek(ANONYMOUS)
+            response = github_error(401, "Bad credentials")
+        else:
+            key = token or ANONYMOUS
+            if name == "get_rate_limit":  # asking for the rate limit does not count against it
+                window, allowed = fake.rate_limits.peek(key), True
+            else:
+                window, allowed = fake.rate_limits.consume(key)
+            if allowed:
+                try:
+                    response = await handler(request)
+                except KeyError:  # the repository went away meanwhile (reset)
+                    response = not_found(name)
+            else:
+                response = github_error(
+                    403,
+                    f"API rate limit exceeded for user ID {user_id(fake.user_login)}.",
+                    documentation_url=RATE_LIMIT_DOCS,
+                )
+        response.headers.update({**API_HEADERS, **window.headers()})
+        return response
+
+    return endpoint
+
+
+def rest_routes(fake: FakeGitHub) -> list[BaseRoute]:
+    def find_repo(request: Request):
+        return fake.get_repo(request.path_params["owner"], request.path_params["repo"])
+
+    async def get_repository(request: Request) -> Response:
+        repo = find_repo(request)
+        if repo is None:
+            return not_found("get_repository")
+        return JSONResponse(repository_json(repo, base_url(request), fake.clone_url(repo, base_url(request))))
+
+    async def list_pull_requests(request: Request) -> Response:
+        repo = find_repo(request)
+        if repo is None:
+            return not_found("list_pull_requests")
+        query = request.query_params
+        state = query.get("state", "open")
+        if state not in PULL_STATES:
+            return invalid_request("list_pull_requests", f"For 'state', \"{state}\" is not one of {list(PULL_STATES)}.")
+        try:
+            per_page = min(100, max(1, int(query.get("per_page", "30"))))
+            page = max(1, int(query.get("page", "1")))
+        except ValueError:
+            return invalid_request("list_pull_requests", "per_page and page must be integers.")
+        pulls = await run_in_threadpool(fake.pull_requests, repo.owner, repo.name)
+        head = query.get("head")
+        if head:
+            head_owner, _, head_ref = head.rpartition(":")
+            pulls = [
+                pull
+                for pull in pulls
+                if pull.head_ref == head_ref and (not head_owner or head_owner.lower() == repo.owner.lower())
+            ]
+        if query.get("base"):
+            pulls = [pull for pull in pulls if pull.base_ref == query["base"]]
+        if state != "all":
+            pulls = [pull for pull in pulls if pull.state == state]
+        newest_first = query.get("direction", "desc" if query.get("sort", "created") == "created" else "asc") == "desc"
+        sort_key = "updated_at" if query.get("sort") in ("updated", "long-running") else "created_at"
+        pulls.sort(key=lambda pull: (getattr(pull, sort_key), pull.number), reverse=newest_first)
+        page_items = pulls[(page - 1) * per_page : page * per_page]
+        api = base_url(request)
+        clone_url = fake.clone_url(repo, api)
+        response = JSONResponse([pull_request_json(repo, pull, api, clone_url, full=False) for pull in page_items])
+        last_page = max(1, -(-len(pulls) // per_page))
+        if last_page > 1:
+            response.headers["link"] = pagination_links(request, page, last_page)
+        return response
+
+    async def create_pull_request(request: Request) -> Response:
+        name = "create_pull_request"
+        repo = find_repo(request)
+        if repo is None:
+            return not_found(name)
+        try:
+            data = json.loads(await request.body())
+        except ValueError:
+            return problems_parsing_json(name)
+        if not isinstance(data, dict):
+            return invalid_request(name, f"For 'links/0/schema', {json.dumps(data)} is not an object.")
+        missing = [field for field in ("base", "head") if field not in data]
+        if missing:
+            quoted = ", ".join(f'"{field}"' for field in missing)
+            return invalid_request(name, f"{quoted} {'wasn' if len(missing) == 1 else 'weren'}'t supplied.")
+        problem = type_problem(data)
+        if problem:
+            return invalid_request(name, problem)
+        if not data.get("title"):
+            return validation_failed(name, [{"resource": "PullRequest", "code": "missing_field", "field": "title"}])
+        try:
+            pull = await run_in_threadpool(
+                lambda: fake.create_pull_request(
+                    repo.owner,
+                    repo.name,
+                    head=data["head"],
+                    base=data["base"],
+                    title=data["title"],
+                    body=data.get("body"),
+                    draft=bool(data.get("draft", False)),
+                    maintainer_can_modify=bool(data.get("maintainer_can_modify", False)),
+                )
+            )
+        except ValidationFailed as error:
+            return validation_failed(name, error.errors, error.message)
+        api = base_url(request)
+        body = pull_request_json(repo, pull, api, fake.clone_url(repo, api))
+        return JSONResponse(body, 201, headers={"location": body["url"]})
+
+    async def get_pull_request(request: Request) -> Response:
+        repo = find_repo(request)
+        number = request.path_params["number"]
+        if repo is None or not number.isdigit():
+            return not_found("get_pull_request")
+        pull = await run_in_threadpool(fake.get_pull_request, repo.owner, repo.name, int(number))
+        if pull is None:
+            return not_found("get_pull_request")
+        api = base_url(request)
+        return JSONResponse(pull_request_json(repo, pull, api, fake.clone_url(repo, api)))
+
+    async def get_rate_limit(request: Request) -> Response:
+        token = api_token(request.headers.get("authorization")) or ANONYMOUS
+        window = fake.rate_limits.peek(token)
+        return JSONResponse(rate_limit_json(window, int(time.time()) + 3600))
+
+    repo_path = "/repos/{owner}/{repo}"
+    return [
+        Route(
+            repo_path, operation(fake, "get_repository", rest(fake, "get_repository", get_repository)), methods=["GET"]
+        ),
+        Route(
+            f"{repo_path}/pulls",
+            operation(fake, "list_pull_requests", rest(fake, "list_pull_requests", list_pull_requests)),
+            methods=["GET"],
+        ),
+        Route(
+            f"{repo_path}/pulls",
+            operation(fake, "create_pull_request", rest(fake, "create_pull_request", create_pull_request)),
+            methods=["POST"],
+        ),
+        Route(
+            f"{repo_path}/pulls/{{number}}",
+            operation(fake, "get_pull_request", rest(fake, "get_pull_request", get_pull_request)),
+            methods=["GET"],
+        ),
+        Route(
+            "/rate_limit",
+            operation(fake, "get_rate_limit", rest(fake, "get_rate_limit", get_rate_limit, anonymous=True)),
+            methods=["GET"],
+        ),
+    ]
+
+
+def type_problem(data: dict[str, Any]) -> str | None:
+    """GitHub's schema message for the first field of the wrong type, if any."""
+    expected = {
+        "title": str,
+        "head": str,
+        "base": str,
+        "body": (str, type(None)),
+        "head_repo": str,
+        "draft": bool,
+        "maintainer_can_modify": bool,
+    }
+    for field, kind in expected.items():
+        if field in data and not isinstance(data[field], kind):
+            wanted = "a boolean" if kind is bool else "a string"
+            return f"For 'properties/{field}', {json.dumps(data[field])} is not {wanted}."
+    return None
+
+
+def pagination_links(request: Request, page: int, last: int) -> str:
+    def link(number: int, rel: str) -> str:
+        return f'<{request.url.include_query_params(page=number)}>; rel="{rel}"'
+
+    links = []
+    if page < last:
+        links += [link(page + 1, "next"), link(last, "last")]
+    if page > 1:
+        links += [link(1, "first"), link(page - 1, "prev")]
+    return ", ".join(links)
+
+
+def git_routes(fake: FakeGitHub) -> list[BaseRoute]:
+    def serve(service_path: str):
+        async def handler(request: Request) -> Response:
+            return await git_http(fake, request, service_path)
+
+        return handler
+
+    base = "/{owner}/{repo}"
+    return [
+        Route(f"{base}/info/refs", operation(fake, "git_info_refs", serve("info/refs")), methods=["GET"]),
+        Route(
+            f"{base}/git-upload-pack", operation(fake, "git_upload_pack", serve("git-upload-pack")), methods=["POST"]
+        ),
+        Route(
+            f"{base}/git-receive-pack", operation(fake, "git_receive_pack", serve("git-receive-pack")), methods=["POST"]
+        ),
+    ]
+
+
+def web_routes(fake: FakeGitHub) -> list[BaseRoute]:
+    async def pull_request_page(request: Request) -> Response:
+        """A stand-in for github.com's pull request page, so html_url opens in a browser."""
+        repo = fake.get_repo(request.path_params["owner"], request.path_params["repo"])
+        number = request.path_params["number"]
+        pull = None
+        if repo is not None and number.isdigit():
+            pull = await run_in_threadpool(fake.get_pull_request, repo.owner, repo.name, int(number))
+        if repo is None or pull is None:
+            return HTMLResponse("<h1>404</h1><p>This is not the web page you are looking for.</p>", 404)
+        title = html.escape(pull.title)
+        return HTMLResponse(
+            f"<!doctype html><title>{title} · Pull Request #{pull.number} · {html.escape(repo.full_name)}</title>"
+            f"<h1>{title} <span>#{pull.number}</span></h1>"
+            f"<p class='state'>{pull.state}</p>"
+            f"<p>{html.escape(repo.owner)}:{html.escape(pull.head_ref)} → {html.escape(pull.base_ref)}</p>"
+            f"<pre>{html.escape(pull.body or '')}</pre>"
+        )
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return [
+        Route("/health", operation(fake, "health", health), methods=["GET"]),
+        Route("/{owner}/{repo}/pull/{number}", operation(fake, "web_pull_request", pull_request_page), methods=["GET"]),
+    ]
+
+
+def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
+    """Besides the common admin API: repositories, branch logs and rate limits."""
+
+    async def create_repo(request: Request) -> Response:
+        data = await read_json_object(request)
+        if isinstance(data, JSONResponse):
+            return data
+        owner, name = data.get("owner"), data.get("name")
+        default_branch = data.get("default_branch") or "main"
+        if not isinstance(owner, str) or not isinstance(name, str) or not isinstance(default_branch, str):
+            return admin_error("owner and name (strings) are required")
+        try:
+            repo = await run_in_threadpool(fake.create_repo, owner, name, default_branch)
+        except ValueError as error:
+            return admin_error(str(error))
+        except RepositoryExists as error:
+            return admin_error(str(error), 409)
+        return JSONResponse(
+            {
+                "full_name": repo.full_name,
+                "clone_url": fake.clone_url(repo, base_url(request)),
+                "default_branch": repo.default_branch,
+                "html_url": f"{base_url(request)}/{repo.full_name}",
+            },
+            201,
+        )
+
+    async def branch_log(request: Request) -> Response:
+        params = request.path_params
+        try:
+            commits = await run_in_threadpool(fake.branch_log, params["owner"], params["repo"], params["branch"])
+        except KeyError as error:
+            return admin_error(str(error.args[0]), 404)
+        return JSONResponse({"commits": commits})
+
+    async def set_rate_limit(request: Request) -> Response:
+        data = await read_json_object(request)
+        if isinstance(data, JSONResponse):
+            return data
+        token = data.get("token")
+        values = {key: data.get(key) for key in ("remaining", "limit", "reset")}
+        if not isinstance(token, str) or not all(v is None or isinstance(v, int) for v in values.values()):
+            return admin_error("token (string) and integer remaining/limit/reset are required")
+        fake.set_rate_limit(token, **values)
+        return JSONResponse(fake.rate_limit(token).to_json())
+
+    return [
+        Route("/_fake/repos", create_repo, methods=["POST"]),
+        Route("/_fake/repos/{owner}/{repo}/branches/{branch:path}/log", branch_log, methods=["GET"]),
+        Route("/_fake/rate_limit", set_rate_limit, methods=["POST"]),
+    ]
+
+
+async def rest_not_found(request: Request) -> Response:
+    return not_found()
+
+
+class RequestIdMiddleware:
+    """Every GitHub response carries an `x-github-request-id`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = ":".join(secrets.token_hex(n).upper() for n in (2, 2, 3, 3, 4)).encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-github-request-id", request_id)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def build_app(fake: FakeGitHub) -> ASGIApp:
+    app = Starlette(
+        routes=[
+            *admin_routes(fake),
+            *fake_admin_routes(fake),
+            *rest_routes(fake),
+            *git_routes(fake),
+            *web_routes(fake),
+            Route("/{path:path}", operation(fake, "not_found", rest_not_found), methods=ALL_METHODS),
+        ]
+    )
+    return RecordingMiddleware(RequestIdMiddleware(app), fake)

@@ -1,0 +1,67 @@
+"""GitHub's error bodies: {"message", "documentation_url", "status"} (+ "errors" for 422)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+DOCS = "https://docs.github.com/rest"
+
+# documentation_url of each operation (its externalDocs in the OpenAPI description).
+OPERATION_DOCS = {
+    "get_repository": "https://docs.github.com/rest/repos/repos#get-a-repository",
+    "list_pull_requests": "https://docs.github.com/rest/pulls/pulls#list-pull-requests",
+    "create_pull_request": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
+    "get_pull_request": "https://docs.github.com/rest/pulls/pulls#get-a-pull-request",
+    "get_rate_limit": "https://docs.github.com/rest/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user",
+}
+RATE_LIMIT_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-the-primary-rate-limit"
+
+STATUS_MESSAGES = {
+    400: "Bad Request",
+    401: "Bad credentials",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    422: "Validation Failed",
+    429: "API rate limit exceeded",
+    500: "Server Error",
+    502: "Server Error",
+    503: "Service Unavailable",
+    504: "We couldn't respond to your request in time. Sorry about that. Please try resubmitting your request "
+    "and contact us if the problem persists.",
+}
+
+
+def github_error(
+    status: int,
+    message: str | None = None,
+    *,
+    documentation_url: str = DOCS,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"message": message or STATUS_MESSAGES.get(status, "Error")}
+    if errors is not None:
+        body["errors"] = errors
+    body["documentation_url"] = documentation_url
+    body["status"] = str(status)
+    return JSONResponse(body, status, headers=headers)
+
+
+def not_found(operation: str | None = None) -> JSONResponse:
+    return github_error(404, "Not Found", documentation_url=OPERATION_DOCS.get(operation or "", DOCS))
+
+
+def validation_failed(operation: str, errors: list[dict[str, Any]], message: str = "Validation Failed") -> JSONResponse:
+    return github_error(422, message, documentation_url=OPERATION_DOCS[operation], errors=errors)
+
+
+def invalid_request(operation: str, detail: str) -> JSONResponse:
+    """422 of GitHub's request-schema validation, e.g. `"head" wasn't supplied.`."""
+    return github_error(422, f"Invalid request.\n\n{detail}", documentation_url=OPERATION_DOCS[operation])
+
+
+def problems_parsing_json(operation: str) -> JSONResponse:
+    return github_error(400, "Problems parsing JSON", documentation_url=OPERATION_DOCS[operation])

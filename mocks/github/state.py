@@ -1,0 +1,300 @@
+"""The state model of the fake GitHub: tokens, repositories (real bare git repositories), pull requests."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from starlette.responses import Response
+
+from mocks.common.service import FakeService
+from mocks.github.bare_repo import BareRepository
+from mocks.github.errors import github_error
+from mocks.github.rate_limits import AUTHENTICATED_LIMIT, RateLimits, RateWindow
+
+DEFAULT_TOKEN = "ghp_fake_token"
+DEFAULT_LOGIN = "squad-bot"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+class ValidationFailed(Exception):
+    """A pull request GitHub would refuse with 422; `errors` are the items of the `errors` array."""
+
+    def __init__(self, errors: list[dict[str, Any]], message: str = "Validation Failed") -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+class RepositoryExists(Exception):
+    pass
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass
+class PullRequest:
+    number: int
+    id: int
+    title: str
+    body: str | None
+    head_ref: str
+    head_sha: str
+    base_ref: str
+    base_sha: str
+    user_login: str
+    created_at: datetime
+    updated_at: datetime
+    draft: bool = False
+    state: str = "open"
+    maintainer_can_modify: bool = False
+    # Read from git each time the pull request is shown.
+    commits: int = 0
+    additions: int = 0
+    deletions: int = 0
+    changed_files: int = 0
+
+
+@dataclass
+class Repository:
+    id: int
+    owner: str
+    name: str
+    default_branch: str
+    git: BareRepository
+    created_at: datetime
+    description: str | None = None
+    pulls: dict[int, PullRequest] = field(default_factory=dict)
+    next_number: int = 1
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+class FakeGitHub(FakeService):
+    """Repositories live in `root` as `<owner>/<name>.git`, so `git http-backend` can serve them directly."""
+
+    def __init__(
+        self,
+        tokens: Iterable[str] = (DEFAULT_TOKEN,),
+        *,
+        git_base_url: str | None = None,
+        user_login: str = DEFAULT_LOGIN,
+        rate_limit: int = AUTHENTICATED_LIMIT,
+        latency_ms: int = 0,
+        root: str | Path | None = None,
+    ) -> None:
+        super().__init__(latency_ms=latency_ms)
+        self.tokens: set[str] = set(tokens)
+        # Where git is served over real HTTP (clone_url); None: the URL the API request came to.
+        self.git_base_url = git_base_url.rstrip("/") if git_base_url else None
+        self.user_login = user_login
+        self.rate_limits = RateLimits(rate_limit)
+        self._owns_root = root is None
+        self.root = Path(root or tempfile.mkdtemp(prefix="fake-github-"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._repos: dict[tuple[str, str], Repository] = {}
+        self._ids = itertools.count(1)
+
+    # -- credentials ----------------------------------------------------------------------------------
+    def add_token(self, token: str) -> None:
+        with self._lock:
+            self.tokens.add(token)
+
+    def is_valid_token(self, token: str | None) -> bool:
+        with self._lock:
+            return bool(token) and token in self.tokens
+
+    def set_rate_limit(
+        self, token: str, *, remaining: int | None = None, limit: int | None = None, reset: int | None = None
+    ) -> None:
+        """E.g. `set_rate_limit(token, remaining=0)`: the next REST call with `token` gets 403 rate limited."""
+        self.rate_limits.set(token, remaining=remaining, limit=limit, reset=reset)
+
+    def rate_limit(self, token: str) -> RateWindow:
+        return self.rate_limits.peek(token)
+
+    # -- repositories ---------------------------------------------------------------------------------
+    def create_repo(
+        self, owner: str, name: str, default_branch: str = "main", *, description: str | None = None
+    ) -> Repository:
+        """A real bare repository with one commit (README.md) on `default_branch`."""
+        for label, value in (("owner", owner), ("name", name)):
+            if not NAME_PATTERN.match(value) or value.endswith(".git"):
+                raise ValueError(f"invalid repository {label}: {value!r}")
+        key = (owner.lower(), name.lower())
+        with self._lock:
+            if key in self._repos:
+                raise RepositoryExists(f"{owner}/{name} already exists")
+            path = self.root / owner / f"{name}.git"
+            git = BareRepository.create(path, default_branch, f"# {name}\n")
+            repo = Repository(next(self._ids), owner, name, default_branch, git, now(), description)
+            self._repos[key] = repo
+            return repo
+
+    def get_repo(self, owner: str, name: str) -> Repository | None:
+        """Names are case-insensitive, as on GitHub; a trailing ".git" is ignored."""
+        with self._lock:
+            return self._repos.get((owner.lower(), name.removesuffix(".git").lower()))
+
+    def repos(self) -> list[Repository]:
+        with self._lock:
+            return list(self._repos.values())
+
+    def clone_url(self, repo: Repository, request_base_url: str) -> str:
+        return f"{self.git_base_url or request_base_url.rstrip('/')}/{repo.owner}/{repo.name}.git"
+
+    def branches(self, owner: str, name: str) -> dict[str, str]:
+        return self._require(owner, name).git.branches()
+
+    def branch_log(self, owner: str, name: str, branch: str) -> list[dict[str, str]]:
+        """[{"sha", "message"}] of `branch`, newest first, read with git. KeyError for an unknown branch."""
+        repo = self._require(owner, name)
+        if repo.git.resolve(branch) is None:
+            raise KeyError(f"{owner}/{name} has no branch {branch!r}")
+        return repo.git.log(branch)
+
+    # -- pull requests --------------------------------------------------------------------------------
+    def create_pull_request(
+        self,
+        owner: str,
+        name: str,
+        *,
+        head: str,
+        base: str,
+        title: str,
+        body: str | None = None,
+        draft: bool = False,
+        user_login: str | None = None,
+        maintainer_can_modify: bool = False,
+    ) -> PullRequest:
+        """Open a pull request as GitHub would, or raise ValidationFailed with GitHub's errors."""
+        repo = self._require(owner, name)
+        head_owner, _, head_ref = head.rpartition(":")
+        if head_owner and head_owner.lower() != repo.owner.lower():
+            # Cross-repository pull requests (forks) are not modelled.
+            raise ValidationFailed([{"resource": "PullRequest", "field": "head", "code": "invalid"}])
+        with self._lock:
+            head_sha = repo.git.resolve(head_ref)
+            base_sha = repo.git.resolve(base)
+            errors = []
+            if head_sha is None:
+                errors.append({"resource": "PullRequest", "field": "head", "code": "invalid"})
+            if base_sha is None:
+                errors.append({"resource": "PullRequest", "field": "base", "code": "invalid"})
+            if errors:
+                raise ValidationFailed(errors)
+            assert head_sha is not None and base_sha is not None
+            label = f"{repo.owner}:{head_ref}"
+            if any(
+                pr.state == "open" and pr.head_ref == head_ref and pr.base_ref == base for pr in repo.pulls.values()
+            ):
+                message = f"A pull request already exists for {label}."
+                raise ValidationFailed([{"resource": "PullRequest", "code": "custom", "message": message}])
+            if repo.git.count_commits(base_sha, head_sha) == 0:
+                message = f"No commits between {base} and {head_ref}"
+                raise ValidationFailed([{"resource": "PullRequest", "code": "custom", "message": message}])
+            created = now()
+            pull = PullRequest(
+                number=repo.next_number,
+                id=next(self._ids),
+                title=title,
+                body=body,
+                head_ref=head_ref,
+                head_sha=head_sha,
+                base_ref=base,
+                base_sha=base_sha,
+                user_login=user_login or self.user_login,
+                created_at=created,
+                updated_at=created,
+                draft=draft,
+                maintainer_can_modify=maintainer_can_modify,
+            )
+            repo.pulls[pull.number] = pull
+            repo.next_number += 1
+            self._refresh(repo, pull)
+            return pull
+
+    def pull_requests(self, owner: str, name: str) -> list[PullRequest]:
+        """All pull requests of the repository, oldest first, with shas and counts read from git now."""
+        repo = self._require(owner, name)
+        with self._lock:
+            pulls = list(repo.pulls.values())
+            for pull in pulls:
+                self._refresh(repo, pull)
+            return pulls
+
+    def get_pull_request(self, owner: str, name: str, number: int) -> PullRequest | None:
+        repo = self._require(owner, name)
+        with self._lock:
+            pull = repo.pulls.get(number)
+            if pull is not None:
+                self._refresh(repo, pull)
+            return pull
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def _reset_state(self) -> None:
+        with self._lock:
+            for repo in self._repos.values():
+                shutil.rmtree(repo.git.path, ignore_errors=True)
+            self._repos.clear()
+            self.rate_limits.clear()
+
+    def close(self) -> None:
+        self.reset()
+        if self._owns_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def snapshot(self) -> dict[str, Any]:
+        repos = self.repos()
+        return {
+            "repositories": [
+                {
+                    "full_name": repo.full_name,
+                    "default_branch": repo.default_branch,
+                    "path": str(repo.git.path),
+                    "branches": repo.git.branches(),
+                    "pulls": [
+                        {
+                            "number": pull.number,
+                            "state": pull.state,
+                            "title": pull.title,
+                            "head": pull.head_ref,
+                            "head_sha": pull.head_sha,
+                            "base": pull.base_ref,
+                        }
+                        for pull in self.pull_requests(repo.owner, repo.name)
+                    ],
+                }
+                for repo in repos
+            ],
+            "git_base_url": self.git_base_url,
+            "faults": [rule.to_json() for rule in self.faults.rules()],
+        }
+
+    def error_response(self, status: int, message: str | None = None) -> Response:
+        return github_error(status, message)
+
+    # -- internals ------------------------------------------------------------------------------------
+    def _require(self, owner: str, name: str) -> Repository:
+        repo = self.get_repo(owner, name)
+        if repo is None:
+            raise KeyError(f"no repository {owner}/{name}")
+        return repo
+
+    def _refresh(self, repo: Repository, pull: PullRequest) -> None:
+        """Head and base follow their branches, as on GitHub (a deleted branch keeps the last sha)."""
+        pull.head_sha = repo.git.resolve(pull.head_ref) or pull.head_sha
+        pull.base_sha = repo.git.resolve(pull.base_ref) or pull.base_sha
+        pull.commits = repo.git.count_commits(pull.base_sha, pull.head_sha)
+        pull.additions, pull.deletions, pull.changed_files = repo.git.diff_stats(pull.base_sha, pull.head_sha)

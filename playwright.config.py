@@ -1,0 +1,43 @@
+"""Browser settings for frontend_tests, read by frontend_tests/conftest.py.
+
+Plain values only. pytest-playwright's own options win over them: `--headed`, `--slowmo`,
+`--browser-channel`, `--base-url`, `--tracing`, `--screenshot`, `--video` and `--output`.
+Playwright cannot download its own browsers here, so Debian's Chromium is used.
+"""
+
+import os
+
+# `apt-get install chromium` puts it here; CHROMIUM_PATH points elsewhere (e.g. another distribution).
+CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+# Chromium in a container runs without its sandbox and GPU, and must not phone home or update itself
+# in the middle of a test run.
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+HEADLESS = True
+SLOW_MO_MS = 0
+
+# Wide enough for the board's five columns side by side.
+VIEWPORT = {"width": 1440, "height": 900}
+LOCALE = "en-US"
+
+# Milliseconds. `expect` waits for what the board shows; the flow tests give the whole pipeline
+# (sandbox, git, pull request) a longer deadline of their own.
+TIMEOUTS_MS = {
+    "action": 10_000,
+    "navigation": 15_000,
+    "expect": 10_000,
+}
+
+# Failure artifacts, relative to the repository root; one folder per xdist worker, one per test.
+ARTIFACTS_DIR = "reports/playwright"
+TRACING = "retain-on-failure"
+SCREENSHOT = "only-on-failure"
+VIDEO = "off"
