@@ -205,6 +205,10 @@ async function start() {
   try {
     const [squad, agentList, taskList] = await Promise.all([api.squad(), api.agents(), api.tasks()]);
     document.querySelector('[data-testid="squad-name"]').textContent = `${squad.name} · ${squad.repository}`;
+    if (session.squadId && session.squadId !== squad.id) {
+      // The token decides whose board this is; a link naming another squad is worth a word.
+      showMessage(`This link names squad ${session.squadId}, but its token belongs to “${squad.name}”.`);
+    }
     document.title = `${squad.name} · Agent Squad`;
     for (const agent of agentList) agents.set(agent.id, agent);
     for (const task of taskList) renderTask(task);

@@ -12,6 +12,7 @@ from contextlib import aclosing
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from mocks.common.operations import BODY_KEY, operation
 from mocks.e2b.connect_protocol import (
@@ -47,6 +48,19 @@ def authorize(fake: FakeE2B, request: Request) -> Sandbox | Response:
     if request.headers.get(ACCESS_TOKEN_HEADER) != sandbox.envd_access_token:
         return PlainTextResponse(UNAUTHORIZED, 401)
     return sandbox
+
+
+class CommandStreamResponse(StreamingResponse):
+    """A StreamingResponse that closes its generator when the client leaves (Starlette leaves it open),
+    so the command is killed at once rather than whenever the generator is garbage collected."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
 
 def error_stream(error: ConnectError) -> StreamingResponse:
@@ -89,7 +103,7 @@ def envd_routes(fake: FakeE2B) -> list[BaseRoute]:
                 kill_process_group(pid)
 
         async def body() -> AsyncIterator[bytes]:
-            events = run_process(
+            events = run_process(  # closed by aclosing: its finally kills a command still running
                 config,
                 workspace=sandbox.workspace,
                 env=env,
@@ -98,7 +112,7 @@ def envd_routes(fake: FakeE2B) -> list[BaseRoute]:
                 on_start=on_start,
             )
             try:
-                async with aclosing(events):  # a client that leaves mid-stream gets its command killed now
+                async with aclosing(events):
                     async for event in events:
                         yield encode_envelope({"event": event})
                 yield end_of_stream()
@@ -108,7 +122,7 @@ def envd_routes(fake: FakeE2B) -> list[BaseRoute]:
                 for pid in started:
                     fake.unregister_process(sandbox_id, pid)
 
-        return StreamingResponse(body(), media_type=CONTENT_TYPE)
+        return CommandStreamResponse(body(), media_type=CONTENT_TYPE)
 
     return [
         Route("/health", operation(fake, "envd_health", health), methods=["GET"]),
