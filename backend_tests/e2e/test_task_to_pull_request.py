@@ -54,9 +54,7 @@ def test_assigned_task_ends_in_review_with_a_pull_request_of_the_agents_commit(
     assert stored["pr_url"] == opened["data"]["url"]
     assert stored["pr_number"] == opened["data"]["number"]
 
-    pulls = fake_github_admin.pulls(
-        new_squad.owner, new_squad.repo_name, live_stack.github_token, state="all"
-    )
+    pulls = fake_github_admin.pulls(new_squad.owner, new_squad.repo_name, live_stack.github_token, state="all")
     assert [(p["number"], p["html_url"]) for p in pulls] == [(stored["pr_number"], stored["pr_url"])]
     assert pulls[0]["head"]["ref"] == stored["branch"]
     assert pulls[0]["base"]["ref"] == "main"
@@ -68,9 +66,5 @@ def test_assigned_task_ends_in_review_with_a_pull_request_of_the_agents_commit(
 
     sandbox_id = next(e["data"]["sandbox_id"] for e in events if e["data"].get("sandbox_id"))
     # Read through E2B's REST API, as the SDK would: a killed sandbox is unknown.
-    response = httpx.get(
-        f"{live_stack.e2b_url}/sandboxes/{sandbox_id}", headers={"X-API-Key": live_stack.e2b_api_key}
-    )
-    assert response.status_code == 404, (
-        f"sandbox {sandbox_id} still exists: {response.status_code} {response.text}"
-    )
+    response = httpx.get(f"{live_stack.e2b_url}/sandboxes/{sandbox_id}", headers={"X-API-Key": live_stack.e2b_api_key})
+    assert response.status_code == 404, f"sandbox {sandbox_id} still exists: {response.status_code} {response.text}"
