@@ -13,6 +13,9 @@ LOAD_ARGS ?= --config load/locust.conf
 .PHONY: help setup system-packages suites test test-backend test-backend-postgres test-frontend \
         test-frontend-headed test-load lint up health clean
 
+# Targets of one area each (benchmarks, flake loops, environment checks) live in make/*.mk.
+-include make/*.mk
+
 help:
 	@echo "make suites    run backend, frontend and load suites on the embedded default, print a summary"
 	@echo "make test      everything CI checks: suites + lint + backend on PostgreSQL"
