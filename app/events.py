@@ -3,7 +3,7 @@
 import asyncio
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Event
@@ -27,7 +27,11 @@ class EventSignal:
         self._event = asyncio.Event()
 
 
-def record_event(
+# Any constant; it names the lock that orders event inserts on PostgreSQL.
+_EVENT_ORDER_LOCK = 0x5351_5545_5645
+
+
+async def record_event(
     session: AsyncSession,
     squad_id: str,
     type: str,
@@ -36,7 +40,14 @@ def record_event(
     task_id: str | None = None,
     agent_id: str | None = None,
 ) -> Event:
-    """Add an event to the session; it is stored with the caller's commit."""
+    """Add an event to the session; it is stored with the caller's commit.
+
+    Streams resume after the highest id they have seen, so ids must become visible in order. On
+    PostgreSQL two transactions could commit their sequence values out of order; an advisory lock
+    held until commit serialises event writers. SQLite already has a single writer.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENT_ORDER_LOCK})
     event = Event(squad_id=squad_id, type=type, data=data or {}, task_id=task_id, agent_id=agent_id)
     session.add(event)
     return event

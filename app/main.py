@@ -9,7 +9,9 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from app.api import agents, health, squads, stream, tasks
+from app.api import agents, git, health, metrics, pull_requests, sandboxes, squads, stream, tasks
+from app.api.errors import install_error_handlers
+from app.metrics import MetricsMiddleware
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
 
@@ -41,9 +43,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         await worker_task
 
     app = FastAPI(title="Agent Squad", version="0.1.0", lifespan=lifespan)
-    for module in (squads, agents, tasks, stream):
+    for module in (squads, agents, tasks, sandboxes, git, pull_requests, stream):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
+    app.include_router(metrics.router)
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware)
 
     @app.get("/", include_in_schema=False)
     async def board() -> FileResponse:

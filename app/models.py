@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -95,6 +95,8 @@ class Sandbox(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
     e2b_sandbox_id: Mapped[str] = mapped_column(String(100))
+    # envd's per-sandbox token: needed to run commands later (the step endpoints); never returned.
+    envd_access_token: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     destroyed_at: Mapped[datetime | None] = mapped_column()
@@ -103,7 +105,8 @@ class Sandbox(Base):
 class Event(Base):
     __tablename__ = "events"
     # Never reuse an id: a client resuming with Last-Event-ID must not skip a recycled one.
-    __table_args__ = {"sqlite_autoincrement": True}
+    # Streams read one squad's events in id order, hence the composite index.
+    __table_args__ = (Index("ix_events_squad_id_id", "squad_id", "id"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     squad_id: Mapped[str] = mapped_column(ForeignKey("squads.id", ondelete="CASCADE"), index=True)

@@ -7,15 +7,18 @@ reason, and the sandbox is destroyed whatever happens.
 import logging
 import re
 import shlex
+import time
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.events import EventSignal, record_event
+from app.metrics import Metrics
 from app.models import Agent, Sandbox, Squad, Task, TaskStatus, utcnow
 from app.redaction import redact
 from app.services.e2b import E2BSandboxService, SandboxHandle
-from app.services.errors import CommandFailed, ServiceError
+from app.services.errors import CommandFailed, DuplicatePullRequest, NothingToCommit, ServiceError
 from app.services.git import REPO_DIR, GitService
 from app.services.github import GitHubService
 
@@ -39,6 +42,7 @@ class Pipeline:
         github: GitHubService,
         secrets: list[str],
         command_timeout_s: float = 120.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._signal = signal
@@ -47,11 +51,20 @@ class Pipeline:
         self._github = github
         self._secrets = secrets
         self._command_timeout_s = command_timeout_s
+        self._metrics = metrics or Metrics()
 
     async def run(self, task_id: str) -> None:
         run = _TaskRun(self, task_id)
         await run.load()
         await run.execute()
+
+    async def give_up(self, task_id: str, reason: str) -> None:
+        """Fail a task whose job could not finish (its workers kept dying), cleaning up after it."""
+        run = _TaskRun(self, task_id)
+        await run.load()
+        if run.task.status == TaskStatus.IN_PROGRESS:
+            await run.destroy_leftover_sandboxes()
+            await run.fail(reason)
 
     async def _emit(self, task: Task, type: str, data: dict[str, Any], **task_changes: Any) -> None:
         async with self._sessionmaker() as session:
@@ -61,7 +74,7 @@ class Pipeline:
                 for name, value in task_changes.items():
                     setattr(stored, name, value)
                     setattr(task, name, value)
-            record_event(session, task.squad_id, type, data, task_id=task.id, agent_id=task.agent_id)
+            await record_event(session, task.squad_id, type, data, task_id=task.id, agent_id=task.agent_id)
             await session.commit()
         self._signal.notify()
 
@@ -74,6 +87,7 @@ class _TaskRun:
         self.task_id = task_id
         self.sandbox: SandboxHandle | None = None
         self.sandbox_row_id: str | None = None
+        self._step: tuple[str, float] | None = None
 
     async def load(self) -> None:
         async with self.p._sessionmaker() as session:
@@ -93,7 +107,15 @@ class _TaskRun:
         await self.emit("sandbox.status", {"status": status, "sandbox_id": self.sandbox and self.sandbox.sandbox_id})
 
     async def step(self, name: str) -> None:
+        self._finish_step()
+        self._step = (name, time.perf_counter())
         await self.emit("pipeline.step", {"step": name, "index": STEPS.index(name) + 1, "total": len(STEPS)})
+
+    def _finish_step(self) -> None:
+        if self._step is not None:
+            name, started = self._step
+            self.p._metrics.step_seconds.labels(name).observe(time.perf_counter() - started)
+            self._step = None
 
     async def terminal(self, stream: str, text: str) -> None:
         await self.emit("terminal.output", {"stream": stream, "text": redact(text, self.p._secrets)})
@@ -102,14 +124,16 @@ class _TaskRun:
         if self.task.status != TaskStatus.IN_PROGRESS:
             log.info("task %s is %s, nothing to do", self.task.id, self.task.status)
             return
+        # A job taken over from a dead worker may have left a sandbox behind.
+        await self.destroy_leftover_sandboxes()
         try:
             await self._steps()
+            self._finish_step()
         except ServiceError as error:
-            reason = redact(f"{error.service}: {error.message}", self.p._secrets)
-            await self._fail(reason)
+            await self.fail(f"{error.service}: {error.message}")
         except Exception as error:
             log.exception("pipeline of task %s crashed", self.task.id)
-            await self._fail(redact(f"internal error: {type(error).__name__}: {error}", self.p._secrets))
+            await self.fail(f"internal error: {type(error).__name__}: {error}")
         finally:
             await self._destroy_sandbox()
 
@@ -127,16 +151,26 @@ class _TaskRun:
 
         branch = branch_name(self.task)
         await self.step("branch")
-        await self.p._git.create_branch(self.sandbox, branch, self.terminal)
-        await self.emit("task.branch", {"branch": branch}, branch=branch)
+        # A retried job finds the branch its first attempt pushed: continue on it instead of diverging.
+        resumed = await self.p._git.remote_branch_exists(self.sandbox, branch)
+        if resumed:
+            await self.p._git.checkout_remote_branch(self.sandbox, branch, self.terminal)
+        else:
+            await self.p._git.create_branch(self.sandbox, branch, self.terminal)
+        await self.emit("task.branch", {"branch": branch, "resumed": resumed}, branch=branch)
 
         await self.step("work")
         await self._agent_work()
 
         await self.step("commit")
-        await self.p._git.commit(
-            self.sandbox, f"{self.task.title}\n\nTask {self.task.id}", self.agent_name, self.terminal
-        )
+        try:
+            await self.p._git.commit(
+                self.sandbox, f"{self.task.title}\n\nTask {self.task.id}", self.agent_name, self.terminal
+            )
+        except NothingToCommit:
+            if not resumed:
+                raise
+            # The first attempt committed this very change already.
 
         await self.sandbox_status("pushing")
         await self.step("push")
@@ -146,12 +180,14 @@ class _TaskRun:
         # A retried job may already have opened it: never open a second one.
         pull = await self.p._github.find_open_pull_request(repository, branch)
         if pull is None:
-            pull = await self.p._github.create_pull_request(
-                repository,
-                branch,
-                self.task.title,
-                f"{self.task.description}\n\nOpened by {self.agent_name}.",
-            )
+            body = f"{self.task.description}\n\nOpened by {self.agent_name}."
+            try:
+                pull = await self.p._github.create_pull_request(repository, branch, self.task.title, body)
+            except DuplicatePullRequest:
+                # Opened between our check and our request (another worker): that one is ours.
+                pull = await self.p._github.find_open_pull_request(repository, branch)
+                if pull is None:
+                    raise
         await self.emit("pull_request.opened", {"url": pull.url, "number": pull.number})
         await self.emit(
             "task.status",
@@ -180,12 +216,18 @@ class _TaskRun:
     async def _store_sandbox(self, status: str) -> None:
         assert self.sandbox is not None
         async with self.p._sessionmaker() as session:
-            row = Sandbox(task_id=self.task.id, e2b_sandbox_id=self.sandbox.sandbox_id, status=status)
+            row = Sandbox(
+                task_id=self.task.id,
+                e2b_sandbox_id=self.sandbox.sandbox_id,
+                envd_access_token=self.sandbox.envd_access_token,
+                status=status,
+            )
             session.add(row)
             await session.commit()
             self.sandbox_row_id = row.id
 
-    async def _fail(self, reason: str) -> None:
+    async def fail(self, reason: str) -> None:
+        reason = redact(reason, self.p._secrets)
         log.warning("task %s failed: %s", self.task.id, reason)
         await self.emit(
             "task.status",
@@ -194,6 +236,29 @@ class _TaskRun:
             error=reason,
         )
         await self.sandbox_status("failed")
+
+    async def destroy_leftover_sandboxes(self) -> None:
+        async with self.p._sessionmaker() as session:
+            leftovers = list(
+                await session.scalars(
+                    select(Sandbox).where(Sandbox.task_id == self.task.id, Sandbox.destroyed_at.is_(None))
+                )
+            )
+        for row in leftovers:
+            try:
+                await self.p._sandboxes.destroy(row.e2b_sandbox_id)
+            except ServiceError as error:
+                log.warning("could not destroy leftover sandbox %s: %s", row.e2b_sandbox_id, error.message)
+                continue
+            await self._mark_destroyed(row.id)
+
+    async def _mark_destroyed(self, row_id: str) -> None:
+        async with self.p._sessionmaker() as session:
+            row = await session.get(Sandbox, row_id)
+            if row is not None:
+                row.status = "destroyed"
+                row.destroyed_at = utcnow()
+                await session.commit()
 
     async def _destroy_sandbox(self) -> None:
         if self.sandbox is None:
@@ -205,9 +270,4 @@ class _TaskRun:
             log.warning("could not destroy sandbox %s: %s", self.sandbox.sandbox_id, error.message)
             return
         if self.sandbox_row_id:
-            async with self.p._sessionmaker() as session:
-                row = await session.get(Sandbox, self.sandbox_row_id)
-                if row is not None:
-                    row.status = "destroyed"
-                    row.destroyed_at = utcnow()
-                    await session.commit()
+            await self._mark_destroyed(self.sandbox_row_id)

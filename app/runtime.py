@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
 from app.db import create_engine, create_sessionmaker
 from app.events import EventSignal
+from app.metrics import Metrics
 from app.pipeline import Pipeline
 from app.redaction import RedactingFilter
 from app.services.e2b import E2BSandboxService
 from app.services.git import GitService
 from app.services.github import GitHubService
+from app.services.retry import RetryPolicy
 from app.settings import Settings
 from app.worker import Worker
 
@@ -49,6 +51,13 @@ class Runtime:
             else async_sessionmaker(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
         )
         self.signal = EventSignal()
+        self.metrics = Metrics()
+        retry = RetryPolicy(
+            attempts=settings.retry_attempts,
+            base_delay_s=settings.retry_base_delay_s,
+            max_delay_s=settings.retry_max_delay_s,
+            max_retry_after_s=settings.retry_max_wait_s,
+        )
         timeout = httpx.Timeout(settings.http_timeout_s)
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
         self.e2b_api = httpx.AsyncClient(
@@ -76,8 +85,9 @@ class Runtime:
             sandbox_timeout_s=settings.sandbox_timeout_s,
             sandbox_url=settings.e2b_sandbox_url,
             domain=settings.e2b_domain,
+            retry=retry,
         )
-        self.github = GitHubService(self.github_api)
+        self.github = GitHubService(self.github_api, retry=retry)
         self.git = GitService(
             self.sandboxes, settings.github_token.get_secret_value(), timeout_s=settings.command_timeout_s
         )
@@ -89,6 +99,7 @@ class Runtime:
             self.github,
             settings.secrets(),
             command_timeout_s=settings.command_timeout_s,
+            metrics=self.metrics,
         )
 
     def worker(self) -> Worker:
@@ -98,6 +109,7 @@ class Runtime:
             self.pipeline,
             lease_s=self.settings.job_lease_s,
             poll_interval_s=self.settings.worker_poll_interval_s,
+            max_attempts=self.settings.max_job_attempts,
         )
 
     async def __aenter__(self) -> "Runtime":

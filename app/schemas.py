@@ -1,10 +1,24 @@
 """Request and response bodies of the public API."""
 
+import re
 from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 REPOSITORY_PATTERN = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
+
+
+def _check_branch_name(name: str) -> str:
+    """The rules of `git check-ref-format --branch` that matter here, with the reason when broken."""
+    if not re.fullmatch(r"[A-Za-z0-9._/-]+", name):
+        raise ValueError("a branch name may only hold letters, digits, '.', '_', '/' and '-'")
+    if name.startswith(("/", "-", ".")) or name.endswith(("/", ".", ".lock")) or ".." in name or "//" in name:
+        raise ValueError("not a valid git branch name (see git check-ref-format)")
+    return name
+
+
+BranchName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_check_branch_name)]
 
 
 class StrictBody(BaseModel):
@@ -48,6 +62,14 @@ class TaskCreate(StrictBody):
     description: str = Field(default="", max_length=20_000)
 
 
+class TaskUpdate(StrictBody):
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    description: str | None = Field(default=None, max_length=20_000)
+    status: Literal["todo", "done"] | None = Field(
+        default=None, description="done closes a task in review; todo reopens a failed one"
+    )
+
+
 class TaskAssign(StrictBody):
     agent_id: str = Field(min_length=1, max_length=32)
 
@@ -67,6 +89,56 @@ class TaskOut(BaseModel):
     error: str | None
     created_at: datetime
     updated_at: datetime
+
+
+class SandboxCreate(StrictBody):
+    task_id: str = Field(min_length=1, max_length=32)
+
+
+class SandboxOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    task_id: str
+    e2b_sandbox_id: str
+    status: str
+    created_at: datetime
+    destroyed_at: datetime | None
+
+
+class CloneRequest(StrictBody):
+    sandbox_id: str = Field(min_length=1, max_length=32)
+
+
+class BranchRequest(StrictBody):
+    sandbox_id: str = Field(min_length=1, max_length=32)
+    branch: BranchName
+
+
+class CommitRequest(StrictBody):
+    sandbox_id: str = Field(min_length=1, max_length=32)
+    message: str = Field(min_length=1, max_length=5_000)
+
+
+class GitResult(BaseModel):
+    sandbox_id: str
+    repository: str
+    branch: str
+    output: str = Field(description="what git printed, secrets removed")
+
+
+class PullRequestCreate(StrictBody):
+    task_id: str = Field(min_length=1, max_length=32)
+    branch: BranchName
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    body: str | None = Field(default=None, max_length=20_000)
+
+
+class PullRequestOut(BaseModel):
+    number: int
+    url: str
+    head: str
+    task_id: str
 
 
 class Health(BaseModel):

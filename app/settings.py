@@ -26,7 +26,16 @@ class Settings(BaseSettings):
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr = SecretStr("")
 
+    # Transient failures of E2B, git and GitHub: attempts, capped exponential backoff with jitter,
+    # and the longest wait a service may ask for (Retry-After, rate-limit reset) before giving up.
+    retry_attempts: int = 4
+    retry_base_delay_s: float = 0.2
+    retry_max_delay_s: float = 5.0
+    retry_max_wait_s: float = 60.0
+
     squad_run_worker: bool = True
+    # A job is tried this many times (a worker dying mid-pipeline counts) before its task fails.
+    max_job_attempts: int = 3
     worker_poll_interval_s: float = 0.5
     job_lease_s: float = 120.0
     command_timeout_s: float = 120.0

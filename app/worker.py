@@ -30,12 +30,14 @@ class Worker:
         *,
         lease_s: float,
         poll_interval_s: float,
+        max_attempts: int = 3,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._signal = signal
         self._pipeline = pipeline
         self._lease = timedelta(seconds=lease_s)
         self._poll_interval_s = poll_interval_s
+        self._max_attempts = max_attempts
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
     async def claim(self) -> Job | None:
@@ -71,18 +73,38 @@ class Worker:
                 stored.lease_expires_at = None
                 await session.commit()
 
+    async def _keep_lease(self, job: Job) -> None:
+        """Renew the lease while the pipeline runs, so only a dead worker's job is taken over."""
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            async with self._sessionmaker() as session:
+                stored = await session.get(Job, job.id)
+                if stored is None or stored.lease_owner != self.name:
+                    return
+                stored.lease_expires_at = utcnow() + self._lease
+                await session.commit()
+
     async def run_once(self) -> bool:
         """Run one job if there is one; True when a job ran."""
         job = await self.claim()
         if job is None:
             return False
+        if job.attempts > self._max_attempts:
+            await self._pipeline.give_up(
+                job.task_id, f"gave up after {self._max_attempts} attempts: the workers running it stopped mid-way"
+            )
+            await self._finish(job, JobState.FAILED)
+            return True
         log.info("worker %s runs job %s (task %s, attempt %d)", self.name, job.id, job.task_id, job.attempts)
+        lease = asyncio.create_task(self._keep_lease(job))
         try:
             await self._pipeline.run(job.task_id)
         except Exception:
             log.exception("job %s crashed", job.id)
             await self._finish(job, JobState.FAILED)
             return True
+        finally:
+            lease.cancel()
         await self._finish(job, JobState.DONE)
         return True
 

@@ -6,6 +6,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events import EventSignal
+from app.runtime import Runtime
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -15,3 +16,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 def get_signal(request: Request) -> EventSignal:
     return request.app.state.signal
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime

@@ -13,6 +13,9 @@ from app.models import Squad
 
 router = APIRouter(tags=["events"])
 
+# Event ids are 64-bit integers in the database; a larger one cannot be a real id.
+MAX_EVENT_ID = 2**63 - 1
+
 
 def _resume_point(header_value: str | None, query_value: int | None) -> int:
     if header_value is None:
@@ -21,8 +24,8 @@ def _resume_point(header_value: str | None, query_value: int | None) -> int:
         value = int(header_value)
     except ValueError:
         raise HTTPException(400, "Last-Event-ID must be an event id (an integer)") from None
-    if value < 0:
-        raise HTTPException(400, "Last-Event-ID must not be negative")
+    if not 0 <= value <= MAX_EVENT_ID:
+        raise HTTPException(400, f"Last-Event-ID must be between 0 and {MAX_EVENT_ID}")
     return value
 
 
@@ -32,7 +35,7 @@ async def stream_events(
     squad: Squad = Depends(current_squad_for_stream),
     agent_id: str | None = Query(None, max_length=32),
     task_id: str | None = Query(None, max_length=32),
-    last_event_id: int | None = Query(None, ge=0),
+    last_event_id: int | None = Query(None, ge=0, le=MAX_EVENT_ID),
     last_event_id_header: str | None = Header(None, alias="Last-Event-ID"),
 ) -> EventSourceResponse:
     cursor = _resume_point(last_event_id_header, last_event_id)
@@ -40,6 +43,15 @@ async def stream_events(
     squad_id = squad.id
 
     async def messages() -> AsyncIterator[dict]:
+        app_state.runtime.metrics.active_streams.inc()
+        try:
+            async for message in _follow():
+                yield message
+        finally:
+            # Runs when the client goes away too: sse-starlette cancels the generator.
+            app_state.runtime.metrics.active_streams.dec()
+
+    async def _follow() -> AsyncIterator[dict]:
         nonlocal cursor
         while True:
             wake = app_state.signal.current()

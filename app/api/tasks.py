@@ -1,6 +1,6 @@
-"""Tasks: create, read, and assign to an agent (which starts the pipeline)."""
+"""Tasks: create, list, read, update, and assign to an agent (which starts the pipeline)."""
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -8,12 +8,15 @@ from app.api.deps import get_session, get_signal
 from app.auth import current_squad
 from app.events import EventSignal, record_event
 from app.models import Agent, Job, Squad, Task, TaskStatus
-from app.schemas import TaskAssign, TaskCreate, TaskOut
+from app.schemas import TaskAssign, TaskCreate, TaskOut, TaskUpdate
 
 router = APIRouter(tags=["tasks"])
 
+# The moves a person may make by hand; the pipeline makes the others.
+MANUAL_TRANSITIONS = {(TaskStatus.REVIEW, TaskStatus.DONE), (TaskStatus.FAILED, TaskStatus.TODO)}
 
-async def _own_task(session: AsyncSession, squad: Squad, task_id: str) -> Task:
+
+async def own_task(session: AsyncSession, squad: Squad, task_id: str) -> Task:
     task = await session.get(Task, task_id)
     # Another squad's task is reported exactly like a missing one, so ids leak nothing.
     if task is None or task.squad_id != squad.id:
@@ -31,15 +34,25 @@ async def create_task(
     task = Task(squad_id=squad.id, title=body.title, description=body.description)
     session.add(task)
     await session.flush()
-    record_event(session, squad.id, "task.created", {"title": task.title}, task_id=task.id)
+    await record_event(session, squad.id, "task.created", {"title": task.title}, task_id=task.id)
     await session.commit()
     signal.notify()
     return task
 
 
 @router.get("/tasks", response_model=list[TaskOut])
-async def list_tasks(squad: Squad = Depends(current_squad), session: AsyncSession = Depends(get_session)) -> list[Task]:
-    result = await session.scalars(select(Task).where(Task.squad_id == squad.id).order_by(Task.created_at))
+async def list_tasks(
+    status_filter: TaskStatus | None = Query(None, alias="status"),
+    agent_id: str | None = Query(None, max_length=32),
+    squad: Squad = Depends(current_squad),
+    session: AsyncSession = Depends(get_session),
+) -> list[Task]:
+    query = select(Task).where(Task.squad_id == squad.id)
+    if status_filter is not None:
+        query = query.where(Task.status == status_filter)
+    if agent_id is not None:
+        query = query.where(Task.agent_id == agent_id)
+    result = await session.scalars(query.order_by(Task.created_at, Task.id))
     return list(result)
 
 
@@ -47,7 +60,43 @@ async def list_tasks(squad: Squad = Depends(current_squad), session: AsyncSessio
 async def read_task(
     task_id: str, squad: Squad = Depends(current_squad), session: AsyncSession = Depends(get_session)
 ) -> Task:
-    return await _own_task(session, squad, task_id)
+    return await own_task(session, squad, task_id)
+
+
+@router.patch("/tasks/{task_id}", response_model=TaskOut)
+async def update_task(
+    task_id: str,
+    body: TaskUpdate,
+    squad: Squad = Depends(current_squad),
+    session: AsyncSession = Depends(get_session),
+    signal: EventSignal = Depends(get_signal),
+) -> Task:
+    task = await own_task(session, squad, task_id)
+    if body.title is not None:
+        task.title = body.title
+    if body.description is not None:
+        task.description = body.description
+    if body.status is not None and body.status != task.status:
+        if (TaskStatus(task.status), TaskStatus(body.status)) not in MANUAL_TRANSITIONS:
+            raise HTTPException(
+                409,
+                f"task {task.id} is {task.status}; it can only move from review to done or from failed to todo",
+            )
+        task.status = body.status
+        if body.status == TaskStatus.TODO:
+            task.error = None
+            task.agent_id = None
+        await record_event(
+            session,
+            squad.id,
+            "task.status",
+            {"status": task.status, "pr_url": task.pr_url, "error": task.error},
+            task_id=task.id,
+            agent_id=task.agent_id,
+        )
+    await session.commit()
+    signal.notify()
+    return task
 
 
 @router.post("/tasks/{task_id}/assign", status_code=status.HTTP_202_ACCEPTED, response_model=TaskOut)
@@ -58,7 +107,7 @@ async def assign_task(
     session: AsyncSession = Depends(get_session),
     signal: EventSignal = Depends(get_signal),
 ) -> Task:
-    task = await _own_task(session, squad, task_id)
+    task = await own_task(session, squad, task_id)
     agent = await session.get(Agent, body.agent_id)
     if agent is None or agent.squad_id != squad.id:
         raise HTTPException(404, f"agent {body.agent_id} not found")
@@ -69,7 +118,7 @@ async def assign_task(
     task.status = TaskStatus.IN_PROGRESS
     # The job is stored in the same transaction as the assignment, so neither exists without the other.
     session.add(Job(task_id=task.id))
-    record_event(session, squad.id, "task.assigned", {"agent_id": agent.id}, task_id=task.id, agent_id=agent.id)
+    await record_event(session, squad.id, "task.assigned", {"agent_id": agent.id}, task_id=task.id, agent_id=agent.id)
     await session.commit()
     signal.notify()
     return task

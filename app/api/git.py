@@ -1,0 +1,95 @@
+"""Git by hand inside a task's sandbox: clone the squad's repository, branch, commit, push."""
+
+from fastapi import APIRouter, Depends
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.deps import get_runtime, get_session
+from app.api.sandboxes import live_handle, own_sandbox
+from app.auth import current_squad
+from app.models import Squad
+from app.redaction import redact
+from app.runtime import Runtime
+from app.schemas import BranchRequest, CloneRequest, CommitRequest, GitResult
+
+router = APIRouter(prefix="/git", tags=["git"])
+
+
+class _Output:
+    """Collects what git prints, for the response."""
+
+    def __init__(self) -> None:
+        self.chunks: list[str] = []
+
+    async def __call__(self, stream: str, text: str) -> None:
+        self.chunks.append(text)
+
+    def text(self, secrets: list[str]) -> str:
+        return redact("".join(self.chunks), secrets)[-4000:]
+
+
+@router.post("/clone", response_model=GitResult)
+async def clone(
+    body: CloneRequest,
+    squad: Squad = Depends(current_squad),
+    session: AsyncSession = Depends(get_session),
+    runtime: Runtime = Depends(get_runtime),
+) -> GitResult:
+    sandbox, _ = await own_sandbox(session, squad, body.sandbox_id)
+    handle = live_handle(sandbox)
+    repository = await runtime.github.get_repository(squad.repository)
+    output = _Output()
+    await runtime.git.clone(handle, repository.clone_url, repository.default_branch, output)
+    return GitResult(
+        sandbox_id=sandbox.id,
+        repository=repository.full_name,
+        branch=repository.default_branch,
+        output=output.text(runtime.settings.secrets()),
+    )
+
+
+@router.post("/branch", response_model=GitResult)
+async def branch(
+    body: BranchRequest,
+    squad: Squad = Depends(current_squad),
+    session: AsyncSession = Depends(get_session),
+    runtime: Runtime = Depends(get_runtime),
+) -> GitResult:
+    sandbox, _ = await own_sandbox(session, squad, body.sandbox_id)
+    output = _Output()
+    await runtime.git.create_branch(live_handle(sandbox), body.branch, output)
+    return GitResult(sandbox_id=sandbox.id, repository=squad.repository, branch=body.branch, output=output.text([]))
+
+
+@router.post("/commit", response_model=GitResult)
+async def commit(
+    body: CommitRequest,
+    squad: Squad = Depends(current_squad),
+    session: AsyncSession = Depends(get_session),
+    runtime: Runtime = Depends(get_runtime),
+) -> GitResult:
+    sandbox, task = await own_sandbox(session, squad, body.sandbox_id)
+    output = _Output()
+    await runtime.git.commit(live_handle(sandbox), body.message, "agent-squad", output)
+    return GitResult(
+        sandbox_id=sandbox.id, repository=squad.repository, branch=task.branch or "", output=output.text([])
+    )
+
+
+@router.post("/push", response_model=GitResult)
+async def push(
+    body: BranchRequest,
+    squad: Squad = Depends(current_squad),
+    session: AsyncSession = Depends(get_session),
+    runtime: Runtime = Depends(get_runtime),
+) -> GitResult:
+    sandbox, task = await own_sandbox(session, squad, body.sandbox_id)
+    output = _Output()
+    await runtime.git.push(live_handle(sandbox), body.branch, output)
+    task.branch = body.branch
+    await session.commit()
+    return GitResult(
+        sandbox_id=sandbox.id,
+        repository=squad.repository,
+        branch=body.branch,
+        output=output.text(runtime.settings.secrets()),
+    )

@@ -1,0 +1,22 @@
+"""`GET /metrics`: Prometheus text."""
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.deps import get_runtime, get_session
+from app.models import Job, JobState
+from app.runtime import Runtime
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(runtime: Runtime = Depends(get_runtime), session: AsyncSession = Depends(get_session)) -> Response:
+    # Job counts live in the database (workers may be other processes), so they are read at scrape time.
+    counts = dict((await session.execute(select(Job.state, func.count()).group_by(Job.state))).tuples().all())
+    for state in JobState:
+        runtime.metrics.jobs.labels(state.value).set(counts.get(state.value, 0))
+    return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)

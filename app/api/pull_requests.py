@@ -1,0 +1,51 @@
+"""Open a task's pull request by hand; the task moves to review with its URL."""
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.deps import get_runtime, get_session, get_signal
+from app.api.tasks import own_task
+from app.auth import current_squad
+from app.events import EventSignal, record_event
+from app.models import Squad, TaskStatus
+from app.runtime import Runtime
+from app.schemas import PullRequestCreate, PullRequestOut
+
+router = APIRouter(prefix="/github", tags=["github"])
+
+
+@router.post("/pull-requests", status_code=status.HTTP_201_CREATED, response_model=PullRequestOut)
+async def create_pull_request(
+    body: PullRequestCreate,
+    squad: Squad = Depends(current_squad),
+    session: AsyncSession = Depends(get_session),
+    runtime: Runtime = Depends(get_runtime),
+    signal: EventSignal = Depends(get_signal),
+) -> PullRequestOut:
+    task = await own_task(session, squad, body.task_id)
+    repository = await runtime.github.get_repository(squad.repository)
+    existing = await runtime.github.find_open_pull_request(repository, body.branch)
+    if existing is not None:
+        raise HTTPException(409, f"a pull request is already open for {body.branch}: {existing.url}")
+    pull = await runtime.github.create_pull_request(
+        repository, body.branch, body.title or task.title, body.body if body.body is not None else task.description
+    )
+    task.status = TaskStatus.REVIEW
+    task.branch = body.branch
+    task.pr_url = pull.url
+    task.pr_number = pull.number
+    task.error = None
+    await record_event(
+        session, squad.id, "pull_request.opened", {"url": pull.url, "number": pull.number}, task_id=task.id
+    )
+    await record_event(
+        session,
+        squad.id,
+        "task.status",
+        {"status": task.status, "pr_url": pull.url, "error": None},
+        task_id=task.id,
+        agent_id=task.agent_id,
+    )
+    await session.commit()
+    signal.notify()
+    return PullRequestOut(number=pull.number, url=pull.url, head=pull.head, task_id=task.id)

@@ -1,0 +1,57 @@
+"""Prometheus metrics of one platform instance: requests, pipeline steps, SSE streams and jobs."""
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class Metrics:
+    """One registry per app instance, so tests can build many apps in one process."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "squad_http_requests", "HTTP requests answered", ["method", "route", "status"], registry=self.registry
+        )
+        self.request_seconds = Histogram(
+            "squad_http_request_duration_seconds", "Time to answer", ["method", "route"], registry=self.registry
+        )
+        self.step_seconds = Histogram(
+            "squad_pipeline_step_duration_seconds",
+            "Duration of each pipeline step",
+            ["step"],
+            registry=self.registry,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+        )
+        self.active_streams = Gauge("squad_sse_active_streams", "Open event streams", registry=self.registry)
+        self.jobs = Gauge("squad_jobs", "Pipeline jobs by state", ["state"], registry=self.registry)
+
+
+class MetricsMiddleware:
+    """Counts and times every request by its route template (never the raw path: ids would explode it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            metrics: Metrics | None = getattr(getattr(scope["app"].state, "runtime", None), "metrics", None)
+            if metrics is not None:
+                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                metrics.requests.labels(scope["method"], route, str(status)).inc()
+                metrics.request_seconds.labels(scope["method"], route).observe(time.perf_counter() - started)
