@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from app.api import agents, git, health, metrics, pull_requests, sandboxes, squads, stream, tasks
+from app.api import API_PREFIX, agents, git, health, metrics, pull_requests, sandboxes, squads, stream, tasks
 from app.api.errors import install_error_handlers
 from app.metrics import MetricsMiddleware
 from app.runtime import Runtime
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Agent Squad", version="0.1.0", lifespan=lifespan)
     for module in (squads, agents, tasks, sandboxes, git, pull_requests, stream):
-        app.include_router(module.router, prefix="/api/v1")
+        app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
     app.include_router(metrics.router)
     install_error_handlers(app)

@@ -5,6 +5,8 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api import API_PREFIX
+
 
 class Metrics:
     """One registry per app instance, so tests can build many apps in one process."""
@@ -52,6 +54,16 @@ class MetricsMiddleware:
         finally:
             metrics: Metrics | None = getattr(getattr(scope["app"].state, "runtime", None), "metrics", None)
             if metrics is not None:
-                route = getattr(scope.get("route"), "path", None) or "unmatched"
+                route = _route_template(scope)
                 metrics.requests.labels(scope["method"], route, str(status)).inc()
                 metrics.request_seconds.labels(scope["method"], route).observe(time.perf_counter() - started)
+
+
+def _route_template(scope: Scope) -> str:
+    route = getattr(scope.get("route"), "path", None)
+    if route is None:
+        return "unmatched"
+    # FastAPI keeps an included router's paths relative to its prefix.
+    if scope["path"].startswith(API_PREFIX) and not route.startswith(API_PREFIX):
+        return API_PREFIX + route
+    return route

@@ -111,6 +111,9 @@ class _TaskRun:
         self._step = (name, time.perf_counter())
         await self.emit("pipeline.step", {"step": name, "index": STEPS.index(name) + 1, "total": len(STEPS)})
 
+    def _current_step(self) -> str:
+        return self._step[0] if self._step else "sandbox"
+
     def _finish_step(self) -> None:
         if self._step is not None:
             name, started = self._step
@@ -130,10 +133,10 @@ class _TaskRun:
             await self._steps()
             self._finish_step()
         except ServiceError as error:
-            await self.fail(f"{error.service}: {error.message}")
+            await self.fail(f"{self._current_step()} step: {error.service}: {error.message}")
         except Exception as error:
             log.exception("pipeline of task %s crashed", self.task.id)
-            await self.fail(f"internal error: {type(error).__name__}: {error}")
+            await self.fail(f"{self._current_step()} step: internal error: {type(error).__name__}: {error}")
         finally:
             await self._destroy_sandbox()
 

@@ -16,7 +16,9 @@ router = APIRouter(tags=["health"])
 @router.get("/metrics", include_in_schema=False)
 async def metrics(runtime: Runtime = Depends(get_runtime), session: AsyncSession = Depends(get_session)) -> Response:
     # Job counts live in the database (workers may be other processes), so they are read at scrape time.
-    counts = dict((await session.execute(select(Job.state, func.count()).group_by(Job.state))).tuples().all())
+    counts = {
+        state: count for state, count in await session.execute(select(Job.state, func.count()).group_by(Job.state))
+    }
     for state in JobState:
         runtime.metrics.jobs.labels(state.value).set(counts.get(state.value, 0))
     return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
