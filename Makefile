@@ -20,7 +20,11 @@ help:
 	@echo "make suites    run backend, frontend and load suites on the embedded default, print a summary"
 	@echo "make test      everything CI checks: suites + lint + backend on PostgreSQL"
 	@echo "make up        start the platform and both fakes on ports 8000-8002, with a demo squad"
-	@echo "make test-backend | test-frontend | test-load | test-backend-postgres | lint"
+	@echo "make health    say which of the platform and the fakes is up, and how to start what is not"
+	@echo "make test-external  run the suites against a stack started once, as an external deployment"
+	@echo "make ci-pr     the pull-request tier of CI, locally"
+	@echo "make test-backend | test-frontend | test-load | test-backend-postgres | lint | typecheck"
+	@echo "make bench-backend | bench-fakes | bench-load   benchmarks (figures in BENCHMARKS.md)"
 
 $(STAMP): pyproject.toml
 	@command -v python3 >/dev/null || { echo "python3 is missing: install Python 3.11+"; exit 1; }
@@ -55,7 +59,7 @@ suites: setup
 	-@$(MAKE) --no-print-directory test-load; echo $$? > $(REPORTS)/status/load
 	@$(PY) -m fixtures.summary
 
-test: suites lint test-backend-postgres
+test: suites lint typecheck test-backend-postgres
 
 test-backend: $(STAMP)
 	$(PYTEST) backend_tests --junitxml=$(REPORTS)/junit/backend.xml \

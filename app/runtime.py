@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
 from app.db import create_engine, create_sessionmaker
 from app.events import EventSignal
+from app.fanout import event_hub
 from app.metrics import Metrics
 from app.pipeline import Pipeline
 from app.redaction import RedactingFilter
@@ -51,6 +52,13 @@ class Runtime:
             else async_sessionmaker(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
         )
         self.signal = EventSignal()
+        # The event fan-out of the SSE streams (app/fanout.py); on PostgreSQL also woken by other processes.
+        self.fanout = event_hub(
+            self.sessionmaker,
+            self.signal,
+            poll_interval_s=settings.sse_poll_interval_s,
+            database_url=settings.database_url if self.engine is not None else None,
+        )
         self.metrics = Metrics()
         retry = RetryPolicy(
             attempts=settings.retry_attempts,
@@ -89,7 +97,7 @@ class Runtime:
         )
         self.github = GitHubService(self.github_api, retry=retry)
         self.git = GitService(
-            self.sandboxes, settings.github_token.get_secret_value(), timeout_s=settings.command_timeout_s
+            self.sandboxes, settings.github_token.get_secret_value(), timeout_s=settings.command_timeout_s, retry=retry
         )
         self.pipeline = Pipeline(
             self.sessionmaker,
@@ -120,6 +128,7 @@ class Runtime:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        await self.fanout.close()
         for client in (self.e2b_api, self.envd, self.github_api):
             await client.aclose()
         if self.engine is not None:

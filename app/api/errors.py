@@ -7,7 +7,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.redaction import redact
-from app.services.errors import DuplicatePullRequest, NothingToCommit, ServiceError
+from app.services.errors import (
+    BranchExists,
+    DuplicatePullRequest,
+    InvalidBranchName,
+    InvalidCommitMessage,
+    NothingToCommit,
+    PushRejected,
+    ServiceError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +25,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def service_failed(request: Request, error: ServiceError) -> JSONResponse:
         # A conflict with the state of the work is the client's to resolve (409); otherwise the
         # outside service failed: 503 says "try again" when that may help, 502 when it will not.
-        if isinstance(error, NothingToCommit | DuplicatePullRequest):
+        if isinstance(error, InvalidBranchName | InvalidCommitMessage):
+            status = 422
+        elif isinstance(error, NothingToCommit | DuplicatePullRequest | BranchExists | PushRejected):
             status = 409
         else:
             status = 503 if error.transient else 502

@@ -8,8 +8,13 @@ import json
 import struct
 from typing import Any
 
+COMPRESSED_FLAG = 0x01
 END_STREAM_FLAG = 0x02
 _HEADER = struct.Struct(">BI")
+
+
+class ProtocolError(ValueError):
+    """Bytes that are not a valid Connect stream of JSON messages."""
 
 
 def encode_envelope(message: dict[str, Any], flags: int = 0) -> bytes:
@@ -32,9 +37,23 @@ class EnvelopeReader:
                 break
             body = bytes(self._buffer[_HEADER.size : _HEADER.size + length])
             del self._buffer[: _HEADER.size + length]
-            envelopes.append((flags, json.loads(body) if body else {}))
+            envelopes.append((flags, _decode(flags, body)))
         return envelopes
 
     @property
     def pending(self) -> int:
         return len(self._buffer)
+
+
+def _decode(flags: int, body: bytes) -> dict[str, Any]:
+    if flags & COMPRESSED_FLAG:
+        raise ProtocolError("a compressed message, though none was asked for")
+    if not body:
+        return {}
+    try:
+        message = json.loads(body)
+    except ValueError as error:
+        raise ProtocolError(f"a message that is not JSON ({error})") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("a message that is not a JSON object")
+    return message

@@ -1,5 +1,11 @@
-"""E2BSandboxService: sandbox lifecycle over E2B's REST API, commands over envd's Connect protocol."""
+"""E2BSandboxService: sandbox lifecycle over E2B's REST API, commands over envd's Connect protocol.
 
+Transient failures (connection errors, timeouts, 5xx, 429) of the REST calls are retried with the
+service's RetryPolicy, and so is the start of a command while envd has not accepted it yet. Once a
+command runs, it is never started again: a failure after that point is raised to the caller.
+"""
+
+import asyncio
 import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -7,18 +13,30 @@ from typing import Any
 
 import httpx
 
-from app.services.connect_stream import END_STREAM_FLAG, EnvelopeReader, encode_envelope
-from app.services.errors import SandboxError
-from app.services.retry import RetryPolicy, with_retries
+from app.redaction import redact
+from app.services.connect_stream import END_STREAM_FLAG, EnvelopeReader, ProtocolError, encode_envelope
+from app.services.errors import (
+    CommandTimeout,
+    SandboxAuthError,
+    SandboxError,
+    SandboxNotRunning,
+    SandboxQuotaExceeded,
+    SandboxTimeout,
+)
+from app.services.retry import RetryPolicy, parse_retry_after, with_retries
 
 ENVD_PORT = 49983
+# How long after its own timeout a command's stream may still take to end before it is abandoned
+# (envd stops the command at the timeout and says so; this covers an envd that does not).
+DEFAULT_COMMAND_GRACE_S = 10.0
 OutputCallback = Callable[[str, str], Awaitable[None]]
+_TRANSIENT_STREAM_CODES = ("unavailable", "resource_exhausted", "aborted")
 
 
 @dataclass(frozen=True)
 class SandboxHandle:
     sandbox_id: str
-    envd_access_token: str | None
+    envd_access_token: str | None = field(default=None, repr=False)
     domain: str | None = None
 
 
@@ -34,27 +52,15 @@ class CommandResult:
         return self.stdout + self.stderr
 
 
-def _status_error(response: httpx.Response, action: str) -> SandboxError:
+def _body_message(response: httpx.Response) -> str:
+    """The service's own words about a failure: the JSON `message`, else the text, else the reason."""
     try:
-        message = response.json().get("message") or response.text
+        data = response.json()
     except ValueError:
-        message = response.text
-    status = response.status_code
-    transient = status == 429 or status >= 500
-    retry_after = _retry_after(response)
-    if status == 401:
-        message = f"E2B refused the API key ({message}); check E2B_API_KEY"
-    elif status == 429:
-        message = f"E2B sandbox quota reached ({message})"
-    return SandboxError(f"{action} failed: HTTP {status}: {message}", transient=transient, retry_after=retry_after)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+        data = None
+    message = data.get("message") if isinstance(data, dict) else None
+    text = str(message) if message else response.text.strip()
+    return (text or response.reason_phrase)[:300]
 
 
 class E2BSandboxService:
@@ -68,6 +74,7 @@ class E2BSandboxService:
         sandbox_url: str | None,
         domain: str,
         retry: RetryPolicy | None = None,
+        command_grace_s: float = DEFAULT_COMMAND_GRACE_S,
     ) -> None:
         self._api = api
         self._envd = envd
@@ -76,40 +83,84 @@ class E2BSandboxService:
         self._sandbox_url = sandbox_url.rstrip("/") if sandbox_url else None
         self._domain = domain
         self._retry = retry or RetryPolicy()
+        self._command_grace_s = command_grace_s
 
+    # -- lifecycle (REST) ---------------------------------------------------------------------------------
     async def create(self, metadata: dict[str, str] | None = None) -> SandboxHandle:
+        """Start a sandbox from the template. Raises SandboxQuotaExceeded, SandboxTimeout, SandboxAuthError."""
+        action = "creating a sandbox"
         body = {"templateID": self._template, "timeout": self._sandbox_timeout_s, "metadata": metadata or {}}
 
         async def attempt() -> SandboxHandle:
-            try:
-                response = await self._api.post("/sandboxes", json=body)
-            except httpx.TimeoutException as error:
-                raise SandboxError("creating the sandbox timed out", transient=True) from error
-            except httpx.TransportError as error:
-                raise SandboxError(f"cannot reach E2B: {error!r}", transient=True) from error
+            response = await self._send("POST", "/sandboxes", action, json=body)
             if response.status_code != 201:
-                raise _status_error(response, "creating the sandbox")
-            data = response.json()
-            return SandboxHandle(data["sandboxID"], data.get("envdAccessToken"), data.get("domain"))
+                hint = f"; check E2B_TEMPLATE ({self._template!r})" if response.status_code in (400, 404) else ""
+                raise self._status_error(response, action, hint)
+            try:
+                data = response.json()
+                return SandboxHandle(str(data["sandboxID"]), data.get("envdAccessToken"), data.get("domain"))
+            except (ValueError, KeyError, TypeError) as error:
+                raise SandboxError(
+                    f"{action} failed: E2B answered 201 with a body that is not a sandbox "
+                    f"({type(error).__name__}); the sandbox may exist and will expire at its timeout"
+                ) from error
 
         return await with_retries(attempt, self._retry)
 
     async def destroy(self, sandbox_id: str) -> bool:
         """Kill the sandbox. Returns False when it was already gone, which is not an error."""
+        action = f"destroying sandbox {sandbox_id}"
 
         async def attempt() -> bool:
-            try:
-                response = await self._api.delete(f"/sandboxes/{sandbox_id}")
-            except httpx.TransportError as error:
-                raise SandboxError(f"cannot reach E2B to destroy {sandbox_id}: {error!r}", transient=True) from error
+            response = await self._send("DELETE", f"/sandboxes/{sandbox_id}", action)
             if response.status_code == 404:
                 return False
-            if response.status_code != 204:
-                raise _status_error(response, f"destroying sandbox {sandbox_id}")
+            if response.status_code not in (200, 204):
+                raise self._status_error(response, action)
             return True
 
         return await with_retries(attempt, self._retry)
 
+    async def _send(self, method: str, path: str, action: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._api.request(method, path, **kwargs)
+        except httpx.TimeoutException as error:
+            raise SandboxTimeout(
+                f"{action} timed out: E2B did not answer in time ({type(error).__name__}); it may be overloaded",
+                transient=True,
+            ) from error
+        except httpx.TransportError as error:
+            raise SandboxError(
+                self._clean(
+                    f"{action} failed: cannot reach E2B at {self._api.base_url} ({type(error).__name__}: {error})"
+                ),
+                transient=True,
+            ) from error
+
+    def _status_error(self, response: httpx.Response, action: str, hint: str = "") -> SandboxError:
+        status = response.status_code
+        said = self._clean(_body_message(response))
+        if status in (401, 403):
+            return SandboxAuthError(
+                f"{action} failed: E2B refused the API key (HTTP {status}: {said}); check E2B_API_KEY"
+            )
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if status == 429:
+            return SandboxQuotaExceeded(
+                f"{action} failed: E2B's sandbox quota or rate limit is reached (HTTP 429: {said}); "
+                "wait for running sandboxes to finish, or raise the account's limit",
+                transient=True,
+                retry_after=retry_after,
+            )
+        if status >= 500:
+            return SandboxError(
+                f"{action} failed: E2B had a server error (HTTP {status}: {said})",
+                transient=True,
+                retry_after=retry_after,
+            )
+        return SandboxError(f"{action} failed: E2B refused the request (HTTP {status}: {said}){hint}")
+
+    # -- commands (envd) ----------------------------------------------------------------------------------
     async def run(
         self,
         sandbox: SandboxHandle,
@@ -120,39 +171,86 @@ class E2BSandboxService:
         timeout_s: float = 120.0,
         on_output: OutputCallback | None = None,
     ) -> CommandResult:
-        """Run `bash -l -c command` in the sandbox and collect its output as it streams."""
+        """Run `bash -l -c command` in the sandbox and collect its output as it streams.
+
+        A non-zero exit code is returned, not raised. Raises CommandTimeout when the command runs past
+        `timeout_s`, SandboxNotRunning when the sandbox is gone, SandboxError for anything else.
+        """
         process: dict[str, Any] = {"cmd": "/bin/bash", "args": ["-l", "-c", command], "envs": envs or {}}
         if cwd:
             process["cwd"] = cwd
         url, headers = self._envd_target(sandbox)
-        headers |= {
-            "content-type": "application/connect+json",
-            "connect-timeout-ms": str(int(timeout_s * 1000)),
-        }
-        request_body = encode_envelope({"process": process, "stdin": False})
+        headers |= {"content-type": "application/connect+json", "connect-timeout-ms": str(int(timeout_s * 1000))}
+        content = encode_envelope({"process": process, "stdin": False})
+        deadline_s = timeout_s + self._command_grace_s
+
+        async def start() -> httpx.Response:
+            request = self._envd.build_request("POST", url, content=content, headers=headers, timeout=deadline_s)
+            try:
+                response = await self._envd.send(request, stream=True)
+            except httpx.TimeoutException as error:
+                raise SandboxError(
+                    f"starting a command failed: the sandbox did not answer in time ({type(error).__name__})",
+                    transient=True,
+                ) from error
+            except httpx.TransportError as error:
+                raise SandboxError(
+                    self._clean(
+                        f"starting a command failed: cannot reach the sandbox ({type(error).__name__}: {error})",
+                        sandbox,
+                    ),
+                    transient=True,
+                ) from error
+            if response.status_code != 200:
+                await response.aread()
+                await response.aclose()
+                raise self._envd_status_error(response, sandbox)
+            return response
+
+        response = await with_retries(start, self._retry)
+        try:
+            async with asyncio.timeout(deadline_s):
+                return await self._read_stream(response, sandbox, timeout_s, on_output)
+        except (TimeoutError, httpx.TimeoutException) as error:
+            raise CommandTimeout(
+                f"the command timed out after {timeout_s:g} s (no end from the sandbox within {deadline_s:g} s)",
+                transient=True,
+            ) from error
+        except httpx.TransportError as error:
+            raise SandboxError(
+                "lost the connection to the sandbox while the command ran; it may or may not have finished "
+                f"({type(error).__name__})",
+                transient=True,
+            ) from error
+        except ProtocolError as error:
+            raise SandboxError(f"the sandbox's command stream is broken: envd sent {error}") from error
+        finally:
+            await response.aclose()
+
+    async def _read_stream(
+        self, response: httpx.Response, sandbox: SandboxHandle, timeout_s: float, on_output: OutputCallback | None
+    ) -> CommandResult:
         result = CommandResult(exit_code=-1)
         reader = EnvelopeReader()
-        ended = False
-        try:
-            async with self._envd.stream(
-                "POST", url, content=request_body, headers=headers, timeout=timeout_s + 10
-            ) as response:
-                if response.status_code != 200:
-                    await response.aread()
-                    raise _status_error(response, "running a command")
-                async for chunk in response.aiter_bytes():
-                    for flags, message in reader.feed(chunk):
-                        if flags & END_STREAM_FLAG:
-                            _raise_stream_error(message)
-                            ended = True
-                            continue
-                        await self._apply_event(message.get("event") or {}, result, on_output)
-        except httpx.TimeoutException as error:
-            raise SandboxError(f"command timed out after {timeout_s:.0f} s", transient=True) from error
-        except httpx.TransportError as error:
-            raise SandboxError(f"lost the connection to the sandbox: {error!r}", transient=True) from error
+        ended = exited = False
+        async for chunk in response.aiter_bytes():
+            for flags, message in reader.feed(chunk):
+                if flags & END_STREAM_FLAG:
+                    self._raise_stream_error(message, sandbox, timeout_s)
+                    ended = True
+                    continue
+                event = message.get("event") or {}
+                exited = exited or "end" in event
+                await _apply_event(event, result, on_output)
         if not ended:
-            raise SandboxError("the sandbox closed the command stream before it ended", transient=True)
+            unfinished = f" ({reader.pending} bytes of an unfinished message)" if reader.pending else ""
+            raise SandboxError(
+                f"the sandbox closed the command stream before the command ended{unfinished}; it may or may not "
+                "have finished",
+                transient=True,
+            )
+        if not exited:
+            raise SandboxError("the sandbox ended the command stream without the command's exit code")
         return result
 
     def _envd_target(self, sandbox: SandboxHandle) -> tuple[str, dict[str, str]]:
@@ -163,28 +261,58 @@ class E2BSandboxService:
         domain = sandbox.domain or self._domain
         return f"https://{ENVD_PORT}-{sandbox.sandbox_id}.{domain}/process.Process/Start", headers
 
-    @staticmethod
-    async def _apply_event(event: dict[str, Any], result: CommandResult, on_output: OutputCallback | None) -> None:
-        if "data" in event:
-            for stream in ("stdout", "stderr"):
-                if stream in event["data"]:
-                    text = base64.b64decode(event["data"][stream]).decode(errors="replace")
-                    setattr(result, stream, getattr(result, stream) + text)
-                    result.chunks.append((stream, text))
-                    if on_output:
-                        await on_output(stream, text)
-        elif "end" in event:
-            result.exit_code = int(event["end"].get("exitCode", 0))
+    def _envd_status_error(self, response: httpx.Response, sandbox: SandboxHandle) -> SandboxError:
+        status = response.status_code
+        said = self._clean(_body_message(response), sandbox)
+        action = f"running a command in sandbox {sandbox.sandbox_id} failed"
+        if status == 502 and "not found" in said:
+            return SandboxNotRunning(f"{action}: the sandbox is not running (destroyed, or past its timeout)")
+        if status == 401:
+            return SandboxAuthError(f"{action}: the sandbox refused its access token (HTTP 401: {said})")
+        if status == 429 or status >= 500:
+            return SandboxError(
+                f"{action}: the sandbox is unavailable (HTTP {status}: {said})",
+                transient=True,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+            )
+        return SandboxError(f"{action}: the sandbox refused the command (HTTP {status}: {said})")
+
+    def _raise_stream_error(self, message: dict[str, Any], sandbox: SandboxHandle, timeout_s: float) -> None:
+        error = message.get("error")
+        if not error:
+            return
+        code = error.get("code", "unknown")
+        text = self._clean(str(error.get("message", "")), sandbox)
+        if code == "deadline_exceeded":
+            raise CommandTimeout(
+                f"the command timed out after {timeout_s:g} s and was stopped ({text})", transient=True
+            )
+        if code in _TRANSIENT_STREAM_CODES:
+            raise SandboxError(f"the sandbox stopped the command ({code}: {text})", transient=True)
+        raise SandboxError(f"the sandbox could not run the command ({code}: {text})")
+
+    def _clean(self, text: str, sandbox: SandboxHandle | None = None) -> str:
+        """`text` without the API key or the sandbox's access token."""
+        secrets = [self._api.headers.get("x-api-key", "")]
+        if sandbox is not None and sandbox.envd_access_token:
+            secrets.append(sandbox.envd_access_token)
+        return redact(text, secrets)
 
 
-def _raise_stream_error(message: dict[str, Any]) -> None:
-    error = message.get("error")
-    if not error:
-        return
-    code = error.get("code", "unknown")
-    text = error.get("message", "")
-    if code == "deadline_exceeded":
-        raise SandboxError(f"command timed out in the sandbox: {text}", transient=True)
-    if code in ("unavailable", "resource_exhausted", "aborted"):
-        raise SandboxError(f"sandbox unavailable ({code}): {text}", transient=True)
-    raise SandboxError(f"command failed in the sandbox ({code}): {text}")
+async def _apply_event(event: dict[str, Any], result: CommandResult, on_output: OutputCallback | None) -> None:
+    if "data" in event:
+        for stream in ("stdout", "stderr"):
+            if stream in event["data"]:
+                try:
+                    text = base64.b64decode(event["data"][stream], validate=True).decode(errors="replace")
+                except (ValueError, TypeError):
+                    raise ProtocolError(f"{stream} that is not base64") from None
+                setattr(result, stream, getattr(result, stream) + text)
+                result.chunks.append((stream, text))
+                if on_output:
+                    await on_output(stream, text)
+    elif "end" in event:
+        exit_code = event["end"].get("exitCode", 0)
+        if not isinstance(exit_code, int):
+            raise ProtocolError(f"an exit code that is not a number ({exit_code!r})")
+        result.exit_code = exit_code

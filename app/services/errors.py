@@ -1,11 +1,17 @@
-"""Typed failures of the outside services, each with a message a person can act on."""
+"""Typed failures of the outside services, each with a message a person can act on.
+
+Every message is built by the service that raises it, with its secrets (API key, token, envd access
+token) already replaced by `***`, so an error can be shown, logged or stored as it is.
+"""
 
 
 class ServiceError(Exception):
     """A failure talking to E2B, git or GitHub.
 
-    `transient` failures (timeouts, 5xx, 429) are worth retrying; the others are not.
-    `retry_after` is the wait the service asked for, in seconds, when it said so.
+    `transient` failures (timeouts, connection errors, 5xx, 429, rate limits) are worth retrying; the
+    others are not. `retry_after` is the wait the service asked for, in seconds, when it said so.
+    `attempts` is how many times the call was tried, set when the retry loop gave up on it (an outer
+    retry loop then leaves it alone rather than multiplying the attempts).
     """
 
     service = "service"
@@ -15,10 +21,44 @@ class ServiceError(Exception):
         self.message = message
         self.transient = transient
         self.retry_after = retry_after
+        self.attempts: int | None = None
+
+    def give_up(self, attempts: int, reason: str) -> None:
+        """Record that retrying stopped after `attempts`, saying why in the message."""
+        self.attempts = attempts
+        self.message = f"{self.message} ({reason})"
+        self.args = (self.message,)
+
+    @property
+    def retries_exhausted(self) -> bool:
+        return self.attempts is not None
+
+
+# -- E2B --------------------------------------------------------------------------------------------------
 
 
 class SandboxError(ServiceError):
     service = "E2B"
+
+
+class SandboxAuthError(SandboxError):
+    """E2B refused the API key, or envd the sandbox's access token."""
+
+
+class SandboxQuotaExceeded(SandboxError):
+    """E2B answered 429: too many sandboxes at once, or too many requests."""
+
+
+class SandboxTimeout(SandboxError):
+    """Creating a sandbox got no answer in time."""
+
+
+class SandboxNotRunning(SandboxError):
+    """The sandbox is gone: destroyed, or past its timeout."""
+
+
+class CommandTimeout(SandboxError):
+    """A command ran past its per-command timeout and was stopped."""
 
 
 class CommandFailed(SandboxError):
@@ -30,9 +70,79 @@ class CommandFailed(SandboxError):
         self.output = output
 
 
+# -- git --------------------------------------------------------------------------------------------------
+
+
 class GitError(ServiceError):
     service = "git"
 
 
+class GitAuthFailed(GitError):
+    """GitHub refused the token git presented (or the token may not write to the repository)."""
+
+
+class GitNetworkError(GitError):
+    """git could not talk to GitHub: connection refused or reset, DNS, HTTP 5xx/429 (transient)."""
+
+
+class GitTimeout(GitNetworkError):
+    """A git command ran past its timeout (for network commands: a stalled connection)."""
+
+
+class RepositoryNotFound(GitError):
+    """The clone URL names no repository the token can see."""
+
+
+class BranchNotFound(GitError):
+    """The branch (the default branch to clone, a base or a remote branch) does not exist."""
+
+
+class BranchExists(GitError):
+    """A local branch of that name already exists."""
+
+
+class InvalidBranchName(GitError):
+    """The name is not one git accepts for a branch."""
+
+
+class InvalidCommitMessage(GitError):
+    """The commit message is empty or cannot be passed to git."""
+
+
+class NothingToCommit(GitError):
+    """The working tree has no change: there is nothing to commit."""
+
+
+class PushRejected(GitError):
+    """The remote refused the update: non-fast-forward, or a protected branch or hook said no."""
+
+
+# -- GitHub -----------------------------------------------------------------------------------------------
+
+
 class GitHubError(ServiceError):
     service = "GitHub"
+
+
+class GitHubAuthError(GitHubError):
+    """401: GitHub refused the token."""
+
+
+class GitHubForbidden(GitHubError):
+    """403 that is not a rate limit: the token lacks a permission."""
+
+
+class GitHubNotFound(GitHubError):
+    """404: the repository does not exist, or the token cannot see it."""
+
+
+class RateLimited(GitHubError):
+    """A primary (x-ratelimit-remaining: 0) or secondary (retry-after) rate limit."""
+
+
+class DuplicatePullRequest(GitHubError):
+    """422: a pull request from that branch is already open."""
+
+
+class PullRequestValidationError(GitHubError):
+    """422 other than a duplicate: e.g. no commits between the branches, an unknown head or base."""

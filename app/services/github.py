@@ -1,13 +1,33 @@
-"""GitHubService: repositories and pull requests over GitHub's REST API."""
+"""GitHubService: repositories and pull requests over GitHub's REST API.
+
+Rate limits are GitHub's two kinds: the primary one (403/429 with `x-ratelimit-remaining: 0`, wait
+until `x-ratelimit-reset`) and secondary ones (403/429 with `retry-after`, or without it one minute,
+as GitHub's documentation asks). Both are retried after the wait, up to the RetryPolicy's
+`max_retry_after_s`; a longer wait fails the call with a message saying when to try again.
+"""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from app.services.errors import GitHubError
-from app.services.retry import RetryPolicy, with_retries
+from app.redaction import redact
+from app.services.errors import (
+    DuplicatePullRequest,
+    GitHubAuthError,
+    GitHubError,
+    GitHubForbidden,
+    GitHubNotFound,
+    PullRequestValidationError,
+    RateLimited,
+)
+from app.services.retry import RetryPolicy, format_moment, parse_retry_after, seconds_until, with_retries
+
+T = TypeVar("T")
+# GitHub: "If you receive a secondary rate limit without retry-after, wait for at least one minute."
+SECONDARY_RATE_LIMIT_DEFAULT_WAIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -29,78 +49,151 @@ def _to_pull_request(data: dict[str, Any]) -> PullRequest:
     return PullRequest(number=data["number"], url=data["html_url"], head=data["head"]["ref"])
 
 
-def _error(response: httpx.Response, action: str) -> GitHubError:
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    message = body.get("message") or response.text or response.reason_phrase
-    details = "; ".join(e.get("message", "") for e in body.get("errors", []) if isinstance(e, dict))
-    if details:
-        message = f"{message}: {details}"
-    status = response.status_code
-    remaining = response.headers.get("x-ratelimit-remaining")
-    retry_after = response.headers.get("retry-after")
-    if retry_after is not None and status in (403, 429):
-        return GitHubError(
-            f"{action}: GitHub secondary rate limit ({message})",
-            transient=True,
-            retry_after=float(retry_after),
-        )
-    if remaining == "0" and status in (403, 429):
-        reset = float(response.headers.get("x-ratelimit-reset", time.time()))
-        return GitHubError(
-            f"{action}: GitHub rate limit exhausted ({message})",
-            transient=True,
-            retry_after=max(0.0, reset - time.time()),
-        )
-    if status == 401:
-        message = f"GitHub refused the token ({message}); check GITHUB_TOKEN"
-    return GitHubError(f"{action}: HTTP {status}: {message}", transient=status >= 500)
-
-
 class GitHubService:
     def __init__(self, client: httpx.AsyncClient, retry: RetryPolicy | None = None) -> None:
+        """`client` carries the base URL and the Authorization header (the token is read from it to keep
+        it out of every message)."""
         self._client = client
         self._retry = retry or RetryPolicy()
 
+    async def get_repository(self, full_name: str) -> Repository:
+        """Raises GitHubNotFound when the repository does not exist or the token cannot see it."""
+        data = await self._request("GET", f"/repos/{full_name}", f"reading repository {full_name}", 200)
+        return self._parse(
+            f"reading repository {full_name}",
+            lambda: Repository(
+                full_name=data["full_name"],
+                owner=data["owner"]["login"],
+                clone_url=data["clone_url"],
+                default_branch=data["default_branch"],
+            ),
+        )
+
+    async def find_open_pull_request(self, repo: Repository, branch: str) -> PullRequest | None:
+        """The open pull request from `branch` of `repo`, or None."""
+        action = f"looking for an open pull request from {branch} in {repo.full_name}"
+        params = {"head": f"{repo.owner}:{branch}", "state": "open"}
+        found = await self._request("GET", f"/repos/{repo.full_name}/pulls", action, 200, params=params)
+        return self._parse(action, lambda: _to_pull_request(found[0]) if found else None)
+
+    async def create_pull_request(self, repo: Repository, branch: str, title: str, body: str) -> PullRequest:
+        """Open a pull request from `branch` to the default branch.
+
+        Raises DuplicatePullRequest when one is already open for `branch`, PullRequestValidationError
+        for any other refusal (no commits between the branches, an unknown branch, an empty title).
+        """
+        action = f"creating a pull request from {branch} in {repo.full_name}"
+        payload = {"title": title, "head": branch, "base": repo.default_branch, "body": body}
+        data = await self._request("POST", f"/repos/{repo.full_name}/pulls", action, 201, json=payload)
+        return self._parse(action, lambda: _to_pull_request(data))
+
+    # -- the HTTP exchange --------------------------------------------------------------------------------
     async def _request(self, method: str, path: str, action: str, expected: int, **kwargs: Any) -> Any:
+        # A POST that may have reached GitHub is not repeated on an unreadable answer; GETs are.
+        idempotent = method == "GET"
+
         async def attempt() -> Any:
             try:
                 response = await self._client.request(method, path, **kwargs)
             except httpx.TimeoutException as error:
-                raise GitHubError(f"{action}: GitHub timed out", transient=True) from error
+                raise GitHubError(
+                    f"{action} failed: GitHub did not answer in time ({type(error).__name__})", transient=True
+                ) from error
             except httpx.TransportError as error:
-                raise GitHubError(f"{action}: cannot reach GitHub: {error!r}", transient=True) from error
+                raise GitHubError(
+                    self._clean(
+                        f"{action} failed: cannot reach GitHub at {self._client.base_url} "
+                        f"({type(error).__name__}: {error})"
+                    ),
+                    transient=True,
+                ) from error
             if response.status_code != expected:
-                raise _error(response, action)
-            return response.json()
+                raise self._error(response, action)
+            try:
+                return response.json()
+            except ValueError as error:
+                raise GitHubError(
+                    f"{action} failed: GitHub answered HTTP {response.status_code} with a body that is not JSON",
+                    transient=idempotent,
+                ) from error
 
         return await with_retries(attempt, self._retry)
 
-    async def get_repository(self, full_name: str) -> Repository:
-        data = await self._request("GET", f"/repos/{full_name}", f"reading repository {full_name}", 200)
-        return Repository(
-            full_name=data["full_name"],
-            owner=data["owner"]["login"],
-            clone_url=data["clone_url"],
-            default_branch=data["default_branch"],
-        )
+    def _parse(self, action: str, build: Callable[[], T]) -> T:
+        try:
+            return build()
+        except (KeyError, IndexError, TypeError) as error:
+            raise GitHubError(
+                f"{action} failed: GitHub's answer lacks an expected field ({type(error).__name__}: {error})"
+            ) from error
 
-    async def find_open_pull_request(self, repo: Repository, branch: str) -> PullRequest | None:
-        params = {"head": f"{repo.owner}:{branch}", "state": "open"}
-        found = await self._request(
-            "GET",
-            f"/repos/{repo.full_name}/pulls",
-            "looking for an existing pull request",
-            200,
-            params=params,
-        )
-        return _to_pull_request(found[0]) if found else None
+    def _error(self, response: httpx.Response, action: str) -> GitHubError:
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            body = {}
+        said = self._clean(str(body.get("message") or response.text.strip() or response.reason_phrase))[:300]
+        details = [self._clean(_describe(item)) for item in body.get("errors") or [] if isinstance(item, dict)]
+        if status in (403, 429):
+            limited = self._rate_limit(response, action, said)
+            if limited is not None:
+                return limited
+        if status == 401:
+            return GitHubAuthError(f"{action} failed: GitHub refused the token (HTTP 401: {said}); check GITHUB_TOKEN")
+        if status == 403:
+            return GitHubForbidden(
+                f"{action} failed: GitHub denied it (HTTP 403: {said}); GITHUB_TOKEN lacks a permission for this "
+                "repository (pull requests and contents need write access)"
+            )
+        if status == 404:
+            return GitHubNotFound(
+                f"{action} failed: not found (HTTP 404); the repository does not exist or GITHUB_TOKEN cannot see it"
+            )
+        if status == 422:
+            if any("pull request already exists" in detail.lower() for detail in details):
+                return DuplicatePullRequest(f"{action} failed: {'; '.join(details)}")
+            reason = f"{said}: {'; '.join(details)}" if details else said
+            return PullRequestValidationError(f"{action} failed: GitHub refused it (HTTP 422: {reason})")
+        if status >= 500:
+            return GitHubError(f"{action} failed: GitHub had a server error (HTTP {status}: {said})", transient=True)
+        return GitHubError(f"{action} failed: GitHub answered HTTP {status}: {said}")
 
-    async def create_pull_request(self, repo: Repository, branch: str, title: str, body: str) -> PullRequest:
-        payload = {"title": title, "head": branch, "base": repo.default_branch, "body": body}
-        data = await self._request(
-            "POST", f"/repos/{repo.full_name}/pulls", "creating the pull request", 201, json=payload
-        )
-        return _to_pull_request(data)
+    def _rate_limit(self, response: httpx.Response, action: str, said: str) -> RateLimited | None:
+        headers = response.headers
+        retry_after = parse_retry_after(headers.get("retry-after"))
+        if retry_after is not None:
+            return RateLimited(
+                f"{action} failed: GitHub's secondary rate limit ({said}); it asked to wait {retry_after:.0f} s",
+                transient=True,
+                retry_after=retry_after,
+            )
+        if headers.get("x-ratelimit-remaining") == "0":
+            wait = seconds_until(headers.get("x-ratelimit-reset"))
+            when = f"; it resets at {format_moment(time.time() + wait)}, in {wait:.0f} s" if wait is not None else ""
+            return RateLimited(
+                f"{action} failed: GitHub's API rate limit for this token is exhausted ({said}){when}",
+                transient=True,
+                retry_after=wait,
+            )
+        if "secondary rate limit" in said.lower() or response.status_code == 429:
+            return RateLimited(
+                f"{action} failed: GitHub's secondary rate limit ({said}); waiting the minute GitHub asks for",
+                transient=True,
+                retry_after=SECONDARY_RATE_LIMIT_DEFAULT_WAIT_S,
+            )
+        return None
+
+    def _clean(self, text: str) -> str:
+        """`text` without the token of the Authorization header."""
+        scheme, _, credential = self._client.headers.get("authorization", "").partition(" ")
+        return redact(text, [credential.strip() or scheme])
+
+
+def _describe(item: dict[str, Any]) -> str:
+    """One item of a 422's `errors`: its message, else "<field> <code>" (e.g. "head invalid")."""
+    if item.get("message"):
+        return str(item["message"])
+    return " ".join(str(item[key]) for key in ("resource", "field", "code") if item.get(key))

@@ -56,7 +56,8 @@ class Workers:
 
     def stop_all(self) -> None:
         for process in self.processes:
-            process.kill()
+            process.terminate()  # SIGTERM, so a coverage run keeps what the worker measured
+        for process in self.processes:
             process.wait()
 
 
