@@ -1,6 +1,8 @@
-# One image for every service of docker-compose.test.yml: the platform (app/), the fakes (mocks/),
-# the shared harness (fixtures/) and the Locust users (load/).
-FROM python:3.11-slim
+# The images of docker-compose.test.yml, one Dockerfile, three stages:
+#   base     the platform (app/), the fakes (mocks/), the shared harness (fixtures/), the Locust users (load/)
+#   browser  base + Debian's Chromium + the browser suite (frontend_tests/): the Playwright runner
+#   runtime  base, as it runs every service but the runner (the default: `docker build .`)
+FROM python:3.11-slim AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -9,6 +11,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # The fakes run real git (bare repositories, clone, commit, push). The system identity is only a
 # fallback: anything the fakes or the agent configure themselves takes precedence over it.
+# Not pinned: Debian's stable packages only change for security fixes, which a test image wants.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends git \
     && rm -rf /var/lib/apt/lists/* \
@@ -32,12 +36,28 @@ RUN pip install --no-deps .
 
 # Not root: uid 1000 is the usual first user on a developer machine, so reports written into the
 # bind-mounted ./reports stay editable there. The working directory stays writable for the default
-# SQLite database (./.squad) when the image runs without DATABASE_URL.
+# SQLite database (./.squad) and pytest's cache.
 RUN useradd --create-home --uid 1000 squad \
     && mkdir -p reports .squad \
-    && chown squad:squad . reports .squad
-USER squad
+    && chown 1000:1000 . reports .squad
 
 # The working directory holds app/migrations/alembic.ini, which the app service runs relative to it.
 EXPOSE 8000 8001 8002
+
+
+# The Playwright runner. Playwright cannot download its own browser here, so the suite drives
+# Debian's Chromium at /usr/bin/chromium (playwright.config.py), headless, with its launch flags.
+FROM base AS browser
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium fonts-liberation \
+    && rm -rf /var/lib/apt/lists/*
+COPY playwright.config.py ./
+COPY frontend_tests ./frontend_tests
+USER 1000:1000
+CMD ["python", "-m", "pytest", "frontend_tests"]
+
+
+FROM base AS runtime
+USER 1000:1000
 CMD ["python", "-m", "uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]

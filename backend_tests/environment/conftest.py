@@ -1,19 +1,27 @@
-"""Fixtures for the tests of the environment files: the compose file, the CI workflow, the Makefile."""
+"""Fixtures for the tests of the environment: the compose file, the Dockerfile, the CI workflows,
+the Makefile, the native launcher and `make health`."""
 
+import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = REPO_ROOT / "docker-compose.test.yml"
-WORKFLOW_FILE = REPO_ROOT / ".github" / "workflows" / "ci.yml"
-MAKEFILE = REPO_ROOT / "Makefile"
+from backend_tests.environment.environment_files import (
+    BARE_ENVIRONMENT,
+    COMPOSE_FILE,
+    MAKEFILES,
+    REPO_ROOT,
+    WORKFLOW_FILE,
+    workflow_files,
+)
+from fixtures.stack import ROOT, Stack, StackError, start_stack
+
 # A rule line: `name:` or `a b: deps`, but not a `VAR := value` assignment.
 MAKE_RULE = re.compile(r"^([A-Za-z0-9_.-]+(?:[ \t]+[A-Za-z0-9_.-]+)*)[ \t]*::?(?!=)", re.MULTILINE)
 
@@ -35,14 +43,23 @@ def compose() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def workflow() -> dict[str, Any]:
+    """The pull-request, merge and nightly pipeline."""
     return load_yaml(WORKFLOW_FILE)
 
 
 @pytest.fixture(scope="session")
+def workflows() -> dict[str, dict[str, Any]]:
+    """Every workflow file, by its path relative to the repository."""
+    return {str(path.relative_to(REPO_ROOT)): load_yaml(path) for path in workflow_files()}
+
+
+@pytest.fixture(scope="session")
 def make_targets() -> set[str]:
-    if not MAKEFILE.exists():
-        pytest.skip(f"{MAKEFILE.relative_to(REPO_ROOT)} does not exist yet, so there are no targets to check")
-    return {target for rule in MAKE_RULE.findall(MAKEFILE.read_text()) for target in rule.split()}
+    """The targets of the Makefile and of the make/*.mk files it includes."""
+    existing = [path for path in MAKEFILES if path.exists()]
+    if not existing:
+        pytest.skip("there is no Makefile yet, so there are no targets to check")
+    return {target for path in existing for rule in MAKE_RULE.findall(path.read_text()) for target in rule.split()}
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +78,38 @@ def check_against_builtin_schema() -> Callable[[Path, str], None]:
         )
 
     return check
+
+
+@pytest.fixture(scope="session")
+def native_stack(request: pytest.FixtureRequest, worker_id_label: str, tmp_path_factory) -> Iterator[Stack]:
+    """The native launcher's stack (fixtures/stack.py) on free ports, started from a bare environment.
+
+    Always started here, whatever SQUAD_BASE_URL says: these tests are about what the launcher
+    gives the processes it starts.
+    """
+    environ = {name: os.environ[name] for name in BARE_ENVIRONMENT if name in os.environ}
+    database = tmp_path_factory.mktemp("native-stack") / "squad.db"
+    try:
+        stack = start_stack(
+            environ=environ,
+            database_url=f"sqlite+aiosqlite:///{database}",
+            log_dir=ROOT / "reports" / "stack" / f"environment-{worker_id_label}",
+            announce=lambda line: _show(request.config, f"[stack] {line}"),
+        )
+    except StackError as error:
+        pytest.fail(f"the native launcher could not start its stack: {error}", pytrace=False)
+    yield stack
+    stack.stop()
+
+
+def _show(config: pytest.Config, line: str) -> None:
+    """A line on the terminal, even while pytest captures the output of a fixture's setup."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    if capture is None:
+        reporter.write_line(line)
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line(line)

@@ -1,8 +1,13 @@
-"""docker-compose.test.yml: valid Compose, health-gated, loopback-only, and the same stack as the
-native launcher (fixtures/stack.py) — same ports, same environment variable names."""
+"""docker-compose.test.yml, checked without a Docker engine: valid Compose, health-gated,
+loopback-only, its services wired to each other, and every command it runs present in the project.
+
+(That it serves the same stack as the native launcher is test_native_and_compose_agree.py.)"""
 
 import ast
+import importlib.metadata
+import importlib.util
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,90 +15,139 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.settings import Settings
-from fixtures import stack as native_stack
+from backend_tests.environment.environment_files import (
+    command_text,
+    commands,
+    dockerfile_stages,
+    dockerignore_patterns,
+    environment,
+    ignored_by_docker,
+    listening_port,
+    published_ports,
+)
 
 pytestmark = [pytest.mark.unit, pytest.mark.priority_p0]
 
-# The contract's table: the variable naming each service for the suites, and where it lives in compose.
-SUITE_VARIABLES = {
-    "SQUAD_BASE_URL": ("app", 8000),
-    "FAKE_E2B_URL": ("fake-e2b", 8001),
-    "FAKE_GITHUB_URL": ("fake-github", 8002),
-    "TEST_DATABASE_URL": ("postgres", 5432),
-}
-# The native launcher's names for the same services (fixtures/stack.py FIXED_PORTS).
-NATIVE_TO_COMPOSE = {"platform": "app", "fake-e2b": "fake-e2b", "fake-github": "fake-github"}
-# What the contract says the platform process is given, in both stacks.
-CONTRACT_PLATFORM_VARIABLES = {
-    "DATABASE_URL",
-    "E2B_API_URL",
-    "E2B_SANDBOX_URL",
-    "E2B_API_KEY",
-    "GITHUB_API_URL",
-    "GITHUB_TOKEN",
-}
+CORE_SERVICES = {"postgres", "fake-e2b", "fake-github", "app", "worker"}
+PROFILES = {"browser": {"browser-tests"}, "load": {"locust-master", "locust-worker"}}
+# Runs to completion and is judged by its exit code (`docker compose run`), so it has no health.
+RUN_TO_COMPLETION = {"browser-tests"}
+PROJECT_PACKAGES = {"app", "mocks", "fixtures"}
+# The working directory's folder the services write into (a bind mount), not a source.
+OUTPUT_ROOTS = {"reports"}
 
 
-def _published(service: dict[str, Any]) -> list[tuple[str | None, int, int]]:
-    """(host ip, host port, container port) of every published port, short or long syntax."""
-    published = []
-    for port in service.get("ports", []):
-        if isinstance(port, dict):
-            published.append((port.get("host_ip"), int(port["published"]), int(port["target"])))
+def _project_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: service for name, service in compose["services"].items() if "build" in service}
+
+
+def _stage_of(service: dict[str, Any], stages: dict) -> Any:
+    build = service["build"]
+    target = build.get("target") if isinstance(build, dict) else None
+    return stages[target] if target else list(stages.values())[-1]
+
+
+def _declared_distributions(repo_root: Path) -> set[str]:
+    project = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0] for requirement in project["dependencies"]}
+    return {name.lower().replace("_", "-") for name in names}
+
+
+def _distributions_of_module(top_level: str) -> set[str]:
+    return {name.lower().replace("_", "-") for name in importlib.metadata.packages_distributions().get(top_level, [])}
+
+
+def _problems_of(argv: list[str], stage: Any, repo_root: Path, declared: set[str]) -> list[str]:
+    """What the image built from `stage` would lack to run `argv`."""
+    problems = []
+    program, arguments = argv[0], argv[1:]
+    if program in ("python", "python3"):
+        if arguments[:1] == ["-m"]:
+            module = arguments[1]
+            top = module.split(".")[0]
+            if top in PROJECT_PACKAGES:
+                if importlib.util.find_spec(module) is None:
+                    problems.append(f"module {module} does not exist")
+                if top not in stage.copied:
+                    problems.append(f"{top}/ is not copied into the {stage.name} stage")
+            elif not _distributions_of_module(top) & declared:
+                problems.append(f"module {module} is not from a dependency in pyproject.toml")
+            arguments = arguments[2:]
+        elif arguments[:1] == ["-c"]:
+            try:
+                ast.parse(arguments[1])
+            except SyntaxError as error:
+                problems.append(f"python -c code does not parse: {error}")
+            arguments = arguments[2:]
+    elif program in ("sh", "pg_isready"):
+        pass
+    else:
+        scripts = importlib.metadata.entry_points(group="console_scripts", name=program)
+        owners = {script.dist.name.lower().replace("_", "-") for script in scripts if script.dist}
+        if not owners & declared:
+            problems.append(f"{program} is not a command of a dependency in pyproject.toml")
+    for argument in arguments:
+        value = argument.split("=", 1)[1] if argument.startswith("--") and "=" in argument else argument
+        if ":" in value and re.fullmatch(r"[\w.]+:\w+", value):  # an ASGI app, module:attribute
+            module, attribute = value.split(":")
+            spec = importlib.util.find_spec(module)
+            source = Path(spec.origin).read_text() if spec and spec.origin else ""
+            if not re.search(rf"^{attribute}\s*[:=]", source, re.MULTILINE):
+                problems.append(f"{value}: no module-level {attribute} in {module}")
             continue
-        parts = str(port).split("/")[0].rsplit(":", 2)
-        if len(parts) == 3:
-            published.append((parts[0], int(parts[1]), int(parts[2])))
-        elif len(parts) == 2:
-            published.append((None, int(parts[0]), int(parts[1])))
-        else:
-            published.append((None, int(parts[0]), int(parts[0])))
-    return published
-
-
-def _environment(service: dict[str, Any]) -> dict[str, str]:
-    environment = service.get("environment", {})
-    if isinstance(environment, list):  # the `- NAME=value` form
-        environment = dict(item.split("=", 1) if "=" in item else (item, "") for item in environment)
-    return {name: str(value) for name, value in environment.items()}
-
-
-def _command(service: dict[str, Any]) -> str:
-    command = service.get("command", "")
-    return " ".join(command) if isinstance(command, list) else str(command)
-
-
-def _listening_port(service: dict[str, Any]) -> int:
-    found = re.search(r"--port[ =](\d+)", _command(service))
-    assert found, f"no --port in the command {_command(service)!r}"
-    return int(found.group(1))
-
-
-def _platform_variables_of_native_launcher() -> set[str]:
-    """Every settings variable that fixtures/stack.py names in a dict literal (the platform's env)."""
-    settings_variables = {name.upper() for name in Settings.model_fields}
-    tree = ast.parse(Path(native_stack.__file__).read_text())
-    keys = {
-        key.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Dict)
-        for key in node.keys
-        if isinstance(key, ast.Constant) and isinstance(key.value, str)
-    }
-    return keys & settings_variables
+        first = Path(value).parts[0] if value and not value.startswith("-") and "://" not in value else ""
+        if not first or first in OUTPUT_ROOTS or not (repo_root / first).exists():
+            continue  # not a path of this repository
+        if not (repo_root / value).exists():
+            problems.append(f"{value} does not exist")
+        elif not any(value == copied or value.startswith(copied.rstrip("/") + "/") for copied in stage.copied):
+            problems.append(f"{value} is not copied into the {stage.name} stage")
+    return problems
 
 
 def test_compose_file_matches_the_compose_specification(repo_root, check_against_builtin_schema):
     check_against_builtin_schema(repo_root / "docker-compose.test.yml", "vendor.compose-spec")
 
 
-def test_every_service_has_a_healthcheck(compose):
+def test_the_default_stack_and_each_profile_hold_the_expected_services(compose):
+    by_profile: dict[str, set[str]] = {}
+    for name, service in compose["services"].items():
+        for profile in service.get("profiles") or [""]:
+            by_profile.setdefault(profile, set()).add(name)
+    expected = {"": CORE_SERVICES, **PROFILES}
+    assert by_profile == expected, f"services by profile ('' = always): {by_profile}, expected {expected}"
+
+
+def test_a_profiled_service_depends_only_on_the_default_stack(compose):
+    outside = {
+        f"{name} -> {dependency}"
+        for name, service in compose["services"].items()
+        if service.get("profiles")
+        for dependency in service.get("depends_on", {})
+        if dependency not in CORE_SERVICES
+        and not set(compose["services"][dependency].get("profiles", [])) & set(service["profiles"])
+    }
+    assert not outside, f"dependencies that would not start with the profile: {sorted(outside)}"
+
+
+def test_every_long_running_service_has_a_healthcheck(compose):
     missing = [
         name
         for name, service in compose["services"].items()
-        if not service.get("healthcheck", {}).get("test") or service["healthcheck"].get("disable")
+        if name not in RUN_TO_COMPLETION
+        and (not service.get("healthcheck", {}).get("test") or service["healthcheck"].get("disable"))
     ]
     assert not missing, f"services without an enabled healthcheck: {missing}"
+
+
+def test_no_service_waits_for_one_that_runs_to_completion(compose):
+    waiting = [
+        f"{name} -> {dependency}"
+        for name, service in compose["services"].items()
+        for dependency in service.get("depends_on", {})
+        if dependency in RUN_TO_COMPLETION
+    ]
+    assert not waiting, f"a run-to-completion service is never healthy; these wait for one: {waiting}"
 
 
 def test_every_dependency_waits_until_the_service_is_healthy(compose):
@@ -115,102 +169,173 @@ def test_published_ports_bind_loopback_only(compose):
     exposed = [
         f"{name}: {host_ip or '0.0.0.0'}:{host_port}->{container_port}"
         for name, service in compose["services"].items()
-        for host_ip, host_port, container_port in _published(service)
+        for host_ip, host_port, container_port in published_ports(service)
         if host_ip != "127.0.0.1"
     ]
     assert not exposed, f"ports published beyond 127.0.0.1: {exposed}"
 
 
-@pytest.mark.parametrize("variable", sorted(SUITE_VARIABLES))
-def test_service_named_by_suite_variable_is_published_on_the_contract_port(compose, variable):
-    service_name, port = SUITE_VARIABLES[variable]
-    published = _published(compose["services"][service_name])
-    assert ("127.0.0.1", port, port) in published, (
-        f"{variable} expects {service_name} on 127.0.0.1:{port}, compose publishes {published}"
-    )
+def test_every_command_a_service_runs_exists_in_its_image(compose, repo_root):
+    stages = dockerfile_stages(repo_root / "Dockerfile")
+    declared = _declared_distributions(repo_root)
+    problems = {
+        f"{name}: {' '.join(argv)}": found
+        for name, service in _project_services(compose).items()
+        for argv in commands(service)
+        if (found := _problems_of(argv, _stage_of(service, stages), repo_root, declared))
+    }
+    assert not problems, f"commands the image could not run: {problems}"
 
 
-@pytest.mark.parametrize("native_name", sorted(NATIVE_TO_COMPOSE))
-def test_compose_port_equals_the_native_launcher_port(compose, native_name):
-    service = compose["services"][NATIVE_TO_COMPOSE[native_name]]
-    port = native_stack.FIXED_PORTS[native_name]
-    assert _listening_port(service) == port, (
-        f"`make up` runs {native_name} on {port}, compose's {NATIVE_TO_COMPOSE[native_name]} listens on "
-        f"{_listening_port(service)}"
-    )
-    assert ("127.0.0.1", port, port) in _published(service)
-    assert f":{port}/" in " ".join(service["healthcheck"]["test"]), "the healthcheck probes another port"
+def test_the_command_check_notices_what_is_missing(repo_root):
+    stage = dockerfile_stages(repo_root / "Dockerfile")["runtime"]
+    declared = _declared_distributions(repo_root)
+    assert _problems_of(["python", "-m", "app.no_such_module"], stage, repo_root, declared)
+    assert _problems_of(["python", "-m", "uvicorn", "app.main:no_such_app"], stage, repo_root, declared)
+    assert _problems_of(["pytest", "frontend_tests"], stage, repo_root, declared), "frontend_tests/ is not in runtime"
+    assert _problems_of(["locust", "-f", "load/missing.py"], stage, repo_root, declared)
+    assert _problems_of(["no-such-program"], stage, repo_root, declared)
+    assert not _problems_of(["locust", "-f", "load/", "--html=reports/load/x.html"], stage, repo_root, declared)
 
 
-def test_app_gets_the_variables_the_native_launcher_gives_the_platform(compose):
-    app_variables = set(_environment(compose["services"]["app"]))
-    expected = CONTRACT_PLATFORM_VARIABLES | _platform_variables_of_native_launcher()
-    assert expected <= app_variables, f"the app service lacks {sorted(expected - app_variables)}"
+def test_what_the_images_copy_is_in_the_build_context(repo_root):
+    patterns = dockerignore_patterns(repo_root / ".dockerignore")
+    copied = {source for stage in dockerfile_stages(repo_root / "Dockerfile").values() for source in stage.copied}
+    missing = sorted(source for source in copied if not (repo_root / source).exists())
+    ignored = sorted(source for source in copied if ignored_by_docker(source, patterns))
+    assert not missing, f"COPY sources that do not exist: {missing}"
+    assert not ignored, f"COPY sources .dockerignore keeps out of the context: {ignored}"
 
 
-def test_app_variables_are_all_read_by_the_platform_settings(compose):
+def test_services_run_shell_commands_under_exec_so_stop_reaches_the_server(compose):
+    not_exec = [
+        name
+        for name, service in compose["services"].items()
+        if isinstance(service.get("command"), list)
+        and service["command"][:2] == ["sh", "-c"]
+        and "exec " not in service["command"][2]
+    ]
+    assert not not_exec, f"`sh -c` commands whose last program is not exec'd: {not_exec}"
+
+
+def test_app_and_worker_share_the_platform_environment_but_only_the_worker_runs_jobs(compose):
+    app = environment(compose["services"]["app"])
+    worker = environment(compose["services"]["worker"])
+    assert command_text(compose["services"]["worker"]) == "python -m app.worker"
+    assert app.get("SQUAD_RUN_WORKER") == "false", "the app must leave the jobs to the worker service"
+    assert {k: v for k, v in app.items() if k != "SQUAD_RUN_WORKER"} == {
+        k: v for k, v in worker.items() if k != "SQUAD_RUN_WORKER"
+    }, f"app and worker disagree:\napp    {app}\nworker {worker}"
+
+
+def test_the_worker_starts_after_the_app_has_migrated(compose):
+    worker = compose["services"]["worker"]
+    assert worker["depends_on"].get("app", {}).get("condition") == "service_healthy"
+    assert environment(worker).get("SQUAD_AUTO_MIGRATE") == "false", "two processes must not race to migrate"
+
+
+@pytest.mark.parametrize("service_name", ["app", "worker"])
+def test_platform_variables_are_all_read_by_the_platform_settings(compose, service_name):
     # The settings ignore unknown variables, so a misspelt name would silently change nothing.
     settings_variables = {name.upper() for name in Settings.model_fields}
-    unknown = set(_environment(compose["services"]["app"])) - settings_variables
-    assert not unknown, f"the app service sets variables app/settings.py does not read: {sorted(unknown)}"
+    unknown = set(environment(compose["services"][service_name])) - settings_variables
+    assert not unknown, f"{service_name} sets variables app/settings.py does not read: {sorted(unknown)}"
 
 
 def test_app_reaches_each_dependency_by_service_name_and_port(compose):
     services = compose["services"]
-    environment = _environment(services["app"])
+    variables = environment(services["app"])
     expectations = {
-        "E2B_API_URL": ("fake-e2b", _listening_port(services["fake-e2b"])),
-        "E2B_SANDBOX_URL": ("fake-e2b", _listening_port(services["fake-e2b"])),
-        "GITHUB_API_URL": ("fake-github", _listening_port(services["fake-github"])),
+        "E2B_API_URL": ("fake-e2b", listening_port(services["fake-e2b"])),
+        "E2B_SANDBOX_URL": ("fake-e2b", listening_port(services["fake-e2b"])),
+        "GITHUB_API_URL": ("fake-github", listening_port(services["fake-github"])),
         "DATABASE_URL": ("postgres", 5432),
     }
     wrong = {
-        variable: environment.get(variable)
+        variable: variables.get(variable)
         for variable, (host, port) in expectations.items()
-        if (urlsplit(environment.get(variable, "")).hostname, urlsplit(environment.get(variable, "")).port)
-        != (host, port)
+        if (urlsplit(variables.get(variable, "")).hostname, urlsplit(variables.get(variable, "")).port) != (host, port)
     }
     assert not wrong, f"app variables not pointing at their compose service: {wrong}"
-    assert environment["DATABASE_URL"].startswith("postgresql+asyncpg://"), "the platform is async: asyncpg"
+    assert variables["DATABASE_URL"].startswith("postgresql+asyncpg://"), "the platform is async: asyncpg"
 
 
-def test_app_credentials_are_the_ones_the_fakes_accept(compose):
+def test_app_database_credentials_are_the_postgres_service_ones(compose):
+    url = urlsplit(environment(compose["services"]["app"])["DATABASE_URL"])
+    postgres = environment(compose["services"]["postgres"])
+    assert (url.username, url.password, url.path.lstrip("/")) == (
+        postgres["POSTGRES_USER"],
+        postgres["POSTGRES_PASSWORD"],
+        postgres["POSTGRES_DB"],
+    )
+
+
+@pytest.mark.parametrize("service_name", ["app", "browser-tests", "locust-master", "locust-worker"])
+def test_credentials_are_the_ones_the_fakes_accept(compose, service_name):
     services = compose["services"]
-    app = _environment(services["app"])
-    e2b_keys = _environment(services["fake-e2b"])["FAKE_E2B_API_KEYS"].split(",")
-    github_tokens = _environment(services["fake-github"])["FAKE_GITHUB_TOKENS"].split(",")
-    assert app["E2B_API_KEY"] in e2b_keys, "the fake E2B would refuse the app's E2B_API_KEY"
-    assert app["GITHUB_TOKEN"] in github_tokens, "the fake GitHub would refuse the app's GITHUB_TOKEN"
+    variables = environment(services[service_name])
+    e2b_keys = environment(services["fake-e2b"])["FAKE_E2B_API_KEYS"].split(",")
+    github_tokens = environment(services["fake-github"])["FAKE_GITHUB_TOKENS"].split(",")
+    assert variables["E2B_API_KEY"] in e2b_keys, f"the fake E2B would refuse {service_name}'s E2B_API_KEY"
+    assert variables["GITHUB_TOKEN"] in github_tokens, f"the fake GitHub would refuse {service_name}'s GITHUB_TOKEN"
 
 
 def test_app_migrates_the_database_before_serving(compose, repo_root):
     app = compose["services"]["app"]
-    command = _command(app)
+    command = command_text(app)
     migrate = command.find("alembic -c app/migrations/alembic.ini upgrade head")
-    serve = command.find("uvicorn app.main:app")
-    assert 0 <= migrate < serve, f"expected migrations, then uvicorn; the command is {command!r}"
+    serve = command.find("exec python -m app ")
+    assert 0 <= migrate < serve, f"expected migrations, then the server; the command is {command!r}"
     assert (repo_root / "app" / "migrations" / "alembic.ini").exists()
     # Migrations are the explicit step above, not repeated by every app start.
-    assert _environment(app).get("SQUAD_AUTO_MIGRATE") == "false"
+    assert environment(app).get("SQUAD_AUTO_MIGRATE") == "false"
+
+
+def test_fake_github_hands_out_clone_urls_the_sandbox_can_reach(compose):
+    public = environment(compose["services"]["fake-github"]).get("FAKE_GITHUB_PUBLIC_URL", "")
+    url = urlsplit(public)
+    assert (url.hostname, url.port) == ("fake-github", listening_port(compose["services"]["fake-github"])), (
+        f"git runs inside the fake-e2b container, so clone URLs must name the fake-github service: {public!r}"
+    )
 
 
 def test_project_services_build_the_one_dockerfile(compose, repo_root):
-    builds = {name: service.get("build") for name, service in compose["services"].items() if name != "postgres"}
+    stages = dockerfile_stages(repo_root / "Dockerfile")
     not_ours = {
-        name: build
-        for name, build in builds.items()
-        if not isinstance(build, dict)
-        or build.get("context") != "."
-        or build.get("dockerfile", "Dockerfile") != "Dockerfile"
+        name: service["build"]
+        for name, service in compose["services"].items()
+        if name != "postgres"
+        and (
+            not isinstance(service.get("build"), dict)
+            or service["build"].get("context") != "."
+            or service["build"].get("dockerfile", "Dockerfile") != "Dockerfile"
+            or service["build"].get("target", "runtime") not in stages
+        )
     }
-    assert not not_ours, f"services not built from ./Dockerfile: {not_ours}"
-    dockerfile = (repo_root / "Dockerfile").read_text()
-    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.MULTILINE), "base image: python:3.11-slim"
-    assert re.search(r"apt-get install[^\n]*\bgit\b", dockerfile), "the fakes run real git: install it"
-    assert re.search(r"^RUN pip install (--no-deps )?\.$", dockerfile, re.MULTILINE), "the project is pip-installed"
+    assert not not_ours, f"services not built from a stage of ./Dockerfile: {not_ours}"
+
+
+def test_the_browser_runner_is_built_with_chromium_and_runs_the_browser_suite(compose, repo_root):
+    runner = compose["services"]["browser-tests"]
+    stage = _stage_of(runner, dockerfile_stages(repo_root / "Dockerfile"))
+    assert any(re.search(r"apt-get install[^&]*\bchromium\b", run) for run in stage.run), (
+        f"the {stage.name} stage installs no Debian chromium: {stage.run}"
+    )
+    assert "frontend_tests" in command_text(runner).split(), command_text(runner)
+    assert environment(runner).get("CHROMIUM_PATH", "/usr/bin/chromium") == "/usr/bin/chromium"
+
+
+def test_services_that_write_reports_mount_the_reports_folder(compose):
+    writers = [name for name, service in compose["services"].items() if "reports/" in command_text(service)]
+    unmounted = [
+        name
+        for name in writers
+        if not any(str(volume).startswith("./reports:") for volume in compose["services"][name].get("volumes", []))
+    ]
+    assert writers, "no service writes reports"
+    assert not unmounted, f"services writing reports/ inside the container only: {unmounted}"
 
 
 def test_docker_context_leaves_local_state_out(repo_root):
-    lines = (line.strip() for line in (repo_root / ".dockerignore").read_text().splitlines())
-    ignored = {line for line in lines if line and not line.startswith("#")}
+    ignored = set(dockerignore_patterns(repo_root / ".dockerignore"))
     assert {".git", ".venv", "reports", ".squad"} <= ignored, f".dockerignore has {sorted(ignored)}"

@@ -1,5 +1,6 @@
 """The Locust suite as users start it: `locust -f load/` from the repository root."""
 
+import ast
 import os
 import socket
 import subprocess
@@ -30,11 +31,23 @@ def _locust(repo_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _classes_defined_in(folder: Path) -> set[str]:
+    return {
+        node.name
+        for path in folder.glob("*.py")
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.ClassDef)
+    }
+
+
 def test_locust_collects_only_the_user_classes_from_load(repo_root):
     result = _locust(repo_root, "--list")
     assert result.returncode == 0, result.stderr
     users = [line.strip() for line in result.stdout.splitlines()[1:] if line.strip()]
-    assert users == ["BoardUser"], f"`locust -f load/ --list` printed {result.stdout!r}"
+    assert "BoardUser" in users, f"`locust -f load/ --list` printed {result.stdout!r}"
+    foreign = set(users) - _classes_defined_in(repo_root / "load")
+    assert not foreign, f"user classes not defined in load/ (imported bases?): {sorted(foreign)}"
+    assert len(users) == len(set(users)), f"a user class is listed twice: {users}"
 
 
 def test_locust_without_a_platform_says_so_and_exits_non_zero(repo_root, tmp_path):
