@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
+from backend_tests.contracts.openapi_contract import ContractGuard, ServiceContract, component_problems
 from mocks.common.server import ServerHandle, serve_in_thread
+from mocks.common.service import FakeService
 from mocks.e2b import FakeE2B
 from mocks.e2b.app import build_app as build_e2b_app
 from mocks.github import FakeGitHub
 from mocks.github.app import build_app as build_github_app
 
-SPECS = Path(__file__).resolve().parent / "specs"
 E2B_KEY = "e2b_" + "ab12" * 10
 GITHUB_TOKEN = "ghp_contract_token"
 
@@ -28,6 +26,7 @@ GITHUB_TOKEN = "ghp_contract_token"
 @pytest.fixture(scope="session")
 def e2b_server() -> Iterator[tuple[FakeE2B, ServerHandle]]:
     fake = FakeE2B([E2B_KEY])
+    observed(fake, "e2b")
     server = serve_in_thread(build_e2b_app(fake))
     yield fake, server
     server.stop()
@@ -71,6 +70,7 @@ def e2b_sdk_env(monkeypatch: pytest.MonkeyPatch, e2b_url: str) -> str:
 @pytest.fixture(scope="session")
 def github_server() -> Iterator[tuple[FakeGitHub, ServerHandle]]:
     fake = FakeGitHub([GITHUB_TOKEN])
+    observed(fake, "github")
     server = serve_in_thread(build_github_app(fake))
     fake.git_base_url = server.url  # git is a subprocess: it always reaches this real server
     yield fake, server
@@ -125,47 +125,49 @@ def git(tmp_path: Path) -> Git:
     return Git(home)
 
 
-# -- the official API descriptions as JSON Schema ------------------------------------------------------
-def openapi_to_json_schema(node: Any) -> Any:
-    """OpenAPI 3.0 schemas are JSON Schema but for `nullable`: turn it into "or null"."""
-    if isinstance(node, list):
-        return [openapi_to_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    converted = {key: openapi_to_json_schema(value) for key, value in node.items() if key != "nullable"}
-    if node.get("nullable") is True:
-        return {"anyOf": [converted, {"type": "null"}]}
-    return converted
+# -- the official API descriptions ----------------------------------------------------------------------
+GUARD = ContractGuard()
 
 
-@cache
-def _schemas(service: str) -> dict[str, Any]:
-    """The subset of the official description kept in specs/ (regenerate with specs/regenerate.py)."""
-    document = json.loads((SPECS / f"{service}.schemas.json").read_text())
-    return openapi_to_json_schema(document["components"]["schemas"])
+@pytest.fixture(autouse=True)
+def responses_follow_the_official_schemas() -> Iterator[None]:
+    """Fail the test when any response a fake gave during it breaks the official description."""
+    GUARD.take_violations()
+    yield
+    violations = GUARD.take_violations()
+    if violations:
+        pytest.fail(
+            "responses of the fakes that break the official API descriptions:\n  " + "\n  ".join(violations),
+            pytrace=False,
+        )
+
+
+def observed(fake: FakeService, service: str) -> None:
+    """Check every response of `fake` against the official description of `service` ("e2b" or "github")."""
+    fake.add_response_observer(GUARD.observer(ServiceContract(service)))
 
 
 class SchemaCheck:
-    def __init__(self, schemas: dict[str, Any], source: str) -> None:
-        self.schemas = schemas
+    def __init__(self, service: str, source: str) -> None:
+        self.service = service
         self.source = source
 
     def __call__(self, instance: Any, name: str, *, array: bool = False) -> None:
         """Assert that `instance` is valid against the component schema `name` (or a list of them)."""
-        ref: dict[str, Any] = {"$ref": f"#/components/schemas/{name}"}
-        schema = {"type": "array", "items": ref} if array else ref
-        validator = jsonschema.Draft4Validator({**schema, "components": {"schemas": self.schemas}})
-        errors = sorted(validator.iter_errors(instance), key=lambda error: list(error.path))
-        assert not errors, f"not a valid {self.source} {name}: " + "; ".join(
-            f"{'/'.join(map(str, error.path)) or '(root)'}: {error.message[:200]}" for error in errors[:5]
-        )
+        problems = component_problems(self.service, name, instance, array=array)
+        assert not problems, f"not a valid {self.source} {name}: " + "; ".join(problems)
 
 
 @pytest.fixture(scope="session")
 def github_schema() -> SchemaCheck:
-    return SchemaCheck(_schemas("github"), "GitHub")
+    return SchemaCheck("github", "GitHub")
 
 
 @pytest.fixture(scope="session")
 def e2b_schema() -> SchemaCheck:
-    return SchemaCheck(_schemas("e2b"), "E2B")
+    return SchemaCheck("e2b", "E2B")
+
+
+@pytest.fixture(scope="session")
+def envd_schema() -> SchemaCheck:
+    return SchemaCheck("envd", "envd")

@@ -56,15 +56,108 @@ async def test_legacy_create_get_and_kill_follow_the_spec(api: httpx.AsyncClient
     assert gone.json()["code"] == 404
 
 
-async def test_list_sandboxes_shows_only_running_ones(api: httpx.AsyncClient, e2b_schema: SchemaCheck) -> None:
+async def test_the_deprecated_list_shows_only_running_sandboxes(
+    api: httpx.AsyncClient, e2b_schema: SchemaCheck
+) -> None:
     kept = (await api.post("/v2/sandboxes", json={"templateID": "base"})).json()["sandboxID"]
     killed = (await api.post("/v2/sandboxes", json={"templateID": "base"})).json()["sandboxID"]
+    paused = (await api.post("/v2/sandboxes", json={"templateID": "base"})).json()["sandboxID"]
     await api.delete(f"/sandboxes/{killed}")
+    await api.post(f"/sandboxes/{paused}/pause")
 
-    listed = await api.get("/v2/sandboxes")
+    listed = await api.get("/sandboxes")
 
     e2b_schema(listed.json(), "ListedSandbox", array=True)
     assert [item["sandboxID"] for item in listed.json()] == [kept]
+
+
+async def create_with(api: httpx.AsyncClient, metadata: dict[str, str]) -> str:
+    response = await api.post("/v2/sandboxes", json={"templateID": "base", "timeout": 60, "metadata": metadata})
+    return response.json()["sandboxID"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("task=t-1", ["a"]),
+        ("squad=s1", ["b", "a"]),
+        ("squad=s1&task=t-2", ["b"]),
+        ("squad=s9", []),
+        ("note=a%2520b%2526c", ["c"]),  # as the SDK sends it: key and value URL-encoded, then the whole
+    ],
+    ids=["one-pair", "shared-pair", "all-pairs-must-match", "no-match", "encoded-value"],
+)
+async def test_v2_list_filters_by_metadata(api: httpx.AsyncClient, query: str, expected: list[str]) -> None:
+    ids = {
+        "a": await create_with(api, {"squad": "s1", "task": "t-1"}),
+        "b": await create_with(api, {"squad": "s1", "task": "t-2"}),
+        "c": await create_with(api, {"note": "a b&c"}),
+    }
+
+    listed = await api.get("/v2/sandboxes", params={"metadata": query})
+
+    assert listed.status_code == 200
+    assert [item["sandboxID"] for item in listed.json()] == [ids[name] for name in expected]
+
+
+async def test_v2_list_filters_by_state_newest_first_by_default(api: httpx.AsyncClient) -> None:
+    older = await create_with(api, {})
+    newer = await create_with(api, {})
+    paused = await create_with(api, {})
+    await api.post(f"/sandboxes/{paused}/pause")
+
+    both = await api.get("/v2/sandboxes", params={"state": "running,paused"})
+    running_oldest_first = await api.get("/v2/sandboxes", params={"state": "running", "order": "asc"})
+
+    assert [item["sandboxID"] for item in both.json()] == [paused, newer, older]
+    assert [item["state"] for item in both.json()] == ["paused", "running", "running"]
+    assert [item["sandboxID"] for item in running_oldest_first.json()] == [older, newer]
+    assert running_oldest_first.headers["x-total-running"] == "2"
+
+
+async def test_v2_list_pages_with_limit_and_next_token(api: httpx.AsyncClient) -> None:
+    created = [await create_with(api, {"page": "yes"}) for _ in range(3)]
+
+    first = await api.get("/v2/sandboxes", params={"limit": 2, "order": "asc"})
+    second = await api.get(
+        "/v2/sandboxes", params={"limit": 2, "order": "asc", "nextToken": first.headers["x-next-token"]}
+    )
+
+    assert [item["sandboxID"] for item in first.json()] == created[:2]
+    assert [item["sandboxID"] for item in second.json()] == created[2:]
+    assert "x-next-token" not in second.headers
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"state": "sleeping"},
+        {"limit": "0"},
+        {"limit": "101"},
+        {"limit": "many"},
+        {"order": "sideways"},
+        {"metadata": "no-equals-sign"},
+        {"nextToken": "%%%"},
+        {"startedAfter": "yesterday"},
+    ],
+    ids=["state", "limit-0", "limit-101", "limit-text", "order", "metadata", "next-token", "started-after"],
+)
+async def test_v2_list_refuses_bad_query_parameters_with_400(
+    api: httpx.AsyncClient, e2b_schema: SchemaCheck, params: dict[str, str]
+) -> None:
+    response = await api.get("/v2/sandboxes", params=params)
+
+    assert response.status_code == 400, response.text
+    e2b_schema(response.json(), "Error")
+
+
+async def test_unknown_fields_in_a_create_body_are_ignored_as_by_the_api(
+    api: httpx.AsyncClient, fake_e2b: FakeE2B
+) -> None:
+    response = await api.post("/v2/sandboxes", json={"templateID": "base", "colour": "red", "timeout": 60})
+
+    assert response.status_code == 201, "the spec's NewSandbox does not forbid other properties"
+    assert len(fake_e2b.running_sandboxes()) == 1
 
 
 @pytest.mark.parametrize(
@@ -85,8 +178,28 @@ async def test_requests_without_a_valid_api_key_get_401(
 
 @pytest.mark.parametrize(
     "content",
-    [b'{"templateID": ', b"[]", b"{}", b'{"templateID": "base", "timeout": "soon"}', b'{"templateID": 7}'],
-    ids=["broken-json", "not-an-object", "no-template", "timeout-not-int", "template-not-string"],
+    [
+        b'{"templateID": ',
+        b"[]",
+        b"{}",
+        b"",
+        b'{"templateID": "base", "timeout": "soon"}',
+        b'{"templateID": "base", "timeout": -5}',
+        b'{"templateID": 7}',
+        b'{"templateID": "base", "metadata": {"n": 1}}',
+        b'{"templateID": "base", "autoPause": "yes"}',
+    ],
+    ids=[
+        "broken-json",
+        "not-an-object",
+        "no-template",
+        "empty",
+        "timeout-not-int",
+        "negative-timeout",
+        "template-not-string",
+        "metadata-not-strings",
+        "auto-pause-not-bool",
+    ],
 )
 async def test_bad_create_bodies_get_400_in_the_error_shape(
     api: httpx.AsyncClient, e2b_schema: SchemaCheck, fake_e2b: FakeE2B, content: bytes
@@ -96,18 +209,6 @@ async def test_bad_create_bodies_get_400_in_the_error_shape(
     assert response.status_code == 400, response.text
     e2b_schema(response.json(), "Error")
     assert fake_e2b.running_sandboxes() == []
-
-
-async def test_creating_past_the_concurrency_quota_gets_429(api: httpx.AsyncClient, fake_e2b: FakeE2B) -> None:
-    fake_e2b.max_concurrent = 1
-    try:
-        first = await api.post("/v2/sandboxes", json={"templateID": "base"})
-        second = await api.post("/v2/sandboxes", json={"templateID": "base"})
-    finally:
-        fake_e2b.max_concurrent = 20
-
-    assert (first.status_code, second.status_code) == (201, 429)
-    assert second.json()["code"] == 429
 
 
 async def test_unknown_paths_hit_the_catch_all_route_and_get_the_e2b_404(

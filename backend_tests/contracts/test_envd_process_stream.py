@@ -159,3 +159,102 @@ async def test_output_streams_while_the_command_runs_and_a_closed_stream_kills_i
         assert not Path(f"/proc/{pid}").exists(), f"process {pid} is still alive"
 
     eventually(command_killed, timeout=5, description="the command to be killed after the client left")
+
+
+def process_state(pid: int) -> str:
+    """The kernel's one-letter state of `pid` (R, S, T for stopped...)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next(line.split()[1] for line in status.splitlines() if line.startswith("State:"))
+
+
+@pytest.mark.priority_p1
+async def test_expiry_kills_a_running_command_and_pause_stops_it_until_connect(fake_e2b: FakeE2B, e2b_url: str) -> None:
+    """The command's stream stays open while the sandbox is paused (SIGSTOP), continues after connect
+    (SIGCONT), and ends with the kill when the sandbox expires."""
+    sandbox = fake_e2b.create_sandbox(timeout=60)
+    seen = b""
+
+    async with httpx.AsyncClient(base_url=e2b_url, timeout=10) as client:
+        with anyio.fail_after(10):
+            async with client.stream(
+                "POST",
+                "/process.Process/Start",
+                content=start_request("echo first; exec sleep 30"),
+                headers=envd_headers(sandbox),
+            ) as response:
+                chunks = response.aiter_bytes()
+                async for chunk in chunks:
+                    seen += chunk
+                    if b"Zmlyc3QK" in seen:  # "first\n": the command runs
+                        break
+                _, length = HEADER.unpack_from(seen)
+                pid = json.loads(seen[HEADER.size : HEADER.size + length])["event"]["start"]["pid"]
+
+                def in_state(letter: str) -> None:
+                    assert process_state(pid) == letter, f"process {pid} is {process_state(pid)}, not {letter}"
+
+                fake_e2b.pause(sandbox.sandbox_id)
+                eventually(lambda: in_state("T"), timeout=5, description="the paused sandbox's command to stop")
+                fake_e2b.connect(sandbox.sandbox_id, timeout=60)
+                eventually(lambda: in_state("S"), timeout=5, description="the resumed command to continue")
+                fake_e2b.advance_time(61)
+                assert fake_e2b.get_sandbox(sandbox.sandbox_id) is None  # any look at the fake applies expiry
+                async for chunk in chunks:
+                    seen += chunk
+
+    events, end = events_and_end(seen)
+    assert events[-1] == {"end": {"exitCode": -1, "exited": False, "status": "signal: killed"}}
+    assert end == {}
+
+
+async def test_files_written_through_the_file_api_are_seen_by_commands(
+    fake_e2b: FakeE2B, router: respx.MockRouter
+) -> None:
+    sandbox = fake_e2b.create_sandbox()
+
+    async with httpx.AsyncClient(base_url=E2B_SANDBOX_URL) as client:
+        await client.post(
+            "/files",
+            files=[("file", ("in/data.txt", b"from the file api\n"))],
+            headers={"E2b-Sandbox-Id": sandbox.sandbox_id, "X-Access-Token": sandbox.envd_access_token},
+        )
+        response = await client.post(
+            "/process.Process/Start", content=start_request("cat in/data.txt"), headers=envd_headers(sandbox)
+        )
+
+    events, _ = events_and_end(response.content)
+    assert output(events, "stdout") == "from the file api\n"
+
+
+async def test_a_scripted_command_streams_the_scripted_output_instead_of_running(
+    fake_e2b: FakeE2B, e2b_url: str
+) -> None:
+    sandbox = fake_e2b.create_sandbox()
+    other = fake_e2b.create_sandbox()
+
+    async with httpx.AsyncClient(base_url=e2b_url, timeout=10) as client:
+        added = await client.post(
+            "/_fake/commands",
+            json={
+                "pattern": r"git push",
+                "stderr": " ! [rejected]        main -> main (non-fast-forward)\n",
+                "exit_code": 1,
+                "times": 1,
+                "sandbox": sandbox.sandbox_id,
+            },
+        )
+        elsewhere = await client.post(
+            "/process.Process/Start", content=start_request("echo git push"), headers=envd_headers(other)
+        )
+        scripted = await client.post(
+            "/process.Process/Start", content=start_request("git push origin main"), headers=envd_headers(sandbox)
+        )
+        used_up = await client.get("/_fake/commands")
+
+    assert added.status_code == 201
+    other_events, _ = events_and_end(elsewhere.content)
+    assert output(other_events, "stdout") == "git push\n", "another sandbox runs the command for real"
+    events, end = events_and_end(scripted.content)
+    assert output(events, "stderr") == " ! [rejected]        main -> main (non-fast-forward)\n"
+    assert events[-1] == {"end": {"exitCode": 1, "exited": True, "status": "exit status 1"}} and end == {}
+    assert used_up.json() == []

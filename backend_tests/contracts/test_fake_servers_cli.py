@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backend_tests.contracts.openapi_contract import client_side_problems
+
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p1]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,14 +53,23 @@ def start_fake() -> Iterator:
         process.stdout.close()
 
 
-def test_python_m_mocks_e2b_serves_health_and_accepts_the_configured_key(start_fake) -> None:
-    url = start_fake("mocks.e2b", {"FAKE_E2B_API_KEYS": "e2b_" + "1" * 40 + ",e2b_" + "2" * 40})
+def test_python_m_mocks_e2b_serves_health_and_accepts_the_configured_keys_and_quota(start_fake) -> None:
+    url = start_fake(
+        "mocks.e2b", {"FAKE_E2B_API_KEYS": "e2b_" + "1" * 40 + ",e2b_" + "2" * 40, "FAKE_E2B_MAX_CONCURRENT": "1"}
+    )
+    good, unknown = {"X-API-Key": "e2b_" + "2" * 40}, {"X-API-Key": "e2b_" + "3" * 40}
 
     health = httpx.get(f"{url}/health")
-    created = httpx.post(f"{url}/v2/sandboxes", json={"templateID": "base"}, headers={"X-API-Key": "e2b_" + "2" * 40})
-    refused = httpx.post(f"{url}/v2/sandboxes", json={"templateID": "base"}, headers={"X-API-Key": "e2b_" + "3" * 40})
+    created = httpx.post(f"{url}/v2/sandboxes", json={"templateID": "base"}, headers=good)
+    refused = httpx.post(f"{url}/v2/sandboxes", json={"templateID": "base"}, headers=unknown)
+    over_quota = httpx.post(f"{url}/v2/sandboxes", json={"templateID": "base"}, headers=good)
 
-    assert (health.status_code, created.status_code, refused.status_code) == (200, 201, 401)
+    assert (health.status_code, created.status_code, refused.status_code, over_quota.status_code) == (
+        200,
+        201,
+        401,
+        429,
+    )
 
 
 def test_python_m_mocks_github_creates_repositories_with_its_own_clone_url(start_fake) -> None:
@@ -76,4 +87,18 @@ def test_python_m_mocks_github_creates_repositories_with_its_own_clone_url(start
         "html_url": f"{url}/acme/widgets",
     }
     assert (repository.json()["default_branch"], repository.json()["clone_url"]) == ("trunk", f"{url}/acme/widgets.git")
+    assert client_side_problems("github", repository) == []
     assert health == [200, 200]
+
+
+def test_python_m_mocks_github_puts_fake_github_public_url_in_clone_urls(start_fake, github_token: str) -> None:
+    """Containers reach the fake by another name than the one it listens on (compose: http://fake-github:8002)."""
+    url = start_fake(
+        "mocks.github", {"FAKE_GITHUB_TOKENS": github_token, "FAKE_GITHUB_PUBLIC_URL": "http://fake-github:8002/"}
+    )
+
+    created = httpx.post(f"{url}/_fake/repos", json={"owner": "acme", "name": "widgets"})
+    repository = httpx.get(f"{url}/repos/acme/widgets", headers={"Authorization": f"token {github_token}"})
+
+    assert created.json()["clone_url"] == "http://fake-github:8002/acme/widgets.git"
+    assert repository.json()["clone_url"] == "http://fake-github:8002/acme/widgets.git"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Iterator
 
@@ -9,6 +11,7 @@ import httpx
 import pytest
 import respx
 
+from fixtures.waiting import eventually
 from mocks.e2b import FakeE2B
 from mocks.e2b.router import E2B_API_URL, e2b_router
 from mocks.github import FakeGitHub
@@ -180,3 +183,199 @@ async def test_respx_named_routes_record_the_calls(fake_e2b: FakeE2B, e2b_api_ke
         assert router["create_sandbox"].call_count == 1
         assert not router["kill_sandbox"].called
         assert isinstance(router, respx.MockRouter)
+
+
+# -- narrowing a rule to one test's requests (`match`) ------------------------------------------------
+def create(client: httpx.Client, **metadata: str) -> httpx.Response:
+    return client.post("/v2/sandboxes", json={"templateID": "base", "timeout": 60, "metadata": metadata})
+
+
+def test_a_rule_matching_sandbox_metadata_hits_only_that_tests_sandboxes(e2b_client: httpx.Client) -> None:
+    added = e2b_client.post(
+        "/_fake/faults", json={"operation": "*", "status": 503, "match": {"metadata": {"test": "mine"}}}
+    )
+    mine = create(e2b_client, test="mine", extra="x")
+    theirs = create(e2b_client, test="theirs")
+    theirs_id = theirs.json()["sandboxID"]
+    killed_theirs = e2b_client.delete(f"/sandboxes/{theirs_id}")
+
+    assert added.status_code == 201 and added.json()["match"] == {"metadata": {"test": "mine"}}
+    assert mine.status_code == 503
+    assert (theirs.status_code, killed_theirs.status_code) == (201, 204)
+
+
+async def test_concurrent_clients_of_one_fake_only_take_their_own_faults(
+    fake_e2b: FakeE2B, e2b_url: str, e2b_api_key: str
+) -> None:
+    fake_e2b.add_fault("create_sandbox", 503, match={"metadata": {"worker": "a"}})
+
+    async with httpx.AsyncClient(base_url=e2b_url, headers={"X-API-Key": e2b_api_key}, timeout=10) as client:
+        answers = await asyncio.gather(
+            *[
+                client.post("/v2/sandboxes", json={"templateID": "base", "metadata": {"worker": worker}})
+                for worker in "ab" * 5
+            ]
+        )
+
+    statuses = {
+        worker: [a.status_code for a, w in zip(answers, "ab" * 5, strict=True) if w == worker] for worker in "ab"
+    }
+    assert statuses == {"a": [503] * 5, "b": [201] * 5}
+
+
+def test_a_rule_matching_a_sandbox_id_hits_its_envd_calls(e2b_client: httpx.Client, fake_e2b: FakeE2B) -> None:
+    sandbox = fake_e2b.create_sandbox()
+    other = fake_e2b.create_sandbox()
+    fake_e2b.add_fault("envd_health", 502, match={"sandbox": sandbox.sandbox_id})
+
+    def health(target) -> int:
+        headers = {"E2b-Sandbox-Id": target.sandbox_id, "X-Access-Token": target.envd_access_token}
+        return e2b_client.get("/health", headers=headers).status_code
+
+    assert (health(sandbox), health(other)) == (502, 204)
+
+
+def test_rules_can_match_method_path_query_headers_and_body(e2b_client: httpx.Client, fake_e2b: FakeE2B) -> None:
+    fake_e2b.add_fault("*", 500, match={"method": "GET", "path": "/v2/sandboxes", "query": "state=paused"})
+    fake_e2b.add_fault("create_sandbox", 502, match={"headers": {"X-Test-Name": "header-test"}})
+    fake_e2b.add_fault("create_sandbox", 504, match={"body": {"templateID": "special"}})
+
+    paused = e2b_client.get("/v2/sandboxes", params={"state": "paused"})
+    running = e2b_client.get("/v2/sandboxes", params={"state": "running"})
+    by_header = e2b_client.post("/v2/sandboxes", json={"templateID": "base"}, headers={"X-Test-Name": "header-test"})
+    by_body = e2b_client.post("/v2/sandboxes", json={"templateID": "special"})
+    plain = e2b_client.post("/v2/sandboxes", json={"templateID": "base"})
+
+    assert (paused.status_code, running.status_code) == (500, 200)
+    assert (by_header.status_code, by_body.status_code, plain.status_code) == (502, 504, 201)
+
+
+def test_a_github_rule_matching_a_repository_spares_the_others(
+    fake_github: FakeGitHub, github_url: str, github_token: str
+) -> None:
+    for name in ("widgets", "gadgets"):
+        fake_github.create_repo("acme", name)
+    with httpx.Client(base_url=github_url, headers={"Authorization": f"Bearer {github_token}"}) as client:
+        client.post("/_fake/faults", json={"operation": "*", "status": 500, "match": {"repository": "ACME/widgets"}})
+
+        widgets = client.get("/repos/acme/widgets")
+        gadgets = client.get("/repos/acme/gadgets")
+
+    assert (widgets.status_code, gadgets.status_code) == (500, 200)
+    assert widgets.json() == {
+        "message": "Server Error",
+        "documentation_url": "https://docs.github.com/rest",
+        "status": "500",
+    }
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"operation": "*", "status": 500, "match": {"repository": "acme/widgets"}},
+        {"operation": "*", "status": 500, "match": {"metadata": "not-an-object"}},
+        {"operation": "*", "status": 500, "match": ["path"]},
+        {"operation": "*", "status": 500, "after": -1},
+        {"operation": "*", "kind": "latency", "status": 500, "latency_ms": 10},
+    ],
+    ids=[
+        "key-of-another-fake",
+        "metadata-not-an-object",
+        "match-not-an-object",
+        "negative-after",
+        "latency-with-status",
+    ],
+)
+def test_invalid_matches_are_refused_with_400(e2b_client: httpx.Client, rule: dict) -> None:
+    response = e2b_client.post("/_fake/faults", json=rule)
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]
+
+
+# -- counting: the next N times, after K, from now on ---------------------------------------------------
+def test_after_lets_the_first_calls_through_and_times_bounds_the_rest(e2b_client: httpx.Client) -> None:
+    e2b_client.post("/_fake/faults", json={"operation": "list_sandboxes", "status": 500, "after": 1, "times": 2})
+
+    statuses = [e2b_client.get("/v2/sandboxes").status_code for _ in range(4)]
+    rules = e2b_client.get("/_fake/faults").json()
+
+    assert statuses == [200, 500, 500, 200]
+    assert rules == [], "a rule used up is removed"
+
+
+def test_a_rule_without_times_lasts_until_removed(e2b_client: httpx.Client) -> None:
+    rule = e2b_client.post("/_fake/faults", json={"operation": "list_sandboxes", "status": 502}).json()
+
+    during = [e2b_client.get("/v2/sandboxes").status_code for _ in range(3)]
+    listed = e2b_client.get("/_fake/faults").json()
+    removed = e2b_client.delete(f"/_fake/faults/{rule['id']}")
+    removed_again = e2b_client.delete(f"/_fake/faults/{rule['id']}")
+    after = e2b_client.get("/v2/sandboxes").status_code
+
+    assert during == [502, 502, 502]
+    assert [(item["id"], item["applied"]) for item in listed] == [(rule["id"], 3)]
+    assert (removed.status_code, removed_again.status_code, after) == (204, 404, 200)
+
+
+# -- each kind, as a real client sees it -----------------------------------------------------------------
+def test_a_latency_fault_reaches_a_client_as_a_read_timeout(
+    e2b_client: httpx.Client, e2b_url: str, fake_e2b: FakeE2B
+) -> None:
+    e2b_client.post(
+        "/_fake/faults", json={"operation": "list_sandboxes", "kind": "latency", "latency_ms": 600, "times": 1}
+    )
+
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.get(f"{e2b_url}/v2/sandboxes", headers=dict(e2b_client.headers), timeout=0.1)
+
+    def answered() -> None:  # the fake finishes the request the client gave up on, before the next test
+        assert [entry.fault for entry in fake_e2b.requests("list_sandboxes")] == ["latency"]
+
+    eventually(answered, timeout=5, description="the delayed request to be answered")
+
+
+def test_a_reset_fault_on_the_github_api_is_a_dropped_connection(
+    fake_github: FakeGitHub, github_url: str, github_token: str
+) -> None:
+    fake_github.create_repo("acme", "widgets")
+    fake_github.add_fault("get_repository", kind="reset", times=1)
+
+    with httpx.Client(base_url=github_url, headers={"Authorization": f"Bearer {github_token}"}) as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            client.get("/repos/acme/widgets")
+        assert client.get("/repos/acme/widgets").status_code == 200
+
+
+def test_a_malformed_github_answer_breaks_the_clients_json_parsing(
+    fake_github: FakeGitHub, github_url: str, github_token: str
+) -> None:
+    fake_github.create_repo("acme", "widgets")
+    fake_github.add_fault("list_pull_requests", kind="malformed", times=1)
+
+    response = httpx.get(f"{github_url}/repos/acme/widgets/pulls", headers={"Authorization": f"Bearer {github_token}"})
+
+    assert (response.status_code, response.headers["content-type"]) == (200, "application/json")
+    with pytest.raises(json.JSONDecodeError):
+        response.json()
+
+
+@pytest.mark.parametrize(
+    ("rule", "git_says"),
+    [
+        ({"operation": "git_info_refs", "status": 500}, "The requested URL returned error: 500"),
+        ({"operation": "git_upload_pack", "kind": "reset"}, "fatal:"),
+    ],
+    ids=["status", "reset"],
+)
+def test_git_faults_fail_real_git_as_the_server_would(
+    git, fake_github: FakeGitHub, github_url: str, github_token: str, tmp_path, rule: dict, git_says: str
+) -> None:
+    fake_github.create_repo("acme", "widgets")
+    httpx.post(f"{github_url}/_fake/faults", json={**rule, "match": {"repository": "acme/widgets"}})
+    url = github_url.replace("http://", f"http://x-access-token:{github_token}@") + "/acme/widgets.git"
+
+    result = git.run("clone", url, str(tmp_path / "w"), check=False)
+
+    assert result.returncode != 0
+    assert git_says in result.stderr, result.stderr

@@ -114,13 +114,23 @@ def test_branch_log_admin_route_reads_the_pushed_commit(
             {"title": "T", "head": "main", "base": "main"},
             {"resource": "PullRequest", "code": "custom", "message": "No commits between main and main"},
         ),
+        (
+            {"title": "T", "head": "same-as-main", "base": "main"},
+            {"resource": "PullRequest", "code": "custom", "message": "No commits between main and same-as-main"},
+        ),
+        (
+            {"title": "T", "head": "main", "base": "no-such-base"},
+            {"resource": "PullRequest", "field": "base", "code": "invalid"},
+        ),
         ({"head": "main", "base": "main"}, {"resource": "PullRequest", "code": "missing_field", "field": "title"}),
     ],
-    ids=["unknown-head", "no-commits", "no-title"],
+    ids=["unknown-head", "head-equals-base", "no-commits-between", "unknown-base", "no-title"],
 )
 def test_pull_requests_github_would_refuse_get_422_validation_failed(
-    repo: str, api: httpx.Client, request_body: dict[str, str], expected_error: dict[str, str]
+    repo: str, api: httpx.Client, fake_github: FakeGitHub, request_body: dict[str, str], expected_error: dict[str, str]
 ) -> None:
+    fake_github.create_branch("acme", "widgets", "same-as-main")
+
     response = api.post("/repos/acme/widgets/pulls", json=request_body)
 
     assert response.status_code == 422
@@ -134,3 +144,42 @@ def test_clone_url_points_at_the_git_server(repo: str, api: httpx.Client, github
 
     assert (body["full_name"], body["default_branch"]) == ("acme/widgets", "main")
     assert body["clone_url"] == f"{github_url}/acme/widgets.git"
+
+
+def test_a_push_behind_the_remote_is_rejected_by_real_git_as_non_fast_forward(
+    git, repo: str, fake_github: FakeGitHub, github_url: str, github_token: str, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "w"
+    git.run("clone", authenticated_url(github_url, "/acme/widgets.git", github_token), str(workdir))
+    remote_sha = fake_github.commit("acme", "widgets", "main", {"theirs.txt": "pushed by someone else\n"})
+    (workdir / "ours.txt").write_text("ours\n")
+    git.run("add", "ours.txt", cwd=workdir)
+    git.run("commit", "-m", "Ours", cwd=workdir)
+
+    unfetched = git.run("push", "origin", "main", cwd=workdir, check=False)
+    git.run("fetch", "origin", cwd=workdir)
+    fetched = git.run("push", "origin", "main", cwd=workdir, check=False)
+    forced = git.run("push", "--force", "origin", "main", cwd=workdir, check=False)
+
+    assert unfetched.returncode != 0 and "! [rejected]        main -> main (fetch first)" in unfetched.stderr
+    assert fetched.returncode != 0 and "! [rejected]        main -> main (non-fast-forward)" in fetched.stderr
+    assert "Updates were rejected because the tip of your current branch is behind" in fetched.stderr
+    assert forced.returncode == 0, "an unprotected branch accepts a force push, as on GitHub"
+    assert fake_github.branch_log("acme", "widgets", "main")[0]["message"] == "Ours"
+    assert remote_sha not in [commit["sha"] for commit in fake_github.branch_log("acme", "widgets", "main")]
+
+
+def test_a_push_with_a_bad_token_fails_authentication(
+    git, repo: str, github_url: str, github_token: str, tmp_path: Path
+) -> None:
+    workdir = tmp_path / "w"
+    git.run("clone", authenticated_url(github_url, "/acme/widgets.git", github_token), str(workdir))
+    git.run(
+        "remote", "set-url", "origin", authenticated_url(github_url, "/acme/widgets.git", "ghp_revoked"), cwd=workdir
+    )
+    git.run("checkout", "-b", "feature", cwd=workdir)
+
+    result = git.run("push", "origin", "feature", cwd=workdir, check=False)
+
+    assert result.returncode != 0
+    assert "Authentication failed" in result.stderr, result.stderr

@@ -92,8 +92,13 @@ async def test_broken_json_gets_400_problems_parsing_json(api: httpx.AsyncClient
     [
         ({"title": "T", "base": "main"}, 'Invalid request.\n\n"head" wasn\'t supplied.'),
         ({"title": 5, "head": "x", "base": "main"}, "Invalid request.\n\nFor 'properties/title', 5 is not a string."),
+        (
+            {"title": "T", "head": "x", "base": "main", "draft": "yes"},
+            "Invalid request.\n\nFor 'properties/draft', \"yes\" is not a boolean.",
+        ),
+        (["head", "base"], 'Invalid request.\n\nFor \'links/0/schema\', ["head", "base"] is not an object.'),
     ],
-    ids=["missing-head", "title-not-a-string"],
+    ids=["missing-head", "title-not-a-string", "draft-not-a-boolean", "not-an-object"],
 )
 async def test_schema_violations_get_422_invalid_request(
     api: httpx.AsyncClient, widgets: None, body: dict, message: str
@@ -101,6 +106,25 @@ async def test_schema_violations_get_422_invalid_request(
     response = await api.post("/repos/acme/widgets/pulls", json=body)
 
     assert (response.status_code, response.json()["message"]) == (422, message)
+
+
+async def test_unknown_fields_of_a_new_pull_request_are_ignored_as_on_github(
+    api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None
+) -> None:
+    fake_github.commit("acme", "widgets", "feature", {"f.txt": "f\n"})
+
+    response = await api.post(
+        "/repos/acme/widgets/pulls", json={"title": "T", "head": "feature", "base": "main", "labels": ["x"]}
+    )
+
+    assert response.status_code == 201, response.text
+
+
+async def test_listing_with_an_unknown_state_gets_422(api: httpx.AsyncClient, widgets: None) -> None:
+    response = await api.get("/repos/acme/widgets/pulls", params={"state": "merged"})
+
+    assert response.status_code == 422
+    assert response.json()["message"].startswith("Invalid request.")
 
 
 async def test_exhausted_rate_limit_gets_403_with_zero_remaining(

@@ -1,13 +1,16 @@
 """The admin API both fakes serve under /_fake/ (in the spirit of WireMock's admin API).
 
-- POST   /_fake/reset    clear state, journal and faults (configured keys/tokens stay)   -> 204
-- GET    /_fake/journal  list of {method, path, query, status, operation, body, fault, at};
-                         `?operation=NAME` filters                                        -> 200
-- GET    /_fake/state    a dump of the state                                              -> 200
-- GET    /_fake/faults   the active fault rules                                           -> 200
-- POST   /_fake/faults   add a rule {operation, kind, status, body, headers, times, latency_ms} -> 201
-- DELETE /_fake/faults   clear the rules                                                  -> 204
-- GET    /_fake/health   {"status": "ok"}                                                 -> 200
+- POST   /_fake/reset        clear state, journal, faults, clock offset (keys/tokens stay)   -> 204
+- GET    /_fake/journal      list of {method, path, query, status, operation, body, fault, at};
+                             `?operation=NAME` and `?path=SUBSTRING` filter                  -> 200
+- GET    /_fake/state        a dump of the state                                              -> 200
+- GET    /_fake/faults       the active fault rules                                           -> 200
+- POST   /_fake/faults       add a rule {operation, kind, status, body, headers, times, latency_ms,
+                             match, after} (see mocks.common.faults)                          -> 201 the rule
+- DELETE /_fake/faults       clear the rules                                                  -> 204
+- DELETE /_fake/faults/{id}  remove one rule                                                  -> 204 (404)
+- POST   /_fake/time         {"advance_seconds": N}: move the fake's clock forward            -> 200 {"now"}
+- GET    /_fake/health       {"status": "ok"}                                                 -> 200
 Errors of the admin API itself are 400 {"error": "..."}.
 """
 
@@ -45,7 +48,8 @@ def admin_routes(service: FakeService) -> list[BaseRoute]:
 
     async def journal(request: Request) -> Response:
         entries = service.requests(request.query_params.get("operation"))
-        return JSONResponse([entry.to_json() for entry in entries])
+        path = request.query_params.get("path")
+        return JSONResponse([entry.to_json() for entry in entries if path is None or path in entry.path])
 
     async def state(request: Request) -> Response:
         return JSONResponse(service.snapshot())
@@ -67,6 +71,22 @@ def admin_routes(service: FakeService) -> list[BaseRoute]:
         service.clear_faults()
         return Response(status_code=204)
 
+    async def remove_fault(request: Request) -> Response:
+        rule_id = request.path_params["rule_id"]
+        if not rule_id.isdigit() or not service.remove_fault(int(rule_id)):
+            return admin_error(f"no fault rule {rule_id}", 404)
+        return Response(status_code=204)
+
+    async def advance_time(request: Request) -> Response:
+        data = await read_json_object(request)
+        if isinstance(data, JSONResponse):
+            return data
+        seconds = data.get("advance_seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            return admin_error("advance_seconds must be a non-negative number")
+        service.advance_time(seconds)
+        return JSONResponse({"now": service.time()})
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -77,5 +97,7 @@ def admin_routes(service: FakeService) -> list[BaseRoute]:
         Route("/_fake/faults", list_faults, methods=["GET"]),
         Route("/_fake/faults", add_fault, methods=["POST"]),
         Route("/_fake/faults", clear_faults, methods=["DELETE"]),
+        Route("/_fake/faults/{rule_id}", remove_fault, methods=["DELETE"]),
+        Route("/_fake/time", advance_time, methods=["POST"]),
         Route("/_fake/health", health, methods=["GET"]),
     ]

@@ -6,8 +6,9 @@ with the real service's 404 shape), `assert_all_mocked=True` so nothing escapes 
 `assert_all_called=False` because a test uses only a few routes.
 
 Works with httpx.AsyncClient (the platform's seam). A sync httpx.Client works too when no event loop
-runs in its thread. `httpx.ASGITransport` buffers the whole response, so a command stream arrives in
-one piece here; tests of timing and streaming use the thread server instead (encode/httpx#2186).
+runs in its thread. The app's whole response is buffered (as with httpx.ASGITransport), so a command
+stream arrives in one piece here; tests of timing and streaming use the thread server instead
+(encode/httpx#2186).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 import httpx
 import respx
 from respx.patterns import M, Pattern
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message
 
 from mocks.common.abortable_http import ConnectionDropped
 
@@ -35,22 +37,73 @@ class RouteSpec:
 CATCH_ALL = "not_found"
 
 
+async def call_app(app: ASGIApp, request: httpx.Request) -> httpx.Response:
+    """Answer `request` with the ASGI `app`, in this event loop, the way an HTTP server would call it.
+
+    (httpx.ASGITransport does the same, but looks for trio with a failing import on every request,
+    which makes up a good part of an in-process call's cost.)
+    """
+    url = request.url
+    body = request.content
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": request.method,
+        "scheme": url.scheme,
+        "path": unquote(url.path),
+        "raw_path": url.raw_path.split(b"?")[0],
+        "query_string": url.query,
+        "root_path": "",
+        "headers": [(name.lower(), value) for name, value in request.headers.raw],
+        "server": (url.host, url.port or {"http": 80, "https": 443}.get(url.scheme, 80)),
+        "client": ("127.0.0.1", 12345),
+        "extensions": {},
+    }
+    body_sent = False
+    response_done = asyncio.Event()
+    status: int | None = None
+    headers: list[tuple[bytes, bytes]] = []
+    chunks: list[bytes] = []
+
+    async def receive() -> Message:
+        nonlocal body_sent
+        if not body_sent:
+            body_sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await response_done.wait()  # the client "leaves" once it has the whole answer
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        nonlocal status, headers
+        if message["type"] == "http.response.start":
+            status, headers = message["status"], list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                response_done.set()
+
+    try:
+        await app(scope, receive, send)
+    finally:
+        response_done.set()
+    if status is None:
+        raise RuntimeError(f"{request.method} {url}: the app returned without a response")
+    return httpx.Response(status, headers=headers, content=b"".join(chunks), request=request)
+
+
 def forward_to(app: ASGIApp):
     """A respx side effect that answers a request with `app`, as a real server would."""
 
     async def answer(request: httpx.Request) -> httpx.Response:
         await request.aread()
-        # A fresh request whose body is a plain byte stream, whatever client built the original.
-        forwarded = httpx.Request(request.method, request.url, headers=request.headers, content=request.content)
         try:
-            response = await httpx.ASGITransport(app=app).handle_async_request(forwarded)
+            return await call_app(app, request)
         except ConnectionDropped as error:
             # What httpx raises when a server closes the connection without answering.
             raise httpx.RemoteProtocolError(
                 "Server disconnected without sending a response.", request=request
             ) from error
-        content = await response.aread()
-        return httpx.Response(response.status_code, headers=response.headers, content=content, request=request)
 
     def side_effect(request: httpx.Request):
         try:

@@ -1,4 +1,4 @@
-"""envd, the daemon inside a sandbox: GET /health and the Connect RPC `process.Process/Start`.
+"""envd, the daemon inside a sandbox: GET /health, GET/POST /files and the Connect RPC `process.Process/Start`.
 
 The official SDK, with E2B_SANDBOX_URL set, sends every envd call to that one URL and names the sandbox
 in the `E2b-Sandbox-Id` header; the app dispatches on that header (see app.py).
@@ -6,6 +6,8 @@ in the `E2b-Sandbox-Id` header; the app dispatches on that header (see app.py).
 
 from __future__ import annotations
 
+import base64
+import itertools
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
@@ -15,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from mocks.common.operations import BODY_KEY, operation
+from mocks.e2b import files
 from mocks.e2b.connect_protocol import (
     CONTENT_TYPE,
     ConnectError,
@@ -23,7 +26,8 @@ from mocks.e2b.connect_protocol import (
     end_of_stream,
     parse_timeout_ms,
 )
-from mocks.e2b.process import ProcessConfig, base_environment, run_process
+from mocks.e2b.process import ProcessConfig, base_environment, end_event, run_process
+from mocks.e2b.scripted import ScriptedCommand
 from mocks.e2b.state import FakeE2B, Sandbox, kill_process_group
 
 SANDBOX_ID_HEADER = "e2b-sandbox-id"
@@ -46,7 +50,7 @@ def authorize(fake: FakeE2B, request: Request) -> Sandbox | Response:
     if sandbox is None:
         return sandbox_not_found(sandbox_id)
     if request.headers.get(ACCESS_TOKEN_HEADER) != sandbox.envd_access_token:
-        return PlainTextResponse(UNAUTHORIZED, 401)
+        return JSONResponse({"code": 401, "message": UNAUTHORIZED}, 401)  # envd's jsonError
     return sandbox
 
 
@@ -72,6 +76,19 @@ def error_stream(error: ConnectError) -> StreamingResponse:
     return StreamingResponse(body(), media_type=CONTENT_TYPE)
 
 
+SCRIPTED_PIDS = itertools.count(900_000)  # pids of scripted commands: no process has them here
+
+
+async def scripted_stream(script: ScriptedCommand) -> AsyncIterator[bytes]:
+    """The events a real run would stream: start, the scripted output, end with the scripted exit code."""
+    yield encode_envelope({"event": {"start": {"pid": next(SCRIPTED_PIDS)}}})
+    for name, text in (("stdout", script.stdout), ("stderr", script.stderr)):
+        if text:
+            yield encode_envelope({"event": {"data": {name: base64.b64encode(text.encode()).decode()}}})
+    yield encode_envelope({"event": {"end": end_event(script.exit_code)}})
+    yield end_of_stream()
+
+
 def envd_routes(fake: FakeE2B) -> list[BaseRoute]:
     async def health(request: Request) -> Response:
         sandbox_id = request.headers.get(SANDBOX_ID_HEADER, "")
@@ -93,6 +110,9 @@ def envd_routes(fake: FakeE2B) -> list[BaseRoute]:
             keepalive_s = _keepalive_seconds(request.headers.get(KEEPALIVE_HEADER))
         except ConnectError as error:
             return error_stream(error)
+        script = fake.scripts.take(sandbox.sandbox_id, " ".join([config.cmd, *config.args]))
+        if script is not None:
+            return CommandStreamResponse(scripted_stream(script), media_type=CONTENT_TYPE)
         env = {**base_environment(sandbox.workspace, sandbox.sandbox_id), **sandbox.env_vars, **config.envs}
         sandbox_id = sandbox.sandbox_id
         started: list[int] = []
@@ -124,8 +144,22 @@ def envd_routes(fake: FakeE2B) -> list[BaseRoute]:
 
         return CommandStreamResponse(body(), media_type=CONTENT_TYPE)
 
+    async def download_file(request: Request) -> Response:
+        sandbox = authorize(fake, request)
+        if isinstance(sandbox, Response):
+            return sandbox
+        return await files.download(fake, sandbox, request)
+
+    async def upload_file(request: Request) -> Response:
+        sandbox = authorize(fake, request)
+        if isinstance(sandbox, Response):
+            return sandbox
+        return await files.upload(fake, sandbox, request)
+
     return [
         Route("/health", operation(fake, "envd_health", health), methods=["GET"]),
+        Route("/files", operation(fake, "files_read", download_file), methods=["GET"]),
+        Route("/files", operation(fake, "files_write", upload_file), methods=["POST"]),
         Route("/process.Process/Start", operation(fake, "process_start", process_start), methods=["POST"]),
     ]
 

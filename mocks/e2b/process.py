@@ -7,7 +7,7 @@ import base64
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -87,7 +87,7 @@ async def run_process(
     timeout_ms: int | None,
     keepalive_s: float | None,
     on_start: Callable[[int], None],
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """Yield the ProcessEvent payloads: start, data (stdout/stderr, base64), keepalive, end.
 
     Raises ConnectError(deadline_exceeded) after killing the command when `timeout_ms` passes.

@@ -18,7 +18,13 @@ ROUTES = [
     RouteSpec("get_sandbox", "GET", r"/sandboxes/[^/]+"),
     RouteSpec("kill_sandbox", "DELETE", r"/sandboxes/[^/]+"),
     RouteSpec("set_sandbox_timeout", "POST", r"/sandboxes/[^/]+/timeout"),
+    RouteSpec("refresh_sandbox", "POST", r"/sandboxes/[^/]+/refreshes"),
+    RouteSpec("pause_sandbox", "POST", r"/sandboxes/[^/]+/pause"),
+    RouteSpec("resume_sandbox", "POST", r"/sandboxes/[^/]+/resume"),
+    RouteSpec("connect_sandbox", "POST", r"(/v2)?/sandboxes/[^/]+/connect"),
     RouteSpec("process_start", "POST", r"/process\.Process/Start"),
+    RouteSpec("files_read", "GET", r"/files"),
+    RouteSpec("files_write", "POST", r"/files"),
 ]
 
 

@@ -1,7 +1,14 @@
-"""The state model of the fake E2B: API keys, sandboxes (each with a real workspace directory), quota."""
+"""The state model of the fake E2B: API keys, sandboxes (each with a real workspace directory), quota, time.
+
+A sandbox is running, paused or killed. It expires at `end_at` (killed, or paused when it was created
+with autoPause), measured on the fake's clock (`advance_time()` moves it); expiry is applied whenever
+the fake is asked anything, and kills the commands still running. Pausing stops the sandbox's commands
+(SIGSTOP) and keeps its files; resuming (connect) continues them (SIGCONT).
+"""
 
 from __future__ import annotations
 
+import enum
 import os
 import secrets
 import shutil
@@ -11,24 +18,48 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
+from mocks.common.faults import RequestFacts
 from mocks.common.service import FakeService
+from mocks.e2b.scripted import CommandScripts, ScriptedCommand
 
 DEFAULT_API_KEY = "e2b_" + "0" * 40
 DEFAULT_TEMPLATE = "base"
-DEFAULT_TIMEOUT_SECONDS = 300  # the API's default time to live
+DEFAULT_TIMEOUT_SECONDS = 300  # what the SDK asks for; the Python helpers use it too
+API_DEFAULT_TIMEOUT_SECONDS = 15  # the REST API's default when a create request names no timeout (spec)
+REFRESH_MINIMUM_SECONDS = 15  # a refresh extends the life by at least this much (SandboxTimeoutDefault)
+MAX_LENGTH_HOURS = 24  # the team's longest sandbox life (Pro tier); a create/connect asking more is refused
 ENVD_VERSION = "0.5.7"  # recent enough for every command feature the SDK uses
 CLIENT_ID = "6532622b"  # deprecated field the API still fills with a constant
 SANDBOX_HOME = "/home/user"  # the sandbox user's home and default cwd, mapped to the workspace
+SANDBOX_USERS = {"user": SANDBOX_HOME, "root": "/root"}
 ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+class SandboxState(enum.StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    KILLED = "killed"
 
 
 class QuotaExceeded(Exception):
     pass
+
+
+class InvalidTimeout(ValueError):
+    pass
+
+
+class SandboxNotFound(KeyError):
+    pass
+
+
+class WrongState(Exception):
+    """The sandbox exists but is not in a state the operation accepts (409 on E2B)."""
 
 
 def new_sandbox_id() -> str:
@@ -37,6 +68,10 @@ def new_sandbox_id() -> str:
 
 def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def sandbox_not_found_message(sandbox_id: str) -> str:
+    return f"Sandbox \"{sandbox_id}\" doesn't exist or you don't have access to it"
 
 
 @dataclass
@@ -49,18 +84,26 @@ class Sandbox:
     end_at: datetime
     metadata: dict[str, str] = field(default_factory=dict)
     env_vars: dict[str, str] = field(default_factory=dict)
+    auto_pause: bool = False
     envd_version: str = ENVD_VERSION
     cpu_count: int = 2
     memory_mb: int = 512
     disk_size_mb: int = 10240
+    state: SandboxState = SandboxState.RUNNING
     killed_at: datetime | None = None
+    paused_at: datetime | None = None
 
     @property
     def running(self) -> bool:
-        return self.killed_at is None
+        return self.state is SandboxState.RUNNING
+
+    @property
+    def rootfs(self) -> Path:
+        """Where the file API keeps paths outside /home/user (never on the host's own filesystem)."""
+        return self.workspace.with_name(self.workspace.name + ".rootfs")
 
     def to_json(self) -> dict[str, Any]:
-        """The `Sandbox` schema: the answer to POST /sandboxes and POST /v2/sandboxes."""
+        """The `Sandbox` schema: the answer to POST /sandboxes, POST /v2/sandboxes and connect."""
         return {
             "templateID": self.template_id,
             "sandboxID": self.sandbox_id,
@@ -88,19 +131,22 @@ class Sandbox:
             "memoryMB": self.memory_mb,
             "diskSizeMB": self.disk_size_mb,
             "metadata": dict(self.metadata),
-            "state": "running",
+            "state": "paused" if self.state is SandboxState.PAUSED else "running",
+            "lifecycle": {"autoResume": False, "onTimeout": "pause" if self.auto_pause else "kill"},
         }
 
     def to_listed_json(self) -> dict[str, Any]:
-        """The `ListedSandbox` schema: an item of GET /sandboxes."""
+        """The `ListedSandbox` schema: an item of GET /sandboxes and GET /v2/sandboxes."""
         detail = self.to_detail_json()
-        for key in ("envdAccessToken", "domain"):
+        for key in ("envdAccessToken", "domain", "lifecycle"):
             detail.pop(key)
         return detail
 
 
 class FakeE2B(FakeService):
     """Sandboxes are directories: commands sent to envd run for real in the sandbox's workspace."""
+
+    extra_match_keys = frozenset({"sandbox", "metadata"})
 
     def __init__(
         self,
@@ -109,16 +155,22 @@ class FakeE2B(FakeService):
         max_concurrent: int = 20,
         latency_ms: int = 0,
         workspace_root: str | os.PathLike[str] | None = None,
+        max_length_hours: int = MAX_LENGTH_HOURS,
     ) -> None:
         super().__init__(latency_ms=latency_ms)
         self.api_keys: set[str] = set(api_keys)
-        self.max_concurrent = max_concurrent
+        self.max_concurrent = max_concurrent  # running sandboxes at once; the next create answers 429
+        self.max_length_hours = max_length_hours
         self._owns_root = workspace_root is None
         self.root = Path(workspace_root or tempfile.mkdtemp(prefix="fake-e2b-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self._sandboxes: dict[str, Sandbox] = {}
         self._processes: dict[str, set[int]] = {}  # sandbox id -> pids of its running commands
         self._created = 0
+        self.scripts = CommandScripts()
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), UTC)
 
     # -- credentials ----------------------------------------------------------------------------------
     def add_api_key(self, key: str) -> None:
@@ -137,16 +189,14 @@ class FakeE2B(FakeService):
         timeout: int = DEFAULT_TIMEOUT_SECONDS,
         metadata: dict[str, str] | None = None,
         env_vars: dict[str, str] | None = None,
+        auto_pause: bool = False,
     ) -> Sandbox:
-        """Start a sandbox (what POST /sandboxes does). Raises QuotaExceeded past `max_concurrent`."""
-        now = datetime.now(UTC)
+        """Start a sandbox (what POST /sandboxes does). Raises QuotaExceeded past `max_concurrent`,
+        InvalidTimeout past the team's longest sandbox life."""
+        self._check_timeout(timeout)
         with self._lock:
-            self._expire(now)
-            if len(self._running()) >= self.max_concurrent:
-                raise QuotaExceeded(
-                    f"You have reached the maximum number of concurrent E2B sandboxes ({self.max_concurrent}). "
-                    "If you need more, please contact us at 'https://e2b.dev/docs/getting-help'"
-                )
+            now = self._expire()
+            self._check_quota()
             sandbox_id = new_sandbox_id()
             workspace = self.root / sandbox_id
             workspace.mkdir()
@@ -159,6 +209,7 @@ class FakeE2B(FakeService):
                 end_at=now + timedelta(seconds=timeout),
                 metadata=dict(metadata or {}),
                 env_vars=dict(env_vars or {}),
+                auto_pause=auto_pause,
             )
             self._sandboxes[sandbox_id] = sandbox
             self._processes[sandbox_id] = set()
@@ -166,39 +217,126 @@ class FakeE2B(FakeService):
             return sandbox
 
     def get_sandbox(self, sandbox_id: str) -> Sandbox | None:
-        """The running sandbox with this id, or None (unknown, killed or past its end)."""
+        """The running sandbox with this id, or None (unknown, paused, killed or past its end)."""
+        sandbox = self.find_sandbox(sandbox_id)
+        return sandbox if sandbox is not None and sandbox.running else None
+
+    def find_sandbox(self, sandbox_id: str) -> Sandbox | None:
+        """The running or paused sandbox with this id, or None (unknown, killed or past its end)."""
         with self._lock:
-            self._expire(datetime.now(UTC))
+            self._expire()
             sandbox = self._sandboxes.get(sandbox_id)
-            return sandbox if sandbox is not None and sandbox.running else None
+            return sandbox if sandbox is not None and sandbox.state is not SandboxState.KILLED else None
 
     def kill_sandbox(self, sandbox_id: str) -> bool:
-        """Kill a running sandbox: its commands get SIGKILL, its workspace is deleted. False if not running."""
+        """Kill a running or paused sandbox: commands get SIGKILL, files are deleted. False if there is none."""
         with self._lock:
-            sandbox = self._sandboxes.get(sandbox_id)
-            if sandbox is None or not sandbox.running:
+            sandbox = self.find_sandbox(sandbox_id)
+            if sandbox is None:
                 return False
-            self._stop(sandbox, datetime.now(UTC))
+            self._stop(sandbox, self.now())
             return True
 
     def set_timeout(self, sandbox_id: str, timeout: int) -> bool:
+        """The sandbox now ends `timeout` seconds from now, sooner or later than before. False if not running."""
         with self._lock:
             sandbox = self.get_sandbox(sandbox_id)
             if sandbox is None:
                 return False
-            sandbox.end_at = datetime.now(UTC) + timedelta(seconds=timeout)
+            self._keep_alive(sandbox, timeout, allow_shorter=True)
             return True
+
+    def refresh(self, sandbox_id: str, duration: int | None = None) -> bool:
+        """Keep the sandbox alive `duration` seconds more (at least 15); never shortens. False if not running."""
+        with self._lock:
+            sandbox = self.get_sandbox(sandbox_id)
+            if sandbox is None:
+                return False
+            self._keep_alive(sandbox, max(duration or 0, REFRESH_MINIMUM_SECONDS), allow_shorter=False)
+            return True
+
+    def pause(self, sandbox_id: str) -> Sandbox:
+        """Pause a running sandbox: its commands are stopped (SIGSTOP), its files kept.
+
+        Raises SandboxNotFound, or WrongState when it is already paused.
+        """
+        with self._lock:
+            sandbox = self.find_sandbox(sandbox_id)
+            if sandbox is None:
+                raise SandboxNotFound(sandbox_id)
+            if sandbox.state is SandboxState.PAUSED:
+                raise WrongState(f"Error pausing sandbox - sandbox '{sandbox_id}' is already paused")
+            self._pause(sandbox, self.now())
+            return sandbox
+
+    def connect(self, sandbox_id: str, timeout: int) -> tuple[Sandbox, bool]:
+        """Connect to a sandbox, resuming it when paused. Returns (sandbox, whether it was resumed).
+
+        A running sandbox's life is only ever extended; a resumed one ends `timeout` seconds from now.
+        Raises SandboxNotFound, InvalidTimeout, or QuotaExceeded when resuming past the quota.
+        """
+        self._check_timeout(timeout)
+        with self._lock:
+            sandbox = self.find_sandbox(sandbox_id)
+            if sandbox is None:
+                raise SandboxNotFound(sandbox_id)
+            if sandbox.running:
+                self._keep_alive(sandbox, timeout, allow_shorter=False)
+                return sandbox, False
+            self._resume(sandbox, timeout)
+            return sandbox, True
+
+    def resume(self, sandbox_id: str, timeout: int) -> Sandbox:
+        """The deprecated POST /sandboxes/{id}/resume: only a paused sandbox (WrongState when running)."""
+        self._check_timeout(timeout)
+        with self._lock:
+            sandbox = self.find_sandbox(sandbox_id)
+            if sandbox is None:
+                raise SandboxNotFound(sandbox_id)
+            if sandbox.running:
+                raise WrongState(f"Sandbox {sandbox_id} is already running")
+            self._resume(sandbox, timeout)
+            return sandbox
 
     def running_sandboxes(self) -> list[Sandbox]:
         with self._lock:
-            self._expire(datetime.now(UTC))
-            return self._running()
+            self._expire()
+            return self._in_state(SandboxState.RUNNING)
+
+    def paused_sandboxes(self) -> list[Sandbox]:
+        with self._lock:
+            self._expire()
+            return self._in_state(SandboxState.PAUSED)
+
+    def list_sandboxes(
+        self,
+        *,
+        states: Iterable[SandboxState] = (SandboxState.RUNNING, SandboxState.PAUSED),
+        metadata: dict[str, str] | None = None,
+        template: str | None = None,
+        started_after: datetime | None = None,
+        newest_first: bool = True,
+    ) -> list[Sandbox]:
+        """What GET /v2/sandboxes lists: running/paused sandboxes whose metadata has every pair asked for."""
+        wanted = set(states)
+        with self._lock:
+            self._expire()
+            found = [
+                sandbox
+                for sandbox in self._sandboxes.values()
+                if sandbox.state in wanted
+                and all(sandbox.metadata.get(key) == value for key, value in (metadata or {}).items())
+                and (template is None or template == sandbox.template_id)
+                and (started_after is None or sandbox.started_at >= started_after)
+            ]
+        found.sort(key=lambda sandbox: (sandbox.started_at, sandbox.sandbox_id), reverse=newest_first)
+        return found
 
     def killed_sandboxes(self) -> list[Sandbox]:
         """Sandboxes killed by DELETE or past their end (reset() forgets them)."""
         with self._lock:
-            self._expire(datetime.now(UTC))
-            return [sandbox for sandbox in self._sandboxes.values() if not sandbox.running]
+            self._expire()
+            return self._in_state(SandboxState.KILLED)
 
     def workspace(self, sandbox_id: str) -> Path:
         """The host directory standing for /home/user of a running sandbox."""
@@ -206,6 +344,40 @@ class FakeE2B(FakeService):
         if sandbox is None:
             raise KeyError(f"no running sandbox {sandbox_id!r}")
         return sandbox.workspace
+
+    # -- files (envd /files) ----------------------------------------------------------------------------
+    def sandbox_path(self, sandbox: Sandbox, path: str, user: str = "user") -> tuple[PurePosixPath, Path]:
+        """(the absolute path inside the sandbox, the host file standing for it).
+
+        Relative paths start at the user's home. /home/user is the workspace (commands see the same
+        files); other absolute paths live in a private per-sandbox directory, never the host's own.
+        """
+        home = PurePosixPath(SANDBOX_USERS.get(user, SANDBOX_HOME))
+        inside = PurePosixPath(os.path.normpath(home / path)) if path else home
+        sandbox_home = PurePosixPath(SANDBOX_HOME)
+        if inside == sandbox_home or sandbox_home in inside.parents:
+            return inside, sandbox.workspace / inside.relative_to(sandbox_home)
+        return inside, sandbox.rootfs / inside.relative_to("/")
+
+    # -- scripted commands ----------------------------------------------------------------------------
+    def script_command(
+        self,
+        pattern: str,
+        *,
+        stdout: str = "",
+        stderr: str = "",
+        exit_code: int = 0,
+        times: int | None = None,
+        sandbox: str | None = None,
+    ) -> ScriptedCommand:
+        """Answer commands whose command line matches `pattern` (a regular expression searched in
+        "cmd arg1 arg2 ...") with this output and exit code instead of running them; `times=None`:
+        until cleared; `sandbox`: only in that sandbox."""
+        script = ScriptedCommand(pattern, stdout, stderr, exit_code, times, sandbox)
+        return self.scripts.add(script)
+
+    def clear_scripted_commands(self) -> None:
+        self.scripts.clear()
 
     # -- processes (envd) -----------------------------------------------------------------------------
     def register_process(self, sandbox_id: str, pid: int) -> bool:
@@ -220,15 +392,33 @@ class FakeE2B(FakeService):
         with self._lock:
             self._processes.get(sandbox_id, set()).discard(pid)
 
+    # -- fault matching -------------------------------------------------------------------------------
+    def request_fact(self, key: str, facts: RequestFacts, path_params: dict[str, Any]) -> Any:
+        """`sandbox`: the id a request names (path or E2b-Sandbox-Id); `metadata`: that sandbox's metadata,
+        or the metadata a create request sends."""
+        sandbox_id = path_params.get("sandbox_id") or facts.headers.get("e2b-sandbox-id")
+        if key == "sandbox":
+            return sandbox_id
+        if key == "metadata":
+            if sandbox_id:
+                with self._lock:
+                    sandbox = self._sandboxes.get(sandbox_id)
+                    return dict(sandbox.metadata) if sandbox else None
+            body = facts.body if isinstance(facts.body, dict) else {}
+            return body.get("metadata") if isinstance(body.get("metadata"), dict) else None
+        return None
+
     # -- lifecycle ------------------------------------------------------------------------------------
     def _reset_state(self) -> None:
         now = datetime.now(UTC)
         with self._lock:
-            for sandbox in self._running():
-                self._stop(sandbox, now)
+            for sandbox in list(self._sandboxes.values()):
+                if sandbox.state is not SandboxState.KILLED:
+                    self._stop(sandbox, now)
             self._sandboxes.clear()
             self._processes.clear()
             self._created = 0
+        self.scripts.clear()
 
     def close(self) -> None:
         """Kill every sandbox and delete the workspaces (and the root, when this object made it)."""
@@ -238,13 +428,14 @@ class FakeE2B(FakeService):
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            self._expire(datetime.now(UTC))
+            self._expire()
             return {
                 "sandboxes": [
                     {
                         **sandbox.to_detail_json(),
-                        "state": "running" if sandbox.running else "killed",
+                        "state": sandbox.state.value,
                         "killedAt": iso(sandbox.killed_at) if sandbox.killed_at else None,
+                        "pausedAt": iso(sandbox.paused_at) if sandbox.paused_at else None,
                         "workspace": str(sandbox.workspace),
                         "processes": sorted(self._processes.get(sandbox.sandbox_id, ())),
                     }
@@ -252,34 +443,82 @@ class FakeE2B(FakeService):
                 ],
                 "created": self._created,
                 "max_concurrent": self.max_concurrent,
+                "now": iso(self.now()),
                 "faults": [rule.to_json() for rule in self.faults.rules()],
+                "scripted_commands": [script.to_json() for script in self.scripts.scripts()],
             }
 
     def error_response(self, status: int, message: str | None = None) -> Response:
         return e2b_error(status, message)
 
-    # -- internals (call with the lock held) ----------------------------------------------------------
-    def _running(self) -> list[Sandbox]:
-        return [sandbox for sandbox in self._sandboxes.values() if sandbox.running]
+    # -- internals ------------------------------------------------------------------------------------
+    def _check_timeout(self, timeout: int) -> None:
+        if timeout > self.max_length_hours * 3600:
+            raise InvalidTimeout(f"Timeout cannot be greater than {self.max_length_hours} hours")
 
-    def _expire(self, now: datetime) -> None:
-        for sandbox in self._running():
+    def _check_quota(self) -> None:
+        if len(self._in_state(SandboxState.RUNNING)) >= self.max_concurrent:
+            raise QuotaExceeded(
+                f"you have reached the maximum number of concurrent E2B sandboxes ({self.max_concurrent}). "
+                "If you need more, please contact us at 'https://e2b.dev/docs/getting-help'"
+            )
+
+    def _keep_alive(self, sandbox: Sandbox, seconds: int, *, allow_shorter: bool) -> None:
+        now = self.now()
+        longest = sandbox.started_at + timedelta(hours=self.max_length_hours)
+        end = min(now + timedelta(seconds=seconds), longest)
+        if allow_shorter or end > sandbox.end_at:
+            sandbox.end_at = end
+
+    def _in_state(self, state: SandboxState) -> list[Sandbox]:
+        return [sandbox for sandbox in self._sandboxes.values() if sandbox.state is state]
+
+    def _expire(self) -> datetime:
+        now = self.now()
+        for sandbox in self._in_state(SandboxState.RUNNING):
             if sandbox.end_at <= now:
-                self._stop(sandbox, now)
+                if sandbox.auto_pause:
+                    self._pause(sandbox, now)
+                else:
+                    self._stop(sandbox, now)
+        return now
+
+    def _pause(self, sandbox: Sandbox, now: datetime) -> None:
+        sandbox.state = SandboxState.PAUSED
+        sandbox.paused_at = now
+        sandbox.end_at = now
+        for pid in self._processes.get(sandbox.sandbox_id, set()):
+            signal_process_group(pid, signal.SIGSTOP)
+
+    def _resume(self, sandbox: Sandbox, timeout: int) -> None:
+        self._check_quota()
+        now = self.now()
+        sandbox.state = SandboxState.RUNNING
+        sandbox.paused_at = None
+        sandbox.started_at = now
+        sandbox.end_at = now + timedelta(seconds=timeout)
+        for pid in self._processes.get(sandbox.sandbox_id, set()):
+            signal_process_group(pid, signal.SIGCONT)
 
     def _stop(self, sandbox: Sandbox, now: datetime) -> None:
+        sandbox.state = SandboxState.KILLED
         sandbox.killed_at = now
         for pid in self._processes.pop(sandbox.sandbox_id, set()):
             kill_process_group(pid)
         shutil.rmtree(sandbox.workspace, ignore_errors=True)
+        shutil.rmtree(sandbox.rootfs, ignore_errors=True)
+
+
+def signal_process_group(pid: int, signum: int) -> None:
+    # Commands run in their own session (start_new_session), so the group id is the pid.
+    try:
+        os.killpg(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def kill_process_group(pid: int) -> None:
-    # Commands run in their own session (start_new_session), so the group id is the pid.
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+    signal_process_group(pid, signal.SIGKILL)
 
 
 STATUS_MESSAGES = {

@@ -1,8 +1,9 @@
 """The fake GitHub's HTTP front: the REST API subset the platform uses, git smart HTTP, and /_fake/ admin.
 
 REST operations (names used by faults, the journal and the respx routes):
-get_repository, list_pull_requests, create_pull_request, get_pull_request, get_rate_limit;
-git: git_info_refs, git_upload_pack, git_receive_pack; web_pull_request (a page for html_url); health.
+get_repository, get_branch, get_ref, list_pull_requests, create_pull_request, get_pull_request,
+get_rate_limit; git: git_info_refs, git_upload_pack, git_receive_pack; web_pull_request (a page for
+html_url); health.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import html
 import json
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,16 +30,26 @@ from mocks.github.errors import (
     invalid_request,
     not_found,
     problems_parsing_json,
+    secondary_rate_limited,
     validation_failed,
 )
 from mocks.github.git_http import basic_credentials, git_http
 from mocks.github.rate_limits import ANONYMOUS
-from mocks.github.representations import pull_request_json, rate_limit_json, repository_json, user_id
+from mocks.github.representations import (
+    branch_json,
+    git_ref_json,
+    pull_request_json,
+    rate_limit_json,
+    repository_json,
+    user_id,
+)
 from mocks.github.state import FakeGitHub, RepositoryExists, ValidationFailed
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 API_HEADERS = {"x-github-media-type": "github.v3; format=json", "x-github-api-version-selected": "2022-11-28"}
 PULL_STATES = ("open", "closed", "all")
+CONTENT_CREATING = frozenset({"create_pull_request"})
+REQUEST_ID_KEY = "fake.github_request_id"
 RestHandler = Callable[[Request], Awaitable[Response]]
 
 
@@ -61,7 +71,7 @@ def base_url(request: Request) -> str:
 
 
 def rest(fake: FakeGitHub, name: str, handler: RestHandler, *, anonymous: bool = False) -> RestHandler:
-    """Authentication and the rate limit, as GitHub applies them to every REST call."""
+    """Authentication and the rate limits, as GitHub applies them to every REST call."""
 
     async def endpoint(request: Request) -> Response:
         token = api_token(request.headers.get("authorization"))
@@ -73,21 +83,27 @@ def rest(fake: FakeGitHub, name: str, handler: RestHandler, *, anonymous: bool =
             response = github_error(401, "Bad credentials")
         else:
             key = token or ANONYMOUS
-            if name == "get_rate_limit":  # asking for the rate limit does not count against it
-                window, allowed = fake.rate_limits.peek(key), True
+            secondary = fake.rate_limits.check_secondary(key, creates_content=name in CONTENT_CREATING)
+            if secondary is not None:
+                window = fake.rate_limits.peek(key)
+                request_id = request.scope.get(REQUEST_ID_KEY, "")
+                response = secondary_rate_limited(secondary.status, secondary.retry_after, request_id)
             else:
-                window, allowed = fake.rate_limits.consume(key)
-            if allowed:
-                try:
-                    response = await handler(request)
-                except KeyError:  # the repository went away meanwhile (reset)
-                    response = not_found(name)
-            else:
-                response = github_error(
-                    403,
-                    f"API rate limit exceeded for user ID {user_id(fake.user_login)}.",
-                    documentation_url=RATE_LIMIT_DOCS,
-                )
+                if name == "get_rate_limit":  # asking for the rate limit does not count against it
+                    window, allowed = fake.rate_limits.peek(key), True
+                else:
+                    window, allowed = fake.rate_limits.consume(key)
+                if allowed:
+                    try:
+                        response = await handler(request)
+                    except KeyError:  # the repository went away meanwhile (reset)
+                        response = not_found(name)
+                else:
+                    response = github_error(
+                        window.status,
+                        f"API rate limit exceeded for user ID {user_id(fake.user_login)}.",
+                        documentation_url=RATE_LIMIT_DOCS,
+                    )
         response.headers.update({**API_HEADERS, **window.headers()})
         return response
 
@@ -103,6 +119,25 @@ def rest_routes(fake: FakeGitHub) -> list[BaseRoute]:
         if repo is None:
             return not_found("get_repository")
         return JSONResponse(repository_json(repo, base_url(request), fake.clone_url(repo, base_url(request))))
+
+    async def get_branch(request: Request) -> Response:
+        repo = find_repo(request)
+        if repo is None:
+            return not_found("get_branch")
+        branch = await run_in_threadpool(fake.get_branch, repo.owner, repo.name, request.path_params["branch"])
+        if branch is None:
+            return github_error(404, "Branch not found", documentation_url=OPERATION_DOCS["get_branch"])
+        return JSONResponse(branch_json(repo, branch, base_url(request)))
+
+    async def get_ref(request: Request) -> Response:
+        repo = find_repo(request)
+        if repo is None:
+            return not_found("get_ref")
+        ref = request.path_params["ref"]
+        found = await run_in_threadpool(fake.get_ref, repo.owner, repo.name, ref)
+        if found is None:
+            return not_found("get_ref")
+        return JSONResponse(git_ref_json(repo, ref, *found, base_url(request)))
 
     async def list_pull_requests(request: Request) -> Response:
         repo = find_repo(request)
@@ -195,39 +230,26 @@ def rest_routes(fake: FakeGitHub) -> list[BaseRoute]:
     async def get_rate_limit(request: Request) -> Response:
         token = api_token(request.headers.get("authorization")) or ANONYMOUS
         window = fake.rate_limits.peek(token)
-        return JSONResponse(rate_limit_json(window, int(time.time()) + 3600))
+        return JSONResponse(rate_limit_json(window, int(fake.time()) + 3600))
+
+    def route(path: str, name: str, handler: RestHandler, method: str, *, anonymous: bool = False) -> Route:
+        return Route(path, operation(fake, name, rest(fake, name, handler, anonymous=anonymous)), methods=[method])
 
     repo_path = "/repos/{owner}/{repo}"
     return [
-        Route(
-            repo_path, operation(fake, "get_repository", rest(fake, "get_repository", get_repository)), methods=["GET"]
-        ),
-        Route(
-            f"{repo_path}/pulls",
-            operation(fake, "list_pull_requests", rest(fake, "list_pull_requests", list_pull_requests)),
-            methods=["GET"],
-        ),
-        Route(
-            f"{repo_path}/pulls",
-            operation(fake, "create_pull_request", rest(fake, "create_pull_request", create_pull_request)),
-            methods=["POST"],
-        ),
-        Route(
-            f"{repo_path}/pulls/{{number}}",
-            operation(fake, "get_pull_request", rest(fake, "get_pull_request", get_pull_request)),
-            methods=["GET"],
-        ),
-        Route(
-            "/rate_limit",
-            operation(fake, "get_rate_limit", rest(fake, "get_rate_limit", get_rate_limit, anonymous=True)),
-            methods=["GET"],
-        ),
+        route(repo_path, "get_repository", get_repository, "GET"),
+        route(f"{repo_path}/branches/{{branch:path}}", "get_branch", get_branch, "GET"),
+        route(f"{repo_path}/git/ref/{{ref:path}}", "get_ref", get_ref, "GET"),
+        route(f"{repo_path}/pulls", "list_pull_requests", list_pull_requests, "GET"),
+        route(f"{repo_path}/pulls", "create_pull_request", create_pull_request, "POST"),
+        route(f"{repo_path}/pulls/{{number}}", "get_pull_request", get_pull_request, "GET"),
+        route("/rate_limit", "get_rate_limit", get_rate_limit, "GET", anonymous=True),
     ]
 
 
 def type_problem(data: dict[str, Any]) -> str | None:
     """GitHub's schema message for the first field of the wrong type, if any."""
-    expected = {
+    expected: dict[str, type | tuple[type, ...]] = {
         "title": str,
         "head": str,
         "base": str,
@@ -303,7 +325,13 @@ def web_routes(fake: FakeGitHub) -> list[BaseRoute]:
 
 
 def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
-    """Besides the common admin API: repositories, branch logs and rate limits."""
+    """Besides the common admin API (mocks.common.admin):
+
+    - POST /_fake/repos {"owner", "name", "default_branch"?}           -> 201 {full_name, clone_url, ...}
+    - GET  /_fake/repos/{owner}/{repo}/branches/{branch}/log             -> 200 {"commits": [{sha, message}]}
+    - POST /_fake/rate_limit {"token", "remaining"?, "limit"?, "reset"?, "status"? (403|429)} -> 200 window
+    - POST /_fake/secondary_rate_limit {"token"? (absent: all), "retry_after"? (60), "status"? (403|429)} -> 204
+    """
 
     async def create_repo(request: Request) -> Response:
         data = await read_json_object(request)
@@ -342,16 +370,37 @@ def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
         if isinstance(data, JSONResponse):
             return data
         token = data.get("token")
-        values = {key: data.get(key) for key in ("remaining", "limit", "reset")}
-        if not isinstance(token, str) or not all(v is None or isinstance(v, int) for v in values.values()):
-            return admin_error("token (string) and integer remaining/limit/reset are required")
-        fake.set_rate_limit(token, **values)
+        values = {key: data.get(key) for key in ("remaining", "limit", "reset", "status")}
+        if not isinstance(token, str) or not all(
+            value is None or (isinstance(value, int) and not isinstance(value, bool)) for value in values.values()
+        ):
+            return admin_error("token (string) and integer remaining/limit/reset/status are required")
+        try:
+            fake.set_rate_limit(token, **values)
+        except ValueError as error:
+            return admin_error(str(error))
         return JSONResponse(fake.rate_limit(token).to_json())
+
+    async def trip_secondary_rate_limit(request: Request) -> Response:
+        data = await read_json_object(request)
+        if isinstance(data, JSONResponse):
+            return data
+        token, retry_after, status = data.get("token"), data.get("retry_after", 60), data.get("status", 403)
+        if token is not None and not isinstance(token, str):
+            return admin_error("token must be a string (or absent: every token)")
+        if not isinstance(retry_after, int) or isinstance(retry_after, bool) or not isinstance(status, int):
+            return admin_error("retry_after and status must be integers")
+        try:
+            fake.trip_secondary_rate_limit(token, retry_after=retry_after, status=status)
+        except ValueError as error:
+            return admin_error(str(error))
+        return Response(status_code=204)
 
     return [
         Route("/_fake/repos", create_repo, methods=["POST"]),
         Route("/_fake/repos/{owner}/{repo}/branches/{branch:path}/log", branch_log, methods=["GET"]),
         Route("/_fake/rate_limit", set_rate_limit, methods=["POST"]),
+        Route("/_fake/secondary_rate_limit", trip_secondary_rate_limit, methods=["POST"]),
     ]
 
 
@@ -369,11 +418,12 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = ":".join(secrets.token_hex(n).upper() for n in (2, 2, 3, 3, 4)).encode()
+        request_id = ":".join(secrets.token_hex(n).upper() for n in (2, 2, 3, 3, 4))
+        scope[REQUEST_ID_KEY] = request_id
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-github-request-id", request_id)]
+                message["headers"] = [*message.get("headers", []), (b"x-github-request-id", request_id.encode())]
             await send(message)
 
         await self.app(scope, receive, send_with_id)

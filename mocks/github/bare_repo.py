@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +30,15 @@ def git_environment() -> dict[str, str]:
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.devnull, "LANG": "C.UTF-8", **GIT_ENV}
 
 
-def run_git(*args: str, cwd: Path | None = None, stdin: str | None = None) -> str:
+def run_git(*args: str, cwd: Path | None = None, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
     result = subprocess.run(
-        ["git", *args], cwd=cwd, input=stdin, capture_output=True, text=True, env=git_environment(), check=False
+        ["git", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**git_environment(), **(env or {})},
+        check=False,
     )
     if result.returncode != 0:
         raise GitError(f"git {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
@@ -63,8 +70,29 @@ class BareRepository:
         repo.git("update-ref", f"refs/heads/{default_branch}", commit)
         return repo
 
-    def git(self, *args: str, stdin: str | None = None) -> str:
-        return run_git(*args, cwd=self.path, stdin=stdin)
+    def git(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
+        return run_git(*args, cwd=self.path, stdin=stdin, env=env)
+
+    def commit_files(self, branch: str, files: dict[str, str], message: str, *, start: str) -> str:
+        """Commit `files` (path -> text) on `branch`, which starts at `start` when it does not exist yet.
+
+        Built with plumbing in a private index, so no work tree is needed; returns the new commit's sha.
+        """
+        if not is_valid_branch_name(branch):
+            raise ValueError(f"invalid branch name: {branch!r}")
+        parent = self.resolve(branch) or self.resolve(start)
+        if parent is None:
+            raise KeyError(f"no branch {start!r} to start {branch!r} from")
+        with tempfile.TemporaryDirectory(prefix="fake-github-index-") as scratch:
+            env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+            self.git("read-tree", parent, env=env)
+            for path, text in files.items():
+                blob = self.git("hash-object", "-w", "--stdin", stdin=text).strip()
+                self.git("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+            tree = self.git("write-tree", env=env).strip()
+        commit = self.git("commit-tree", tree, "-p", parent, "-m", message).strip()
+        self.git("update-ref", f"refs/heads/{branch}", commit)
+        return commit
 
     def branches(self) -> dict[str, str]:
         """Branch name -> commit sha."""
@@ -88,6 +116,39 @@ class BareRepository:
         if result.returncode != 0:
             return None
         return result.stdout.strip() or None
+
+    def resolve_ref(self, ref: str) -> tuple[str, str] | None:
+        """(object sha, object type) of a full ref such as "refs/heads/main", or None when there is none."""
+        result = subprocess.run(
+            ["git", "for-each-ref", "--format=%(refname)%00%(objectname)%00%(objecttype)", ref],
+            cwd=self.path,
+            capture_output=True,
+            text=True,
+            env=git_environment(),
+            check=False,
+        )
+        for line in result.stdout.splitlines():
+            name, sha, kind = line.split("\0")
+            if name == ref:  # for-each-ref also lists refs *under* a prefix (refs/heads/a/b for refs/heads/a)
+                return sha, kind
+        return None
+
+    def commit_info(self, sha: str) -> dict[str, str]:
+        """The fields GitHub shows of a commit: tree, parents, author and committer (name, email, date), message."""
+        fields = ["%T", "%P", "%an", "%ae", "%aI", "%cn", "%ce", "%cI", "%B"]
+        out = self.git("show", "-s", f"--format={FIELD_SEPARATOR.join(fields)}", sha, "--")
+        tree, parents, an, ae, ad, cn, ce, cd, message = out.split(FIELD_SEPARATOR, 8)
+        return {
+            "tree": tree,
+            "parents": parents,
+            "author_name": an,
+            "author_email": ae,
+            "author_date": ad,
+            "committer_name": cn,
+            "committer_email": ce,
+            "committer_date": cd,
+            "message": message.strip(),
+        }
 
     def log(self, branch: str, limit: int | None = None) -> list[dict[str, str]]:
         """Commits reachable from `branch`, newest first: [{"sha", "message"}]."""

@@ -15,8 +15,14 @@ OPERATION_DOCS = {
     "create_pull_request": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
     "get_pull_request": "https://docs.github.com/rest/pulls/pulls#get-a-pull-request",
     "get_rate_limit": "https://docs.github.com/rest/rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user",
+    "get_branch": "https://docs.github.com/rest/branches/branches#get-a-branch",
+    "get_ref": "https://docs.github.com/rest/git/refs#get-a-reference",
 }
 RATE_LIMIT_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-the-primary-rate-limit"
+SECONDARY_RATE_LIMIT_DOCS = (
+    "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api"
+    "#about-secondary-rate-limits"
+)
 
 STATUS_MESSAGES = {
     400: "Bad Request",
@@ -61,6 +67,17 @@ def validation_failed(operation: str, errors: list[dict[str, Any]], message: str
 def invalid_request(operation: str, detail: str) -> JSONResponse:
     """422 of GitHub's request-schema validation, e.g. `"head" wasn't supplied.`."""
     return github_error(422, f"Invalid request.\n\n{detail}", documentation_url=OPERATION_DOCS[operation])
+
+
+def secondary_rate_limited(status: int, retry_after: int, request_id: str) -> JSONResponse:
+    """What GitHub answers past a secondary rate limit: 403 (or 429) with `retry-after`."""
+    message = (
+        "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+        f"If you reach out to GitHub Support for help, please include the request ID {request_id}."
+    )
+    return github_error(
+        status, message, documentation_url=SECONDARY_RATE_LIMIT_DOCS, headers={"retry-after": str(retry_after)}
+    )
 
 
 def problems_parsing_json(operation: str) -> JSONResponse:

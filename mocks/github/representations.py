@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mocks.github.rate_limits import RateWindow
-from mocks.github.state import PullRequest, Repository
+from mocks.github.state import Branch, PullRequest, Repository
 
 
 def timestamp(moment: datetime) -> str:
@@ -235,6 +235,73 @@ def pull_request_json(
             }
         )
     return body
+
+
+def commit_json(repo: Repository, sha: str, info: dict[str, str], api: str) -> dict[str, Any]:
+    """`commit`: a commit as GitHub shows it. author/committer are null: the fake's commits are not
+    linked to GitHub accounts (as on GitHub for an e-mail address no account has)."""
+    url = f"{api}/repos/{repo.full_name}"
+    parents = info["parents"].split()
+    return {
+        "sha": sha,
+        "node_id": node_id("C", int(sha[:7], 16)),
+        "commit": {
+            "author": {"name": info["author_name"], "email": info["author_email"], "date": info["author_date"]},
+            "committer": {
+                "name": info["committer_name"],
+                "email": info["committer_email"],
+                "date": info["committer_date"],
+            },
+            "message": info["message"],
+            "tree": {"sha": info["tree"], "url": f"{url}/git/trees/{info['tree']}"},
+            "url": f"{url}/git/commits/{sha}",
+            "comment_count": 0,
+            "verification": {
+                "verified": False,
+                "reason": "unsigned",
+                "signature": None,
+                "payload": None,
+                "verified_at": None,
+            },
+        },
+        "url": f"{url}/commits/{sha}",
+        "html_url": f"{api}/{repo.full_name}/commit/{sha}",
+        "comments_url": f"{url}/commits/{sha}/comments",
+        "author": None,
+        "committer": None,
+        "parents": [
+            {"sha": parent, "url": f"{url}/commits/{parent}", "html_url": f"{api}/{repo.full_name}/commit/{parent}"}
+            for parent in parents
+        ],
+    }
+
+
+def branch_json(repo: Repository, branch: Branch, api: str) -> dict[str, Any]:
+    """`branch-with-protection`: the fake's branches are never protected."""
+    url = f"{api}/repos/{repo.full_name}/branches/{branch.name}"
+    return {
+        "name": branch.name,
+        "commit": commit_json(repo, branch.sha, branch.commit, api),
+        "_links": {"self": url, "html": f"{api}/{repo.full_name}/tree/{branch.name}"},
+        "protected": False,
+        "protection": {
+            "enabled": False,
+            "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []},
+        },
+        "protection_url": f"{url}/protection",
+    }
+
+
+def git_ref_json(repo: Repository, ref: str, sha: str, kind: str, api: str) -> dict[str, Any]:
+    """`git-ref`: `ref` is below refs/, e.g. "heads/main"."""
+    url = f"{api}/repos/{repo.full_name}"
+    plural = {"commit": "commits", "tag": "tags"}.get(kind, f"{kind}s")
+    return {
+        "ref": f"refs/{ref}",
+        "node_id": "REF_" + base64.b64encode(f"fake:{repo.id}:refs/{ref}".encode()).decode().rstrip("="),
+        "url": f"{url}/git/refs/{ref}",
+        "object": {"sha": sha, "type": kind, "url": f"{url}/git/{plural}/{sha}"},
+    }
 
 
 def rate_limit_json(core: RateWindow, reset_default: int) -> dict[str, Any]:

@@ -17,6 +17,8 @@ GITHUB_API_URL = "https://api.github.com"
 
 ROUTES = [
     RouteSpec("get_repository", "GET", r"/repos/[^/]+/[^/]+"),
+    RouteSpec("get_branch", "GET", r"/repos/[^/]+/[^/]+/branches/.+"),
+    RouteSpec("get_ref", "GET", r"/repos/[^/]+/[^/]+/git/ref/.+"),
     RouteSpec("list_pull_requests", "GET", r"/repos/[^/]+/[^/]+/pulls"),
     RouteSpec("create_pull_request", "POST", r"/repos/[^/]+/[^/]+/pulls"),
     RouteSpec("get_pull_request", "GET", r"/repos/[^/]+/[^/]+/pulls/[^/]+"),

@@ -14,8 +14,9 @@ from typing import Any
 
 from starlette.responses import Response
 
+from mocks.common.faults import RequestFacts
 from mocks.common.service import FakeService
-from mocks.github.bare_repo import BareRepository
+from mocks.github.bare_repo import BareRepository, is_valid_branch_name
 from mocks.github.errors import github_error
 from mocks.github.rate_limits import AUTHENTICATED_LIMIT, RateLimits, RateWindow
 
@@ -81,8 +82,17 @@ class Repository:
         return f"{self.owner}/{self.name}"
 
 
+@dataclass(frozen=True)
+class Branch:
+    name: str
+    sha: str
+    commit: dict[str, str]  # BareRepository.commit_info
+
+
 class FakeGitHub(FakeService):
     """Repositories live in `root` as `<owner>/<name>.git`, so `git http-backend` can serve them directly."""
+
+    extra_match_keys = frozenset({"repository"})
 
     def __init__(
         self,
@@ -99,7 +109,7 @@ class FakeGitHub(FakeService):
         # Where git is served over real HTTP (clone_url); None: the URL the API request came to.
         self.git_base_url = git_base_url.rstrip("/") if git_base_url else None
         self.user_login = user_login
-        self.rate_limits = RateLimits(rate_limit)
+        self.rate_limits = RateLimits(rate_limit, clock=self.time)
         self._owns_root = root is None
         self.root = Path(root or tempfile.mkdtemp(prefix="fake-github-"))
         self.root.mkdir(parents=True, exist_ok=True)
@@ -116,10 +126,31 @@ class FakeGitHub(FakeService):
             return bool(token) and token in self.tokens
 
     def set_rate_limit(
-        self, token: str, *, remaining: int | None = None, limit: int | None = None, reset: int | None = None
+        self,
+        token: str,
+        *,
+        remaining: int | None = None,
+        limit: int | None = None,
+        reset: int | None = None,
+        status: int | None = None,
     ) -> None:
-        """E.g. `set_rate_limit(token, remaining=0)`: the next REST call with `token` gets 403 rate limited."""
-        self.rate_limits.set(token, remaining=remaining, limit=limit, reset=reset)
+        """E.g. `set_rate_limit(token, remaining=0)`: the next REST call with `token` gets 403 rate limited
+        (`status=429` for a 429) until the window resets (`reset`, epoch seconds of the fake's clock)."""
+        self.rate_limits.set(token, remaining=remaining, limit=limit, reset=reset, status=status)
+
+    def trip_secondary_rate_limit(self, token: str | None = None, *, retry_after: int = 60, status: int = 403) -> None:
+        """From now on, for `retry_after` seconds of the fake's clock, REST calls with `token` (None: any
+        token) get GitHub's secondary rate limit answer: `status` (403 or 429) with `retry-after`."""
+        self.rate_limits.trip_secondary(token, retry_after, status)
+
+    @property
+    def content_creation_per_minute(self) -> int:
+        """Content-creating calls (POST pulls) a token may make per minute before the secondary limit."""
+        return self.rate_limits.content_creation_per_minute
+
+    @content_creation_per_minute.setter
+    def content_creation_per_minute(self, value: int) -> None:
+        self.rate_limits.content_creation_per_minute = value
 
     def rate_limit(self, token: str) -> RateWindow:
         return self.rate_limits.peek(token)
@@ -156,6 +187,49 @@ class FakeGitHub(FakeService):
 
     def branches(self, owner: str, name: str) -> dict[str, str]:
         return self._require(owner, name).git.branches()
+
+    def commit(
+        self,
+        owner: str,
+        name: str,
+        branch: str,
+        files: dict[str, str],
+        message: str = "Update files",
+        *,
+        start: str | None = None,
+    ) -> str:
+        """Commit `files` (path -> text) on `branch` directly in the bare repository, as a push would;
+        a new branch starts at `start` (default: the default branch). Returns the commit's sha."""
+        repo = self._require(owner, name)
+        with self._lock:
+            return repo.git.commit_files(branch, files, message, start=start or repo.default_branch)
+
+    def create_branch(self, owner: str, name: str, branch: str, *, start: str | None = None) -> str:
+        """A new branch at the tip of `start` (default: the default branch), as a push of it would make."""
+        repo = self._require(owner, name)
+        if not is_valid_branch_name(branch):
+            raise ValueError(f"invalid branch name: {branch!r}")
+        sha = repo.git.resolve(start or repo.default_branch)
+        if sha is None:
+            raise KeyError(f"{owner}/{name} has no branch {start!r}")
+        with self._lock:
+            repo.git.git("update-ref", f"refs/heads/{branch}", sha)
+        return sha
+
+    def get_branch(self, owner: str, name: str, branch: str) -> Branch | None:
+        """The branch and its head commit, read with git; None for an unknown branch."""
+        repo = self._require(owner, name)
+        sha = repo.git.resolve(branch)
+        if sha is None:
+            return None
+        return Branch(branch, sha, repo.git.commit_info(sha))
+
+    def get_ref(self, owner: str, name: str, ref: str) -> tuple[str, str] | None:
+        """(sha, object type) of a fully qualified ref below refs/ ("heads/main", "tags/v1"), or None."""
+        repo = self._require(owner, name)
+        if not ref or ref.startswith("/") or ".." in ref:
+            return None
+        return repo.git.resolve_ref(f"refs/{ref}")
 
     def branch_log(self, owner: str, name: str, branch: str) -> list[dict[str, str]]:
         """[{"sha", "message"}] of `branch`, newest first, read with git. KeyError for an unknown branch."""
@@ -241,6 +315,13 @@ class FakeGitHub(FakeService):
             if pull is not None:
                 self._refresh(repo, pull)
             return pull
+
+    # -- fault matching -------------------------------------------------------------------------------
+    def request_fact(self, key: str, facts: RequestFacts, path_params: dict[str, Any]) -> Any:
+        """`repository`: "owner/name" of a REST call under /repos/ or of a git request."""
+        if key == "repository" and "owner" in path_params and "repo" in path_params:
+            return f"{path_params['owner']}/{str(path_params['repo']).removesuffix('.git')}"
+        return None
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def _reset_state(self) -> None:

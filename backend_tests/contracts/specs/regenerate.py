@@ -3,8 +3,10 @@
     python backend_tests/contracts/specs/regenerate.py [SPECS_DIR]
 
 SPECS_DIR holds the unmodified descriptions (default: $AGENT_SQUAD_SPECS or ../shared/specs next to
-the repository): github/api.github.com.json (npm @octokit/openapi) and e2b/openapi.yml (e2b-dev/E2B).
-Only the component schemas the fakes answer with, and everything they reference, are kept, unchanged.
+the repository): github/api.github.com.json (npm @octokit/openapi), e2b/openapi.yml and
+e2b/envd/envd.yaml (e2b-dev/E2B). For every operation the fakes serve, the output keeps its responses
+(status -> JSON schema, or the content type of a non-JSON answer), plus every component schema those
+and a few named roots reference, unchanged. Each output file names its source and version.
 """
 
 from __future__ import annotations
@@ -20,22 +22,44 @@ from ruamel.yaml import YAML
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCE = HERE.parents[3] / "shared" / "specs"
+E2B_COMMIT = "b8029973aa7da5f741f7bb1a9f833b38a0885438"  # the commit of e2b-dev/E2B the specs were taken from
 
-GITHUB_ROOTS = [
-    "full-repository",
-    "pull-request",
-    "pull-request-simple",
-    "rate-limit-overview",
-    "basic-error",
-    "validation-error",
+# The operations the fakes serve, as "METHOD /path/template" of each description.
+GITHUB_OPERATIONS = [
+    "GET /repos/{owner}/{repo}",
+    "GET /repos/{owner}/{repo}/branches/{branch}",
+    "GET /repos/{owner}/{repo}/git/ref/{ref}",
+    "GET /repos/{owner}/{repo}/pulls",
+    "POST /repos/{owner}/{repo}/pulls",
+    "GET /repos/{owner}/{repo}/pulls/{pull_number}",
+    "GET /rate_limit",
 ]
-E2B_ROOTS = ["Sandbox", "SandboxDetail", "ListedSandbox", "Error", "NewSandbox"]
-REF_PREFIX = "#/components/schemas/"
+E2B_OPERATIONS = [
+    "GET /health",
+    "POST /sandboxes",
+    "GET /sandboxes",
+    "GET /v2/sandboxes",
+    "GET /sandboxes/{sandboxID}",
+    "DELETE /sandboxes/{sandboxID}",
+    "POST /sandboxes/{sandboxID}/timeout",
+    "POST /sandboxes/{sandboxID}/refreshes",
+    "POST /sandboxes/{sandboxID}/pause",
+    "POST /sandboxes/{sandboxID}/resume",
+    "POST /sandboxes/{sandboxID}/connect",
+]
+ENVD_OPERATIONS = ["GET /health", "GET /files", "POST /files"]
+# Component schemas kept besides those of the operations (tests check bodies against them by name).
+GITHUB_ROOTS = ["basic-error", "validation-error"]
+E2B_ROOTS = ["Error", "NewSandbox"]
+ENVD_ROOTS = ["Error"]
+SCHEMA_PREFIX = "#/components/schemas/"
+RESPONSE_PREFIX = "#/components/responses/"
 
 
 def references(node: Any) -> set[str]:
     if isinstance(node, dict):
-        found = {node["$ref"].removeprefix(REF_PREFIX)} if isinstance(node.get("$ref"), str) else set()
+        ref = node.get("$ref")
+        found = {ref.removeprefix(SCHEMA_PREFIX)} if isinstance(ref, str) and ref.startswith(SCHEMA_PREFIX) else set()
         for value in node.values():
             found |= references(value)
         return found
@@ -44,9 +68,9 @@ def references(node: Any) -> set[str]:
     return set()
 
 
-def closure(schemas: dict[str, Any], roots: list[str]) -> dict[str, Any]:
+def closure(schemas: dict[str, Any], roots: set[str]) -> dict[str, Any]:
     kept: dict[str, Any] = {}
-    pending = list(roots)
+    pending = sorted(roots)
     while pending:
         name = pending.pop()
         if name not in kept:
@@ -55,24 +79,55 @@ def closure(schemas: dict[str, Any], roots: list[str]) -> dict[str, Any]:
     return dict(sorted(kept.items()))
 
 
-def write(name: str, source: str, schemas: dict[str, Any]) -> None:
-    document = {"source": source, "components": {"schemas": schemas}}
-    (HERE / name).write_text(json.dumps(document, indent=1, sort_keys=False) + "\n")
+def operation_responses(document: dict[str, Any], key: str) -> dict[str, Any]:
+    """{status: {"schema": JSON schema or None, "content_type": str or None}} of one operation."""
+    method, path = key.split(" ", 1)
+    operation = document["paths"][path][method.lower()]
+    responses = {}
+    for status, response in operation["responses"].items():
+        if "$ref" in response:
+            response = document["components"]["responses"][response["$ref"].removeprefix(RESPONSE_PREFIX)]
+        content = response.get("content") or {}
+        if "application/json" in content:
+            responses[str(status)] = {
+                "content_type": "application/json",
+                "schema": content["application/json"]["schema"],
+            }
+        else:
+            responses[str(status)] = {"content_type": next(iter(content), None), "schema": None}
+    return {"operationId": operation.get("operationId"), "responses": responses}
+
+
+def extract(document: dict[str, Any], operations: list[str], roots: list[str]) -> dict[str, Any]:
+    kept = {key: operation_responses(document, key) for key in operations}
+    names = set(roots) | references(kept)
+    return {"operations": kept, "components": {"schemas": closure(document["components"]["schemas"], names)}}
+
+
+def write(name: str, source: str, extracted: dict[str, Any]) -> None:
+    (HERE / name).write_text(json.dumps({"source": source, **extracted}, indent=1) + "\n")
 
 
 def main(argv: list[str]) -> None:
     source = Path(argv[1] if len(argv) > 1 else os.environ.get("AGENT_SQUAD_SPECS", DEFAULT_SOURCE))
+    yaml = YAML(typ="safe")
     github = json.loads((source / "github" / "api.github.com.json").read_text())
     write(
         "github.schemas.json",
         f"npm @octokit/openapi {github['info'].get('version', '?')}, generated/api.github.com.json (MIT)",
-        closure(github["components"]["schemas"], GITHUB_ROOTS),
+        extract(github, GITHUB_OPERATIONS, GITHUB_ROOTS),
     )
-    e2b = YAML(typ="safe").load((source / "e2b" / "openapi.yml").read_text())
+    e2b = yaml.load((source / "e2b" / "openapi.yml").read_text())
     write(
         "e2b.schemas.json",
-        "e2b-dev/E2B spec/openapi.yml at commit b8029973aa7da5f741f7bb1a9f833b38a0885438 (Apache-2.0)",
-        closure(e2b["components"]["schemas"], E2B_ROOTS),
+        f"e2b-dev/E2B spec/openapi.yml (E2B API {e2b['info']['version']}) at commit {E2B_COMMIT} (Apache-2.0)",
+        extract(e2b, E2B_OPERATIONS, E2B_ROOTS),
+    )
+    envd = yaml.load((source / "e2b" / "envd" / "envd.yaml").read_text())
+    write(
+        "envd.schemas.json",
+        f"e2b-dev/E2B spec/envd/envd.yaml (envd API {envd['info']['version']}) at commit {E2B_COMMIT} (Apache-2.0)",
+        extract(envd, ENVD_OPERATIONS, ENVD_ROOTS),
     )
     shutil.copyfile(source / "github" / "LICENSE", HERE / "LICENSE.github")
     shutil.copyfile(source / "e2b" / "LICENSE", HERE / "LICENSE.e2b")

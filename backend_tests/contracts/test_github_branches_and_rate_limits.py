@@ -1,0 +1,201 @@
+"""The fake GitHub's branches and refs, and its rate limits (primary and secondary), as GitHub answers them.
+
+In-process through the respx router, except where the admin API of the thread server is the point.
+The rate-limit windows run on the fake's clock, which `advance_time` moves without waiting.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+
+import httpx
+import pytest
+import respx
+
+from mocks.github import FakeGitHub
+from mocks.github.router import GITHUB_API_URL, github_router
+
+pytestmark = [pytest.mark.contract, pytest.mark.priority_p1]
+
+SchemaCheck = Callable[..., None]
+
+
+@pytest.fixture
+def router(fake_github: FakeGitHub, github_url: str) -> Iterator[respx.MockRouter]:
+    with github_router(fake_github, passthrough_urls=(github_url,)) as router:
+        yield router
+
+
+@pytest.fixture
+async def api(router: respx.MockRouter, github_token: str) -> AsyncIterator[httpx.AsyncClient]:
+    headers = {"Authorization": f"Bearer {github_token}", "Accept": "application/vnd.github+json"}
+    async with httpx.AsyncClient(base_url=GITHUB_API_URL, headers=headers) as client:
+        yield client
+
+
+@pytest.fixture
+def widgets(fake_github: FakeGitHub) -> None:
+    fake_github.create_repo("acme", "widgets")
+
+
+@pytest.mark.priority_p0
+async def test_get_branch_shows_its_head_commit(
+    api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None, github_schema: SchemaCheck
+) -> None:
+    sha = fake_github.commit("acme", "widgets", "squad/task-3", {"a.txt": "a\n"}, "Do task 3")
+
+    response = await api.get("/repos/acme/widgets/branches/squad/task-3")
+
+    assert response.status_code == 200
+    github_schema(response.json(), "branch-with-protection")
+    body = response.json()
+    assert (body["name"], body["commit"]["sha"], body["protected"]) == ("squad/task-3", sha, False)
+    assert body["commit"]["commit"]["message"] == "Do task 3"
+    assert [parent["sha"] for parent in body["commit"]["parents"]] == [fake_github.branches("acme", "widgets")["main"]]
+
+
+async def test_an_unknown_branch_gets_404_branch_not_found(api: httpx.AsyncClient, widgets: None) -> None:
+    response = await api.get("/repos/acme/widgets/branches/no-such-branch")
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "message": "Branch not found",
+        "documentation_url": "https://docs.github.com/rest/branches/branches#get-a-branch",
+        "status": "404",
+    }
+
+
+@pytest.mark.priority_p0
+async def test_get_ref_resolves_a_branch_head(
+    api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None, github_schema: SchemaCheck
+) -> None:
+    sha = fake_github.commit("acme", "widgets", "feature/x", {"x.txt": "x\n"})
+
+    response = await api.get("/repos/acme/widgets/git/ref/heads/feature/x")
+
+    assert response.status_code == 200
+    github_schema(response.json(), "git-ref")
+    assert response.json()["ref"] == "refs/heads/feature/x"
+    assert response.json()["object"] == {
+        "sha": sha,
+        "type": "commit",
+        "url": f"{GITHUB_API_URL}/repos/acme/widgets/git/commits/{sha}",
+    }
+
+
+@pytest.mark.parametrize("ref", ["heads/nope", "heads/feature", "main", "heads"])
+async def test_refs_that_do_not_exist_exactly_get_404(
+    api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None, ref: str
+) -> None:
+    fake_github.create_branch("acme", "widgets", "feature/x")
+
+    response = await api.get(f"/repos/acme/widgets/git/ref/{ref}")
+
+    assert response.status_code == 404
+    assert response.json()["documentation_url"] == "https://docs.github.com/rest/git/refs#get-a-reference"
+
+
+@pytest.mark.priority_p0
+@pytest.mark.parametrize("status", [403, 429])
+async def test_an_exhausted_primary_limit_answers_with_zero_remaining_until_the_reset(
+    api: httpx.AsyncClient, fake_github: FakeGitHub, github_token: str, widgets: None, status: int
+) -> None:
+    reset = int(fake_github.time()) + 120
+    fake_github.set_rate_limit(github_token, remaining=0, reset=reset, status=status)
+
+    limited = await api.get("/repos/acme/widgets")
+    fake_github.advance_time(121)
+    after_reset = await api.get("/repos/acme/widgets")
+
+    assert limited.status_code == status
+    assert limited.json()["message"].startswith("API rate limit exceeded for user ID ")
+    assert (limited.headers["x-ratelimit-remaining"], limited.headers["x-ratelimit-reset"]) == ("0", str(reset))
+    assert "retry-after" not in limited.headers
+    assert after_reset.status_code == 200
+    assert int(after_reset.headers["x-ratelimit-remaining"]) == 4999
+
+
+async def test_every_request_uses_one_of_the_tokens_budget(
+    api: httpx.AsyncClient, fake_github: FakeGitHub, github_token: str, widgets: None
+) -> None:
+    fake_github.set_rate_limit(github_token, limit=3, remaining=2)
+
+    statuses = [(await api.get("/repos/acme/widgets")).status_code for _ in range(3)]
+    overview = await api.get("/rate_limit")
+
+    assert statuses == [200, 200, 403]
+    assert overview.json()["rate"] == {"limit": 3, "used": 3, "remaining": 0, "reset": overview.json()["rate"]["reset"]}
+
+
+@pytest.mark.priority_p0
+async def test_a_tripped_secondary_limit_answers_403_with_retry_after(
+    api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None, github_schema: SchemaCheck
+) -> None:
+    fake_github.trip_secondary_rate_limit(retry_after=30)
+
+    limited = await api.get("/repos/acme/widgets")
+    fake_github.advance_time(31)
+    after = await api.get("/repos/acme/widgets")
+
+    assert limited.status_code == 403
+    assert limited.headers["retry-after"] == "30"
+    github_schema(limited.json(), "basic-error")
+    assert limited.json()["message"].startswith("You have exceeded a secondary rate limit.")
+    assert limited.headers["x-github-request-id"] in limited.json()["message"]
+    assert int(limited.headers["x-ratelimit-remaining"]) > 0, "a secondary limit is not the primary one"
+    assert after.status_code == 200
+
+
+async def test_too_many_pull_requests_a_minute_trip_the_secondary_limit(
+    api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None
+) -> None:
+    fake_github.content_creation_per_minute = 2
+    try:
+        for number in range(3):
+            fake_github.commit("acme", "widgets", f"b{number}", {f"{number}.txt": "x"})
+        answers = [
+            await api.post("/repos/acme/widgets/pulls", json={"title": f"T{n}", "head": f"b{n}", "base": "main"})
+            for n in range(3)
+        ]
+        fake_github.advance_time(61)
+        later = await api.post("/repos/acme/widgets/pulls", json={"title": "T2", "head": "b2", "base": "main"})
+    finally:
+        fake_github.content_creation_per_minute = 80
+
+    assert [answer.status_code for answer in answers] == [201, 201, 403]
+    assert 0 < int(answers[2].headers["retry-after"]) <= 60
+    assert later.status_code == 201
+    assert len(fake_github.pull_requests("acme", "widgets")) == 3
+
+
+async def test_the_admin_api_sets_both_limits_over_http(
+    fake_github: FakeGitHub, github_url: str, github_token: str
+) -> None:
+    fake_github.create_repo("acme", "widgets")
+    headers = {"Authorization": f"Bearer {github_token}"}
+
+    async with httpx.AsyncClient(base_url=github_url, headers=headers) as client:
+        primary = await client.post("/_fake/rate_limit", json={"token": github_token, "remaining": 0, "status": 429})
+        limited = await client.get("/repos/acme/widgets")
+        cleared = await client.post("/_fake/rate_limit", json={"token": github_token, "remaining": 10})
+        tripped = await client.post("/_fake/secondary_rate_limit", json={"retry_after": 5, "status": 429})
+        secondary = await client.get("/repos/acme/widgets")
+        refused = await client.post("/_fake/secondary_rate_limit", json={"status": 500})
+
+    assert (primary.status_code, primary.json()["remaining"]) == (200, 0)
+    assert (limited.status_code, limited.headers["x-ratelimit-remaining"]) == (429, "0")
+    assert (cleared.status_code, tripped.status_code) == (200, 204)
+    assert (secondary.status_code, secondary.headers["retry-after"]) == (429, "5")
+    assert refused.status_code == 400
+
+
+async def test_the_rate_limit_endpoint_is_free_and_reset_is_in_the_future(
+    api: httpx.AsyncClient, github_schema: SchemaCheck
+) -> None:
+    first = await api.get("/rate_limit")
+    second = await api.get("/rate_limit")
+
+    github_schema(second.json(), "rate-limit-overview")
+    assert first.json()["rate"]["used"] == second.json()["rate"]["used"] == 0
+    assert second.json()["rate"]["reset"] > time.time()

@@ -1,0 +1,130 @@
+"""The contract suite's own footing: every operation the fakes serve is checked against an official
+operation, and specs/ is exactly what specs/regenerate.py extracts from the official descriptions."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+
+import pytest
+from starlette.routing import Route
+
+from backend_tests.contracts.openapi_contract import SPECS, ServiceContract
+from mocks.common.service import ObservedResponse
+from mocks.e2b import FakeE2B
+from mocks.e2b.app import build_app as build_e2b_app
+from mocks.github import FakeGitHub
+from mocks.github.app import build_app as build_github_app
+
+pytestmark = [pytest.mark.contract, pytest.mark.priority_p1]
+
+# operation of the fake -> (a request it answers, the official operation it must be checked against)
+CHECKED = {
+    "e2b": {
+        "health": ("GET", "/health", "e2b", "GET /health"),
+        "create_sandbox": ("POST", "/v2/sandboxes", "e2b", "POST /sandboxes"),
+        "list_sandboxes": ("GET", "/v2/sandboxes", "e2b", "GET /v2/sandboxes"),
+        "get_sandbox": ("GET", "/sandboxes/abc", "e2b", "GET /sandboxes/{sandboxID}"),
+        "kill_sandbox": ("DELETE", "/sandboxes/abc", "e2b", "DELETE /sandboxes/{sandboxID}"),
+        "set_sandbox_timeout": ("POST", "/sandboxes/abc/timeout", "e2b", "POST /sandboxes/{sandboxID}/timeout"),
+        "refresh_sandbox": ("POST", "/sandboxes/abc/refreshes", "e2b", "POST /sandboxes/{sandboxID}/refreshes"),
+        "pause_sandbox": ("POST", "/sandboxes/abc/pause", "e2b", "POST /sandboxes/{sandboxID}/pause"),
+        "resume_sandbox": ("POST", "/sandboxes/abc/resume", "e2b", "POST /sandboxes/{sandboxID}/resume"),
+        "connect_sandbox": ("POST", "/v2/sandboxes/abc/connect", "e2b", "POST /sandboxes/{sandboxID}/connect"),
+        "envd_health": ("GET", "/health", "envd", "GET /health"),
+        "files_read": ("GET", "/files", "envd", "GET /files"),
+        "files_write": ("POST", "/files", "envd", "POST /files"),
+    },
+    "github": {
+        "get_repository": ("GET", "/repos/a/b", "github", "GET /repos/{owner}/{repo}"),
+        "get_branch": ("GET", "/repos/a/b/branches/x/y", "github", "GET /repos/{owner}/{repo}/branches/{branch}"),
+        "get_ref": ("GET", "/repos/a/b/git/ref/heads/x/y", "github", "GET /repos/{owner}/{repo}/git/ref/{ref}"),
+        "list_pull_requests": ("GET", "/repos/a/b/pulls", "github", "GET /repos/{owner}/{repo}/pulls"),
+        "create_pull_request": ("POST", "/repos/a/b/pulls", "github", "POST /repos/{owner}/{repo}/pulls"),
+        "get_pull_request": ("GET", "/repos/a/b/pulls/1", "github", "GET /repos/{owner}/{repo}/pulls/{pull_number}"),
+        "get_rate_limit": ("GET", "/rate_limit", "github", "GET /rate_limit"),
+    },
+}
+# Operations that are no OpenAPI operation, and what checks them instead.
+NOT_OPENAPI = {
+    "e2b": {
+        "process_start": "envd's Connect RPC: test_envd_process_stream.py reads its envelopes",
+        "not_found": "catch-all: its 404 must still be the service's Error JSON (openapi_contract.py)",
+    },
+    "github": {
+        "git_info_refs": "git smart HTTP: real git in test_github_git_and_pulls.py",
+        "git_upload_pack": "git smart HTTP: real git",
+        "git_receive_pack": "git smart HTTP: real git",
+        "web_pull_request": "an HTML page standing in for github.com's pull request page",
+        "health": "the fake's readiness probe (not part of GitHub's API)",
+        "not_found": "catch-all: its 404 must still be GitHub's basic-error JSON",
+    },
+}
+
+
+def served_operations(app: object) -> set[str]:
+    """The operation names of every route of a fake's app (admin routes under /_fake/ excluded)."""
+    names: set[str] = set()
+    pending = [app]
+    while pending:
+        node = pending.pop()
+        for attribute in ("app", "rest", "envd"):
+            if hasattr(node, attribute):
+                pending.append(getattr(node, attribute))
+        for route in getattr(node, "routes", []):
+            if isinstance(route, Route) and not route.path.startswith("/_fake/"):
+                names.add(route.endpoint.__name__)
+    return names
+
+
+@pytest.mark.parametrize("service", ["e2b", "github"])
+def test_every_operation_of_the_fakes_is_checked_against_an_official_one(service: str, tmp_path: Path) -> None:
+    fake = FakeE2B(workspace_root=tmp_path) if service == "e2b" else FakeGitHub(root=tmp_path)
+    app = build_e2b_app(fake) if service == "e2b" else build_github_app(fake)
+    contract = ServiceContract(service)
+
+    served = served_operations(app)
+    found = {
+        name: contract.operation_key(ObservedResponse(name, method, path, "", 200, {}, b"", None, False))
+        for name, (method, path, *_) in CHECKED[service].items()
+    }
+
+    assert served == set(CHECKED[service]) | set(NOT_OPENAPI[service])
+    assert found == {name: (spec, key) for name, (_, _, spec, key) in CHECKED[service].items()}
+
+
+def load_regenerate():
+    spec = importlib.util.spec_from_file_location("regenerate", SPECS / "regenerate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", ["github", "e2b", "envd"])
+def test_specs_are_what_regenerate_extracts_and_name_their_source(name: str) -> None:
+    regenerate = load_regenerate()
+    source = regenerate.DEFAULT_SOURCE
+    if not source.is_dir():
+        pytest.skip(f"the official descriptions are not at {source} (set AGENT_SQUAD_SPECS)")
+    kept = json.loads((SPECS / f"{name}.schemas.json").read_text())
+    if name == "github":
+        document = json.loads((source / "github" / "api.github.com.json").read_text())
+        expected = regenerate.extract(document, regenerate.GITHUB_OPERATIONS, regenerate.GITHUB_ROOTS)
+    else:
+        from ruamel.yaml import YAML
+
+        path = source / "e2b" / ("openapi.yml" if name == "e2b" else "envd/envd.yaml")
+        document = YAML(typ="safe").load(path.read_text())
+        operations, roots = (
+            (regenerate.E2B_OPERATIONS, regenerate.E2B_ROOTS)
+            if name == "e2b"
+            else (regenerate.ENVD_OPERATIONS, regenerate.ENVD_ROOTS)
+        )
+        expected = regenerate.extract(document, operations, roots)
+
+    assert {key: kept[key] for key in ("operations", "components")} == json.loads(json.dumps(expected))
+    assert re.search(r"\d+\.\d+\.\d+", kept["source"]), f"the source names no version: {kept['source']}"
+    assert (SPECS / ("LICENSE.github" if name == "github" else "LICENSE.e2b")).is_file()

@@ -1,0 +1,10 @@
+# The fakes' benchmark. Included by the Makefile (PY and STAMP come from there).
+
+.PHONY: bench-fakes
+
+# Requests per second of each fake server on loopback (python -m mocks.e2b / mocks.github, a few
+# representative operations, a fixed request count, bounded in time) and the cost in microseconds of
+# one respx-mocked call in-process. BENCH_ARGS passes options on, e.g. BENCH_ARGS="--json reports/bench-fakes.json".
+BENCH_ARGS ?=
+bench-fakes: $(STAMP)
+	$(PY) -m mocks.bench $(BENCH_ARGS)
