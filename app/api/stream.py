@@ -1,20 +1,26 @@
-"""The live event stream (Server-Sent Events) of one squad."""
+"""The live event stream (Server-Sent Events) of one squad.
 
-import asyncio
-import json
+Events reach the stream through the process's event fan-out (app/fanout.py): it replays what the
+client missed from the table, then hands over each new event as it is stored, already encoded, so
+an open stream costs no database query per event.
+"""
+
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials
 from sse_starlette import EventSourceResponse
 
-from app.auth import current_squad_for_stream
-from app.events import event_payload, events_after
+from app.auth import SESSION_COOKIE, _squad_for_token, bearer_scheme
 from app.models import Squad
 
 router = APIRouter(tags=["events"])
 
 # Event ids are 64-bit integers in the database; a larger one cannot be a real id.
 MAX_EVENT_ID = 2**63 - 1
+# A client that has not taken a message for this long (its TCP window full) is disconnected, so it
+# holds neither memory nor a task; it reconnects with Last-Event-ID and misses nothing.
+SEND_TIMEOUT_S = 30.0
 
 
 def _resume_point(header_value: str | None, query_value: int | None) -> int:
@@ -29,10 +35,24 @@ def _resume_point(header_value: str | None, query_value: int | None) -> int:
     return value
 
 
+async def squad_of_stream(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)
+) -> Squad:
+    """The bearer token, or the session cookie (a browser's EventSource cannot send headers).
+
+    As app.auth.current_squad_for_stream, with a session of the fan-out's, closed before streaming
+    starts: on SQLite it reads without taking the write lock, so a burst of new streams does not
+    queue behind (or hold up) the writers.
+    """
+    token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
+    async with request.app.state.runtime.fanout.sessionmaker() as session:
+        return await _squad_for_token(session, token)
+
+
 @router.get("/events")
 async def stream_events(
     request: Request,
-    squad: Squad = Depends(current_squad_for_stream),
+    squad: Squad = Depends(squad_of_stream),
     agent_id: str | None = Query(None, max_length=32),
     task_id: str | None = Query(None, max_length=32),
     last_event_id: int | None = Query(None, ge=0, le=MAX_EVENT_ID),
@@ -42,28 +62,16 @@ async def stream_events(
     app_state = request.app.state
     squad_id = squad.id
 
-    async def messages() -> AsyncIterator[dict]:
+    async def messages() -> AsyncIterator[bytes]:
         app_state.runtime.metrics.active_streams.inc()
         try:
-            async for message in _follow():
-                yield message
+            async with app_state.runtime.fanout.subscribe(
+                squad_id, cursor, agent_id=agent_id, task_id=task_id
+            ) as subscription:
+                async for event in subscription.events():
+                    yield event.message
         finally:
             # Runs when the client goes away too: sse-starlette cancels the generator.
             app_state.runtime.metrics.active_streams.dec()
 
-    async def _follow() -> AsyncIterator[dict]:
-        nonlocal cursor
-        while True:
-            wake = app_state.signal.current()
-            async with app_state.sessionmaker() as session:
-                events = await events_after(session, squad_id, cursor, agent_id=agent_id, task_id=task_id)
-            for event in events:
-                cursor = event.id
-                yield {"id": str(event.id), "data": json.dumps(event_payload(event))}
-            if not events:
-                try:
-                    await asyncio.wait_for(wake.wait(), app_state.settings.sse_poll_interval_s)
-                except TimeoutError:
-                    pass
-
-    return EventSourceResponse(messages(), ping=app_state.settings.sse_heartbeat_s)
+    return EventSourceResponse(messages(), ping=app_state.settings.sse_heartbeat_s, send_timeout=SEND_TIMEOUT_S)

@@ -1,0 +1,315 @@
+"""The event fan-out (app/fanout.py) on a database of its own, with real commits.
+
+The in-process tests' rolled-back transaction cannot show this: the fan-out reads committed rows
+from its own sessions, and PostgreSQL sends a NOTIFY only when a transaction commits.
+"""
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import anyio
+import pytest
+from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from fixtures.databases import worker_database_url
+
+pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
+
+# Long enough that an event arriving within a test's deadline was not found by the poll.
+NO_POLL_S = 60.0
+
+
+@pytest.fixture(scope="module")
+def fanout_database_url(worker_id_label: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    from app.runtime import migrate
+
+    url = worker_database_url(f"{worker_id_label}_fanout", tmp_path_factory.mktemp("fanout-db"))
+    migrate(url)
+    return url
+
+
+@pytest.fixture
+async def engine(fanout_database_url: str) -> AsyncIterator[AsyncEngine]:
+    from app.db import create_engine
+
+    engine = create_engine(fanout_database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    from app.db import create_sessionmaker
+
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture
+def is_postgres(fanout_database_url: str) -> bool:
+    return make_url(fanout_database_url).get_backend_name() == "postgresql"
+
+
+@pytest.fixture
+async def squad_id(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
+    from app.models import Squad
+
+    async with sessionmaker() as session:
+        squad = Squad(name=f"fanout-{uuid.uuid4().hex[:8]}", repository="acme/widgets", token_hash=uuid.uuid4().hex)
+        session.add(squad)
+        await session.commit()
+        return squad.id
+
+
+async def store_events(sessionmaker: async_sessionmaker[AsyncSession], squad_id: str, count: int, **ids) -> None:
+    """`count` events in one transaction, committed, without telling anyone (as another process would)."""
+    from app.events import record_event
+
+    async with sessionmaker() as session:
+        for number in range(count):
+            await record_event(session, squad_id, "test.event", {"n": number}, **ids)
+        await session.commit()
+
+
+@contextlib.asynccontextmanager
+async def hub_of(
+    sessionmaker: async_sessionmaker[AsyncSession], *, poll_interval_s: float = NO_POLL_S, **options
+) -> AsyncIterator[tuple]:
+    from app.events import EventSignal
+    from app.fanout import EventHub
+
+    signal = EventSignal()
+    hub = EventHub(sessionmaker, signal, poll_interval_s=poll_interval_s, **options)
+    try:
+        yield hub, signal
+    finally:
+        await hub.close()
+
+
+class Reader:
+    """Consumes one subscription in a task, recording event ids; `gate` pauses it between events."""
+
+    def __init__(self, hub, squad_id: str, after_id: int = 0, **filters) -> None:
+        self.ids: list[int] = []
+        self.subscription = None
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.changed = asyncio.Condition()
+        self._task = asyncio.create_task(self._read(hub, squad_id, after_id, filters))
+
+    async def _read(self, hub, squad_id: str, after_id: int, filters: dict) -> None:
+        async with hub.subscribe(squad_id, after_id, **filters) as subscription:
+            self.subscription = subscription
+            async with self.changed:
+                self.changed.notify_all()
+            async for event in subscription.events():
+                await self.gate.wait()
+                async with self.changed:
+                    self.ids.append(event.id)
+                    self.changed.notify_all()
+
+    async def wait_for(self, predicate: Callable[[list[int]], bool], what: str, deadline_s: float = 10.0) -> None:
+        try:
+            with anyio.fail_after(deadline_s):
+                async with self.changed:
+                    await self.changed.wait_for(lambda: predicate(self.ids))
+        except TimeoutError:
+            raise AssertionError(f"waited {deadline_s:g} s for {what}; the reader has {self.ids}") from None
+
+    async def wait_subscribed(self) -> None:
+        await self.wait_for(lambda _ids: self.subscription is not None, "the subscription")
+
+    async def stop(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+async def event_ids(sessionmaker: async_sessionmaker[AsyncSession], squad_id: str) -> list[int]:
+    from app.events import events_after
+
+    async with sessionmaker() as session:
+        return [event.id for event in await events_after(session, squad_id, 0, limit=10_000)]
+
+
+def count_event_reads(engine: AsyncEngine) -> list[str]:
+    """Every SELECT on the events table the engine runs from now on (a list that grows)."""
+    seen: list[str] = []
+
+    @sqlalchemy_event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _record(_connection, _cursor, statement, *_args) -> None:
+        normalized = " ".join(statement.split()).lower()
+        if normalized.startswith("select") and "from events" in normalized:
+            seen.append(normalized)
+
+    return seen
+
+
+async def test_one_read_of_the_table_serves_every_subscriber_of_a_squad(sessionmaker, engine, squad_id):
+    await store_events(sessionmaker, squad_id, 1)
+    async with hub_of(sessionmaker) as (hub, signal):
+        readers = [Reader(hub, squad_id) for _ in range(100)]
+        for reader in readers:
+            await reader.wait_for(lambda ids: len(ids) == 1, "the stored event, replayed")
+        reads = count_event_reads(engine)
+
+        await store_events(sessionmaker, squad_id, 3)
+        signal.notify()
+        for reader in readers:
+            await reader.wait_for(lambda ids: len(ids) == 4, "the three new events")
+
+        stored = await event_ids(sessionmaker, squad_id)
+        assert all(reader.ids == stored for reader in readers), "every subscriber gets every event, in order, once"
+        # One read finds the three events; a second may follow a wake that came during the first.
+        assert len(reads) <= 2, f"{len(reads)} reads of the events table for 100 subscribers: {reads[:3]}"
+        for reader in readers:
+            await reader.stop()
+
+
+async def test_a_stalled_subscriber_holds_back_no_one_and_catches_up_from_the_table(sessionmaker, squad_id):
+    await store_events(sessionmaker, squad_id, 1)
+    async with hub_of(sessionmaker, max_pending=5) as (hub, signal):
+        stalled, moving = Reader(hub, squad_id), Reader(hub, squad_id)
+        await stalled.wait_for(lambda ids: len(ids) == 1, "the replayed event")
+        await moving.wait_for(lambda ids: len(ids) == 1, "the replayed event")
+        stalled.gate.clear()  # its client stops reading: its buffer fills and overflows
+
+        for _ in range(20):
+            await store_events(sessionmaker, squad_id, 1)
+            signal.notify()
+        await moving.wait_for(lambda ids: len(ids) == 21, "all 21 events while the other one stalls")
+        stalled.gate.set()
+        await stalled.wait_for(lambda ids: len(ids) == 21, "all 21 events after it resumed")
+
+        stored = await event_ids(sessionmaker, squad_id)
+        assert moving.ids == stored
+        assert stalled.ids == stored, "the stalled subscriber got every event, in order, once"
+        assert stalled.subscription.replays >= 2, "the overflow was recovered by reading the table again"
+        await stalled.stop()
+        await moving.stop()
+
+
+async def test_a_resumed_subscription_replays_after_its_id_then_follows_live_with_its_filter(sessionmaker, squad_id):
+    await store_events(sessionmaker, squad_id, 4, task_id="t-one")
+    await store_events(sessionmaker, squad_id, 2, task_id="t-two")
+    history = await event_ids(sessionmaker, squad_id)
+    async with hub_of(sessionmaker) as (hub, signal):
+        reader = Reader(hub, squad_id, after_id=history[1], task_id="t-one")
+        await reader.wait_for(lambda ids: len(ids) == 2, "the two missed events of task t-one")
+        await store_events(sessionmaker, squad_id, 1, task_id="t-two")
+        await store_events(sessionmaker, squad_id, 1, task_id="t-one")
+        signal.notify()
+        await reader.wait_for(lambda ids: len(ids) == 3, "the live event of task t-one")
+
+        latest = (await event_ids(sessionmaker, squad_id))[-1]
+        assert reader.ids == [history[2], history[3], latest]
+        await reader.stop()
+
+
+async def test_a_closed_stream_leaves_no_subscription_behind(sessionmaker, squad_id):
+    async with hub_of(sessionmaker) as (hub, _signal):
+        readers = [Reader(hub, squad_id) for _ in range(3)]
+        for reader in readers:
+            await reader.wait_subscribed()
+        assert hub.subscriber_count == 3 and hub.watches(squad_id)
+
+        for reader in readers:
+            await reader.stop()
+
+        assert hub.subscriber_count == 0 and not hub.watches(squad_id)
+
+
+async def test_the_poll_finds_events_another_process_stored_without_a_signal(sessionmaker, squad_id):
+    async with hub_of(sessionmaker, poll_interval_s=0.2) as (hub, _signal):
+        reader = Reader(hub, squad_id)
+        await reader.wait_subscribed()
+
+        await store_events(sessionmaker, squad_id, 1)  # no signal.notify(): written elsewhere
+
+        await reader.wait_for(lambda ids: len(ids) == 1, "the event, found by the poll")
+        await reader.stop()
+
+
+async def test_on_postgresql_a_notify_from_another_process_wakes_the_fanout(
+    sessionmaker, squad_id, fanout_database_url, is_postgres
+):
+    if not is_postgres:
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): LISTEN/NOTIFY")
+    from app.pg_notify import PgEventListener
+
+    async with hub_of(sessionmaker) as (hub, _signal):
+        # Another origin than this process's, as the fan-out of another app instance has.
+        hub.listener = PgEventListener(fanout_database_url, hub.wake, hub.watches, origin="another-instance")
+        reader = Reader(hub, squad_id)
+        await reader.wait_subscribed()
+        with anyio.fail_after(10):
+            await hub.listener.wait_listening()
+
+        await store_events(sessionmaker, squad_id, 2)  # no local signal; the poll is a minute away
+
+        await reader.wait_for(lambda ids: len(ids) == 2, "both events, woken by NOTIFY", deadline_s=5)
+        assert hub.listener.notifications >= 1
+        await reader.stop()
+
+
+async def test_on_postgresql_the_listener_comes_back_after_its_connection_is_killed(
+    sessionmaker, engine, squad_id, fanout_database_url, is_postgres
+):
+    """Kill the listener's connection, store an event while nobody listens (its NOTIFY is lost), and
+    the reconnected listener's catch-up read must deliver it; later events wake it again."""
+    if not is_postgres:
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): LISTEN/NOTIFY")
+    from app.pg_notify import PgEventListener
+
+    async with hub_of(sessionmaker) as (hub, _signal):
+        listener = PgEventListener(
+            fanout_database_url, hub.wake, hub.watches, origin="another-instance", reconnect_delay_s=0.3
+        )
+        hub.listener = listener
+        reader = Reader(hub, squad_id)
+        await reader.wait_subscribed()
+        with anyio.fail_after(10):
+            await listener.wait_listening()
+        await store_events(sessionmaker, squad_id, 1)
+        await reader.wait_for(lambda ids: len(ids) == 1, "the first event, woken by NOTIFY", 5)
+
+        async with engine.connect() as connection:
+            killed = await connection.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN%'"
+                )
+            )
+        assert killed == 1, f"expected to kill the listener's connection, killed {killed}"
+        with anyio.fail_after(10):
+            await listener.wait_not_listening()  # it noticed: the NOTIFY of the next event is lost
+        await store_events(sessionmaker, squad_id, 1)
+
+        await reader.wait_for(lambda ids: len(ids) == 2, "the event stored while nobody listened", 5)
+        assert listener.connections == 2
+        await store_events(sessionmaker, squad_id, 1)
+        await reader.wait_for(lambda ids: len(ids) == 3, "an event stored after the reconnection", 5)
+        await reader.stop()
+
+
+async def test_on_sqlite_the_fanout_reads_without_holding_up_writers(sessionmaker, squad_id, fanout_database_url):
+    """The platform's sessions begin IMMEDIATE (each one a writer); the fan-out's must not."""
+    from app.events import EventSignal
+    from app.fanout import event_hub
+
+    hub = event_hub(sessionmaker, EventSignal(), poll_interval_s=NO_POLL_S, database_url=fanout_database_url)
+    if hub.reader_engine is None:
+        pytest.skip("SQLite only: PostgreSQL readers never block writers")
+    try:
+        async with hub.sessionmaker() as reading:
+            await reading.execute(text("SELECT count(*) FROM events"))  # a read transaction is open now
+            with anyio.fail_after(5):  # a writer behind a lock would wait for the busy timeout (30 s)
+                await store_events(sessionmaker, squad_id, 1)
+            with pytest.raises(Exception, match="readonly|read-only|attempt to write"):
+                await reading.execute(text("DELETE FROM events"))
+    finally:
+        await hub.close()
