@@ -7,6 +7,11 @@ Playwright cannot download its own browsers here, so Debian's Chromium is used.
 
 import os
 
+# The board under test. pytest-playwright's --base-url wins over it; unset (the default), the suite
+# starts the live stack (platform and fakes on free loopback ports) and tests its platform. The shared
+# `live_stack` fixture reuses SQUAD_BASE_URL too, so the browser and the tests' API calls agree.
+BASE_URL = os.environ.get("SQUAD_BASE_URL") or None
+
 # `apt-get install chromium` puts it here; CHROMIUM_PATH points elsewhere (e.g. another distribution).
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 

@@ -3,7 +3,7 @@
 import hashlib
 import secrets
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +24,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def _squad_for_token(session: AsyncSession, token: str | None) -> Squad:
+async def squad_for_token(session: AsyncSession, token: str | None) -> Squad:
     if not token:
         raise HTTPException(
             401,
@@ -41,18 +41,4 @@ async def current_squad(
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
     session: AsyncSession = Depends(get_session),
 ) -> Squad:
-    return await _squad_for_token(session, credentials.credentials if credentials else None)
-
-
-async def current_squad_for_stream(
-    request: Request,
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
-) -> Squad:
-    """The bearer header, or the session cookie: a browser's EventSource cannot send headers.
-
-    Uses a session of its own, closed before streaming starts: a request-scoped session would stay
-    open for the whole (endless) stream and, on SQLite, hold the write lock all that time.
-    """
-    token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
-    async with request.app.state.sessionmaker() as session:
-        return await _squad_for_token(session, token)
+    return await squad_for_token(session, credentials.credentials if credentials else None)

@@ -5,6 +5,7 @@ whose worker died (its lease ran out) is taken over by another worker.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -113,10 +114,10 @@ class Worker:
             wake = self._signal.current()
             if await self.run_once():
                 continue
-            try:
-                await asyncio.wait_for(wake.wait(), self._poll_interval_s)
-            except TimeoutError:
-                pass
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll_interval_s):
+                    await wake.wait()
 
 
 async def _main() -> None:

@@ -106,13 +106,14 @@ def new_context(new_context: Callable[..., BrowserContext]) -> Callable[..., Bro
 
 @pytest.fixture(scope="session")
 def base_url(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> str:
-    """`--base-url` (or PYTEST_BASE_URL / the base_url ini value) when given, else the live stack."""
+    """`--base-url` (or the base_url ini value), else playwright.config.py's BASE_URL, else the live stack."""
     given = pytestconfig.getoption("--base-url", default=None)
     if not given:
         try:
             given = pytestconfig.getini("base_url")
         except ValueError:  # no plugin registered the ini value
             given = None
+    given = given or SETTINGS.BASE_URL
     if given:
         return str(given).rstrip("/")
     # Only now is the stack needed: a run with --base-url never starts one.

@@ -8,7 +8,7 @@ import sys
 import urllib.error
 import urllib.request
 
-from _targets import fake_github_url
+from _targets import fake_e2b_url, fake_github_url
 from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
@@ -61,3 +61,12 @@ def require_targets(environment: Environment, **_kwargs: object) -> None:
     problem = _probe(f"{github}/_fake/health")
     if problem:
         _refuse(f"no fake GitHub at {github} — `make up` starts it, or set FAKE_GITHUB_URL. [{problem}]")
+    options = environment.parsed_options
+    if options is not None and getattr(options, "fake_latency", "off") == "on":
+        e2b = fake_e2b_url()
+        problem = _probe(f"{e2b}/health")
+        if problem:
+            _refuse(
+                f"no fake E2B at {e2b} (the run sets its latency) — `make up` starts it, or set FAKE_E2B_URL, "
+                f"or pass --fake-latency off. [{problem}]"
+            )

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from sse_starlette import EventSourceResponse
 
-from app.auth import SESSION_COOKIE, _squad_for_token, bearer_scheme
+from app.auth import SESSION_COOKIE, bearer_scheme, squad_for_token
 from app.models import Squad
 
 router = APIRouter(tags=["events"])
@@ -40,13 +40,13 @@ async def squad_of_stream(
 ) -> Squad:
     """The bearer token, or the session cookie (a browser's EventSource cannot send headers).
 
-    As app.auth.current_squad_for_stream, with a session of the fan-out's, closed before streaming
-    starts: on SQLite it reads without taking the write lock, so a burst of new streams does not
-    queue behind (or hold up) the writers.
+    Checked with a session of the fan-out's, closed before streaming starts: on SQLite it reads
+    without taking the write lock, so a burst of new streams does not queue behind (or hold up)
+    the writers.
     """
     token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
     async with request.app.state.runtime.fanout.sessionmaker() as session:
-        return await _squad_for_token(session, token)
+        return await squad_for_token(session, token)
 
 
 @router.get("/events")

@@ -87,6 +87,20 @@ function refreshAgents() {
 
 // ---- events -----------------------------------------------------------------------------------------
 
+// The stream starts at the squad's first event, so the board replays each task's history (badge,
+// progress, terminal) before its news. Replayed history moves a card through the states it went
+// through and ends where the snapshot already was; what it must not do is announce old news again. An
+// outcome is old news when the snapshot read at load time already showed it, or when it happened
+// before the snapshot's last change of the task.
+const baseline = new Map(); // task id -> {status, pr_url, error, updatedAt} as the snapshot showed it
+
+function alreadyKnown(event, outcome) {
+  const known = baseline.get(event.task_id);
+  if (!known) return false; // a task the board learnt of after loading: all of it is news
+  if (Date.parse(event.created_at) < known.updatedAt) return true;
+  return Object.entries(outcome).every(([key, value]) => (known[key] ?? null) === (value ?? null));
+}
+
 const handlers = {
   'task.created': () => {},
   'task.assigned': (event) => updateTask(event.task_id, { agent_id: event.data.agent_id, status: 'in_progress' }),
@@ -98,6 +112,7 @@ const handlers = {
   'pull_request.opened': (event) => {
     const { url, number } = event.data;
     const card = updateTask(event.task_id, { pr_url: url, pr_number: number });
+    if (alreadyKnown(event, { pr_url: url })) return;
     toasts.notify({
       title: 'Pull request opened',
       message: `“${card.task.title}” is ready for review.`,
@@ -107,8 +122,12 @@ const handlers = {
   'task.status': (event) => {
     const { status, pr_url: prUrl, error } = event.data;
     const task = tasks.get(event.task_id);
-    const card = updateTask(event.task_id, { status, pr_url: prUrl ?? task.pr_url, error: error ?? null });
-    if (status === 'failed') {
+    const patch = { status, pr_url: prUrl ?? task.pr_url, error: error ?? null };
+    // Reopened (failed -> todo): nobody works on it any more, and it may be assigned again.
+    if (status === 'todo') patch.agent_id = null;
+    const card = updateTask(event.task_id, patch);
+    if (status === 'todo') card.resetRun();
+    if (status === 'failed' && !alreadyKnown(event, { status, error: error ?? null })) {
       toasts.error(`“${card.task.title}” failed: ${error || 'no reason given'}`, 'Task failed');
     }
   },
@@ -211,7 +230,15 @@ async function start() {
     }
     document.title = `${squad.name} · Agent Squad`;
     for (const agent of agentList) agents.set(agent.id, agent);
-    for (const task of taskList) renderTask(task);
+    for (const task of taskList) {
+      baseline.set(task.id, {
+        status: task.status,
+        pr_url: task.pr_url,
+        error: task.error,
+        updatedAt: Date.parse(task.updated_at),
+      });
+      renderTask(task);
+    }
     main.dataset.state = 'ready';
   } catch (error) {
     main.dataset.state = 'error';

@@ -1,15 +1,21 @@
-"""The Locust suite as users start it: `locust -f load/` from the repository root."""
+"""The Locust suite as users start it: `locust -f load/` from the repository root.
 
-import ast
+Locust patches the standard library with gevent when imported, so every test runs it in a
+subprocess; the live ones point it at this worker's stack.
+"""
+
+import csv
 import os
 import socket
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.unit, pytest.mark.priority_p0]
+# Short, and with every request type checked: the live runs here end in seconds.
+QUICK = ("--headless", "--only-summary", "--stop-timeout", "5")
 
 
 def _closed_port() -> int:
@@ -19,41 +25,148 @@ def _closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def _locust(repo_root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("LOCUST_", "LOAD_SLO_"))}
+def _locust(
+    repo_root: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("LOCUST_", "LOAD_"))}
     return subprocess.run(
         [sys.executable, "-m", "locust", "-f", "load/", *args],
         cwd=repo_root,
-        env=environment,
+        env=environment | (env or {}),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
     )
 
 
-def _classes_defined_in(folder: Path) -> set[str]:
-    return {
-        node.name
-        for path in folder.glob("*.py")
-        for node in ast.parse(path.read_text()).body
-        if isinstance(node, ast.ClassDef)
-    }
+def _reports(tmp_path: Path) -> tuple[str, ...]:
+    return ("--html", str(tmp_path / "report.html"), "--csv", str(tmp_path / "stats"))
 
 
-def test_locust_collects_only_the_user_classes_from_load(repo_root):
+def _stats(tmp_path: Path) -> dict[tuple[str, str], dict[str, str]]:
+    with (tmp_path / "stats_stats.csv").open() as rows:
+        return {(row["Type"], row["Name"]): row for row in csv.DictReader(rows)}
+
+
+@pytest.mark.unit
+@pytest.mark.priority_p0
+def test_locust_collects_the_three_user_classes_from_load(repo_root):
     result = _locust(repo_root, "--list")
     assert result.returncode == 0, result.stderr
-    users = [line.strip() for line in result.stdout.splitlines()[1:] if line.strip()]
-    assert "BoardUser" in users, f"`locust -f load/ --list` printed {result.stdout!r}"
-    foreign = set(users) - _classes_defined_in(repo_root / "load")
-    assert not foreign, f"user classes not defined in load/ (imported bases?): {sorted(foreign)}"
-    assert len(users) == len(set(users)), f"a user class is listed twice: {users}"
+    users = sorted(line.strip() for line in result.stdout.splitlines()[1:] if line.strip())
+    assert users == ["AssignmentUser", "BoardUser", "StreamUser"], f"`locust -f load/ --list` printed {result.stdout!r}"
 
 
+@pytest.mark.unit
+@pytest.mark.priority_p0
 def test_locust_without_a_platform_says_so_and_exits_non_zero(repo_root, tmp_path):
     host = f"http://127.0.0.1:{_closed_port()}"
-    reports = ("--html", str(tmp_path / "report.html"), "--csv", str(tmp_path / "stats"))
-    result = _locust(repo_root, "--headless", "--run-time", "2s", "--host", host, *reports)
+    result = _locust(repo_root, "--headless", "--run-time", "2s", "--host", host, *_reports(tmp_path))
     assert result.returncode == 1, f"exit code {result.returncode}\n{result.stderr}"
     assert f"no Agent Squad platform at {host}" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.mark.unit
+@pytest.mark.priority_p0
+def test_the_slo_gate_names_each_missed_objective_and_spares_pipelines_and_harness_calls(repo_root):
+    """The gate's rules on made-up statistics: delivery p99, p95 per type, pipelines and fakes apart."""
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.path.insert(0, "load")
+        import _slo
+        from locust.stats import RequestStats
+
+        stats = RequestStats()
+        for ms in [20] * 95 + [600] * 5:              # delivery p99 600 ms: over 500
+            stats.log_request("SSE", "delivery", ms, 0)
+        for ms in [50] * 90 + [1500] * 10:            # API p95 1500 ms: over 1000
+            stats.log_request("GET", "/api/v1/tasks", ms, 0)
+        for ms in [30_000] * 10:                      # 30 s pipelines: within their own 300 s
+            stats.log_request("PIPELINE", "assignment -> pull request", ms, 0)
+        for ms in [4_000] * 10:                       # slow fake admin calls: the harness, not the platform
+            stats.log_request("POST", "fake GitHub /_fake/repos", ms, 0)
+        for sentence in _slo.violations(stats, _slo.Objectives()):
+            print(sentence)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo_root, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "p95 of GET /api/v1/tasks is 1500 ms, above 1000 ms",
+        "p99 of SSE event delivery is 600 ms, above 500 ms",
+    ]
+
+
+@pytest.mark.integration
+@pytest.mark.priority_p1
+@pytest.mark.slow
+def test_stream_users_report_connect_first_event_and_delivery_with_no_drop(repo_root, tmp_path, live_stack):
+    result = _locust(
+        repo_root,
+        *QUICK,
+        "--scenario=streams",
+        "--streams=20",
+        "--hold-s=4",
+        "--sse-viewers-per-squad=5",
+        "--sse-event-interval-s=0.5",
+        *_reports(tmp_path),
+        env=live_stack.environment(),
+        timeout=100,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = _stats(tmp_path)
+    for name in ("connect", "first event", "delivery"):
+        assert ("SSE", name) in stats, f"no SSE {name} in the statistics: {sorted(stats)}"
+    assert int(stats[("SSE", "connect")]["Request Count"]) >= 20
+    assert int(stats[("SSE", "delivery")]["Request Count"]) > 0
+    assert ("SSE", "stream") not in stats, "a stream dropped"
+    assert "streams: 20 streams held" in result.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.priority_p1
+@pytest.mark.slow
+def test_assignments_in_flight_all_become_exactly_one_pull_request_each(repo_root, tmp_path, live_stack):
+    result = _locust(
+        repo_root,
+        *QUICK,
+        "--scenario=pipeline",
+        "--assignments=3",
+        *_reports(tmp_path),
+        env=live_stack.environment(),
+        timeout=110,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    stats = _stats(tmp_path)
+    pipeline = stats[("PIPELINE", "assignment -> pull request")]
+    assert (pipeline["Request Count"], pipeline["Failure Count"]) == ("3", "0")
+    assert stats[("GET", "fake GitHub pull requests per assignment")]["Failure Count"] == "0"
+    assert "pipeline: 3 assignments in flight, 3 became pull requests, 0 failed, 0 lost or duplicated" in result.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.priority_p2
+@pytest.mark.slow
+def test_stress_that_no_step_can_meet_reports_no_sustainable_rate_and_fails(repo_root, tmp_path, live_stack):
+    result = _locust(
+        repo_root,
+        *QUICK,
+        "--scenario=stress",
+        "--stress-step-users=2",
+        "--stress-step-s=10",
+        "--stress-p95-ms=0.001",  # no request answers that fast: the first step breaks
+        *_reports(tmp_path),
+        env=live_stack.environment(),
+        timeout=100,
+    )
+
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "stress: step 1, 2 users" in result.stderr
+    assert "no sustainable rate" in result.stderr

@@ -1,10 +1,12 @@
-"""Component tests: one custom element of app/web alone on a blank page, no platform behind it.
+"""Component tests: one custom element of app/web alone on a page of its own, no platform behind it.
 
-The files are served from this checkout by a small static server (the board's own URLs, /web/...),
-so these tests need neither the live stack nor --base-url.
+A small static server serves the board's files from this checkout (at the board's own URLs,
+/web/...) and the test pages that `mount` composes, so these tests need neither the live stack nor
+--base-url.
 """
 
 import functools
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -14,21 +16,42 @@ import pytest
 from playwright.sync_api import Page
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
-BLANK_PAGE = b'<!doctype html><html lang="en"><head><title>component</title></head><body></body></html>'
+# No favicon request: an empty data URL keeps the console free of a 404.
+HEAD = '<meta charset="utf-8"><title>component</title><link rel="icon" href="data:,">'
+
+
+class _ComponentServer(ThreadingHTTPServer):
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), functools.partial(_BoardFiles, directory=str(APP_DIR)))
+        self.pages: dict[str, bytes] = {}
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def add_page(self, html: str) -> str:
+        with self._lock:
+            path = f"/mount/{next(self._numbers)}"
+            self.pages[path] = html.encode()
+        return self.url + path
 
 
 class _BoardFiles(SimpleHTTPRequestHandler):
-    """/web/... from app/web (as the platform serves it), / as a blank page; nothing else."""
+    """/web/... from app/web (as the platform serves it), /mount/N the composed pages; nothing else."""
 
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript"}
+    server: _ComponentServer
 
     def do_GET(self) -> None:
-        if self.path == "/":
+        page = self.server.pages.get(self.path)
+        if page is not None:
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(BLANK_PAGE)))
+            self.send_header("Content-Length", str(len(page)))
             self.end_headers()
-            self.wfile.write(BLANK_PAGE)
+            self.wfile.write(page)
         elif self.path.startswith("/web/"):
             super().do_GET()
         else:
@@ -39,30 +62,41 @@ class _BoardFiles(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="session")
-def base_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_BoardFiles, directory=str(APP_DIR)))
+def component_server() -> Iterator[_ComponentServer]:
+    server = _ComponentServer()
     thread = threading.Thread(target=server.serve_forever, name="component-files", daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield server
     server.shutdown()
     server.server_close()
     thread.join()
 
 
+@pytest.fixture(scope="session")
+def base_url(component_server: _ComponentServer) -> str:
+    return component_server.url
+
+
 @pytest.fixture
-def mount(page: Page, base_url: str) -> Callable[..., Page]:
-    """mount(html, "terminal-output.js", ...): a page with the board's stylesheet, the given
-    component modules loaded and `html` as its body. Module scripts run before the load event that
-    set_content waits for, so the elements are defined when it returns."""
-    page.goto(f"{base_url}/")
+def mount(page: Page, component_server: _ComponentServer) -> Iterator[Callable[..., Page]]:
+    """mount(html, "terminal-output.js", ...): opens a page with the board's stylesheet, the given
+    component modules and `html` as its body. Module scripts run before the load event that goto
+    waits for, so the elements are defined when it returns.
+
+    A component that throws (an uncaught error in the page) fails the test."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
 
     def _mount(html: str, *modules: str) -> Page:
         scripts = "".join(f'<script type="module" src="/web/components/{name}"></script>' for name in modules)
-        page.set_content(
-            '<!doctype html><html lang="en"><head><title>component</title>'
-            f'<link rel="stylesheet" href="/web/board.css">{scripts}</head>'
-            f"<body><main>{html}</main></body></html>"
+        page.goto(
+            component_server.add_page(
+                f'<!doctype html><html lang="en"><head>{HEAD}'
+                f'<link rel="stylesheet" href="/web/board.css">{scripts}</head>'
+                f"<body><main>{html}</main></body></html>"
+            )
         )
         return page
 
-    return _mount
+    yield _mount
+    assert not errors, f"the component threw in the page: {errors}"

@@ -33,14 +33,36 @@ def test_progress_bar_does_not_animate_for_users_who_ask_for_reduced_motion(moun
     expect(page.locator(".progress-bar__fill")).to_have_css("transition-duration", "0s")
 
 
+# (value, max) as given -> (aria-valuenow, aria-valuemax) shown
+OUT_OF_RANGE = {("12", "7"): ("7", "7"), ("-1", "7"): ("0", "7"), ("x", "0"): ("0", "100")}
+
+
 @pytest.mark.unit
 @pytest.mark.priority_p2
-@pytest.mark.parametrize(
-    ("value", "max_", "now", "maximum"), [("12", "7", "7", "7"), ("-1", "7", "0", "7"), ("x", "0", "0", "100")]
-)
-def test_progress_bar_clamps_values_out_of_range(mount, value, max_, now, maximum):
-    page = mount(f'<progress-bar value="{value}" max="{max_}"></progress-bar>', "progress-bar.js")
+def test_progress_bar_clamps_values_out_of_range(mount):
+    bars = "".join(
+        f'<progress-bar value="{value}" max="{max_}" label="bar {n}"></progress-bar>'
+        for n, (value, max_) in enumerate(OUT_OF_RANGE)
+    )
+    page = mount(bars, "progress-bar.js")
 
-    bar = page.get_by_role("progressbar", name="Progress")
-    expect(bar).to_have_attribute("aria-valuenow", now)
-    expect(bar).to_have_attribute("aria-valuemax", maximum)
+    for n, (now, maximum) in enumerate(OUT_OF_RANGE.values()):
+        bar = page.get_by_role("progressbar", name=f"bar {n}", exact=True)
+        expect(bar).to_have_attribute("aria-valuenow", now)
+        expect(bar).to_have_attribute("aria-valuemax", maximum)
+
+
+@pytest.mark.unit
+@pytest.mark.priority_p1
+def test_progress_bar_at_its_maximum_is_complete_and_fills_the_whole_track(mount):
+    page = mount('<progress-bar value="6" max="7" label="Pipeline progress"></progress-bar>', "progress-bar.js")
+    page.emulate_media(reduced_motion="reduce")  # no width transition to wait for
+    bar = page.get_by_role("progressbar", name="Pipeline progress")
+
+    bar.evaluate("el => { el.value = 7; }")
+
+    expect(bar).to_have_attribute("aria-valuenow", "7")
+    expect(bar).to_have_attribute("aria-valuetext", "7 of 7")
+    expect(bar).to_have_css("--progress", "100%")
+    track, fill = bar.bounding_box(), bar.locator(".progress-bar__fill").bounding_box()
+    assert track and fill and abs(track["width"] - fill["width"]) < 1, f"fill {fill} should cover track {track}"

@@ -1,38 +1,63 @@
 """A task whose pipeline fails: the board moves it to Failed and says why."""
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import expect
 
 from fixtures import factories
-from fixtures.platform_client import PlatformClient
+from fixtures.platform_client import FakeGitHubAdmin
 from fixtures.plugin import SquadContext
+from frontend_tests.flows.squads import PIPELINE_TIMEOUT_MS, FaultRules, SquadMaker
+from frontend_tests.pages.accessibility import assert_no_serious_violations
 from frontend_tests.pages.board import BoardPage
 
-PIPELINE_TIMEOUT_MS = 45_000
 
+@pytest.mark.e2e
+@pytest.mark.errors
+@pytest.mark.priority_p0
+def test_github_refusing_the_pull_request_moves_the_card_to_failed_with_the_reason_in_a_toast(
+    board: BoardPage, new_squad: SquadContext, github_faults: FaultRules, fake_github_admin: FakeGitHubAdmin
+):
+    """The fake GitHub answers 403 to this squad's create-pull-request call (a rule added through
+    its admin API); everything before it (sandbox, clone, commit, push) succeeds."""
+    task = new_squad.client.create_task(**factories.task_data())
+    board.open(new_squad.squad["id"], new_squad.token)
+    card = board.card(task["id"])
+    github_faults.add(new_squad.squad["repository"], operation="create_pull_request", status=403, times=1)
 
-@pytest.fixture
-def squad_without_repository(platform: PlatformClient) -> Iterator[SquadContext]:
-    """A squad whose repository does not exist in the fake GitHub: its pipeline fails on its own.
+    card.drag_to(board.column("in_progress"))
 
-    The failure belongs to this squad alone; a fault rule on the fake would be shared by every
-    pipeline running in the stack at the time."""
-    squad = platform.create_squad(**factories.squad_data())
-    client = platform.as_squad(squad["token"])
-    agent = client.create_agent(**factories.agent_data())
-    yield SquadContext(squad=squad, token=squad["token"], agent=agent, client=client, repository={})
-    client.close()
+    expect(board.column("failed").locator(card)).to_be_visible(timeout=PIPELINE_TIMEOUT_MS)
+    reason = new_squad.client.get_task(task["id"])["error"]
+    assert reason and "403" in reason, f"the task's error should name GitHub's 403, got {reason!r}"
+    expect(card.get_by_test_id("task-error")).to_have_text(reason)
+    toast = board.page.get_by_role("alert").filter(has_text=task["title"])
+    expect(toast).to_contain_text("Task failed")
+    expect(toast.get_by_test_id("toast-message")).to_contain_text(reason)
+    expect(card.locator("sandbox-status")).to_have_attribute("data-status", "failed")
+    expect(card.get_by_test_id("pr-link")).to_be_hidden()
+    expect(board.toasts("success")).to_have_count(0)
+    assert board.sandbox_trail(task["id"]) == ["creating", "ready", "running", "pushing", "failed"]
+
+    refused = [
+        entry
+        for entry in fake_github_admin.journal()
+        if entry["operation"] == "create_pull_request" and entry["fault"] == "status"
+    ]
+    assert [entry["path"] for entry in refused] == [f"/repos/{new_squad.squad['repository']}/pulls"], (
+        f"the 403 should have answered this squad's pull request and nothing else: {refused}"
+    )
+    assert_no_serious_violations(board.page, "the board with a failed task and its error toast")
 
 
 @pytest.mark.e2e
 @pytest.mark.errors
 @pytest.mark.priority_p1
-def test_a_failing_pipeline_moves_the_card_to_failed_with_an_error_toast(
-    board: BoardPage, squad_without_repository: SquadContext
+def test_a_squad_whose_repository_is_missing_gets_its_card_in_failed_with_the_reason(
+    board: BoardPage, squads: SquadMaker
 ):
-    squad = squad_without_repository
+    """No fault rule at all: the fake GitHub does not know the squad's repository, so the pipeline
+    fails on its own, for this squad only."""
+    squad = squads(with_repository=False)
     task = squad.client.create_task(**factories.task_data())
     board.open(squad.squad["id"], squad.token)
     card = board.card(task["id"])

@@ -85,7 +85,7 @@ export class TaskCard extends HTMLElement {
 
   set agentName(name) {
     this._agentName = name || '';
-    if (this._built) this.render();
+    if (this._built && this._task) this.render();
   }
 
   get sandboxStatus() {
@@ -103,6 +103,15 @@ export class TaskCard extends HTMLElement {
     this._progress.setAttribute('max', String(total || PIPELINE_STEPS));
     this._progress.setAttribute('value', String(index));
     this._progress.setAttribute('valuetext', `Step ${index} of ${total || PIPELINE_STEPS}: ${step}`);
+  }
+
+  /** A reopened task: its next run starts from an empty badge, bar and terminal. */
+  resetRun() {
+    this._build();
+    this._sandbox.status = null;
+    this._progress.setAttribute('value', '0');
+    this._progress.removeAttribute('valuetext');
+    this._terminal.clear();
   }
 
   write(text, stream) {

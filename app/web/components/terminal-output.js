@@ -37,19 +37,22 @@ export class TerminalOutput extends HTMLElement {
     if (!endsOpen) parts.pop();
     const stickToBottom = this.scrollTop + this.clientHeight >= this.scrollHeight - 4;
 
+    let last = null;
     parts.forEach((part, index) => {
       const open = index === 0 ? this._open.get(stream) : undefined;
       if (open) {
         open.textContent += part;
+        last = open;
       } else {
-        const line = document.createElement('div');
-        line.className = 'terminal-output__line';
-        line.dataset.stream = stream;
-        line.textContent = part;
-        this.append(line);
+        last = document.createElement('div');
+        last.className = 'terminal-output__line';
+        last.dataset.stream = stream;
+        last.textContent = part;
+        this.append(last);
       }
     });
-    if (endsOpen) this._open.set(stream, this.lastElementChild);
+    // The other stream may have written lines since this one's open line began: keep that line.
+    if (endsOpen) this._open.set(stream, last);
     else this._open.delete(stream);
 
     if (stickToBottom) this.scrollTop = this.scrollHeight;

@@ -1,0 +1,90 @@
+"""What every simulated user of the board does first: get a squad, and call the API strictly.
+
+A squad needs a repository in the fake GitHub (each user makes its own, so pipelines of different
+users never meet), the squad itself (whose token authorises the user's later calls) and an agent.
+Data comes from the shared factories (fixtures/factories.py), the same as every other suite's.
+"""
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from _targets import fake_github_url, platform_url
+from locust import HttpUser
+from locust.exception import StopUser
+
+from fixtures.factories import agent_data, repository_data, squad_data
+
+
+class SquadUser(HttpUser):
+    abstract = True
+    host = platform_url()
+
+    token: str
+    squad_id: str
+    repository: str
+    agent_id: str
+
+    def create_own_squad(self, *, with_agent: bool = True) -> None:
+        """A repository, a squad and (by default) an agent of this user's own; stops the user if any fails."""
+        repository = self.create_repository()
+        if repository is None:
+            raise StopUser()
+        squad = self.expect(
+            "POST", "/api/v1/squads", 201, json=squad_data(repository=repository), name="/api/v1/squads"
+        )
+        if squad is None:
+            raise StopUser()
+        self.repository = repository
+        self.use_squad(squad["id"], squad["token"])
+        if with_agent:
+            agent = self.expect("POST", "/api/v1/agents", 201, json=agent_data(), name="/api/v1/agents")
+            if agent is None:
+                raise StopUser()
+            self.agent_id = agent["id"]
+
+    def use_squad(self, squad_id: str, token: str) -> None:
+        # Set after the fake GitHub call on purpose: the squad's token goes to the platform only.
+        self.squad_id, self.token = squad_id, token
+        self.client.headers["Authorization"] = f"Bearer {token}"
+
+    def create_repository(self) -> str | None:
+        """A repository of its own in the fake GitHub; "owner/name", or None when that failed."""
+        # The random part keeps names unique across Locust worker processes, whose factories
+        # count independently.
+        repo = repository_data(name=f"load-{uuid.uuid4().hex[:12]}")
+        created = self.expect(
+            "POST",
+            f"{fake_github_url()}/_fake/repos",
+            201,
+            json={"owner": repo["owner"], "name": repo["name"], "default_branch": "main"},
+            name="fake GitHub /_fake/repos",
+        )
+        return None if created is None else f"{repo['owner']}/{repo['name']}"
+
+    def expect(
+        self,
+        method: str,
+        url: str,
+        status: int,
+        *,
+        name: str,
+        check: Callable[[Any], str | None] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Send a request that must answer `status` with JSON (and pass `check`, which returns
+        what is wrong or None); anything else is a failure carrying the reason. Returns the body."""
+        with self.client.request(method, url, name=name, catch_response=True, **kwargs) as response:
+            if response.status_code != status:
+                response.failure(f"expected HTTP {status}, got {response.status_code}: {response.text[:200]}")
+                return None
+            try:
+                body = response.json()
+            except ValueError:
+                response.failure(f"HTTP {status} but the body is not JSON: {response.text[:200]}")
+                return None
+            problem = check(body) if check else None
+            if problem:
+                response.failure(problem)
+                return None
+            return body

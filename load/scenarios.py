@@ -1,0 +1,394 @@
+"""Scenario shapes: which users run, how many, for how long, and when the run is over.
+
+Choose one with `--scenario NAME` (or LOAD_SCENARIO, or `scenario = NAME` in a config file):
+
+    manual    (default) plain Locust: --users/--spawn-rate/--run-time or the web UI, all user classes
+    smoke     seed 004's figures at once: 10 assignments (10 sandboxes) in flight, 50 open streams,
+              board users making their API calls; over when every assignment ended, at least 100
+              API calls were made and the streams were held 20 s (at most 50 s). CI runs it.
+    stress    board users (without assignments: the API alone) in steps of --stress-step-users every
+              --stress-step-s seconds, until a step misses the API objective (p95 within
+              --stress-p95-ms, no failure); reports the knee: the highest request rate that still
+              met it. Exit 0 when a knee was found.
+    soak      a steady mix (20 board users, 100 streams, 5 assignment users) for --soak-minutes.
+    streams   --streams stream users (default 1000), held --hold-s seconds (default 60) once all
+              are connected; reports drops and delivery p99.
+    pipeline  --assignments assignment users (default 100) with one assignment each, in flight at
+              once; reports how many pull requests they became and how long it took.
+
+The shape runs on the master (or the only process); Locust passes the options on to the workers.
+Every scenario but stress is judged by the SLO gate (load/_slo.py).
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import _fakes  # noqa: F401  (registers the fakes' realistic latency for the run)
+import _preflight  # noqa: F401  (registers the start-up check of the targets)
+import _slo
+from locust import LoadTestShape, events
+from locust.env import Environment
+from locust.runners import WorkerRunner
+from locust.stats import RequestStats, StatsEntry, calculate_response_time_percentile
+
+SCENARIOS = ("manual", "smoke", "stress", "soak", "streams", "pipeline")
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+API_PREFIX = "/api/v1"
+
+log = logging.getLogger("scenario")
+
+
+@events.init_command_line_parser.add_listener
+def add_scenario_options(parser, **_kwargs: object) -> None:
+    parser.add_argument(
+        "--scenario",
+        choices=SCENARIOS,
+        default="manual",
+        env_var="LOAD_SCENARIO",
+        include_in_web_ui=False,
+        help="the load shape: " + ", ".join(SCENARIOS) + " (default manual: --users/--spawn-rate or the web UI)",
+    )
+    parser.add_argument("--streams", type=int, default=1000, env_var="LOAD_STREAMS", help="streams: how many")
+    parser.add_argument("--hold-s", type=float, default=60, env_var="LOAD_HOLD_S", help="streams: seconds held")
+    parser.add_argument(
+        "--assignments", type=int, default=100, env_var="LOAD_ASSIGNMENTS", help="pipeline: assignments in flight"
+    )
+    parser.add_argument("--stress-step-users", type=int, default=20, env_var="LOAD_STRESS_STEP_USERS")
+    parser.add_argument("--stress-step-s", type=float, default=20, env_var="LOAD_STRESS_STEP_S")
+    parser.add_argument("--stress-max-steps", type=int, default=30, env_var="LOAD_STRESS_MAX_STEPS")
+    parser.add_argument(
+        "--stress-p95-ms",
+        type=float,
+        default=100,
+        env_var="LOAD_STRESS_P95_MS",
+        help="stress: the API p95 a step must stay within (default 100)",
+    )
+    parser.add_argument("--soak-minutes", type=float, default=30, env_var="LOAD_SOAK_MINUTES")
+
+
+def api_entries(stats: RequestStats) -> list[StatsEntry]:
+    """The platform's API calls (not the fakes' admin calls, streams or pipelines)."""
+    return [e for e in stats.entries.values() if e.method in HTTP_METHODS and e.name.startswith(API_PREFIX)]
+
+
+def _entry(stats: RequestStats, method: str, name: str) -> StatsEntry | None:
+    return stats.entries.get((name, method))
+
+
+def _count(stats: RequestStats, method: str, name: str) -> int:
+    entry = _entry(stats, method, name)
+    return entry.num_requests if entry else 0
+
+
+class Scenario:
+    """One scenario: `tick` is LoadTestShape.tick, `report` prints what the run showed."""
+
+    def __init__(self, shape: "ScenarioShape", environment: Environment) -> None:
+        self.shape = shape
+        self.environment = environment
+        self.options = environment.parsed_options
+
+    @property
+    def stats(self) -> RequestStats:
+        return self.environment.stats
+
+    def users(self, counts: dict[str, int], spawn_rate: float) -> tuple[int, float, list]:
+        """A tick starting exactly `counts` users of the named classes."""
+        classes = [self.environment.available_user_classes[name] for name in counts]
+        for user_class in classes:
+            # A mix of classes is held by fixed counts (read by the master's dispatcher, which looks at
+            # them again only when the classes change: mixes keep their counts for the whole run). One
+            # class is dispatched by weight, so its count can change from tick to tick (stress).
+            user_class.fixed_count = counts[user_class.__name__] if len(classes) > 1 else 0
+        return sum(counts.values()), spawn_rate, classes
+
+    def tick(self, elapsed: float) -> tuple | None:
+        raise NotImplementedError
+
+    def report(self) -> None:
+        """Lines for the log when the run is over."""
+
+
+class Smoke(Scenario):
+    COUNTS = {"AssignmentUser": 10, "StreamUser": 50, "BoardUser": 10}
+    SPAWN_RATE = 10.0
+    MIN_S, MAX_S, API_CALLS = 20.0, 50.0, 100
+
+    def tick(self, elapsed: float) -> tuple | None:
+        if elapsed >= self.MAX_S or (elapsed >= self.MIN_S and self._goals_met()):
+            return None
+        return self.users(self.COUNTS, self.SPAWN_RATE)
+
+    def _goals_met(self) -> bool:
+        assignments = _count(self.stats, _slo.PIPELINE, _slo.PIPELINE_TO_PULL_REQUEST)
+        api_calls = sum(e.num_requests for e in api_entries(self.stats))
+        return assignments >= self.COUNTS["AssignmentUser"] and api_calls >= self.API_CALLS
+
+    def report(self) -> None:
+        assignments = _entry(self.stats, _slo.PIPELINE, _slo.PIPELINE_TO_PULL_REQUEST)
+        done = assignments.num_requests - assignments.num_failures if assignments else 0
+        api_calls = sum(e.num_requests for e in api_entries(self.stats))
+        log.info(
+            "smoke: %d of %d assignments became pull requests, %d API calls, %d streams",
+            done,
+            self.COUNTS["AssignmentUser"],
+            api_calls,
+            self.COUNTS["StreamUser"],
+        )
+
+
+class Streams(Scenario):
+    SPAWN_RATE = 50.0
+
+    def __init__(self, shape: "ScenarioShape", environment: Environment) -> None:
+        super().__init__(shape, environment)
+        self.count = self.options.streams
+        self.hold_s = self.options.hold_s
+        self.all_connected_at: float | None = None
+        self.held_s = 0.0
+
+    def tick(self, elapsed: float) -> tuple | None:
+        connected = _count(self.stats, _slo.SSE, _slo.SSE_CONNECT)
+        if self.all_connected_at is None and connected >= self.count:
+            self.all_connected_at = elapsed
+            log.info("streams: all %d connected after %.1f s; holding them %g s", self.count, elapsed, self.hold_s)
+        if self.all_connected_at is not None:
+            self.held_s = elapsed - self.all_connected_at
+            if self.held_s >= self.hold_s:
+                return None
+        elif elapsed > self.count / self.SPAWN_RATE + 120:
+            log.error("streams: only %d of %d streams connected", connected, self.count)
+            return None
+        return self.users({"StreamUser": self.count}, self.SPAWN_RATE)
+
+    def report(self) -> None:
+        stream = _entry(self.stats, _slo.SSE, _slo.SSE_STREAM)
+        delivery = _entry(self.stats, _slo.SSE, _slo.SSE_DELIVERY)
+        log.info(
+            "streams: %d streams held %.0f s together, %d dropped; %d events delivered, delivery p50 %s ms, "
+            "p99 %s ms, max %s ms",
+            self.count,
+            self.held_s,
+            stream.num_failures if stream else 0,
+            delivery.num_requests if delivery else 0,
+            _ms(delivery, 0.5),
+            _ms(delivery, 0.99),
+            f"{delivery.max_response_time:.0f}" if delivery else "-",
+        )
+
+
+class Pipeline(Scenario):
+    SPAWN_RATE = 10.0
+
+    def __init__(self, shape: "ScenarioShape", environment: Environment) -> None:
+        super().__init__(shape, environment)
+        self.count = self.options.assignments
+        self.finished_at: float | None = None
+
+    def tick(self, elapsed: float) -> tuple | None:
+        if _count(self.stats, _slo.PIPELINE, _slo.PIPELINE_TO_PULL_REQUEST) >= self.count:
+            return None
+        if elapsed > self.options.pipeline_timeout_s + 60:
+            return None
+        return self.users({"AssignmentUser": self.count}, self.SPAWN_RATE)
+
+    def report(self) -> None:
+        pipeline = _entry(self.stats, _slo.PIPELINE, _slo.PIPELINE_TO_PULL_REQUEST)
+        assigned = _entry(self.stats, "POST", "/api/v1/tasks/{id}/assign")
+        checks = _entry(self.stats, "GET", "fake GitHub pull requests per assignment")
+        if pipeline is None or assigned is None:
+            log.error("pipeline: no assignment finished")
+            return
+        opened = pipeline.num_requests - pipeline.num_failures
+        took = pipeline.last_request_timestamp - assigned.start_time
+        log.info(
+            "pipeline: %d assignments in flight, %d became pull requests, %d failed, %d lost or duplicated "
+            "(fake GitHub journal); first assignment to last pull request %.1f s; per assignment p50 %.1f s, "
+            "p95 %.1f s",
+            assigned.num_requests,
+            opened,
+            pipeline.num_failures,
+            checks.num_failures if checks else 0,
+            took,
+            pipeline.get_response_time_percentile(0.5) / 1000,
+            pipeline.get_response_time_percentile(0.95) / 1000,
+        )
+
+
+@dataclass
+class Step:
+    users: int
+    seconds: float
+    requests: int
+    failures: int
+    p95_ms: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+class Stress(Scenario):
+    # The first seconds of a step are spawning and squad set-up; they are not measured.
+    SETTLE_S = 8.0
+
+    def __init__(self, shape: "ScenarioShape", environment: Environment) -> None:
+        super().__init__(shape, environment)
+        environment.slo_verdict_by_scenario = True  # type: ignore[attr-defined]
+        self.step_users = self.options.stress_step_users
+        self.step_s = max(self.options.stress_step_s, self.SETTLE_S + 5)
+        self.limit_ms = self.options.stress_p95_ms
+        self.steps: list[Step] = []
+        self.number = 0
+        self.window: tuple[float, dict[int, int], int, int] | None = None
+        self.broken: Step | None = None
+
+    def _snapshot(self) -> tuple[dict[int, int], int, int]:
+        times: dict[int, int] = {}
+        requests = failures = 0
+        for entry in api_entries(self.stats):
+            for bucket, count in entry.response_times.items():
+                times[bucket] = times.get(bucket, 0) + count
+            requests += entry.num_requests
+            failures += entry.num_failures
+        return times, requests, failures
+
+    def tick(self, elapsed: float) -> tuple | None:
+        number = int(elapsed // self.step_s) + 1
+        into_step = elapsed - (number - 1) * self.step_s
+        if number != self.number:  # a step just ended
+            if self.window is not None:
+                if not self._close_step(elapsed):
+                    return None
+            if number > self.options.stress_max_steps:
+                return None
+            self.number, self.window = number, None
+        if self.window is None and into_step >= self.SETTLE_S:
+            self.window = (elapsed, *self._snapshot())
+        users = self.step_users * self.number
+        return self.users({"BoardUser": users}, float(self.step_users))
+
+    def _close_step(self, elapsed: float) -> bool:
+        """Record the step that just ended; False when it missed the objective (the run is over)."""
+        assert self.window is not None
+        started, times_before, requests_before, failures_before = self.window
+        times_now, requests_now, failures_now = self._snapshot()
+        window = {b: c - times_before.get(b, 0) for b, c in times_now.items() if c - times_before.get(b, 0) > 0}
+        requests = requests_now - requests_before
+        p95 = calculate_response_time_percentile(window, requests, 0.95) if requests else 0
+        step = Step(self.step_users * self.number, elapsed - started, requests, failures_now - failures_before, p95)
+        self.steps.append(step)
+        log.info(
+            "stress: step %d, %d users: %.1f requests/s, p95 %.0f ms, %d failures",
+            self.number,
+            step.users,
+            step.rate,
+            step.p95_ms,
+            step.failures,
+        )
+        if step.failures or step.p95_ms > self.limit_ms or not requests:
+            self.broken = step
+            return False
+        return True
+
+    def report(self) -> None:
+        passed = [s for s in self.steps if s is not self.broken]
+        if not passed:
+            log.error("stress: no step met API p95 <= %g ms without failures: no sustainable rate", self.limit_ms)
+            self.environment.process_exit_code = 1
+            return
+        knee = max(passed, key=lambda s: s.rate)
+        broke = (
+            f"broke at {self.broken.rate:.1f} requests/s ({self.broken.users} users: p95 {self.broken.p95_ms:.0f} ms, "
+            f"{self.broken.failures} failures)"
+            if self.broken
+            else f"never broke within {len(self.steps)} steps"
+        )
+        log.info(
+            "stress: knee at %.1f requests/s (%d users, API p95 %.0f ms <= %g ms, no failure); %s",
+            knee.rate,
+            knee.users,
+            knee.p95_ms,
+            self.limit_ms,
+            broke,
+        )
+        self.environment.process_exit_code = 0
+
+
+class Soak(Scenario):
+    COUNTS = {"BoardUser": 20, "StreamUser": 100, "AssignmentUser": 5}
+    SPAWN_RATE = 10.0
+
+    def tick(self, elapsed: float) -> tuple | None:
+        if elapsed >= self.options.soak_minutes * 60:
+            return None
+        return self.users(self.COUNTS, self.SPAWN_RATE)
+
+    def report(self) -> None:
+        log.info("soak: %.0f minutes: %s", self.options.soak_minutes, _slo.summary(self.stats))
+
+
+def _ms(entry: StatsEntry | None, percentile: float) -> str:
+    return f"{entry.get_response_time_percentile(percentile):.0f}" if entry and entry.num_requests else "-"
+
+
+KINDS: dict[str, Callable[["ScenarioShape", Environment], Scenario]] = {
+    "smoke": Smoke,
+    "stress": Stress,
+    "soak": Soak,
+    "streams": Streams,
+    "pipeline": Pipeline,
+}
+# What a scenario sets for its users (over the options given).
+USER_OPTIONS: dict[str, dict[str, object]] = {
+    "smoke": {"assignments_per_user": 1},
+    "pipeline": {"assignments_per_user": 1},
+    # The API's own capacity: the sandboxes' work (real git in the fake E2B, on this machine) is
+    # not the platform's, and would take the CPU the API is measured on.
+    "stress": {"board_assignments": "off"},
+}
+
+
+class ScenarioShape(LoadTestShape):
+    """Drives the chosen scenario; with `manual` it steps aside (removed at init)."""
+
+    # Scenarios set their own users and spawn rates; with `manual` the shape is gone and the common
+    # options apply as usual (this also keeps Locust from warning that they are ignored).
+    use_common_options = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scenario: Scenario | None = None
+
+    def tick(self) -> tuple | None:
+        if self.scenario is None:
+            return None
+        return self.scenario.tick(self.get_run_time())
+
+
+@events.init.add_listener
+def choose_scenario(environment: Environment, **_kwargs: object) -> None:
+    options = environment.parsed_options
+    name = options.scenario if options else "manual"
+    shape = environment.shape_class
+    if name == "manual" or not isinstance(shape, ScenarioShape) or isinstance(environment.runner, WorkerRunner):
+        environment.shape_class = None if isinstance(shape, ScenarioShape) else shape
+        return
+    for option, value in USER_OPTIONS.get(name, {}).items():
+        setattr(options, option, value)  # passed on to the workers with the other options
+    shape.scenario = KINDS[name](shape, environment)
+    log.info("scenario %s", name)
+
+
+@events.quitting.add_listener
+def report_scenario(environment: Environment, **_kwargs: object) -> None:
+    shape = environment.shape_class
+    if isinstance(shape, ScenarioShape) and shape.scenario is not None:
+        shape.scenario.report()
+
+
+# The quitting listeners run in the order they were added: the scenario's report comes before the
+# SLO gate's verdict (load/_slo.py was imported above, so move the gate behind the report).
+events.quitting.remove_listener(_slo.apply_slo_gate)
+events.quitting.add_listener(_slo.apply_slo_gate)

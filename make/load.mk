@@ -1,0 +1,70 @@
+# The load suite's benchmarks and its distributed run. Included by the Makefile (VENV, PY, STAMP and
+# REPORTS come from there; `test-load`, the CI smoke, is in the Makefile itself).
+#
+#   make bench-load          the figures of BENCHMARKS.md, each scenario against a fresh stack:
+#                            smoke, 1,000 streams held 60 s (SQLite, then PostgreSQL), 100
+#                            assignments in flight, API stress
+#   make load-distributed    the smoke with a master and two workers on loopback, stats merged
+#
+# Every run leaves Locust's HTML report, CSV stats and log under reports/load/<run>/, and the
+# stack's logs under reports/stack/load-<run>/. The scenarios are in load/scenarios.py.
+
+.PHONY: bench-load load-distributed
+
+LOCUST := $(VENV)/bin/locust
+LOAD_REPORTS := $(REPORTS)/load
+# A fresh stack (platform and both fakes on free loopback ports) around one command.
+LOAD_STACK = $(PY) -m fixtures.stack run --log-dir $(REPORTS)/stack/load-$(1) --
+# Locust with the suite's config, its reports in reports/load/$(1)/; the log is kept there too.
+LOAD_RUN = $(LOCUST) --config load/locust.conf --html $(LOAD_REPORTS)/$(1)/report.html --csv $(LOAD_REPORTS)/$(1)/stats
+# Each stream is a socket in the platform and one in Locust: 1,000 streams need more than the
+# usual soft limit of 1,024 open files.
+OPEN_FILES := 8192
+RAISE_OPEN_FILES = ulimit -Sn $(OPEN_FILES) 2>/dev/null || ulimit -Sn "$$(ulimit -Hn)"
+# The lines of a run's log that carry its figures.
+LOAD_FIGURES := 'SLO (met|failed)|scenario|smoke:|streams:|pipeline:|stress:|postgres:'
+
+# The platform on a throwaway PostgreSQL cluster (fixtures/postgres.py) instead of SQLite.
+ON_POSTGRES = $(PY) -m fixtures.postgres -- env
+POSTGRES_PLATFORM = DATABASE_URL="$${TEST_DATABASE_URL/postgresql:/postgresql+asyncpg:}"
+
+# name, Locust options, and an optional wrapper (ON_POSTGRES): one benchmark against a fresh stack.
+# Its exit status is kept, and the next one runs anyway.
+define bench_run
+	@echo; echo "== $(1): $(2)"
+	@mkdir -p $(LOAD_REPORTS)/$(1)
+	-@set -o pipefail; $(RAISE_OPEN_FILES); \
+	  $(3) bash -c '$(if $(3),$(POSTGRES_PLATFORM)) $(call LOAD_STACK,$(1)) $(call LOAD_RUN,$(1)) $(2)' 2>&1 \
+	  | tee $(LOAD_REPORTS)/$(1)/locust.log; echo $$? > $(LOAD_REPORTS)/$(1)/status
+endef
+BENCH_RUNS := bench-smoke bench-streams bench-streams-postgres bench-pipeline bench-stress
+
+bench-load: $(STAMP)
+	@echo "machine: $$(nproc) CPUs, $$(free -g | awk '/^Mem:/ {print $$2 " GB"}') memory, load average $$(cut -d' ' -f1-3 /proc/loadavg)"
+	$(call bench_run,bench-smoke,--scenario smoke)
+	$(call bench_run,bench-streams,--scenario streams --streams 1000 --hold-s 60)
+	$(call bench_run,bench-streams-postgres,--scenario streams --streams 1000 --hold-s 60,$(ON_POSTGRES))
+	$(call bench_run,bench-pipeline,--scenario pipeline --assignments 100)
+	$(call bench_run,bench-stress,--scenario stress --stress-p95-ms 100 --stress-step-users 25 --stress-step-s 20)
+	@echo; echo "== bench-load figures (logs and reports under $(LOAD_REPORTS)/bench-*/)"
+	@failed=0; for run in $(BENCH_RUNS); do \
+	  status=$$(cat $(LOAD_REPORTS)/$$run/status 2>/dev/null || echo 1); \
+	  echo "-- $$run (exit $$status)"; \
+	  grep -E $(LOAD_FIGURES) $(LOAD_REPORTS)/$$run/locust.log | sed 's/^\[[^]]*\] [^ ]* //'; \
+	  [ "$$status" = 0 ] || failed=1; \
+	done; exit $$failed
+
+# A master and two worker processes on loopback, on a port free at the time; the master waits for
+# both (--expect-workers) and merges their statistics into its report. LOAD_SCENARIO chooses the
+# scenario (default: the smoke of load/locust.conf).
+load-distributed: $(STAMP)
+	@mkdir -p $(LOAD_REPORTS)/distributed
+	$(call LOAD_STACK,distributed) bash -c '\
+	  port=$$($(PY) -c "from fixtures.stack import free_port; print(free_port())"); \
+	  for worker in 1 2; do \
+	    $(LOCUST) -f load/ --worker --master-host 127.0.0.1 --master-port $$port \
+	      > $(LOAD_REPORTS)/distributed/worker-$$worker.log 2>&1 & \
+	  done; \
+	  $(call LOAD_RUN,distributed) --master --master-bind-host 127.0.0.1 --master-bind-port $$port \
+	    --expect-workers 2 --expect-workers-max-wait 60; status=$$?; \
+	  wait; exit $$status'
