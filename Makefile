@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed-stamp
 REPORTS := reports
 # The smoke profile (users, run time, reports) lives in load/locust.conf.
 LOAD_ARGS ?= --config load/locust.conf
+# pytest-xdist processes for the backend suite (each with its own database and stack); 0 = serial.
+BACKEND_WORKERS ?= 2
 
 .PHONY: help setup system-packages suites test test-backend test-backend-postgres test-frontend \
         test-frontend-headed test-load lint up health clean
@@ -62,12 +64,12 @@ suites: setup
 test: suites lint typecheck test-backend-postgres
 
 test-backend: $(STAMP)
-	$(PYTEST) backend_tests --junitxml=$(REPORTS)/junit/backend.xml \
+	$(PYTEST) backend_tests -n $(BACKEND_WORKERS) --junitxml=$(REPORTS)/junit/backend.xml \
 	  --cov=app --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=html:$(REPORTS)/coverage-html
 
 # On TEST_DATABASE_URL when set; otherwise on a throwaway cluster from the local PostgreSQL binaries.
 test-backend-postgres: $(STAMP)
-	$(PY) -m fixtures.postgres -- $(PYTEST) backend_tests -p no:randomly \
+	$(PY) -m fixtures.postgres -- $(PYTEST) backend_tests -n $(BACKEND_WORKERS) -p no:randomly \
 	  --junitxml=$(REPORTS)/junit/backend-postgres.xml
 
 test-frontend: setup
