@@ -15,16 +15,17 @@ router = APIRouter(prefix="/git", tags=["git"])
 
 
 class _Output:
-    """Collects what git prints, for the response."""
+    """Collects what git prints, for the response, with every secret the platform holds removed."""
 
-    def __init__(self) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.chunks: list[str] = []
+        self._secrets = runtime.settings.secrets()
 
     async def __call__(self, stream: str, text: str) -> None:
         self.chunks.append(text)
 
-    def text(self, secrets: list[str]) -> str:
-        return redact("".join(self.chunks), secrets)[-4000:]
+    def text(self) -> str:
+        return redact("".join(self.chunks), self._secrets)[-4000:]
 
 
 @router.post("/clone", response_model=GitResult)
@@ -37,13 +38,13 @@ async def clone(
     sandbox, _ = await own_sandbox(session, squad, body.sandbox_id)
     handle = live_handle(sandbox)
     repository = await runtime.github.get_repository(squad.repository)
-    output = _Output()
+    output = _Output(runtime)
     await runtime.git.clone(handle, repository.clone_url, repository.default_branch, output)
     return GitResult(
         sandbox_id=sandbox.id,
         repository=repository.full_name,
         branch=repository.default_branch,
-        output=output.text(runtime.settings.secrets()),
+        output=output.text(),
     )
 
 
@@ -55,9 +56,9 @@ async def branch(
     runtime: Runtime = Depends(get_runtime),
 ) -> GitResult:
     sandbox, _ = await own_sandbox(session, squad, body.sandbox_id)
-    output = _Output()
+    output = _Output(runtime)
     await runtime.git.create_branch(live_handle(sandbox), body.branch, output)
-    return GitResult(sandbox_id=sandbox.id, repository=squad.repository, branch=body.branch, output=output.text([]))
+    return GitResult(sandbox_id=sandbox.id, repository=squad.repository, branch=body.branch, output=output.text())
 
 
 @router.post("/commit", response_model=GitResult)
@@ -68,11 +69,9 @@ async def commit(
     runtime: Runtime = Depends(get_runtime),
 ) -> GitResult:
     sandbox, task = await own_sandbox(session, squad, body.sandbox_id)
-    output = _Output()
+    output = _Output(runtime)
     await runtime.git.commit(live_handle(sandbox), body.message, "agent-squad", output)
-    return GitResult(
-        sandbox_id=sandbox.id, repository=squad.repository, branch=task.branch or "", output=output.text([])
-    )
+    return GitResult(sandbox_id=sandbox.id, repository=squad.repository, branch=task.branch or "", output=output.text())
 
 
 @router.post("/push", response_model=GitResult)
@@ -83,7 +82,7 @@ async def push(
     runtime: Runtime = Depends(get_runtime),
 ) -> GitResult:
     sandbox, task = await own_sandbox(session, squad, body.sandbox_id)
-    output = _Output()
+    output = _Output(runtime)
     await runtime.git.push(live_handle(sandbox), body.branch, output)
     task.branch = body.branch
     await session.commit()
@@ -91,5 +90,5 @@ async def push(
         sandbox_id=sandbox.id,
         repository=squad.repository,
         branch=body.branch,
-        output=output.text(runtime.settings.secrets()),
+        output=output.text(),
     )
