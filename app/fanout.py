@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sse_starlette import ServerSentEvent
 
 from app.events import EventSignal, event_payload, events_after, events_of_all_squads_after, latest_event_id
@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 
 # Rows per query, for the hub and for replays.
 PAGE_SIZE = 500
+# The fan-out's own PostgreSQL connections: the hub's reads, and the replays and token checks of
+# streams as they open (a burst of a thousand at once waits for these, not for the API's pool).
+POSTGRES_READER_POOL_SIZE = 5
+POSTGRES_READER_MAX_OVERFLOW = 10
 # Events a subscription may have waiting before it is sent back to the table to catch up.
 MAX_PENDING = 2000
 
@@ -260,6 +264,22 @@ class EventHub:
             await self.reader_engine.dispose()
 
 
+def postgres_reader_engine(database_url: str) -> AsyncEngine:
+    """The fan-out's reads on PostgreSQL: autocommit, so a read is one round trip (no BEGIN and
+    ROLLBACK around it, no pre-ping on checkout), on a pool of its own that the API and workers
+    cannot starve. Each statement sees what was committed before it, which is all the hub and
+    the replays need. A connection lost with a restarted server fails one read; SQLAlchemy then
+    replaces the pool's connections and the next wake reads again."""
+    return create_async_engine(
+        database_url,
+        isolation_level="AUTOCOMMIT",
+        # Refuses writes, like the SQLite readers: nothing reaches the table through the fan-out.
+        connect_args={"server_settings": {"default_transaction_read_only": "on"}},
+        pool_size=POSTGRES_READER_POOL_SIZE,
+        max_overflow=POSTGRES_READER_MAX_OVERFLOW,
+    )
+
+
 def event_hub(
     sessionmaker: async_sessionmaker[AsyncSession],
     signal: EventSignal,
@@ -268,9 +288,13 @@ def event_hub(
     database_url: str | None = None,
 ) -> EventHub:
     """The hub of one runtime. With the runtime's `database_url` it reads through sessions that do not
-    take SQLite's write lock (app/read_only.py), and on PostgreSQL it is woken by other processes'
+    take SQLite's write lock (app/read_only.py) or, on PostgreSQL, autocommit reads on a pool of their
+    own (`postgres_reader_engine`); on PostgreSQL it is woken by other processes'
     NOTIFYs too; without one (a runtime bound to a test's transaction) it reads through `sessionmaker`."""
-    reader_engine = sqlite_reader_engine(database_url) if database_url is not None else None
+    reader_engine = None
+    if database_url is not None:
+        is_postgres = make_url(database_url).get_backend_name() == "postgresql"
+        reader_engine = postgres_reader_engine(database_url) if is_postgres else sqlite_reader_engine(database_url)
     hub = EventHub(
         reader_sessionmaker(reader_engine) if reader_engine is not None else sessionmaker,
         signal,

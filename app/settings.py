@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # A job is tried this many times (a worker dying mid-pipeline counts) before its task fails.
     max_job_attempts: int = 3
     worker_poll_interval_s: float = 0.5
+    # Jobs one worker (the in-app one, or each `python -m app.worker`) runs at the same time.
+    worker_concurrency: int = Field(8, ge=1)
     job_lease_s: float = 120.0
     command_timeout_s: float = 120.0
     http_timeout_s: float = 30.0

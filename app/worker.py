@@ -1,18 +1,35 @@
-"""Pipeline workers: take queued jobs under a lease and run them.
+"""Pipeline workers: take queued jobs under a lease and run them, several at once.
 
-Runs inside the app by default; `python -m app.worker` runs one as a separate process. A job
-whose worker died (its lease ran out) is taken over by another worker.
+Runs inside the app by default; `python -m app.worker` runs one as a separate process. A worker
+runs up to `concurrency` jobs at the same time (`WORKER_CONCURRENCY`): a pipeline spends nearly
+all its time waiting on E2B, git and GitHub, so one event loop carries many of them.
+
+- Claiming is one short write transaction per job, safe with any number of workers in any number
+  of processes: on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED` hands each queued job to one
+  claimer; on SQLite every platform transaction begins with BEGIN IMMEDIATE (app/db.py), so
+  claims are serialised by the database's write lock. A worker claims only when it has a free
+  slot, so queued jobs stay available to other workers meanwhile.
+- Each claim gets a lease token of its own (worker name and claim number), renewed while the
+  pipeline runs; renewing and finishing check the token, so a job whose lease ran out and was
+  taken over (by another process, or another slot of this one) is only ever finished by its
+  current holder. A job taken over re-runs a pipeline that resumes: it reuses the pushed branch
+  and finds the pull request already opened, so no pull request is opened twice.
+- Stopping (cancelling `run_forever`, SIGTERM/SIGINT for `python -m app.worker`) claims nothing
+  more, cancels the running pipelines (each still destroys its sandbox) and hands their jobs back
+  to the queue at once, for the next worker, instead of leaving them until their leases run out.
 """
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
+import signal
 import socket
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.events import EventSignal
@@ -20,6 +37,15 @@ from app.models import Job, JobState, utcnow
 from app.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
+
+# How long a stopping worker waits for its cancelled pipelines to clean up (destroy their
+# sandboxes, hand their jobs back); after that their leases run out and others take them over.
+STOP_GRACE_S = 10.0
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """A queued job, or one whose worker stopped renewing its lease (died)."""
+    return or_(Job.state == JobState.QUEUED, (Job.state == JobState.RUNNING) & (Job.lease_expires_at < now))
 
 
 class Worker:
@@ -32,36 +58,47 @@ class Worker:
         lease_s: float,
         poll_interval_s: float,
         max_attempts: int = 3,
+        concurrency: int = 1,
+        peek_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
+        """`peek_sessionmaker` reads whether anything is claimable without taking SQLite's write
+        lock (the event fan-out's read-only sessions); by default the worker's own sessions."""
+        if concurrency < 1:
+            raise ValueError(f"a worker runs at least one job at a time, not {concurrency}")
         self._sessionmaker = sessionmaker
+        self._peek_sessionmaker = peek_sessionmaker or sessionmaker
         self._signal = signal
         self._pipeline = pipeline
         self._lease = timedelta(seconds=lease_s)
         self._poll_interval_s = poll_interval_s
         self._max_attempts = max_attempts
-        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.concurrency = concurrency
+        self.name = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._claims = itertools.count(1)
+        self._running: set[asyncio.Task[None]] = set()
+
+    @property
+    def running(self) -> int:
+        """Jobs this worker is running now."""
+        return len(self._running)
+
+    async def _anything_claimable(self) -> bool:
+        async with self._peek_sessionmaker() as session:
+            found = await session.scalar(select(Job.id).where(_claimable(utcnow())).limit(1))
+        return found is not None
 
     async def claim(self) -> Job | None:
         now = utcnow()
         async with self._sessionmaker() as session:
             query = (
-                select(Job)
-                .where(
-                    or_(
-                        Job.state == JobState.QUEUED,
-                        (Job.state == JobState.RUNNING) & (Job.lease_expires_at < now),
-                    )
-                )
-                .order_by(Job.created_at)
-                .limit(1)
-                .with_for_update(skip_locked=True)
+                select(Job).where(_claimable(now)).order_by(Job.created_at).limit(1).with_for_update(skip_locked=True)
             )
             job = await session.scalar(query)
             if job is None:
                 return None
             job.state = JobState.RUNNING
             job.attempts += 1
-            job.lease_owner = self.name
+            job.lease_owner = f"{self.name}#{next(self._claims)}"
             job.lease_expires_at = now + self._lease
             await session.commit()
             return job
@@ -69,10 +106,23 @@ class Worker:
     async def _finish(self, job: Job, state: JobState) -> None:
         async with self._sessionmaker() as session:
             stored = await session.get(Job, job.id)
-            if stored is not None and stored.lease_owner == self.name:
+            if stored is not None and stored.lease_owner == job.lease_owner:
                 stored.state = state
                 stored.lease_expires_at = None
+                if state == JobState.QUEUED:
+                    # Handed back by a stopping worker: that run does not count as a failed attempt.
+                    stored.lease_owner = None
+                    stored.attempts = max(stored.attempts - 1, 0)
                 await session.commit()
+
+    async def _settle(self, job: Job, state: JobState) -> None:
+        """Store how the job ended even when the worker is being stopped meanwhile."""
+        settling = asyncio.ensure_future(self._finish(job, state))
+        try:
+            await asyncio.shield(settling)
+        except asyncio.CancelledError:
+            await settling
+            raise
 
     async def _keep_lease(self, job: Job) -> None:
         """Renew the lease while the pipeline runs, so only a dead worker's job is taken over."""
@@ -80,44 +130,91 @@ class Worker:
             await asyncio.sleep(self._lease.total_seconds() / 3)
             async with self._sessionmaker() as session:
                 stored = await session.get(Job, job.id)
-                if stored is None or stored.lease_owner != self.name:
+                if stored is None or stored.lease_owner != job.lease_owner:
                     return
                 stored.lease_expires_at = utcnow() + self._lease
                 await session.commit()
 
-    async def run_once(self) -> bool:
-        """Run one job if there is one; True when a job ran."""
-        job = await self.claim()
-        if job is None:
-            return False
+    async def _run_claimed(self, job: Job) -> None:
         if job.attempts > self._max_attempts:
             await self._pipeline.give_up(
                 job.task_id, f"gave up after {self._max_attempts} attempts: the workers running it stopped mid-way"
             )
-            await self._finish(job, JobState.FAILED)
-            return True
-        log.info("worker %s runs job %s (task %s, attempt %d)", self.name, job.id, job.task_id, job.attempts)
+            await self._settle(job, JobState.FAILED)
+            return
+        log.info("worker %s runs job %s (task %s, attempt %d)", job.lease_owner, job.id, job.task_id, job.attempts)
         lease = asyncio.create_task(self._keep_lease(job))
         try:
             await self._pipeline.run(job.task_id)
+        except asyncio.CancelledError:
+            # Stopping: the pipeline has destroyed its sandbox; the job goes back to the queue.
+            lease.cancel()
+            log.info("worker %s stopped job %s; it is queued again", job.lease_owner, job.id)
+            await self._settle(job, JobState.QUEUED)
+            raise
         except Exception:
             log.exception("job %s crashed", job.id)
-            await self._finish(job, JobState.FAILED)
-            return True
+            await self._settle(job, JobState.FAILED)
+            return
         finally:
             lease.cancel()
-        await self._finish(job, JobState.DONE)
+        await self._settle(job, JobState.DONE)
+
+    async def run_once(self) -> bool:
+        """Run one job if there is one, to its end; True when a job ran."""
+        job = await self.claim()
+        if job is None:
+            return False
+        await self._run_claimed(job)
         return True
 
     async def run_forever(self) -> None:
-        while True:
-            wake = self._signal.current()
-            if await self.run_once():
-                continue
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll_interval_s):
-                    await wake.wait()
+        """Claim and run jobs, up to `concurrency` at once, until cancelled; then stop cleanly."""
+        slots = asyncio.Semaphore(self.concurrency)
+        try:
+            while True:
+                await slots.acquire()
+                job = None
+                wake = self._signal.current()
+                try:
+                    # Most wakes are events of running pipelines: look before taking the write lock.
+                    if await self._anything_claimable():
+                        job = await self.claim()
+                except Exception:
+                    log.exception("worker %s could not claim a job; trying again", self.name)
+                if job is None:
+                    slots.release()
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._poll_interval_s):
+                            await wake.wait()
+                    continue
+                self._running.add(asyncio.create_task(self._run_in_slot(job, slots), name=f"job-{job.id}"))
+        finally:
+            await self._stop_running()
+
+    async def _run_in_slot(self, job: Job, slots: asyncio.Semaphore) -> None:
+        try:
+            await self._run_claimed(job)
+        except Exception:
+            # Finishing failed (the database went away): the lease runs out and the job is taken over.
+            log.exception("worker %s could not finish job %s", job.lease_owner, job.id)
+        finally:
+            # Gone from `running` before the slot is free: the claimer never sees more than `concurrency`.
+            if (current := asyncio.current_task()) is not None:
+                self._running.discard(current)
+            slots.release()
+
+    async def _stop_running(self) -> None:
+        running = list(self._running)
+        if not running:
+            return
+        log.info("worker %s stops %d running job(s)", self.name, len(running))
+        for task in running:
+            task.cancel()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_GRACE_S):
+                await asyncio.gather(*running, return_exceptions=True)
 
 
 async def _main() -> None:
@@ -126,8 +223,14 @@ async def _main() -> None:
 
     async with Runtime(get_settings()) as runtime:
         worker = runtime.worker()
-        log.info("worker %s started", worker.name)
-        await worker.run_forever()
+        log.info("worker %s started, running up to %d jobs at once", worker.name, worker.concurrency)
+        running = asyncio.create_task(worker.run_forever())
+        loop = asyncio.get_running_loop()
+        for stop_signal in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(stop_signal, running.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        log.info("worker %s stopped", worker.name)
 
 
 if __name__ == "__main__":
