@@ -64,6 +64,7 @@ class Pipeline:
         await run.load()
         if run.task.status == TaskStatus.IN_PROGRESS:
             await run.destroy_leftover_sandboxes()
+            await run.destroy_stray_sandboxes()
             await run.fail(reason)
 
     async def _emit(self, task: Task, type: str, data: dict[str, Any], **task_changes: Any) -> None:
@@ -139,6 +140,7 @@ class _TaskRun:
             await self.fail(f"{self._current_step()} step: internal error: {type(error).__name__}: {error}")
         finally:
             await self._destroy_sandbox()
+            await self.destroy_stray_sandboxes()
 
     async def _steps(self) -> None:
         await self.sandbox_status("creating")
@@ -254,6 +256,17 @@ class _TaskRun:
                 log.warning("could not destroy leftover sandbox %s: %s", row.e2b_sandbox_id, error.message)
                 continue
             await self._mark_destroyed(row.id)
+
+    async def destroy_stray_sandboxes(self) -> None:
+        """Kill what E2B still runs for this task: a creation that timed out here may have succeeded there
+        (the answer came too late), leaving a sandbox this run never knew of."""
+        try:
+            strays = await self.p._sandboxes.running_with_metadata({"task_id": self.task.id})
+            for sandbox_id in strays:
+                log.warning("destroying stray sandbox %s of task %s", sandbox_id, self.task.id)
+                await self.p._sandboxes.destroy(sandbox_id)
+        except ServiceError as error:
+            log.warning("could not look for stray sandboxes of task %s: %s", self.task.id, error.message)
 
     async def _mark_destroyed(self, row_id: str) -> None:
         async with self.p._sessionmaker() as session:

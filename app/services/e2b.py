@@ -10,6 +10,7 @@ import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -118,6 +119,25 @@ class E2BSandboxService:
             if response.status_code not in (200, 204):
                 raise self._status_error(response, action)
             return True
+
+        return await with_retries(attempt, self._retry)
+
+    async def running_with_metadata(self, metadata: dict[str, str]) -> list[str]:
+        """Ids of the running sandboxes carrying all of `metadata` (GET /v2/sandboxes, first 100).
+
+        Finds a sandbox whose creation timed out on our side but happened on E2B's.
+        """
+        action = "listing sandboxes"
+        params = {"metadata": urlencode(metadata), "state": "running", "limit": "100"}
+
+        async def attempt() -> list[str]:
+            response = await self._send("GET", "/v2/sandboxes", action, params=params)
+            if response.status_code != 200:
+                raise self._status_error(response, action)
+            try:
+                return [str(item["sandboxID"]) for item in response.json()]
+            except (ValueError, KeyError, TypeError) as error:
+                raise SandboxError(f"{action} failed: E2B answered a body that is not a list of sandboxes") from error
 
         return await with_retries(attempt, self._retry)
 

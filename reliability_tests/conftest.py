@@ -1,0 +1,65 @@
+"""The fault matrix's own stack, and a scene (squad, agent, task) per test on it.
+
+The shared assertions live in fixtures/outcomes.py (the worker-restart test uses them too).
+"""
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from fixtures import factories
+from fixtures.databases import worker_database_url
+from fixtures.outcomes import HTTP_TIMEOUT_S, Scene
+from fixtures.platform_client import FakeE2BAdmin, FakeGitHubAdmin, PlatformClient
+from fixtures.stack import ROOT, Stack, StackError, start_stack
+
+
+@pytest.fixture(scope="session")
+def fault_stack(worker_id_label, tmp_path_factory) -> Iterator[Stack]:
+    """A stack of its own, tuned so faults play out in seconds: a short HTTP timeout, short retry
+    backoff, a short job lease (a job cut off by a platform restart is taken over quickly)."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("SQUAD_BASE_URL", "FAKE_E2B_URL", "FAKE_GITHUB_URL")}
+    try:
+        stack = start_stack(
+            environ=environ,
+            database_url=worker_database_url(f"{worker_id_label}_faults", tmp_path_factory.mktemp("faults-db")),
+            log_dir=ROOT / "reports" / "stack" / f"{worker_id_label}-faults",
+            announce=lambda line: None,
+            extra_platform_env={
+                "HTTP_TIMEOUT_S": str(HTTP_TIMEOUT_S),
+                "RETRY_BASE_DELAY_S": "0.05",
+                "RETRY_MAX_DELAY_S": "0.5",
+                "JOB_LEASE_S": "1.5",
+                "WORKER_POLL_INTERVAL_S": "0.2",
+                "SSE_HEARTBEAT_S": "1",
+                "SSE_POLL_INTERVAL_S": "0.3",
+            },
+        )
+    except StackError as error:
+        pytest.fail(f"could not start the fault stack: {error}", pytrace=False)
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def scene(fault_stack: Stack) -> Iterator[Scene]:
+    e2b = FakeE2BAdmin(fault_stack.e2b_url, fault_stack.e2b_api_key)
+    github = FakeGitHubAdmin(fault_stack.github_url)
+    data = factories.squad_data()
+    owner, name = data["repository"].split("/")
+    repository = github.create_repo(owner, name)
+    platform = PlatformClient(fault_stack.base_url)
+    squad = platform.create_squad(**data)
+    client = platform.as_squad(squad["token"])
+    agent = client.create_agent(**factories.agent_data())
+    task = client.create_task(**factories.task_data())
+    scene = Scene(fault_stack, e2b, github, client, squad["token"], owner, name, repository["clone_url"], agent, task)
+    yield scene
+    # Rules are narrowed to this test's task and repository, but a rule never reached must not linger;
+    # rate limits are per token, shared by every squad of the stack: give the token a full window back.
+    e2b.clear_faults()
+    github.clear_faults()
+    scene.restore_rate_limit()
+    for admin in (client, platform, e2b, github):
+        admin.http.close()

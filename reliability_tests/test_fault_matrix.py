@@ -1,0 +1,244 @@
+"""The fault matrix, end to end through the live stack (uvicorn platform, fake E2B and GitHub servers).
+
+For every fault: the task ends in a defined state (review with one pull request, or failed with a
+reason), the stream replayed from Last-Event-ID 0 equals the events stored in the database, no pull
+request is opened twice, and no sandbox is left running in the fake E2B. Faults are injected through
+the fakes' admin HTTP API (`/_fake/faults`, rate limits), narrowed to the test's task or repository.
+The worker killed mid-pipeline is backend_tests/e2e/test_worker_restart.py, with the same assertions.
+"""
+
+import asyncio
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from fixtures.outcomes import (
+    HTTP_TIMEOUT_S,
+    Scene,
+    assert_defined_end,
+    assert_no_sandbox_left,
+    assert_replay_equals_database,
+)
+from fixtures.sse import SseRecorder
+from fixtures.waiting import eventually
+
+pytestmark = [pytest.mark.e2e, pytest.mark.errors, pytest.mark.slow]
+
+TIMEOUT_LATENCY_MS = int(HTTP_TIMEOUT_S * 1000) + 700
+
+
+@dataclass(frozen=True)
+class Fault:
+    inject: Callable[[Scene], Any]
+    outcome: str  # "review" or "failed"
+    reason: str | None = None  # a part of the failure reason
+
+
+FAULTS = {
+    "e2b-create-5xx-always-fails-the-task": Fault(
+        lambda s: s.e2b_fault(operation="create_sandbox", status=500), "failed", "E2B had a server error"
+    ),
+    "e2b-create-timeout-once-is-retried": Fault(
+        lambda s: s.e2b_fault(operation="create_sandbox", kind="latency", latency_ms=TIMEOUT_LATENCY_MS, times=1),
+        "review",
+    ),
+    "e2b-create-reset-once-is-retried": Fault(
+        lambda s: s.e2b_fault(operation="create_sandbox", kind="reset", times=1), "review"
+    ),
+    "e2b-create-reset-always-fails-the-task": Fault(
+        lambda s: s.e2b_fault(operation="create_sandbox", kind="reset"), "failed", "cannot reach E2B"
+    ),
+    "envd-command-5xx-once-is-retried": Fault(
+        lambda s: s.e2b_fault(operation="process_start", status=502, after=1, times=1), "review"
+    ),
+    "e2b-destroy-reset-once-still-destroys": Fault(
+        lambda s: s.e2b_fault(operation="kill_sandbox", kind="reset", times=1), "review"
+    ),
+    "github-create-pull-timeout-opens-one-pull-request": Fault(
+        lambda s: s.github_fault(
+            operation="create_pull_request", kind="latency", latency_ms=TIMEOUT_LATENCY_MS, times=1
+        ),
+        "review",
+    ),
+    "github-primary-rate-limit-is-waited-out": Fault(
+        lambda s: s.github.set_rate_limit(s.stack.github_token, remaining=0, reset=int(time.time()) + 2),
+        "review",
+    ),
+    "github-primary-rate-limit-past-the-cap-fails-the-task": Fault(
+        lambda s: s.github.set_rate_limit(s.stack.github_token, remaining=0, reset=int(time.time()) + 7200),
+        "failed",
+        "rate limit",
+    ),
+    "github-secondary-rate-limit-on-pull-request-is-waited-out": Fault(
+        lambda s: s.github_fault(
+            operation="create_pull_request",
+            status=403,
+            headers={"retry-after": "1"},
+            body={"message": "You have exceeded a secondary rate limit."},
+            times=1,
+        ),
+        "review",
+    ),
+}
+CENTRAL = {"e2b-create-timeout-once-is-retried", "github-create-pull-timeout-opens-one-pull-request"}
+
+
+PARAMS = [
+    pytest.param(fault, id=name, marks=[pytest.mark.priority_p0 if name in CENTRAL else pytest.mark.priority_p1])
+    for name, fault in FAULTS.items()
+]
+
+
+@pytest.mark.parametrize("fault", PARAMS)
+def test_a_service_fault_ends_the_task_cleanly_with_every_event_and_one_pull_request_at_most(scene: Scene, fault):
+    fault.inject(scene)
+
+    with scene.stream() as live:
+        scene.assign()
+        task = scene.wait_until_finished()
+        live.wait_for(lambda e: e["type"] == "sandbox.status" and e["data"]["status"] in ("done", "failed"))
+        received = list(live.events)
+    scene.restore_rate_limit()  # a rate-limit fault must not keep the checks below from reading GitHub
+
+    assert_defined_end(scene, task, fault.outcome, fault.reason)
+    assert_replay_equals_database(scene.stack, scene.token, scene.task_id, received)
+    assert_no_sandbox_left(scene.e2b, scene.task_id)
+
+
+def _final(event: dict[str, Any]) -> bool:
+    return event["type"] == "sandbox.status" and event["data"]["status"] in ("done", "failed")
+
+
+def _step(name: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda event: event["type"] == "pipeline.step" and event["data"]["step"] == name
+
+
+def _hold_the_clone(scene: Scene, latency_ms: int) -> None:
+    """Stall the clone's first git request in the fake GitHub, so the pipeline is mid-command meanwhile."""
+    scene.github_fault(operation="git_info_refs", kind="latency", latency_ms=latency_ms, times=1)
+
+
+def _held_request_arrived(admin) -> None:
+    assert admin.faults() == [], f"expected the held request to have taken the fault rule, rules left: {admin.faults()}"
+
+
+@pytest.mark.priority_p0
+def test_a_sandbox_killed_mid_command_fails_the_task_saying_the_sandbox_is_gone(scene: Scene):
+    _hold_the_clone(scene, latency_ms=3000)
+
+    with scene.stream() as live:
+        scene.assign()
+        live.wait_for(_step("clone"), what="the clone step")
+        eventually(lambda: _held_request_arrived(scene.github), description="git clone to reach the fake GitHub")
+        sandbox_id = next(
+            e["data"]["sandbox_id"] for e in live.events if e["type"] == "sandbox.status" and e["data"]["sandbox_id"]
+        )
+        scene.e2b.kill_sandbox(sandbox_id)
+        task = scene.wait_until_finished()
+        live.wait_for(_final, what="the final sandbox status")
+        received = list(live.events)
+
+    assert_defined_end(scene, task, "failed", "clone step")
+    assert_replay_equals_database(scene.stack, scene.token, scene.task_id, received)
+    assert_no_sandbox_left(scene.e2b, scene.task_id)
+
+
+@pytest.mark.priority_p1
+def test_a_push_rejected_by_the_remote_fails_the_task_and_opens_no_pull_request(scene: Scene, tmp_path):
+    """Someone else pushes to the agent's branch while the agent's push is on its way."""
+    scene.github_fault(
+        operation="git_info_refs", kind="latency", latency_ms=2500, times=1, match={"query": "git-receive-pack"}
+    )
+
+    with scene.stream() as live:
+        scene.assign()
+        branch = live.wait_for(lambda e: e["type"] == "task.branch", what="the branch")["data"]["branch"]
+        live.wait_for(_step("push"), what="the push step")
+        eventually(lambda: _held_request_arrived(scene.github), description="the agent's push to reach GitHub")
+        _rival_push(scene, branch, tmp_path)
+        task = scene.wait_until_finished()
+        live.wait_for(_final, what="the final sandbox status")
+        received = list(live.events)
+
+    assert_defined_end(scene, task, "failed", "rejected")
+    assert_replay_equals_database(scene.stack, scene.token, scene.task_id, received)
+    assert_no_sandbox_left(scene.e2b, scene.task_id)
+
+
+def _rival_push(scene: Scene, branch: str, workdir) -> None:
+    url = scene.clone_url.replace("://", f"://x-access-token:{scene.stack.github_token}@", 1)
+    git = ["git", "-c", "user.name=rival", "-c", "user.email=rival@example.invalid", "-C", str(workdir)]
+    subprocess.run([*git, "clone", "--quiet", url, "rival"], check=True, timeout=30)
+    (workdir / "rival" / "RIVAL.md").write_text("someone else was here\n")
+    rival = [*git[:-1], str(workdir / "rival")]
+    for command in (["checkout", "--quiet", "-b", branch], ["add", "RIVAL.md"], ["commit", "--quiet", "-m", "rival"]):
+        subprocess.run([*rival, *command], check=True, timeout=30)
+    subprocess.run([*rival, "push", "--quiet", "origin", branch], check=True, timeout=30)
+
+
+@pytest.mark.priority_p0
+def test_a_platform_restart_under_connected_streams_loses_no_event_and_the_job_is_finished(scene: Scene):
+    """The client's stream drops with the server; it resumes with Last-Event-ID and misses nothing."""
+    _hold_the_clone(scene, latency_ms=2000)
+
+    with scene.stream() as before:
+        scene.assign()
+        before.wait_for(_step("clone"), what="the clone step")
+        scene.stack.restart_platform()
+        received = list(before.events)
+    with _resumed(scene, received[-1]["id"]) as resumed:
+        task = scene.wait_until_finished()
+        resumed.wait_for(_final, timeout=15, what="the final sandbox status after the restart")
+        received += list(resumed.events)
+
+    assert_defined_end(scene, task, "review")
+    assert_replay_equals_database(scene.stack, scene.token, scene.task_id, received)
+    assert_no_sandbox_left(scene.e2b, scene.task_id)
+
+
+def _resumed(scene: Scene, last_event_id: int) -> SseRecorder:
+    return SseRecorder(
+        scene.stack.base_url, scene.token, params={"task_id": scene.task_id}, **{"Last-Event-ID": str(last_event_id)}
+    )
+
+
+@pytest.mark.priority_p1
+def test_database_connections_terminated_mid_pipeline_lose_nothing_and_the_task_finishes(scene: Scene):
+    url = make_url(scene.stack.database_url or "")
+    if url.get_backend_name() != "postgresql":
+        pytest.skip("needs PostgreSQL (run under `python -m fixtures.postgres --`): SQLite has no connections to kill")
+    _hold_the_clone(scene, latency_ms=1500)
+
+    with scene.stream() as live:
+        scene.assign()
+        live.wait_for(_step("clone"), what="the clone step")
+        terminated = asyncio.run(_terminate_connections(url))
+        task = scene.wait_until_finished()
+        live.wait_for(_final, what="the final sandbox status")
+        received = list(live.events)
+
+    assert terminated > 0, "the platform held no database connection to terminate"
+    assert_defined_end(scene, task, "review")
+    assert_replay_equals_database(scene.stack, scene.token, scene.task_id, received)
+    assert_no_sandbox_left(scene.e2b, scene.task_id)
+
+
+async def _terminate_connections(url) -> int:
+    import asyncpg
+
+    admin = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database="postgres"
+    )
+    try:
+        rows = await admin.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            url.database,
+        )
+    finally:
+        await admin.close()
+    return sum(1 for row in rows if row[0])
