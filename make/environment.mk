@@ -15,6 +15,23 @@ TIER_MARKERS = $(or $(TIER_MARKERS_$(TIER)),$(error TIER is "$(TIER)": use pr, m
 # pytest-xdist processes per run, each with its own database and stack: a number, or auto (one per CPU).
 WORKERS ?= auto
 
+# CI splits the backend tiers into shards by folder, one job each (BACKEND_SHARD=<name>), so the
+# longest job stays well inside the pull request's 5 minutes; `all` (the default) runs them in one.
+# The last shard is "everything the others do not take", so a new folder can never be left out.
+# The shards' sizes come from the test times in reports/junit/backend.xml (README "Markers and tiers").
+BACKEND_SHARD ?= all
+BACKEND_SHARD_FOLDERS_security-unit := security unit
+BACKEND_SHARD_FOLDERS_environment-errors := environment errors
+BACKEND_SHARDS := security-unit environment-errors rest
+BACKEND_SHARD_PATHS_all := backend_tests
+BACKEND_SHARD_PATHS_security-unit := $(addprefix backend_tests/,$(BACKEND_SHARD_FOLDERS_security-unit))
+BACKEND_SHARD_PATHS_environment-errors := $(addprefix backend_tests/,$(BACKEND_SHARD_FOLDERS_environment-errors))
+BACKEND_SHARD_PATHS_rest := backend_tests $(foreach folder,$(BACKEND_SHARD_FOLDERS_security-unit) \
+  $(BACKEND_SHARD_FOLDERS_environment-errors),--ignore=backend_tests/$(folder))
+BACKEND_SHARD_PATHS = $(or $(BACKEND_SHARD_PATHS_$(BACKEND_SHARD)),$(error BACKEND_SHARD is "$(BACKEND_SHARD)": use all or one of $(BACKEND_SHARDS)))
+# One JUnit file per shard: backend.xml for all of it, backend-<shard>.xml for a shard.
+BACKEND_SHARD_SUFFIX = $(if $(filter all,$(BACKEND_SHARD)),,-$(BACKEND_SHARD))
+
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy app mocks fixtures
 
@@ -34,15 +51,16 @@ test-contracts: $(STAMP)
 	  --junitxml=$(REPORTS)/junit/contracts.xml
 
 # The backend suite of one tier on SQLite, in parallel; the contract tests run in test-contracts.
+# BACKEND_SHARD picks one of CI's shards (above).
 test-backend-tier: $(STAMP)
-	$(PYTEST) backend_tests -m "($(TIER_MARKERS)) and not contract" -n $(WORKERS) \
-	  --junitxml=$(REPORTS)/junit/backend.xml \
+	$(PYTEST) $(BACKEND_SHARD_PATHS) -m "($(TIER_MARKERS)) and not contract" -n $(WORKERS) \
+	  --junitxml=$(REPORTS)/junit/backend$(BACKEND_SHARD_SUFFIX).xml \
 	  --cov=app --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=html:$(REPORTS)/coverage-html
 
 # The same on PostgreSQL: TEST_DATABASE_URL when set, else a throwaway cluster (fixtures/postgres.py).
 test-backend-postgres-tier: $(STAMP)
-	$(PY) -m fixtures.postgres -- $(PYTEST) backend_tests -m "($(TIER_MARKERS)) and not contract" \
-	  -n $(WORKERS) -p no:randomly --junitxml=$(REPORTS)/junit/backend-postgres.xml
+	$(PY) -m fixtures.postgres -- $(PYTEST) $(BACKEND_SHARD_PATHS) -m "($(TIER_MARKERS)) and not contract" \
+	  -n $(WORKERS) -p no:randomly --junitxml=$(REPORTS)/junit/backend-postgres$(BACKEND_SHARD_SUFFIX).xml
 
 # The browser suite of one tier, headless, in parallel.
 test-frontend-tier: setup

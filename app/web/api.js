@@ -46,5 +46,7 @@ export function createApi(token, prefix = '/api/v1') {
     tasks: () => request('GET', '/tasks'),
     task: (taskId) => request('GET', `/tasks/${id(taskId)}`),
     assign: (taskId, agentId) => request('POST', `/tasks/${id(taskId)}/assign`, { agent_id: agentId }),
+    // A move a person makes by hand (review -> done, failed -> todo): PATCH with the new status.
+    setStatus: (taskId, status) => request('PATCH', `/tasks/${id(taskId)}`, { status }),
   };
 }

@@ -1,6 +1,8 @@
 // The board: loads the squad, its agents and tasks, then keeps every card current from the event
-// stream (no reload, no polling). Moving a To do card into In Progress, by drag-and-drop or from the
-// keyboard, assigns it to an agent.
+// stream (no reload, no polling). Cards move by drag-and-drop or from the keyboard (Enter on a card,
+// or its Move… button): a To do card into In Progress assigns it to an agent, a Review card into Done
+// accepts it, a Failed card back into To do reopens it (moves.js); any other move is refused with a
+// message and the card stays where it is.
 import './components/connection-status.js';
 import './components/toast-region.js';
 import './components/task-card.js';
@@ -8,7 +10,8 @@ import './components/assign-dialog.js';
 import { ApiError, createApi } from './api.js';
 import { forgetSession, takeSession } from './session.js';
 import { openStream } from './stream.js';
-import { enableDragToAssign } from './drag.js';
+import { enableDragToMove } from './drag.js';
+import { MANUAL_MOVES, isManualMove, nameOf, refusalReason } from './moves.js';
 
 const main = document.querySelector('main');
 const toasts = document.querySelector('toast-region');
@@ -21,7 +24,7 @@ const columns = new Map(
 const tasks = new Map(); // id -> Task as the API returns it, kept current by events
 const cards = new Map(); // id -> <task-card>
 const agents = new Map(); // id -> Agent
-const assigning = new Set(); // task ids with an assign request in flight
+const moving = new Set(); // task ids with a move (assign or status change) in flight
 let api = null;
 let lastAppliedEventId = 0;
 // Events are applied one after another, after the initial snapshot, even when one has to fetch.
@@ -126,7 +129,15 @@ const handlers = {
     // Reopened (failed -> todo): nobody works on it any more, and it may be assigned again.
     if (status === 'todo') patch.agent_id = null;
     const card = updateTask(event.task_id, patch);
-    if (status === 'todo') card.resetRun();
+    if (status === 'todo') {
+      card.resetRun();
+      // A reopening the board had not seen yet starts a new run: its outcome is news, even when it
+      // fails again for the same reason.
+      const known = baseline.get(event.task_id);
+      if (known && Date.parse(event.created_at) >= known.updatedAt) {
+        baseline.set(event.task_id, { status, pr_url: null, error: null, updatedAt: Date.parse(event.created_at) });
+      }
+    }
     if (status === 'failed' && !alreadyKnown(event, { status, error: error ?? null })) {
       toasts.error(`“${card.task.title}” failed: ${error || 'no reason given'}`, 'Task failed');
     }
@@ -138,6 +149,7 @@ async function applyEvent(event) {
   if (typeof event.id === 'number') {
     if (event.id <= lastAppliedEventId) return;
     lastAppliedEventId = event.id;
+    connection.lastEventId = event.id;
   }
   const handler = handlers[event.type];
   if (!handler || !event.task_id) return;
@@ -153,11 +165,51 @@ async function applyEvent(event) {
   handler(event, cards.get(event.task_id));
 }
 
-// ---- assigning --------------------------------------------------------------------------------------
+// ---- moving -----------------------------------------------------------------------------------------
+
+function refuseMove(task, to) {
+  toasts.error(`“${task.title}” stays in ${nameOf(task.status)}: ${refusalReason(task.status, to)}.`, 'Move refused');
+}
+
+// A move asked for by a drop on column `to`, or from the keyboard (`to` is then the card's one legal
+// destination, and the dialog confirms it first).
+async function moveTask(taskId, to, { dropped }) {
+  const task = tasks.get(taskId);
+  if (!task || moving.has(taskId) || task.status === to) return;
+  if (!isManualMove(task.status, to)) {
+    refuseMove(task, to);
+    return;
+  }
+  if (to === 'in_progress') {
+    await moveToInProgress(taskId, { dropped });
+    return;
+  }
+  if (!dropped && !(await dialog.confirmMove({ task, to: nameOf(to) }))) return;
+  // The task may have changed (or started moving) while the dialog was open.
+  if (moving.has(taskId) || tasks.get(taskId).status !== task.status) return;
+
+  moving.add(taskId);
+  const card = cards.get(taskId);
+  card.busy = true;
+  try {
+    const moved = await api.setStatus(taskId, to);
+    // The stream may have delivered this very change (or a later one) first: then it is older news.
+    if (tasks.get(taskId).status === task.status) {
+      renderTask(moved);
+      if (to === 'todo') card.resetRun();
+    }
+  } catch (error) {
+    toasts.error(`Could not move “${task.title}” to ${nameOf(to)}: ${reasonOf(error)}`, 'Move failed');
+  } finally {
+    moving.delete(taskId);
+    card.busy = false;
+    if (document.activeElement === document.body) card.focus();
+  }
+}
 
 async function moveToInProgress(taskId, { dropped }) {
   const task = tasks.get(taskId);
-  if (!task || task.status !== 'todo' || assigning.has(taskId)) return;
+  if (!task || task.status !== 'todo' || moving.has(taskId)) return;
   const squadAgents = Array.from(agents.values());
   if (squadAgents.length === 0) {
     toasts.error('This squad has no agents yet: create one, then assign the task.', 'Cannot assign');
@@ -166,9 +218,9 @@ async function moveToInProgress(taskId, { dropped }) {
   // A drop with one agent needs no question; the keyboard path always confirms in the dialog.
   const agentId =
     dropped && squadAgents.length === 1 ? squadAgents[0].id : await dialog.choose({ task, agents: squadAgents });
-  if (!agentId || assigning.has(taskId)) return;
+  if (!agentId || moving.has(taskId)) return;
 
-  assigning.add(taskId);
+  moving.add(taskId);
   const card = cards.get(taskId);
   card.busy = true;
   try {
@@ -179,7 +231,7 @@ async function moveToInProgress(taskId, { dropped }) {
   } catch (error) {
     toasts.error(`Could not assign “${task.title}”: ${reasonOf(error)}`, 'Assignment failed');
   } finally {
-    assigning.delete(taskId);
+    moving.delete(taskId);
     card.busy = false;
     if (document.activeElement === document.body) card.focus();
   }
@@ -249,12 +301,17 @@ async function start() {
   }
 }
 
-enableDragToAssign({
+enableDragToMove({
   board: main,
-  target: columns.get('in_progress'),
-  canMove: (taskId) => tasks.get(taskId)?.status === 'todo' && !assigning.has(taskId),
-  onDrop: (taskId) => moveToInProgress(taskId, { dropped: true }),
+  columns,
+  canDrag: (taskId) => Boolean(MANUAL_MOVES[tasks.get(taskId)?.status]) && !moving.has(taskId),
+  isLegal: (taskId, to) => isManualMove(tasks.get(taskId)?.status, to),
+  onDrop: (taskId, to) => moveTask(taskId, to, { dropped: true }),
 });
-main.addEventListener('task-move-request', (event) => moveToInProgress(event.detail.taskId, { dropped: false }));
+main.addEventListener('task-move-request', (event) => {
+  const { taskId } = event.detail;
+  const to = MANUAL_MOVES[tasks.get(taskId)?.status];
+  if (to) moveTask(taskId, to, { dropped: false });
+});
 
 start();

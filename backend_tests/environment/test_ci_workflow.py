@@ -138,6 +138,27 @@ def test_pull_requests_run_lint_types_backend_contracts_frontend_and_load(workfl
     assert not missing, f"pull requests do not run: {sorted(missing)}"
 
 
+def _load_options(call: list[str]) -> list[str]:
+    """The Locust options a `make test-load LOAD_ARGS="..."` call passes."""
+    return [word for arg in call if arg.startswith("LOAD_ARGS=") for word in shlex.split(arg.split("=", 1)[1])]
+
+
+def _scenario_options() -> dict[str, str]:
+    """The options load/scenarios.py declares (`--soak-minutes` ...) with the `choices` of --scenario."""
+    source = (REPO_ROOT / "load" / "scenarios.py").read_text()
+    declared = set(re.findall(r'add_argument\(\s*"(--[a-z0-9-]+)"', source))
+    scenarios = re.search(r"^SCENARIOS = \(([^)]*)\)", source, re.MULTILINE)
+    assert declared and scenarios, "load/scenarios.py declares no options or no SCENARIOS"
+    return {"options": declared, "scenarios": set(re.findall(r'"(\w+)"', scenarios.group(1)))}
+
+
+# The nightly load shapes (issue 7): each with the suite's config and the scenario that shapes it.
+NIGHTLY_LOAD_SHAPES = {
+    "stress": ["--config", "load/locust.conf", "--scenario", "stress"],
+    "soak": ["--config", "load/locust.conf", "--scenario", "soak", "--soak-minutes", "30"],
+}
+
+
 def test_the_nightly_run_adds_the_long_load_shapes(workflow):
     nightly_only = {
         job_id: job
@@ -145,7 +166,21 @@ def test_the_nightly_run_adds_the_long_load_shapes(workflow):
         if job.get("if") and _runs_on(job, "schedule") and not _runs_on(job, "pull_request")
     }
     loads = [call for job in nightly_only.values() for call in _make_calls(job) if "test-load" in call]
-    assert len(loads) >= 2, f"nightly-only load runs: {loads}"
+    by_scenario = {}
+    for call in loads:
+        options = _load_options(call)
+        scenario = options[options.index("--scenario") + 1] if "--scenario" in options else None
+        by_scenario[scenario] = options
+    assert by_scenario == NIGHTLY_LOAD_SHAPES, (
+        f"nightly-only load runs (scenario: Locust options) are {by_scenario}, expected {NIGHTLY_LOAD_SHAPES}"
+    )
+    # Every option and scenario they use is one the load suite declares, so Locust does not refuse them.
+    declared = _scenario_options()
+    for options in by_scenario.values():
+        unknown = {o for o in options if o.startswith("--") and o not in declared["options"]} - {"--config"}
+        assert not unknown, f"options load/scenarios.py does not declare: {sorted(unknown)}"
+        scenario = options[options.index("--scenario") + 1]
+        assert scenario in declared["scenarios"], f"--scenario {scenario} is not one of {declared['scenarios']}"
 
 
 def test_pull_request_jobs_stop_well_before_the_5_minute_budget_turns_into_an_hour(workflow):
@@ -251,3 +286,60 @@ def test_frontend_job_installs_chromium_and_xvfb(workflow):
     assert len(jobs) == 1, "exactly one job runs make test-frontend-tier"
     installs = " ".join(step.get("run", "") for step in jobs[0]["steps"] if "apt-get install" in step.get("run", ""))
     assert {"chromium", "xvfb"} <= set(installs.split()), f"the frontend job installs: {installs!r}"
+
+
+def _make_value(repo_root, variable: str) -> str:
+    """A variable of the Makefile (with make/*.mk), as make expands it."""
+    result = subprocess.run(
+        ["make", "-s", "--no-print-directory", "--eval", f"print-value: ; @echo $({variable})", "print-value"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, f"make cannot print {variable}: {result.stderr}"
+    return result.stdout.strip()
+
+
+def _shard_paths(repo_root, shard: str) -> list[str]:
+    """The pytest arguments before -m that `make test-backend-tier BACKEND_SHARD=shard` runs."""
+    result = subprocess.run(
+        ["make", "-n", "test-backend-tier", f"BACKEND_SHARD={shard}"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, f"make -n test-backend-tier BACKEND_SHARD={shard}: {result.stderr}"
+    found = re.search(r"bin/pytest (.*?) -m ", result.stdout.replace("\\\n", " "))
+    assert found, f"no pytest call in {result.stdout!r}"
+    return found.group(1).split()
+
+
+@pytest.mark.parametrize("target", ["test-backend-tier", "test-backend-postgres-tier"])
+def test_the_backend_jobs_run_every_shard_the_makefile_defines_once(workflow, repo_root, target):
+    shards = _make_value(repo_root, "BACKEND_SHARDS").split()
+    assert len(shards) >= 2, f"BACKEND_SHARDS is {shards}"
+    run = [
+        dict(word.split("=", 1) for word in call if "=" in word).get("BACKEND_SHARD", "all")
+        for job in workflow["jobs"].values()
+        for call in _make_calls(job)
+        if target in call
+    ]
+    assert sorted(run) == sorted(shards), f"CI runs `make {target}` with BACKEND_SHARD={run}, expected {shards}"
+
+
+def test_the_backend_shards_together_run_every_folder_of_backend_tests_exactly_once(repo_root):
+    """The last shard is backend_tests minus the folders the others name, so nothing is left out and
+    nothing runs twice."""
+    shards = _make_value(repo_root, "BACKEND_SHARDS").split()
+    named = {shard: _shard_paths(repo_root, shard) for shard in shards}
+    [rest] = [shard for shard, paths in named.items() if paths[0] == "backend_tests"]
+    taken = [path for shard, paths in named.items() if shard != rest for path in paths]
+    assert len(taken) == len(set(taken)), f"a folder in two shards: {named}"
+    missing = [path for path in taken if not (repo_root / path).is_dir()]
+    assert not missing, f"shards name folders that do not exist: {missing}"
+    ignored = [arg.removeprefix("--ignore=") for arg in named[rest][1:]]
+    assert all(arg.startswith("--ignore=") for arg in named[rest][1:]), f"the {rest} shard runs {named[rest]}"
+    assert sorted(ignored) == sorted(taken), f"the {rest} shard leaves out {ignored}, the others take {taken}"
+    assert _shard_paths(repo_root, "all") == ["backend_tests"], "BACKEND_SHARD=all must run the whole suite"

@@ -1,4 +1,5 @@
-"""<assign-dialog>: the move/assign control asks which agent takes the task, and can be cancelled."""
+"""<assign-dialog>: the move/assign control asks which agent takes the task (or, for a move that
+needs no agent, only whether to make it), and can be cancelled."""
 
 import pytest
 from playwright.sync_api import expect
@@ -52,3 +53,44 @@ def test_assign_dialog_cancelled_resolves_with_no_agent(mount, how):
     expect(dialog).to_be_hidden()
     page.wait_for_function("window.answer !== undefined")
     assert page.evaluate("window.answer") is None
+
+
+@pytest.mark.unit
+@pytest.mark.priority_p1
+@pytest.mark.parametrize(("key", "answer"), [("Enter", True), ("Escape", False)])
+def test_move_dialog_confirms_a_move_to_the_named_column_without_asking_for_an_agent(mount, key, answer):
+    page = mount("<assign-dialog></assign-dialog>", "assign-dialog.js")
+
+    page.evaluate(
+        """(task) => {
+            window.answer = undefined;
+            document.querySelector('assign-dialog').confirmMove({ task, to: 'Done' })
+              .then((confirmed) => { window.answer = confirmed; });
+        }""",
+        TASK,
+    )
+    dialog = page.get_by_role("dialog", name="Move to Done")
+    expect(dialog).to_contain_text(f"Move “{TASK['title']}” to Done?")
+    expect(dialog.get_by_label("Agent")).to_be_hidden()
+    expect(dialog.get_by_role("button", name="Move")).to_be_focused()
+    page.keyboard.press(key)
+
+    expect(dialog).to_be_hidden()
+    page.wait_for_function("window.answer !== undefined")
+    assert page.evaluate("window.answer") is answer, f"{key} should answer {answer}"
+
+
+@pytest.mark.unit
+@pytest.mark.priority_p2
+def test_assign_dialog_asks_for_an_agent_again_after_a_move_was_confirmed(mount):
+    page = mount("<assign-dialog></assign-dialog>", "assign-dialog.js")
+    page.evaluate(
+        "(task) => { document.querySelector('assign-dialog').confirmMove({ task, to: 'Done' }); }",
+        TASK,
+    )
+    page.get_by_role("dialog", name="Move to Done").get_by_role("button", name="Move").click()
+
+    _ask(page)
+    dialog = page.get_by_role("dialog", name="Move to In Progress")
+    expect(dialog.get_by_label("Agent")).to_be_focused()
+    expect(dialog.get_by_role("button", name="Assign")).to_be_enabled()

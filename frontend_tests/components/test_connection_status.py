@@ -23,6 +23,20 @@ def test_connection_status_names_each_state(mount):
 
 @pytest.mark.unit
 @pytest.mark.priority_p2
+def test_connection_status_shows_the_stream_position_in_its_tooltip_without_changing_its_text(mount):
+    page = mount('<connection-status state="live"></connection-status>', "connection-status.js")
+    indicator = page.locator("connection-status")
+    expect(indicator).to_have_attribute("title", "Event stream: live, no event yet")
+
+    indicator.evaluate("(el) => { el.lastEventId = 42; }")
+
+    expect(indicator).to_have_attribute("data-last-event-id", "42")
+    expect(indicator).to_have_attribute("title", "Event stream: live, at event 42")
+    expect(indicator).to_have_text("live")
+
+
+@pytest.mark.unit
+@pytest.mark.priority_p2
 def test_connection_status_treats_an_unknown_state_as_connecting(mount):
     page = mount('<connection-status state="teleporting"></connection-status>', "connection-status.js")
 

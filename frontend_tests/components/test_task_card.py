@@ -36,7 +36,7 @@ def test_task_card_to_do_can_be_moved_from_the_keyboard(mount):
 
 @pytest.mark.unit
 @pytest.mark.priority_p1
-def test_task_card_in_review_shows_its_pull_request_and_a_full_bar_and_cannot_move(mount):
+def test_task_card_in_review_shows_its_pull_request_and_a_full_bar_and_can_be_moved(mount):
     page = mount("<task-card></task-card>", "task-card.js")
     card = page.locator("task-card")
     url = "http://127.0.0.1:9/acme/widgets/pull/3"
@@ -50,5 +50,29 @@ def test_task_card_in_review_shows_its_pull_request_and_a_full_bar_and_cannot_mo
     expect(article.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "7")
     expect(article.get_by_test_id("agent-name")).to_have_text("ada-bot")
     expect(article.locator("sandbox-status")).to_have_text("done")
-    expect(article.get_by_role("button", name=f"Move task: {TODO['title']}")).to_be_hidden()
+    # Into Done, by hand: the move control is there, and the card can be dragged.
+    expect(article.get_by_role("button", name=f"Move task: {TODO['title']}")).to_be_visible()
+    expect(card).to_have_attribute("draggable", "true")
+
+
+@pytest.mark.unit
+@pytest.mark.priority_p1
+@pytest.mark.parametrize("status", ["in_progress", "done"])
+def test_task_card_that_only_its_pipeline_moves_has_no_move_control_and_cannot_be_dragged(mount, status):
+    page = mount("<task-card></task-card>", "task-card.js")
+    card = page.locator("task-card")
+    card.evaluate(
+        """(el, task) => {
+            el.task = task;
+            window.moves = [];
+            el.addEventListener('task-move-request', (event) => window.moves.push(event.detail.taskId));
+        }""",
+        TODO | {"status": status, "agent_id": "a1"},
+    )
+
+    expect(card).to_have_attribute("data-status", status)
+    expect(card.get_by_role("button", name=f"Move task: {TODO['title']}")).to_be_hidden()
     expect(card).to_have_attribute("draggable", "false")
+    card.focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate("window.moves") == [], "a card its pipeline moves asked to be moved"

@@ -17,12 +17,18 @@ def is_assign(request: Request) -> bool:
     return request.method == "POST" and request.url.endswith("/assign")
 
 
+def is_task_update(request: Request) -> bool:
+    """PATCH /api/v1/tasks/{id}: the board's moves Review -> Done and Failed -> To do."""
+    return request.method == "PATCH" and "/api/v1/tasks/" in request.url
+
+
 class BoardPage:
     def __init__(self, page: Page, base_url: str) -> None:
         self.page = page
         self.base_url = base_url
         self.main_documents: list[str] = []
         self.assign_requests: list[Request] = []
+        self.update_requests: list[Request] = []
         self.page_errors: list[str] = []
         page.add_init_script(path=RECORDER)
         page.on("pageerror", lambda error: self.page_errors.append(str(error)))
@@ -34,6 +40,8 @@ class BoardPage:
             self.main_documents.append(request.url)
         if is_assign(request):
             self.assign_requests.append(request)
+        if is_task_update(request):
+            self.update_requests.append(request)
 
     def open(self, squad_id: str, token: str) -> Response:
         """Open the squad's board and wait until it shows its tasks and its stream is live.
@@ -44,6 +52,13 @@ class BoardPage:
         expect(self.page.get_by_test_id("board")).to_have_attribute("data-state", "ready")
         expect(self.connection).to_have_text("live")
         return stream.value
+
+    def wait_until_caught_up(self) -> None:
+        """Wait until the board has applied every event its stream delivered so far (the replayed
+        history included): the connection indicator's stream position is the last one received."""
+        ids = [event["id"] for event in self.recorded_events() if isinstance(event.get("id"), int)]
+        if ids:
+            expect(self.connection).to_have_attribute("data-last-event-id", str(max(ids)))
 
     @property
     def connection(self) -> Locator:
@@ -58,6 +73,14 @@ class BoardPage:
     def toasts(self, kind: str | None = None) -> Locator:
         selector = '[data-testid="toast"]' + (f'[data-kind="{kind}"]' if kind else "")
         return self.page.locator(selector)
+
+    def move_dialog(self, to_column: str) -> Locator:
+        """The move/assign control, asking to move a task to the column named `to_column`."""
+        return self.page.get_by_role("dialog", name=f"Move to {to_column}")
+
+    def api_calls(self) -> list[Request]:
+        """Every request that would change a task: assigns and status updates."""
+        return [*self.assign_requests, *self.update_requests]
 
     def terminal_lines(self, task_id: str) -> Locator:
         return self.card(task_id).locator("terminal-output .terminal-output__line")

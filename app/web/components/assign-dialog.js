@@ -1,7 +1,9 @@
 // <assign-dialog>: the move/assign control. `choose({task, agents})` opens a modal dialog asking which
 // agent takes the task into In Progress, and resolves with the chosen agent's id, or null when the
 // user cancels (Cancel button or Escape). Used by drag-and-drop when the squad has several agents and
-// by the keyboard path always.
+// by the keyboard path always. `confirmMove({task, to})` asks the same dialog, without the agent
+// choice, whether to move the task to the column named `to` (Review -> Done, Failed -> To do), and
+// resolves true, or false when the user cancels.
 
 let counter = 0;
 
@@ -10,6 +12,7 @@ export class AssignDialog extends HTMLElement {
     super();
     this._resolve = null;
     this._built = false;
+    this._mode = 'assign'; // or 'confirm'
   }
 
   connectedCallback() {
@@ -32,10 +35,12 @@ export class AssignDialog extends HTMLElement {
     const heading = document.createElement('h2');
     heading.id = `${id}-heading`;
     heading.textContent = 'Move to In Progress';
+    this._heading = heading;
     this._text = document.createElement('p');
     this._text.id = `${id}-text`;
 
     const label = document.createElement('label');
+    this._label = label;
     label.htmlFor = `${id}-agent`;
     label.textContent = 'Agent';
     this._select = document.createElement('select');
@@ -71,10 +76,11 @@ export class AssignDialog extends HTMLElement {
     this._dialog.addEventListener('close', () => {
       // A close queued before the dialog was opened again belongs to the previous question.
       if (this._dialog.open) return;
-      const chosen = this._dialog.returnValue === 'assign' ? this._select.value : null;
+      const confirmed = this._dialog.returnValue === 'assign';
+      const chosen = this._mode === 'confirm' ? confirmed : (confirmed && this._select.value) || null;
       const resolve = this._resolve;
       this._resolve = null;
-      if (resolve) resolve(chosen || null);
+      if (resolve) resolve(chosen);
     });
     this.append(this._dialog);
   }
@@ -83,14 +89,25 @@ export class AssignDialog extends HTMLElement {
     return Boolean(this._dialog && this._dialog.open);
   }
 
-  choose({ task, agents }) {
+  _replaceQuestion(mode) {
     this._build();
     if (this._resolve) {
       // A new question replaces an unanswered one, which counts as cancelled.
-      this._resolve(null);
+      this._resolve(this._mode === 'confirm' ? false : null);
       this._resolve = null;
       this._dialog.close('cancel');
     }
+    this._mode = mode;
+    const assigning = mode === 'assign';
+    this._label.hidden = !assigning;
+    this._select.hidden = !assigning;
+    this._select.required = assigning;
+  }
+
+  choose({ task, agents }) {
+    this._replaceQuestion('assign');
+    this._heading.textContent = 'Move to In Progress';
+    this._confirm.textContent = 'Assign';
     this._text.textContent = `Assign “${task.title}” to an agent; its work starts at once.`;
     this._select.replaceChildren(
       ...agents.map((agent) => {
@@ -106,6 +123,20 @@ export class AssignDialog extends HTMLElement {
       this._resolve = resolve;
       this._dialog.showModal();
       this._select.focus();
+    });
+  }
+
+  confirmMove({ task, to }) {
+    this._replaceQuestion('confirm');
+    this._heading.textContent = `Move to ${to}`;
+    this._confirm.textContent = 'Move';
+    this._confirm.disabled = false;
+    this._text.textContent = `Move “${task.title}” to ${to}?`;
+    this._dialog.returnValue = '';
+    return new Promise((resolve) => {
+      this._resolve = resolve;
+      this._dialog.showModal();
+      this._confirm.focus();
     });
   }
 }

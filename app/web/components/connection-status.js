@@ -1,11 +1,13 @@
-// <connection-status state="live|reconnecting|connecting">: whether the board's event stream is up.
-// The text is the state, so a glance (or a test) tells whether updates are arriving.
+// <connection-status state="live|reconnecting|connecting" last-event-id="42">: whether the board's
+// event stream is up. The text is the state, so a glance (or a test) tells whether updates are
+// arriving; the stream's position (the id of the last event received, which a reconnect resumes
+// after) is in its tooltip and `data-last-event-id`.
 
 const STATES = ['connecting', 'live', 'reconnecting'];
 
 export class ConnectionStatus extends HTMLElement {
   static get observedAttributes() {
-    return ['state'];
+    return ['state', 'last-event-id'];
   }
 
   get state() {
@@ -14,6 +16,11 @@ export class ConnectionStatus extends HTMLElement {
 
   set state(value) {
     this.setAttribute('state', value);
+  }
+
+  set lastEventId(value) {
+    if (value === null || value === undefined) this.removeAttribute('last-event-id');
+    else this.setAttribute('last-event-id', String(value));
   }
 
   connectedCallback() {
@@ -31,6 +38,14 @@ export class ConnectionStatus extends HTMLElement {
     this.dataset.state = state;
     this.textContent = state;
     this.setAttribute('aria-label', `Event stream: ${state}`);
+    const position = this.getAttribute('last-event-id');
+    if (position) {
+      this.dataset.lastEventId = position;
+      this.title = `Event stream: ${state}, at event ${position}`;
+    } else {
+      delete this.dataset.lastEventId;
+      this.title = `Event stream: ${state}, no event yet`;
+    }
   }
 }
 

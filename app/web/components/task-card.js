@@ -1,10 +1,12 @@
 // <task-card>: one task on the board. `card.task = {...}` (the API's Task) renders it; the live parts
 // (sandbox badge, pipeline progress, terminal) are driven by events through `sandboxStatus`,
-// `setStep()` and `write()`. A card asks to be moved by dispatching `task-move-request` (Enter on the
-// focused card, or its Move… button); the board decides what moving means.
+// `setStep()` and `write()`. A card whose task has a move a person may make (To do, Review, Failed:
+// moves.js) asks to be moved by dispatching `task-move-request` (Enter on the focused card, or its
+// Move… button); the board decides what moving means.
 import './sandbox-status.js';
 import './progress-bar.js';
 import './terminal-output.js';
+import { MANUAL_MOVES } from '../moves.js';
 
 const PIPELINE_STEPS = 7;
 // Statuses in which the pipeline has finished, so the bar shows full.
@@ -127,7 +129,7 @@ export class TaskCard extends HTMLElement {
   }
 
   get movable() {
-    return Boolean(this._task) && this._task.status === 'todo';
+    return Boolean(this._task) && Boolean(MANUAL_MOVES[this._task.status]);
   }
 
   _requestMove() {
