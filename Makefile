@@ -61,7 +61,9 @@ suites: setup
 	-@$(MAKE) --no-print-directory test-load; echo $$? > $(REPORTS)/status/load
 	@$(PY) -m fixtures.summary
 
-test: suites lint typecheck test-backend-postgres
+# The secrets scan runs last: it reads every report and log the others left.
+test: suites test-environment test-security lint typecheck test-backend-postgres
+	@$(MAKE) --no-print-directory secrets-scan
 
 test-backend: $(STAMP)
 	$(PYTEST) backend_tests -n $(BACKEND_WORKERS) --junitxml=$(REPORTS)/junit/backend.xml \

@@ -11,8 +11,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import event as orm_event
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.models import Event
 
@@ -52,6 +54,13 @@ _EVENT_ORDER_LOCK = 0x5351_5545_5645
 EVENTS_CHANNEL = "squad_events"
 # Who wrote: a listener ignores its own process's notifications (EventSignal already told it).
 PROCESS_ORIGIN = uuid.uuid4().hex[:12]
+# Where a session keeps the events recorded in its transaction until it commits.
+_HELD_EVENTS = "held_events"
+# The lock and the NOTIFY of every squad with events in the transaction, in one round trip.
+_LOCK_AND_NOTIFY = text(
+    "SELECT pg_advisory_xact_lock(:key), "
+    "(SELECT count(pg_notify(:channel, payload)) FROM unnest(CAST(:payloads AS text[])) AS payload)"
+)
 
 
 async def record_event(
@@ -63,22 +72,56 @@ async def record_event(
     task_id: str | None = None,
     agent_id: str | None = None,
 ) -> Event:
-    """Add an event to the session; it is stored with the caller's commit.
+    """An event stored with the caller's commit (and dropped with its rollback).
 
-    Streams resume after the highest id they have seen, so ids must become visible in order. On
-    PostgreSQL two transactions could commit their sequence values out of order; an advisory lock
-    held until commit serialises event writers. SQLite already has a single writer. On PostgreSQL
-    the same statement queues the NOTIFY that other processes' streams wake on (sent at commit,
-    dropped on rollback, one per squad and transaction).
+    Streams resume after the highest id they have seen, so ids must become visible in order: on
+    PostgreSQL two transactions could otherwise commit their sequence values out of order, and a
+    reader that saw the later id would skip the earlier one for good. Event writers are serialised
+    by an advisory lock from the moment the id is drawn to the commit, and that moment is made as
+    late as it can be: the event is held by the session (not added to it, so no autoflush inserts
+    it early) until `session.commit()`, which first flushes the transaction's other changes (the
+    task, the job: statements that may wait on row locks), then takes the lock, then inserts the
+    events and commits. The lock is held for one INSERT and the COMMIT, not for the whole
+    transaction. The same statement queues the NOTIFY that other processes' streams wake on (sent
+    at commit, one per squad and transaction). SQLite has a single writer and needs no lock.
+
+    The event has its id after the commit; it is not in the session (nor visible to a query of the
+    same transaction) before.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            text("SELECT pg_advisory_xact_lock(:key), pg_notify(:channel, :payload)"),
-            {"key": _EVENT_ORDER_LOCK, "channel": EVENTS_CHANNEL, "payload": f"{PROCESS_ORIGIN}:{squad_id}"},
-        )
     event = Event(squad_id=squad_id, type=type, data=data or {}, task_id=task_id, agent_id=agent_id)
-    session.add(event)
+    session.sync_session.info.setdefault(_HELD_EVENTS, []).append(event)
     return event
+
+
+@orm_event.listens_for(Session, "before_commit")
+def _store_held_events(session: Session) -> None:
+    """At commit: the transaction's own changes first, then (PostgreSQL) the lock, then the events.
+
+    Runs inside the commit; on an AsyncSession that is a greenlet, where these synchronous calls
+    wait on the driver like any flush does. Commit's own flush, right after this, inserts the events.
+    """
+    held: list[Event] = session.info.pop(_HELD_EVENTS, [])
+    if not held:
+        return
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        squads = sorted({event.squad_id for event in held})
+        session.connection().execute(
+            _LOCK_AND_NOTIFY,
+            {
+                "key": _EVENT_ORDER_LOCK,
+                "channel": EVENTS_CHANNEL,
+                "payloads": [f"{PROCESS_ORIGIN}:{s}" for s in squads],
+            },
+        )
+    session.add_all(held)
+
+
+@orm_event.listens_for(Session, "after_transaction_end")
+def _drop_held_events(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction that ended without committing (rollback, close) takes its events with it."""
+    if transaction.parent is None:
+        session.info.pop(_HELD_EVENTS, None)
 
 
 async def events_after(

@@ -3,9 +3,11 @@
 Choose one with `--scenario NAME` (or LOAD_SCENARIO, or `scenario = NAME` in a config file):
 
     manual    (default) plain Locust: --users/--spawn-rate/--run-time or the web UI, all user classes
-    smoke     seed 004's figures at once: 10 assignments (10 sandboxes) in flight, 50 open streams,
-              board users making their API calls; over when every assignment ended, at least 100
-              API calls were made and the streams were held 20 s (at most 50 s). CI runs it.
+    smoke     seed 004's figures at once: 10 sandbox creations released at the same instant
+              (sandbox_user.py), 50 open streams, a burst of 100 API calls back to back
+              (burst_user.py), 10 assignments in flight and board users making their API calls;
+              over when the sandboxes were created and destroyed, the burst fired, every
+              assignment ended and the streams were held 20 s (at most 50 s). CI runs it.
     stress    board users (without assignments: the API alone) in steps of --stress-step-users every
               --stress-step-s seconds, until a step misses the API objective (p95 within
               --stress-p95-ms, no failure); reports the knee: the highest request rate that still
@@ -25,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import _fakes  # noqa: F401  (registers the fakes' realistic latency for the run)
+import _figures
 import _preflight  # noqa: F401  (registers the start-up check of the targets)
 import _slo
 from locust import LoadTestShape, events
@@ -111,9 +114,10 @@ class Scenario:
 
 
 class Smoke(Scenario):
-    COUNTS = {"AssignmentUser": 10, "StreamUser": 50, "BoardUser": 10}
-    SPAWN_RATE = 10.0
+    COUNTS = {"SandboxUser": 10, "BurstUser": 1, "AssignmentUser": 10, "StreamUser": 50, "BoardUser": 10}
+    SPAWN_RATE = 15.0
     MIN_S, MAX_S, API_CALLS = 20.0, 50.0, 100
+    BURST_SUFFIX = " (burst)"  # the burst's request names (burst_user.py)
 
     def tick(self, elapsed: float) -> tuple | None:
         if elapsed >= self.MAX_S or (elapsed >= self.MIN_S and self._goals_met()):
@@ -123,7 +127,16 @@ class Smoke(Scenario):
     def _goals_met(self) -> bool:
         assignments = _count(self.stats, _slo.PIPELINE, _slo.PIPELINE_TO_PULL_REQUEST)
         api_calls = sum(e.num_requests for e in api_entries(self.stats))
-        return assignments >= self.COUNTS["AssignmentUser"] and api_calls >= self.API_CALLS
+        return (
+            assignments >= self.COUNTS["AssignmentUser"]
+            and api_calls >= self.API_CALLS
+            and self._volley_done()
+            and len(_figures.received("burst")) >= self.COUNTS["BurstUser"]
+        )
+
+    def _volley_done(self) -> bool:
+        """Every process's sandbox users finished their volley (each process reports its own)."""
+        return sum(f["expected"] for f in _figures.received("sandboxes")) >= self.COUNTS["SandboxUser"]
 
     def report(self) -> None:
         assignments = _entry(self.stats, _slo.PIPELINE, _slo.PIPELINE_TO_PULL_REQUEST)
@@ -136,6 +149,60 @@ class Smoke(Scenario):
             api_calls,
             self.COUNTS["StreamUser"],
         )
+        missed = [self._report_sandboxes(), self._report_burst()]
+        if any(missed):
+            for sentence in filter(None, missed):
+                log.error("smoke: %s", sentence)
+            self.environment.process_exit_code = 1
+
+    def _report_sandboxes(self) -> str | None:
+        """The sandbox volley's line; what it missed, or None."""
+        volleys = _figures.received("sandboxes")
+        wanted = self.COUNTS["SandboxUser"]
+        if not volleys:
+            return f"the {wanted} sandbox users never fired their volley"
+        released = sum(v["released"] for v in volleys)
+        created = sum(v["created"] for v in volleys)
+        peak = sum(v["peak_in_flight"] for v in volleys)
+        running = sum(v["running_at_once"] for v in volleys)
+        where = f" (summed over {len(volleys)} processes, each released on its own)" if len(volleys) > 1 else ""
+        log.info(
+            "sandboxes: %d created at once, peak %d in flight, %d running at once in the fake E2B%s; "
+            "create p95 %s ms, destroy p95 %s ms",
+            created,
+            peak,
+            running,
+            where,
+            _ms(_entry(self.stats, "POST", "/api/v1/sandboxes"), 0.95),
+            _ms(_entry(self.stats, "DELETE", "/api/v1/sandboxes/{id}"), 0.95),
+        )
+        if min(released, created, peak, running) < wanted:
+            return (
+                f"wanted {wanted} sandbox creations at once: {released} released together, {created} created, "
+                f"peak {peak} in flight, {running} running at once"
+            )
+        return None
+
+    def _report_burst(self) -> str | None:
+        bursts = _figures.received("burst")
+        if not bursts:
+            return "the burst of API calls never fired"
+        entries = [e for e in api_entries(self.stats) if e.name.endswith(self.BURST_SUFFIX)]
+        times: dict[int, int] = {}
+        for entry in entries:
+            for bucket, count in entry.response_times.items():
+                times[bucket] = times.get(bucket, 0) + count
+        requests = sum(e.num_requests for e in entries)
+        p95 = calculate_response_time_percentile(times, requests, 0.95) if requests else 0
+        for burst in bursts:
+            log.info(
+                "burst: %d calls in %.2f s, p95 %.0f ms, %d failures",
+                burst["calls"],
+                burst["seconds"],
+                p95,
+                burst["failures"],
+            )
+        return None
 
 
 class Streams(Scenario):
@@ -342,7 +409,7 @@ KINDS: dict[str, Callable[["ScenarioShape", Environment], Scenario]] = {
 }
 # What a scenario sets for its users (over the options given).
 USER_OPTIONS: dict[str, dict[str, object]] = {
-    "smoke": {"assignments_per_user": 1},
+    "smoke": {"assignments_per_user": 1, "bursts_per_user": 1},
     "pipeline": {"assignments_per_user": 1},
     # The API's own capacity: the sandboxes' work (real git in the fake E2B, on this machine) is
     # not the platform's, and would take the CPU the API is measured on.
@@ -388,7 +455,5 @@ def report_scenario(environment: Environment, **_kwargs: object) -> None:
         shape.scenario.report()
 
 
-# The quitting listeners run in the order they were added: the scenario's report comes before the
-# SLO gate's verdict (load/_slo.py was imported above, so move the gate behind the report).
-events.quitting.remove_listener(_slo.apply_slo_gate)
-events.quitting.add_listener(_slo.apply_slo_gate)
+# Locust fires `quitting` listeners last-added first (`fire(reverse=True)`): the gate, added when
+# load/_slo.py was imported above, gives its verdict after this report.

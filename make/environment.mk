@@ -20,14 +20,14 @@ WORKERS ?= auto
 # The last shard is "everything the others do not take", so a new folder can never be left out.
 # The shards' sizes come from the test times in reports/junit/backend.xml (README "Markers and tiers").
 BACKEND_SHARD ?= all
-BACKEND_SHARD_FOLDERS_security-unit := security unit
-BACKEND_SHARD_FOLDERS_environment-errors := environment errors
-BACKEND_SHARDS := security-unit environment-errors rest
+BACKEND_SHARD_FOLDERS_unit-errors := unit errors
+BACKEND_SHARD_FOLDERS_e2e-migrations := e2e migrations
+BACKEND_SHARDS := unit-errors e2e-migrations rest
 BACKEND_SHARD_PATHS_all := backend_tests
-BACKEND_SHARD_PATHS_security-unit := $(addprefix backend_tests/,$(BACKEND_SHARD_FOLDERS_security-unit))
-BACKEND_SHARD_PATHS_environment-errors := $(addprefix backend_tests/,$(BACKEND_SHARD_FOLDERS_environment-errors))
-BACKEND_SHARD_PATHS_rest := backend_tests $(foreach folder,$(BACKEND_SHARD_FOLDERS_security-unit) \
-  $(BACKEND_SHARD_FOLDERS_environment-errors),--ignore=backend_tests/$(folder))
+BACKEND_SHARD_PATHS_unit-errors := $(addprefix backend_tests/,$(BACKEND_SHARD_FOLDERS_unit-errors))
+BACKEND_SHARD_PATHS_e2e-migrations := $(addprefix backend_tests/,$(BACKEND_SHARD_FOLDERS_e2e-migrations))
+BACKEND_SHARD_PATHS_rest := backend_tests $(foreach folder,$(BACKEND_SHARD_FOLDERS_unit-errors) \
+  $(BACKEND_SHARD_FOLDERS_e2e-migrations),--ignore=backend_tests/$(folder))
 BACKEND_SHARD_PATHS = $(or $(BACKEND_SHARD_PATHS_$(BACKEND_SHARD)),$(error BACKEND_SHARD is "$(BACKEND_SHARD)": use all or one of $(BACKEND_SHARDS)))
 # One JUnit file per shard: backend.xml for all of it, backend-<shard>.xml for a shard.
 BACKEND_SHARD_SUFFIX = $(if $(filter all,$(BACKEND_SHARD)),,-$(BACKEND_SHARD))
@@ -43,7 +43,7 @@ health: $(STAMP)
 # The environment files: compose and Dockerfile (schema, hadolint, commands), the workflows, the
 # native launcher's agreement with compose, `make health`, the external mode.
 test-environment: $(STAMP)
-	$(PYTEST) backend_tests/environment --junitxml=$(REPORTS)/junit/environment.xml
+	$(PYTEST) environment_tests --junitxml=$(REPORTS)/junit/environment.xml
 
 # The fakes proven against the official API descriptions (backend tests marked `contract`).
 test-contracts: $(STAMP)

@@ -4,7 +4,7 @@
 
 faults: $(STAMP)
 	@echo "== fault matrix, SQLite"
-	$(PYTEST) reliability_tests backend_tests/e2e/test_worker_restart.py -p no:randomly -q
+	$(PYTEST) reliability_tests/faults backend_tests/e2e/test_worker_restart.py -p no:randomly -q
 	@echo "== fault matrix, PostgreSQL (throwaway cluster)"
-	$(PY) -m fixtures.postgres -- $(PYTEST) reliability_tests backend_tests/e2e/test_worker_restart.py \
+	$(PY) -m fixtures.postgres -- $(PYTEST) reliability_tests/faults backend_tests/e2e/test_worker_restart.py \
 	  -p no:randomly -q

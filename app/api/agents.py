@@ -5,14 +5,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import get_session
+from app.api.errors import documented
 from app.auth import current_squad
 from app.models import Agent, Squad
 from app.schemas import AgentCreate, AgentOut
 
-router = APIRouter(tags=["agents"])
+router = APIRouter(tags=["agents"], responses=documented(401, 503))
 
 
-@router.post("/agents", status_code=status.HTTP_201_CREATED, response_model=AgentOut)
+@router.post("/agents", status_code=status.HTTP_201_CREATED, response_model=AgentOut, responses=documented(400))
 async def create_agent(
     body: AgentCreate, squad: Squad = Depends(current_squad), session: AsyncSession = Depends(get_session)
 ) -> Agent:

@@ -14,6 +14,16 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def end_transaction(session: AsyncSession) -> None:
+    """End the request's transaction before calling E2B, git or GitHub, which may take seconds.
+
+    On SQLite every transaction holds the database's write lock from its start (BEGIN IMMEDIATE,
+    app/db.py): kept across an outside call, it would stop every other request and the workers. What
+    the request loaded stays usable (expire_on_commit=False); its writes start a new transaction.
+    """
+    await session.commit()
+
+
 def get_signal(request: Request) -> EventSignal:
     return request.app.state.signal
 

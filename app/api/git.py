@@ -3,7 +3,8 @@
 from fastapi import APIRouter, Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import get_runtime, get_session
+from app.api.deps import end_transaction, get_runtime, get_session
+from app.api.errors import documented
 from app.api.sandboxes import live_handle, own_sandbox
 from app.auth import current_squad
 from app.models import Squad
@@ -11,7 +12,7 @@ from app.redaction import redact
 from app.runtime import Runtime
 from app.schemas import BranchRequest, CloneRequest, CommitRequest, GitResult
 
-router = APIRouter(prefix="/git", tags=["git"])
+router = APIRouter(prefix="/git", tags=["git"], responses=documented(400, 401, 404, 409, 502, 503))
 
 
 class _Output:
@@ -37,6 +38,7 @@ async def clone(
 ) -> GitResult:
     sandbox, _ = await own_sandbox(session, squad, body.sandbox_id)
     handle = live_handle(sandbox)
+    await end_transaction(session)
     repository = await runtime.github.get_repository(squad.repository)
     output = _Output(runtime)
     await runtime.git.clone(handle, repository.clone_url, repository.default_branch, output)
@@ -56,6 +58,7 @@ async def branch(
     runtime: Runtime = Depends(get_runtime),
 ) -> GitResult:
     sandbox, _ = await own_sandbox(session, squad, body.sandbox_id)
+    await end_transaction(session)
     output = _Output(runtime)
     await runtime.git.create_branch(live_handle(sandbox), body.branch, output)
     return GitResult(sandbox_id=sandbox.id, repository=squad.repository, branch=body.branch, output=output.text())
@@ -69,6 +72,7 @@ async def commit(
     runtime: Runtime = Depends(get_runtime),
 ) -> GitResult:
     sandbox, task = await own_sandbox(session, squad, body.sandbox_id)
+    await end_transaction(session)
     output = _Output(runtime)
     await runtime.git.commit(live_handle(sandbox), body.message, "agent-squad", output)
     return GitResult(sandbox_id=sandbox.id, repository=squad.repository, branch=task.branch or "", output=output.text())
@@ -82,6 +86,7 @@ async def push(
     runtime: Runtime = Depends(get_runtime),
 ) -> GitResult:
     sandbox, task = await own_sandbox(session, squad, body.sandbox_id)
+    await end_transaction(session)
     output = _Output(runtime)
     await runtime.git.push(live_handle(sandbox), body.branch, output)
     task.branch = body.branch

@@ -6,11 +6,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import get_session
+from app.schemas import Health
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "the database cannot be reached; `database` says why"}},
+)
 async def health(session: AsyncSession = Depends(get_session)) -> JSONResponse:
     try:
         await session.execute(text("SELECT 1"))

@@ -3,7 +3,8 @@
 from fastapi import APIRouter, Depends, HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import get_runtime, get_session, get_signal
+from app.api.deps import end_transaction, get_runtime, get_session, get_signal
+from app.api.errors import documented
 from app.api.tasks import own_task
 from app.auth import current_squad
 from app.events import EventSignal, record_event
@@ -11,7 +12,7 @@ from app.models import Squad, TaskStatus
 from app.runtime import Runtime
 from app.schemas import PullRequestCreate, PullRequestOut
 
-router = APIRouter(prefix="/github", tags=["github"])
+router = APIRouter(prefix="/github", tags=["github"], responses=documented(400, 401, 404, 409, 502, 503))
 
 
 @router.post("/pull-requests", status_code=status.HTTP_201_CREATED, response_model=PullRequestOut)
@@ -23,6 +24,7 @@ async def create_pull_request(
     signal: EventSignal = Depends(get_signal),
 ) -> PullRequestOut:
     task = await own_task(session, squad, body.task_id)
+    await end_transaction(session)
     repository = await runtime.github.get_repository(squad.repository)
     existing = await runtime.github.find_open_pull_request(repository, body.branch)
     if existing is not None:

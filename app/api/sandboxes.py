@@ -3,7 +3,8 @@
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import get_runtime, get_session, get_signal
+from app.api.deps import end_transaction, get_runtime, get_session, get_signal
+from app.api.errors import documented
 from app.api.tasks import own_task
 from app.auth import current_squad
 from app.events import EventSignal, record_event
@@ -12,7 +13,7 @@ from app.runtime import Runtime
 from app.schemas import SandboxCreate, SandboxOut
 from app.services.e2b import SandboxHandle
 
-router = APIRouter(tags=["sandboxes"])
+router = APIRouter(tags=["sandboxes"], responses=documented(401, 404, 503))
 
 
 async def own_sandbox(session: AsyncSession, squad: Squad, sandbox_id: str) -> tuple[Sandbox, Task]:
@@ -29,7 +30,9 @@ def live_handle(sandbox: Sandbox) -> SandboxHandle:
     return SandboxHandle(sandbox.e2b_sandbox_id, sandbox.envd_access_token)
 
 
-@router.post("/sandboxes", status_code=status.HTTP_201_CREATED, response_model=SandboxOut)
+@router.post(
+    "/sandboxes", status_code=status.HTTP_201_CREATED, response_model=SandboxOut, responses=documented(400, 502)
+)
 async def create_sandbox(
     body: SandboxCreate,
     squad: Squad = Depends(current_squad),
@@ -38,6 +41,7 @@ async def create_sandbox(
     signal: EventSignal = Depends(get_signal),
 ) -> Sandbox:
     task = await own_task(session, squad, body.task_id)
+    await end_transaction(session)
     handle = await runtime.sandboxes.create(metadata={"task_id": task.id, "squad_id": squad.id})
     sandbox = Sandbox(
         task_id=task.id, e2b_sandbox_id=handle.sandbox_id, envd_access_token=handle.envd_access_token, status="ready"
@@ -64,7 +68,7 @@ async def read_sandbox(
     return sandbox
 
 
-@router.delete("/sandboxes/{sandbox_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/sandboxes/{sandbox_id}", status_code=status.HTTP_204_NO_CONTENT, responses=documented(502))
 async def destroy_sandbox(
     sandbox_id: str,
     squad: Squad = Depends(current_squad),
@@ -74,6 +78,7 @@ async def destroy_sandbox(
     """Destroying twice is not an error: the sandbox is gone either way."""
     sandbox, _ = await own_sandbox(session, squad, sandbox_id)
     if sandbox.destroyed_at is None:
+        await end_transaction(session)
         await runtime.sandboxes.destroy(sandbox.e2b_sandbox_id)
         sandbox.status = "destroyed"
         sandbox.destroyed_at = utcnow()

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from sse_starlette import EventSourceResponse
 
+from app.api.errors import documented
 from app.auth import SESSION_COOKIE, bearer_scheme, squad_for_token
-from app.models import Squad
+from app.models import Agent, Squad, Task
 
 router = APIRouter(tags=["events"])
 
@@ -26,17 +27,23 @@ SEND_TIMEOUT_S = 30.0
 def _resume_point(header_value: str | None, query_value: int | None) -> int:
     if header_value is None:
         return query_value or 0
+    # ASCII digits only: int() would also take " 7", "+7", "7_0" and non-ASCII digits such as "٣".
+    if not (header_value.isascii() and header_value.isdigit()):
+        raise HTTPException(400, "Last-Event-ID must be an event id (an integer)")
     try:
         value = int(header_value)
-    except ValueError:
-        raise HTTPException(400, "Last-Event-ID must be an event id (an integer)") from None
+    except ValueError:  # more digits than Python converts: far past any real id
+        raise HTTPException(400, f"Last-Event-ID must be between 0 and {MAX_EVENT_ID}") from None
     if not 0 <= value <= MAX_EVENT_ID:
         raise HTTPException(400, f"Last-Event-ID must be between 0 and {MAX_EVENT_ID}")
     return value
 
 
 async def squad_of_stream(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+    agent_id: str | None = Query(None, max_length=32),
+    task_id: str | None = Query(None, max_length=32),
 ) -> Squad:
     """The bearer token, or the session cookie (a browser's EventSource cannot send headers).
 
@@ -46,10 +53,28 @@ async def squad_of_stream(
     """
     token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
     async with request.app.state.runtime.fanout.sessionmaker() as session:
-        return await squad_for_token(session, token)
+        squad = await squad_for_token(session, token)
+        # A filter naming another squad's agent or task is refused like a missing one (as everywhere in
+        # the API), rather than opening a stream that could never deliver anything.
+        if agent_id is not None:
+            agent = await session.get(Agent, agent_id)
+            if agent is None or agent.squad_id != squad.id:
+                raise HTTPException(404, f"agent {agent_id} not found")
+        if task_id is not None:
+            task = await session.get(Task, task_id)
+            if task is None or task.squad_id != squad.id:
+                raise HTTPException(404, f"task {task_id} not found")
+        return squad
 
 
-@router.get("/events")
+@router.get(
+    "/events",
+    response_class=EventSourceResponse,
+    responses={
+        200: {"description": "the squad's events, as Server-Sent Events", "content": {"text/event-stream": {}}},
+        **documented(400, 401, 404, 503),
+    },
+)
 async def stream_events(
     request: Request,
     squad: Squad = Depends(squad_of_stream),

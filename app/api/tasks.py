@@ -5,12 +5,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import get_session, get_signal
+from app.api.errors import documented
 from app.auth import current_squad
 from app.events import EventSignal, record_event
 from app.models import Agent, Job, Squad, Task, TaskStatus
 from app.schemas import TaskAssign, TaskCreate, TaskOut, TaskUpdate
 
-router = APIRouter(tags=["tasks"])
+router = APIRouter(tags=["tasks"], responses=documented(401, 503))
 
 # The moves a person may make by hand; the pipeline makes the others.
 MANUAL_TRANSITIONS = {(TaskStatus.REVIEW, TaskStatus.DONE), (TaskStatus.FAILED, TaskStatus.TODO)}
@@ -24,7 +25,7 @@ async def own_task(session: AsyncSession, squad: Squad, task_id: str) -> Task:
     return task
 
 
-@router.post("/tasks", status_code=status.HTTP_201_CREATED, response_model=TaskOut)
+@router.post("/tasks", status_code=status.HTTP_201_CREATED, response_model=TaskOut, responses=documented(400))
 async def create_task(
     body: TaskCreate,
     squad: Squad = Depends(current_squad),
@@ -56,14 +57,14 @@ async def list_tasks(
     return list(result)
 
 
-@router.get("/tasks/{task_id}", response_model=TaskOut)
+@router.get("/tasks/{task_id}", response_model=TaskOut, responses=documented(404))
 async def read_task(
     task_id: str, squad: Squad = Depends(current_squad), session: AsyncSession = Depends(get_session)
 ) -> Task:
     return await own_task(session, squad, task_id)
 
 
-@router.patch("/tasks/{task_id}", response_model=TaskOut)
+@router.patch("/tasks/{task_id}", response_model=TaskOut, responses=documented(400, 404, 409))
 async def update_task(
     task_id: str,
     body: TaskUpdate,
@@ -99,7 +100,12 @@ async def update_task(
     return task
 
 
-@router.post("/tasks/{task_id}/assign", status_code=status.HTTP_202_ACCEPTED, response_model=TaskOut)
+@router.post(
+    "/tasks/{task_id}/assign",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=TaskOut,
+    responses=documented(400, 404, 409),
+)
 async def assign_task(
     task_id: str,
     body: TaskAssign,

@@ -3,7 +3,7 @@
 The platform runs without its in-app worker; pipelines run in `python -m app.worker` processes.
 One is killed with SIGKILL in the middle of a task; another takes the job over once its lease
 runs out, and the task still ends as exactly one pull request, with no sandbox left running, and the
-stream replays exactly the events the database holds (the fault matrix's checks, reliability_tests/).
+stream replays exactly the events the database holds (the fault matrix's checks, reliability_tests/faults).
 """
 
 import os

@@ -314,3 +314,98 @@ async def test_on_sqlite_the_fanout_reads_without_holding_up_writers(sessionmake
                 await reading.execute(text("DELETE FROM events"))
     finally:
         await hub.close()
+
+
+async def advisory_lock_waiters(engine: AsyncEngine) -> int:
+    async with engine.connect() as connection:
+        return await connection.scalar(
+            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        )
+
+
+async def done_or_waiting_for_a_lock(task: asyncio.Task, engine: AsyncEngine, deadline_s: float = 10.0) -> None:
+    """Return once `task` finished or some session waits for an advisory lock (whichever comes first)."""
+    with anyio.fail_after(deadline_s):
+        while not task.done() and await advisory_lock_waiters(engine) == 0:
+            await asyncio.wait({task}, timeout=0.02)  # wakes at once when the task ends; else polls again
+
+
+async def test_on_postgresql_an_event_id_becomes_visible_only_after_every_smaller_one(
+    sessionmaker, engine, squad_id, is_postgres
+):
+    """Ids must become visible in order, or a reader past a later id skips an earlier one for good.
+
+    Writer A is stopped inside its commit, right after its event's INSERT (its id drawn, not yet
+    committed). Writer B then stores an event (a larger id) and commits: B must wait for A, so that
+    while A is stopped no reader sees anything past what it saw before; then both ids appear, A's first.
+    """
+    if not is_postgres:
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): SQLite has a single writer")
+    from sqlalchemy.util import await_only
+
+    from app.events import events_after, record_event
+
+    before = max(await event_ids(sessionmaker, squad_id), default=0)
+    inserted, release = asyncio.Event(), asyncio.Event()
+    stopped: list[str] = []
+
+    @sqlalchemy_event.listens_for(engine.sync_engine, "after_cursor_execute")
+    def stop_after_the_first_event_insert(_connection, _cursor, statement, *_args) -> None:
+        if not stopped and statement.lstrip().lower().startswith("insert into events"):
+            stopped.append(statement)
+            inserted.set()
+            await_only(release.wait())  # inside the commit's greenlet: the transaction stays open
+
+    async def write(number: int) -> None:
+        async with sessionmaker() as session:
+            await record_event(session, squad_id, "test.order", {"writer": number})
+            await session.commit()
+
+    writer_a = asyncio.create_task(write(1))
+    with anyio.fail_after(10):
+        await inserted.wait()
+    writer_b = asyncio.create_task(write(2))
+    try:
+        await done_or_waiting_for_a_lock(writer_b, engine)
+        async with sessionmaker() as session:
+            visible = [event.id for event in await events_after(session, squad_id, before)]
+        assert not writer_b.done() and visible == [], (
+            f"while writer A's event was inserted but not committed, writer B committed (done: {writer_b.done()}) "
+            f"and a reader saw ids {visible} past {before}: it would skip writer A's id"
+        )
+    finally:
+        release.set()
+    with anyio.fail_after(10):
+        await writer_a
+        await writer_b
+
+    async with sessionmaker() as session:
+        stored = await events_after(session, squad_id, before)
+    assert [event.data["writer"] for event in stored] == [1, 2], "A drew the smaller id, B the larger"
+
+
+async def test_on_postgresql_an_open_transaction_with_an_event_holds_up_no_other_event_writer(
+    sessionmaker, squad_id, is_postgres
+):
+    """The event lock is taken inside the commit, not when the event is recorded: a transaction that
+    recorded an event and goes on working (here: it stays open) does not stop others storing theirs."""
+    if not is_postgres:
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): the event lock")
+    from app.events import record_event
+
+    async with sessionmaker() as slow:
+        slow_event = await record_event(slow, squad_id, "test.slow", {})
+        await slow.execute(text("SELECT 1"))  # more work in the same transaction (an autoflush too)
+
+        try:
+            with anyio.fail_after(5):  # behind a lock held since record_event it would wait for ever
+                await store_events(sessionmaker, squad_id, 1)
+        except TimeoutError:
+            raise AssertionError(
+                "another writer could not store an event within 5 s while a transaction that had recorded one "
+                "was still open: the event lock is held before the commit"
+            ) from None
+
+        await slow.commit()
+    stored = await event_ids(sessionmaker, squad_id)
+    assert stored[-1] == slow_event.id, f"the slow transaction's event is stored, last: {stored}"

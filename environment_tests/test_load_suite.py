@@ -50,11 +50,13 @@ def _stats(tmp_path: Path) -> dict[tuple[str, str], dict[str, str]]:
 
 @pytest.mark.unit
 @pytest.mark.priority_p0
-def test_locust_collects_the_three_user_classes_from_load(repo_root):
+def test_locust_collects_the_five_user_classes_from_load(repo_root):
     result = _locust(repo_root, "--list")
     assert result.returncode == 0, result.stderr
     users = sorted(line.strip() for line in result.stdout.splitlines()[1:] if line.strip())
-    assert users == ["AssignmentUser", "BoardUser", "StreamUser"], f"`locust -f load/ --list` printed {result.stdout!r}"
+    assert users == ["AssignmentUser", "BoardUser", "BurstUser", "SandboxUser", "StreamUser"], (
+        f"`locust -f load/ --list` printed {result.stdout!r}"
+    )
 
 
 @pytest.mark.unit
@@ -83,6 +85,8 @@ def test_the_slo_gate_names_each_missed_objective_and_spares_pipelines_and_harne
             stats.log_request("SSE", "delivery", ms, 0)
         for ms in [50] * 90 + [1500] * 10:            # API p95 1500 ms: over 1000
             stats.log_request("GET", "/api/v1/tasks", ms, 0)
+        for ms in [40] * 90 + [1200] * 10:            # the burst's own names are gated too
+            stats.log_request("GET", "/api/v1/tasks (burst)", ms, 0)
         for ms in [30_000] * 10:                      # 30 s pipelines: within their own 300 s
             stats.log_request("PIPELINE", "assignment -> pull request", ms, 0)
         for ms in [4_000] * 10:                       # slow fake admin calls: the harness, not the platform
@@ -98,8 +102,95 @@ def test_the_slo_gate_names_each_missed_objective_and_spares_pipelines_and_harne
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "p95 of GET /api/v1/tasks is 1500 ms, above 1000 ms",
+        "p95 of GET /api/v1/tasks (burst) is 1200 ms, above 1000 ms",
         "p99 of SSE event delivery is 600 ms, above 500 ms",
     ]
+
+
+def _gate(repo_root: Path, statistics: str) -> subprocess.CompletedProcess[str]:
+    """Run the SLO gate's quitting listener on the statistics `statistics` (Python) logs into `stats`.
+
+    Prints the exit code the gate leaves for Locust; the gate's own log lines go to stderr.
+    """
+    script = (
+        textwrap.dedent(
+            """
+        import logging, sys
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        sys.path.insert(0, "load")
+        import _slo
+        from locust.env import Environment
+
+        environment = Environment()
+        stats = environment.stats
+        """
+        )
+        + textwrap.dedent(statistics)
+        + textwrap.dedent(
+            """
+        _slo.apply_slo_gate(environment)
+        print(environment.process_exit_code)
+        """
+        )
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script], cwd=repo_root, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.unit
+@pytest.mark.priority_p0
+def test_the_slo_gate_fails_a_run_with_failed_requests_and_names_them(repo_root):
+    """Fast requests do not excuse failures: one failed call in 100 misses the default ratio of 0."""
+    result = _gate(
+        repo_root,
+        """
+        for _ in range(99):
+            stats.log_request("GET", "/api/v1/tasks", 20, 0)
+        stats.log_request("POST", "/api/v1/sandboxes", 30, 0)
+        stats.log_error("POST", "/api/v1/sandboxes", "HTTP 502")
+        """,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1"], f"the gate left exit code {result.stdout!r}; log: {result.stderr}"
+    assert (
+        "SLO failed: failure ratio 1.00% (1 of 100 requests) exceeds 0.00%; failed: POST /api/v1/sandboxes (1)"
+        in result.stderr
+    ), result.stderr
+    assert "SLO met" not in result.stderr
+
+
+@pytest.mark.unit
+@pytest.mark.priority_p0
+def test_the_slo_gate_lets_failures_within_an_allowed_ratio_pass(repo_root):
+    """The same run passes when 1 % is allowed: the ratio is a limit, not "any failure fails"."""
+    result = _gate(
+        repo_root,
+        """
+        for _ in range(99):
+            stats.log_request("GET", "/api/v1/tasks", 20, 0)
+        stats.log_request("POST", "/api/v1/sandboxes", 30, 0)
+        stats.log_error("POST", "/api/v1/sandboxes", "HTTP 502")
+        _slo.objectives_of = lambda _environment: _slo.Objectives(max_failure_ratio=0.01)
+        """,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["None"], f"the gate left exit code {result.stdout!r}; log: {result.stderr}"
+    assert "SLO met: 100 requests, 1 failures" in result.stderr, result.stderr
+
+
+@pytest.mark.unit
+@pytest.mark.priority_p0
+def test_the_slo_gate_fails_a_run_that_made_no_request_at_all(repo_root):
+    """An empty run measured nothing: it must not pass as "no objective missed"."""
+    result = _gate(repo_root, "")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1"], f"the gate left exit code {result.stdout!r}; log: {result.stderr}"
+    assert "SLO failed: no request was made, so nothing was measured" in result.stderr, result.stderr
+    assert "SLO met" not in result.stderr
 
 
 @pytest.mark.integration

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from app.settings import Settings
-from backend_tests.environment.environment_files import (
+from environment_tests.environment_files import (
     command_text,
     commands,
     dockerfile_stages,

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from backend_tests.environment.environment_files import (
+from environment_tests.environment_files import (
     PUBLISHER_FILE,
     REPO_ROOT,
     fill_matrix,

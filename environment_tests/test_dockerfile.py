@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from backend_tests.environment.environment_files import dockerfile_stages
+from environment_tests.environment_files import dockerfile_stages
 
 pytestmark = [pytest.mark.unit, pytest.mark.priority_p0]
 

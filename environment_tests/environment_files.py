@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.test.yml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
 WORKFLOWS_DIR = REPO_ROOT / ".github" / "workflows"

@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from fixtures import health
+from fixtures.postgres import PostgresUnavailable, throwaway_cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
 
@@ -135,11 +136,21 @@ def test_a_database_that_answers_is_up(repo_root, tmp_path):
     assert _line_of(result.stdout, "postgres").startswith("ok "), result.stdout
 
 
-def test_the_test_database_in_use_is_up():
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        pytest.skip("TEST_DATABASE_URL is not set (make test-backend-postgres and CI's PostgreSQL job set it)")
-    [result] = health.check(("postgres",), environ={"TEST_DATABASE_URL": url})
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """TEST_DATABASE_URL when set; otherwise a throwaway cluster from the machine's PostgreSQL binaries."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield url
+        return
+    try:
+        with throwaway_cluster() as url:
+            yield url
+    except PostgresUnavailable as missing:
+        pytest.skip(f"no PostgreSQL to check: {missing}")
+
+
+def test_a_postgresql_server_that_answers_is_up(postgres_url):
+    [result] = health.check(("postgres",), environ={"TEST_DATABASE_URL": postgres_url})
     assert result.state == "ok", result
 
 

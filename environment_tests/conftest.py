@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from backend_tests.environment.environment_files import (
+from environment_tests.environment_files import (
     BARE_ENVIRONMENT,
     COMPOSE_FILE,
     MAKEFILES,

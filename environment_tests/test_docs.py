@@ -8,7 +8,7 @@ import re
 import pytest
 
 from app.settings import Settings
-from backend_tests.environment.environment_files import MAKEFILES, REPO_ROOT
+from environment_tests.environment_files import MAKEFILES, REPO_ROOT
 from fixtures import health
 
 pytestmark = [pytest.mark.unit, pytest.mark.priority_p0]

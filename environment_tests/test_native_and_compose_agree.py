@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from app.settings import Settings
-from backend_tests.environment.environment_files import (
+from environment_tests.environment_files import (
     BARE_ENVIRONMENT,
     commands,
     environment,

@@ -1,0 +1,40 @@
+"""A bug inside a request: a 500 in the API's Problem shape that shows nothing of the error itself."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from fixtures.api_squad import make_squad
+from fixtures.inprocess import E2B_TEST_KEY
+
+pytestmark = [pytest.mark.errors, pytest.mark.priority_p1]
+
+
+@pytest.fixture
+async def lenient_client(runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """The in-process app answering as a server would: an exception becomes a response, not a raise."""
+    from app.main import attach_runtime, create_app
+
+    app = create_app(runtime.settings)
+    attach_runtime(app, runtime)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://squad.test") as client:
+        yield client
+
+
+async def test_an_unexpected_exception_is_a_500_problem_without_its_message(
+    lenient_client, runtime, fake_e2b, fake_github, monkeypatch
+):
+    api = await make_squad(lenient_client, fake_github)
+    task = await api.new_task()
+
+    async def broken_create(**metadata):
+        raise RuntimeError(f"bug while holding {E2B_TEST_KEY}")
+
+    monkeypatch.setattr(runtime.sandboxes, "create", broken_create)
+    response = await api.call("POST", "/api/v1/sandboxes", json={"task_id": task["id"]})
+
+    assert response.status_code == 500
+    assert response.json() == {"detail": "internal error; the platform's log has the details"}
+    assert "bug while holding" not in response.text and E2B_TEST_KEY not in response.text
