@@ -70,9 +70,12 @@ test-backend: $(STAMP)
 	  --cov=app --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=html:$(REPORTS)/coverage-html
 
 # On TEST_DATABASE_URL when set; otherwise on a throwaway cluster from the local PostgreSQL binaries.
+# Its coverage adds to test-backend's (--cov-append): the reports and the 95% floor are of app/ as
+# both databases run it (the PostgreSQL-only code, LISTEN/NOTIFY, runs only here).
 test-backend-postgres: $(STAMP)
 	$(PY) -m fixtures.postgres -- $(PYTEST) backend_tests -n $(BACKEND_WORKERS) -p no:randomly \
-	  --junitxml=$(REPORTS)/junit/backend-postgres.xml
+	  --junitxml=$(REPORTS)/junit/backend-postgres.xml --cov=app --cov-append --cov-fail-under=95 \
+	  --cov-report=term:skip-covered --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=html:$(REPORTS)/coverage-html
 
 test-frontend: setup
 	$(PYTEST) frontend_tests --junitxml=$(REPORTS)/junit/frontend.xml

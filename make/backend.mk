@@ -13,7 +13,10 @@ bench-backend: $(STAMP) bench-isolation
 	@echo "== pytest backend_tests -n 2, SQLite"
 	@$(PYTEST) backend_tests -q -n 2 -p no:cacheprovider | tail -1
 
-# Line and branch coverage of app/, the platform's own processes included; fails under 95%.
+# Line and branch coverage of app/, the platform's own processes included, on SQLite and then on
+# PostgreSQL (a throwaway cluster, or TEST_DATABASE_URL), combined; fails under 95%.
 coverage-backend: $(STAMP)
-	$(PYTEST) backend_tests -q --cov=app --cov-branch --cov-report=term --cov-fail-under=95 \
+	$(PYTEST) backend_tests -q --cov=app --cov-report=
+	$(PY) -m fixtures.postgres -- $(PYTEST) backend_tests -q -p no:randomly --cov=app --cov-append \
+	  --cov-report=term --cov-fail-under=95 \
 	  --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=html:$(REPORTS)/coverage-html

@@ -34,7 +34,13 @@ def worker_stack(worker_id_label, tmp_path_factory) -> Iterator[Stack]:
         database_url=worker_database_url(f"{worker_id_label}_workers", tmp_path_factory.mktemp("workers-db")),
         log_dir=ROOT / "reports" / "stack" / f"{worker_id_label}-workers",
         announce=lambda line: None,
-        extra_platform_env={"SQUAD_RUN_WORKER": "false", "JOB_LEASE_S": LEASE_S, "WORKER_POLL_INTERVAL_S": "0.2"},
+        extra_platform_env={
+            "SQUAD_RUN_WORKER": "false",
+            "JOB_LEASE_S": LEASE_S,
+            "WORKER_POLL_INTERVAL_S": "0.2",
+            # The workers' events reach the platform's streams through the database: look often.
+            "SSE_POLL_INTERVAL_S": "0.2",
+        },
     )
     yield stack
     stack.stop()

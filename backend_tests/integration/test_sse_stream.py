@@ -10,6 +10,7 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
+from app.runtime import tls_context
 from fixtures.factories import agent_data, task_data
 from fixtures.waiting import eventually
 
@@ -35,7 +36,8 @@ async def read_events(
     """Events of one stream, from connecting until `until(events)` holds; fails after `deadline_s`."""
     events: list[Event] = []
     with anyio.fail_after(deadline_s):
-        async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(10, read=None)) as client:
+        timeout = httpx.Timeout(10, read=None)
+        async with httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=tls_context()) as client:
             async with aconnect_sse(
                 client, "GET", "/api/v1/events", params=params, headers=_auth(token) | (headers or {})
             ) as source:
