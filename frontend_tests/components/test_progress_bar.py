@@ -25,6 +25,26 @@ def test_progress_bar_exposes_its_value_and_fills_in_proportion(mount):
 
 @pytest.mark.unit
 @pytest.mark.priority_p2
+def test_progress_bar_animates_its_fill_to_the_new_width(mount):
+    page = mount('<progress-bar value="0" max="7" label="Pipeline progress"></progress-bar>', "progress-bar.js")
+    page.emulate_media(reduced_motion="no-preference")
+
+    # The running CSS transitions of the fill, read in the same task as the change that starts them.
+    transitions = page.get_by_role("progressbar", name="Pipeline progress").evaluate(
+        """el => {
+            const fill = (el.shadowRoot || el).querySelector('.progress-bar__fill');
+            getComputedStyle(fill).width;  // the width before, so the change is a transition
+            el.setAttribute('value', '7');
+            return fill.getAnimations().map(a => ({property: a.transitionProperty, ms: a.effect.getTiming().duration}));
+        }"""
+    )
+
+    assert [t["property"] for t in transitions] == ["width"], transitions
+    assert transitions[0]["ms"] > 0, f"the fill jumps instead of animating: {transitions}"
+
+
+@pytest.mark.unit
+@pytest.mark.priority_p2
 def test_progress_bar_does_not_animate_for_users_who_ask_for_reduced_motion(mount):
     page = mount('<progress-bar value="2" max="7"></progress-bar>', "progress-bar.js")
 
