@@ -23,6 +23,7 @@ def attach_runtime(app: FastAPI, runtime: Runtime) -> None:
     app.state.runtime = runtime
     app.state.settings = runtime.settings
     app.state.sessionmaker = runtime.sessionmaker
+    app.state.read_sessionmaker = runtime.read_sessionmaker
     app.state.signal = runtime.signal
 
 

@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
-from app.db import create_engine, create_sessionmaker
+from app.db import create_engine, create_sessionmaker, is_sqlite
 from app.events import EventSignal
 from app.fanout import event_hub
 from app.metrics import Metrics
@@ -74,6 +74,11 @@ class Runtime:
             poll_interval_s=settings.sse_poll_interval_s,
             database_url=settings.database_url if self.engine is not None else None,
         )
+        # Sessions for requests that only read (GET): on SQLite the fan-out's deferred, query-only
+        # sessions, which neither wait for the write lock nor hold it up; on PostgreSQL (no such lock)
+        # and in a test's transaction, the ordinary ones.
+        use_sqlite_readers = self.engine is not None and is_sqlite(settings.database_url)
+        self.read_sessionmaker = self.fanout.sessionmaker if use_sqlite_readers else self.sessionmaker
         self.metrics = Metrics()
         retry = RetryPolicy(
             attempts=settings.retry_attempts,

@@ -37,5 +37,6 @@ def listen_for_figures(environment: Environment, **_kwargs: object) -> None:
         environment.runner.register_message(MESSAGE, _keep)
 
 
-def _keep(message: Any, **_kwargs: object) -> None:
-    _received[message.data["kind"]].append(message.data["figures"])
+def _keep(msg: Any, **_kwargs: object) -> None:
+    # Locust calls a message listener with keywords: environment= and msg=.
+    _received[msg.data["kind"]].append(msg.data["figures"])

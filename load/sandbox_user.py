@@ -4,8 +4,9 @@ Seed 004 asks for 10 sandbox creations at once. Pipelines cannot show that (the 
 most WORKER_CONCURRENCY jobs, and their creations drift apart), so these users call the platform's
 `POST /api/v1/sandboxes` themselves. Each makes its squad (a repository in the fake GitHub, the
 squad) and a task, then waits; when every sandbox user of this Locust process is ready (the
-runner's target count of the class), all are released by one gevent event and send their creation
-together. The users count the creations in flight; the peak is what overlapped.
+runner's target count of the class), all are released by one gevent event and, once the platform
+runs no pipeline job (its /metrics), send their creation together. The users count the creations in
+flight; the peak is what overlapped.
 
 Once every creation of the volley has answered, the last one to answer asks the fake E2B
 (`GET /_fake/state`) how many of the volley's sandboxes are running: all of them, at that one
@@ -17,16 +18,21 @@ judges their p95 like any other API call. The figures (ready, created, peak in f
 once) go to the scenario's report (load/_figures.py): "sandboxes: 10 created at once, ...".
 """
 
+import re
+import time
+
 import _fakes  # noqa: F401  (registers the fakes' realistic latency for the run)
 import _figures
 import _preflight  # noqa: F401  (registers the start-up check of the targets)
 import _slo  # noqa: F401  (registers the SLO gate and its options)
+import gevent
 from _squad_user import SquadUser
 from _targets import fake_e2b_url
 from gevent.event import Event
 from locust import between, events, task
 from locust.env import Environment
 from locust.exception import StopUser
+from locust.runners import MasterRunner, WorkerRunner
 
 from fixtures.factories import task_data
 
@@ -37,6 +43,11 @@ FIGURES = "sandboxes"
 # How long ready users wait for the rest of the volley, and for the volley's creations to answer.
 READY_TIMEOUT_S = 30.0
 CREATED_TIMEOUT_S = 60.0
+# How long the volley waits for the platform's workers to be idle, and how often it looks.
+IDLE_TIMEOUT_S = 30.0
+IDLE_POLL_S = 0.25
+METRICS_CHECK = "/metrics (jobs in progress)"
+JOBS_IN_PROGRESS = re.compile(r'^squad_jobs\{state="(?:queued|running)"\} (\S+)$', re.MULTILINE)
 
 
 class Volley:
@@ -54,6 +65,12 @@ class Volley:
         self.checked = Event()
         self.destroyed = 0
         self.finished = 0
+        # Set by the init event (every process has one environment); all_spawned once the whole test
+        # has spawned its users, so the target counts are final.
+        self.environment: Environment | None = None
+        self.all_spawned = False
+        self.idle_checker: SandboxUser | None = None
+        self.idle_checked = Event()
 
     def expected(self, environment: Environment) -> int:
         """The sandbox users this process runs; 0 while the runner does not know yet."""
@@ -66,7 +83,7 @@ class Volley:
 
     def release_if_complete(self, environment: Environment) -> None:
         expected = self.expected(environment)
-        if not self.go.is_set() and expected and len(self.ready) >= expected:
+        if not self.go.is_set() and self.all_spawned and expected and len(self.ready) >= expected:
             self.released = len(self.ready)
             self.go.set()
 
@@ -90,11 +107,32 @@ class Volley:
 _volley = Volley()
 
 
+# Spawning is complete when the runner of the whole test says so: a single process's own event; in
+# a distributed run the master's, passed to the workers as a message (a worker's target counts grow
+# with each spawn message of the ramp-up, so its own event would release a part of its share).
+ALL_SPAWNED = "sandbox-volley-all-spawned"
+
+
+@events.init.add_listener
+def listen_for_all_spawned(environment: Environment, **_kwargs: object) -> None:
+    _volley.environment = environment
+    if isinstance(environment.runner, WorkerRunner):
+        environment.runner.register_message(ALL_SPAWNED, lambda **_: release_when_all_spawned())
+
+
 @events.spawning_complete.add_listener
-def release_when_all_spawned(**_kwargs: object) -> None:
-    # A single process's runner learns its target counts only when spawning completes.
-    for user in _volley.ready[:1]:
-        _volley.release_if_complete(user.environment)
+def on_spawning_complete(**_kwargs: object) -> None:
+    runner = _volley.environment.runner if _volley.environment else None
+    if isinstance(runner, MasterRunner):
+        runner.send_message(ALL_SPAWNED)
+    elif not isinstance(runner, WorkerRunner):
+        release_when_all_spawned()
+
+
+def release_when_all_spawned() -> None:
+    _volley.all_spawned = True
+    if _volley.environment is not None:
+        _volley.release_if_complete(_volley.environment)
 
 
 class SandboxUser(SquadUser):
@@ -120,6 +158,7 @@ class SandboxUser(SquadUser):
         volley.arrive(self)
         if not volley.go.wait(READY_TIMEOUT_S):
             volley.release_anyway()
+        self._wait_for_idle_workers(volley)
         sandbox = self._create(volley)
         volley.answered += 1
         if volley.answered == volley.released:
@@ -131,6 +170,33 @@ class SandboxUser(SquadUser):
         volley.finished += 1
         if volley.finished == volley.released:  # the last one of the volley reports it
             _figures.publish(self.environment, FIGURES, volley.figures(self.environment))
+
+    def _wait_for_idle_workers(self, volley: Volley) -> None:
+        """The first user of the volley waits until the platform runs no job (its /metrics), the others
+        wait for it: the assignments' pipelines run their git commands inside the fake E2B, on the
+        same two cores as the platform (on E2B's own machines in production), and the volley would
+        measure that machine's contention instead of 10 creations at once."""
+        if volley.idle_checked.is_set():
+            return
+        if volley.idle_checker is not None:
+            volley.idle_checked.wait(IDLE_TIMEOUT_S)
+            return
+        volley.idle_checker = self
+        deadline = time.monotonic() + IDLE_TIMEOUT_S
+        try:
+            while time.monotonic() < deadline and self._jobs_in_progress() != 0:
+                gevent.sleep(IDLE_POLL_S)  # allowed-sleep: the poll interval of a wait with a deadline
+        finally:
+            volley.idle_checked.set()
+
+    def _jobs_in_progress(self) -> int | None:
+        """Queued and running jobs on the platform, from its Prometheus text; None when unreadable."""
+        with self.client.get("/metrics", name=METRICS_CHECK, catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"expected HTTP 200, got {response.status_code}")
+                return None
+            found = JOBS_IN_PROGRESS.findall(response.text)
+            return sum(int(float(value)) for value in found) if found else None
 
     def _create(self, volley: Volley) -> dict | None:
         volley.in_flight += 1

@@ -8,9 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.events import EventSignal
 from app.runtime import Runtime
 
+# Methods that never write: their sessions are the runtime's read-only ones (see Runtime).
+READ_METHODS = frozenset({"GET", "HEAD"})
+
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessionmaker() as session:
+    state = request.app.state
+    sessionmaker = state.read_sessionmaker if request.method in READ_METHODS else state.sessionmaker
+    async with sessionmaker() as session:
         yield session
 
 
