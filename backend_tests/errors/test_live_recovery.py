@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from fixtures.factories import task_data
+from fixtures.postgres import terminate_connections
 from fixtures.sse import SseRecorder
 from fixtures.waiting import eventually
 
@@ -50,24 +51,8 @@ def test_dropped_database_connections_are_replaced_without_an_error(live_stack, 
         pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): SQLite has no server connections to drop")
     new_squad.client.create_task(**task_data())
 
-    terminated = asyncio.run(_terminate_connections(url))
+    terminated = asyncio.run(terminate_connections(url))
     after = new_squad.client.create_task(**task_data())
 
     assert terminated > 0, "the platform held no connection to terminate"
     assert new_squad.client.get_task(after["id"])["title"] == after["title"]
-
-
-async def _terminate_connections(url) -> int:
-    import asyncpg
-
-    admin = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database="postgres"
-    )
-    try:
-        rows = await admin.fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-            url.database,
-        )
-    finally:
-        await admin.close()
-    return sum(1 for row in rows if row[0])

@@ -24,6 +24,7 @@ from fixtures.outcomes import (
     assert_no_sandbox_left,
     assert_replay_equals_database,
 )
+from fixtures.postgres import terminate_connections
 from fixtures.sse import SseRecorder
 from fixtures.waiting import eventually
 
@@ -217,7 +218,7 @@ def test_database_connections_terminated_mid_pipeline_lose_nothing_and_the_task_
     with scene.stream() as live:
         scene.assign()
         live.wait_for(_step("clone"), what="the clone step")
-        terminated = asyncio.run(_terminate_connections(url))
+        terminated = asyncio.run(terminate_connections(url))
         task = scene.wait_until_finished()
         live.wait_for(_final, what="the final sandbox status")
         received = list(live.events)
@@ -226,19 +227,3 @@ def test_database_connections_terminated_mid_pipeline_lose_nothing_and_the_task_
     assert_defined_end(scene, task, "review")
     assert_replay_equals_database(scene.stack, scene.token, scene.task_id, received)
     assert_no_sandbox_left(scene.e2b, scene.task_id)
-
-
-async def _terminate_connections(url) -> int:
-    import asyncpg
-
-    admin = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, password=url.password, database="postgres"
-    )
-    try:
-        rows = await admin.fetch(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-            url.database,
-        )
-    finally:
-        await admin.close()
-    return sum(1 for row in rows if row[0])
