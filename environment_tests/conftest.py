@@ -20,6 +20,7 @@ from environment_tests.environment_files import (
     WORKFLOW_FILE,
     workflow_files,
 )
+from fixtures.plugin import announce_stack
 from fixtures.stack import ROOT, Stack, StackError, start_stack
 
 # A rule line: `name:` or `a b: deps`, but not a `VAR := value` assignment.
@@ -94,22 +95,9 @@ def native_stack(request: pytest.FixtureRequest, worker_id_label: str, tmp_path_
             environ=environ,
             database_url=f"sqlite+aiosqlite:///{database}",
             log_dir=ROOT / "reports" / "stack" / f"environment-{worker_id_label}",
-            announce=lambda line: _show(request.config, f"[stack] {line}"),
+            announce=lambda line: announce_stack(request.config, line),
         )
     except StackError as error:
         pytest.fail(f"the native launcher could not start its stack: {error}", pytrace=False)
     yield stack
     stack.stop()
-
-
-def _show(config: pytest.Config, line: str) -> None:
-    """A line on the terminal, even while pytest captures the output of a fixture's setup."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    capture = config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None:
-        return
-    if capture is None:
-        reporter.write_line(line)
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line(line)
