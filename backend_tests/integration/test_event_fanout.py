@@ -164,8 +164,9 @@ async def test_one_read_of_the_table_serves_every_subscriber_of_a_squad(sessionm
 
         stored = await event_ids(sessionmaker, squad_id)
         assert all(reader.ids == stored for reader in readers), "every subscriber gets every event, in order, once"
-        # One read finds the three events; a second may follow a wake that came during the first.
-        assert len(reads) <= 2, f"{len(reads)} reads of the events table for 100 subscribers: {reads[:3]}"
+        # One read finds the three events; a wake during a read costs one more, and on a loaded machine
+        # the subscribers' own catch-up may add a few. Read per subscriber, it would be 100 or more.
+        assert len(reads) <= 5, f"{len(reads)} reads of the events table for 100 subscribers: {reads[:3]}"
         for reader in readers:
             await reader.stop()
 

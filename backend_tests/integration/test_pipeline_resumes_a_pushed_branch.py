@@ -1,0 +1,43 @@
+"""A task whose branch a first attempt already pushed: the pipeline continues on that branch (says so in
+the task.branch event, shows git's checkout on the terminal) and the pull request holds both attempts."""
+
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+from app.models import Event, Task
+from app.pipeline import branch_name
+from fixtures.api_squad import make_squad
+
+pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
+
+
+def push_a_first_attempt(repo, branch: str) -> str:
+    """A commit on `branch` in the fake GitHub's bare repository, on top of the default branch."""
+    tree = repo.git.git("rev-parse", f"{repo.default_branch}^{{tree}}").strip()
+    sha = repo.git.git("commit-tree", tree, "-p", repo.default_branch, "-m", "First attempt").strip()
+    repo.git.git("update-ref", f"refs/heads/{branch}", sha)
+    return sha
+
+
+async def test_a_pushed_branch_is_resumed_and_its_pull_request_holds_both_attempts(
+    app_client, runtime, db_session, fake_e2b, fake_github
+):
+    api = await make_squad(app_client, fake_github)
+    task = await api.new_task()
+    branch = branch_name(SimpleNamespace(id=task["id"], title=task["title"]))  # type: ignore[arg-type]
+    repo = fake_github.fake.get_repo(*api.owner_and_name)
+    first = push_a_first_attempt(repo, branch)
+
+    assigned = await api.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": api.agent["id"]})
+    assert assigned.status_code == 202, assigned.text
+    assert await runtime.worker().run_once()
+
+    stored = await db_session.get(Task, task["id"])
+    assert (stored.status, stored.branch) == ("review", branch), stored.error
+    events = list(await db_session.scalars(select(Event).where(Event.task_id == task["id"]).order_by(Event.id)))
+    assert [e.data for e in events if e.type == "task.branch"] == [{"branch": branch, "resumed": True}]
+    terminal = "".join(e.data["text"] for e in events if e.type == "terminal.output")
+    assert f"set up to track 'origin/{branch}'" in terminal, terminal
+    assert repo.git.git("log", "--format=%H", branch).split()[1] == first, "the first attempt's commit is lost"

@@ -1,0 +1,46 @@
+"""E2BSandboxService.running_with_metadata: the running sandboxes carrying all the given metadata, and a
+failure to list them that says it was the listing."""
+
+import pytest
+
+from app.services.errors import SandboxError
+
+pytestmark = [pytest.mark.unit, pytest.mark.priority_p1]
+
+
+async def test_only_running_sandboxes_with_all_the_metadata_are_found(sandboxes, fake_e2b):
+    wanted = fake_e2b.fake.create_sandbox(metadata={"task_id": "t-1", "squad_id": "s-1"})
+    other_task = fake_e2b.fake.create_sandbox(metadata={"task_id": "t-2", "squad_id": "s-1"})
+    killed = fake_e2b.fake.create_sandbox(metadata={"task_id": "t-1", "squad_id": "s-1"})
+    fake_e2b.fake.kill_sandbox(killed.sandbox_id)
+
+    found = await sandboxes.running_with_metadata({"task_id": "t-1", "squad_id": "s-1"})
+
+    assert found == [wanted.sandbox_id], f"expected only {wanted.sandbox_id}, found {found} (not {other_task})"
+
+
+async def test_a_refused_listing_says_it_was_the_listing(sandboxes, fake_e2b):
+    fake_e2b.fake.add_fault("list_sandboxes", 400, body={"code": 400, "message": "bad metadata filter"})
+
+    with pytest.raises(SandboxError) as raised:
+        await sandboxes.running_with_metadata({"task_id": "t-1"})
+
+    assert raised.value.message == "listing sandboxes failed: E2B refused the request (HTTP 400: bad metadata filter)"
+
+
+async def test_a_listing_that_fails_for_a_moment_is_retried(sandboxes, fake_e2b, sleeps):
+    wanted = fake_e2b.fake.create_sandbox(metadata={"task_id": "t-3"})
+    fake_e2b.fake.add_fault("list_sandboxes", 503, times=1)
+
+    found = await sandboxes.running_with_metadata({"task_id": "t-3"})
+
+    assert found == [wanted.sandbox_id] and len(sleeps.waits) == 1
+
+
+async def test_a_listing_answered_with_something_else_than_a_list_says_so(sandboxes, fake_e2b):
+    fake_e2b.fake.add_fault("list_sandboxes", 200, body={"sandboxes": "somewhere"})
+
+    with pytest.raises(SandboxError) as raised:
+        await sandboxes.running_with_metadata({"task_id": "t-1"})
+
+    assert raised.value.message == "listing sandboxes failed: E2B answered a body that is not a list of sandboxes"
