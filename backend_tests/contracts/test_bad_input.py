@@ -117,6 +117,21 @@ async def test_github_list_pulls_survives_bad_query_parameters(
     assert response.status_code in (200, 422), response.text
 
 
+@pytest.mark.parametrize("field", ["head", "base"])
+async def test_github_create_pull_with_a_nul_byte_in_a_branch_is_422_like_github(
+    router: respx.MockRouter, fake_github: FakeGitHub, github_token: str, field: str
+) -> None:
+    """Found by the schema fuzz: the NUL reached git's command line and the fake answered 500."""
+    fake_github.create_repo("acme", "widgets")
+    body = {"title": "t", "head": "feature", "base": "main"} | {field: "feature\u0000x"}
+
+    async with httpx.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
+        response = await gh.post("/repos/acme/widgets/pulls", json=body)
+
+    assert response.status_code == 422, response.text
+    assert {"resource": "PullRequest", "field": field, "code": "invalid"} in response.json()["errors"]
+
+
 @pytest.mark.parametrize("body", BROKEN_BODIES, ids=range(len(BROKEN_BODIES)))
 async def test_github_create_pull_refuses_broken_bodies_with_400_or_422(
     router: respx.MockRouter, fake_github: FakeGitHub, github_token: str, body: bytes

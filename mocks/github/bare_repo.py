@@ -46,6 +46,8 @@ def run_git(*args: str, cwd: Path | None = None, stdin: str | None = None, env: 
 
 
 def is_valid_branch_name(name: str) -> bool:
+    if "\0" in name:  # no git name holds one, and no command line can carry it
+        return False
     result = subprocess.run(
         ["git", "check-ref-format", "--branch", name], capture_output=True, env=git_environment(), check=False
     )
@@ -105,6 +107,8 @@ class BareRepository:
 
     def resolve(self, branch: str) -> str | None:
         """The sha at the tip of `branch`, or None when there is no such branch."""
+        if "\0" in branch:  # no ref name holds one (and no command line can carry it)
+            return None
         result = subprocess.run(
             ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"],
             cwd=self.path,
@@ -119,6 +123,8 @@ class BareRepository:
 
     def resolve_ref(self, ref: str) -> tuple[str, str] | None:
         """(object sha, object type) of a full ref such as "refs/heads/main", or None when there is none."""
+        if "\0" in ref:
+            return None
         result = subprocess.run(
             ["git", "for-each-ref", "--format=%(refname)%00%(objectname)%00%(objecttype)", ref],
             cwd=self.path,
