@@ -44,5 +44,10 @@ TIMEOUTS_MS = {
 # Failure artifacts, relative to the repository root; one folder per xdist worker, one per test.
 ARTIFACTS_DIR = "reports/playwright"
 TRACING = "retain-on-failure"
+# The traces above hold every action with its DOM snapshots, network and console. A screencast in
+# them as well (pytest-playwright's default) costs about 0.4 s a test on this machine, in every test,
+# for a picture the snapshots already give; the failure screenshot below is taken either way.
+# `--tracing` on the command line keeps pytest-playwright's own traces, screencast included.
+TRACE_SCREENCAST = False
 SCREENSHOT = "only-on-failure"
 VIDEO = "off"

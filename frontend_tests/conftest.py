@@ -9,13 +9,14 @@ import importlib.util
 import os
 import shlex
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import Error as PlaywrightError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,6 +31,9 @@ def _load_settings() -> ModuleType:
 
 
 SETTINGS = _load_settings()
+_FAILURE_SCREENSHOTS = pytest.StashKey[bool]()
+_TRACE_WITHOUT_SCREENCAST = pytest.StashKey[bool]()
+_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
 
 
 def _given(config: pytest.Config, flag: str) -> bool:
@@ -60,6 +64,17 @@ def pytest_configure(config: pytest.Config) -> None:
     ):
         if not _given(config, flag):
             setattr(config.option, flag.lstrip("-"), value)
+    # pytest-playwright's "only-on-failure" screenshots every page of every test as its context
+    # closes, and throws the picture away when the test passed (about 80 ms a page). From the
+    # settings, the suite takes it itself, only when the test has failed (`new_context` below).
+    config.stash[_FAILURE_SCREENSHOTS] = (
+        not _given(config, "--screenshot") and config.option.screenshot == "only-on-failure"
+    )
+    if config.stash[_FAILURE_SCREENSHOTS]:
+        config.option.screenshot = "off"
+    config.stash[_TRACE_WITHOUT_SCREENCAST] = (
+        not _given(config, "--tracing") and config.option.tracing != "off" and not SETTINGS.TRACE_SCREENCAST
+    )
     expect.set_options(timeout=SETTINGS.TIMEOUTS_MS["expect"])
 
 
@@ -91,17 +106,48 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     return {**defaults, **browser_context_args}
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> pytest.TestReport:
+    report = yield
+    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    return report
+
+
+def _failed_so_far(item: pytest.Item) -> bool:
+    return any(report.failed for report in item.stash.get(_REPORTS, {}).values())
+
+
 @pytest.fixture
-def new_context(new_context: Callable[..., BrowserContext]) -> Callable[..., BrowserContext]:
-    """pytest-playwright's factory, with the configured action and navigation timeouts."""
+def new_context(
+    new_context: Callable[..., BrowserContext], request: pytest.FixtureRequest, output_path: str
+) -> Iterator[Callable[..., BrowserContext]]:
+    """pytest-playwright's factory, with the configured action and navigation timeouts and trace
+    (TRACE_SCREENCAST); and, when the test failed, a screenshot of each of its pages
+    (test-failed-N.png in its output folder) before pytest-playwright closes the contexts."""
+    contexts: list[BrowserContext] = []
+    retrace = request.config.stash[_TRACE_WITHOUT_SCREENCAST]
 
     def make(**kwargs: Any) -> BrowserContext:
         context = new_context(**kwargs)
+        if retrace:
+            # pytest-playwright started the trace with its screencast; the same trace without it.
+            # It stops and keeps (or drops) the trace as the context closes, as before.
+            context.tracing.stop()
+            context.tracing.start(title=request.node.nodeid, snapshots=True, sources=True)
         context.set_default_timeout(SETTINGS.TIMEOUTS_MS["action"])
         context.set_default_navigation_timeout(SETTINGS.TIMEOUTS_MS["navigation"])
+        contexts.append(context)
         return context
 
-    return make
+    yield make
+    if not (request.config.stash[_FAILURE_SCREENSHOTS] and _failed_so_far(request.node)):
+        return
+    pages = [page for context in contexts for page in context.pages if not page.is_closed()]
+    for number, page in enumerate(pages, start=1):
+        try:
+            page.screenshot(path=Path(output_path) / f"test-failed-{number}.png", timeout=5000)
+        except PlaywrightError:
+            pass  # a page that cannot be pictured any more (its browser went away) has nothing to show
 
 
 @pytest.fixture(scope="session")

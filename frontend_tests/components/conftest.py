@@ -42,6 +42,9 @@ class _BoardFiles(SimpleHTTPRequestHandler):
     """/web/... from app/web (as the platform serves it), /mount/N the composed pages; nothing else."""
 
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript"}
+    # Keep-alive, as the platform serves them: HTTP/1.0 costs the browser a new connection (and the
+    # server a new thread) for each module a page imports.
+    protocol_version = "HTTP/1.1"
     server: _ComponentServer
 
     def do_GET(self) -> None:

@@ -30,6 +30,7 @@ def test_two_browsers_on_the_same_squad_both_see_a_task_move_and_finish(
 
     for viewer in (board, colleague):
         card = viewer.card(task["id"])
+        viewer.wait_for_card_in(task["id"], "review", PIPELINE_TIMEOUT_MS)
         expect(viewer.column("review").locator(card)).to_be_visible(timeout=PIPELINE_TIMEOUT_MS)
         expect(card.get_by_test_id("agent-name")).to_have_text(new_squad.agent["name"])
         expect(card.locator("sandbox-status")).to_have_text("done")

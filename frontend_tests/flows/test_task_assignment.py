@@ -39,6 +39,7 @@ def test_dragging_a_card_to_in_progress_assigns_it_and_shows_the_pipeline_live(
     expect(card.get_by_test_id("agent-name")).to_have_text(new_squad.agent["name"])
 
     pr_link = card.get_by_test_id("pr-link")
+    board.wait_for_card_in(task["id"], "review", PIPELINE_TIMEOUT_MS)
     expect(pr_link).to_be_visible(timeout=PIPELINE_TIMEOUT_MS)
     expect(board.column("review").locator(card)).to_be_visible()
     expect(card.locator("sandbox-status")).to_have_attribute("data-status", "done")
@@ -88,6 +89,7 @@ def test_enter_on_a_focused_card_assigns_it_to_the_agent_chosen_in_the_dialog(
     expect(card.get_by_test_id("agent-name")).to_have_text(second_agent["name"])
     expect(board.column("in_progress").locator(card).or_(board.column("review").locator(card))).to_be_visible()
     # Its pipeline ends here too, so no work of this test is still running after it.
+    board.wait_for_card_in(task["id"], "review", PIPELINE_TIMEOUT_MS)
     expect(card.get_by_test_id("pr-link")).to_be_visible(timeout=PIPELINE_TIMEOUT_MS)
     assert len(board.assign_requests) == 1, f"assign called {len(board.assign_requests)} times, expected once"
     assert board.recorded_streams() == ["/api/v1/events"], "one EventSource, never reopened"
@@ -110,6 +112,7 @@ def test_dropping_a_card_when_the_squad_has_several_agents_asks_which_one(board:
         dialog.get_by_role("button", name="Assign").click()
 
     assert assign.value.post_data_json == {"agent_id": second_agent["id"]}
+    board.wait_for_card_in(task["id"], "review", PIPELINE_TIMEOUT_MS)
     expect(card.get_by_test_id("pr-link")).to_be_visible(timeout=PIPELINE_TIMEOUT_MS)
     assert len(board.assign_requests) == 1, f"assign called {len(board.assign_requests)} times, expected once"
 

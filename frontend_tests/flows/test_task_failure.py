@@ -26,6 +26,7 @@ def test_github_refusing_the_pull_request_moves_the_card_to_failed_with_the_reas
 
     card.drag_to(board.column("in_progress"))
 
+    board.wait_for_card_in(task["id"], "failed", PIPELINE_TIMEOUT_MS)
     expect(board.column("failed").locator(card)).to_be_visible(timeout=PIPELINE_TIMEOUT_MS)
     reason = new_squad.client.get_task(task["id"])["error"]
     assert reason and "403" in reason, f"the task's error should name GitHub's 403, got {reason!r}"
@@ -64,6 +65,7 @@ def test_a_squad_whose_repository_is_missing_gets_its_card_in_failed_with_the_re
 
     card.drag_to(board.column("in_progress"))
 
+    board.wait_for_card_in(task["id"], "failed", PIPELINE_TIMEOUT_MS)
     expect(board.column("failed").locator(card)).to_be_visible(timeout=PIPELINE_TIMEOUT_MS)
     reason = squad.client.get_task(task["id"])["error"]
     assert reason, "the failed task has no error to show"

@@ -232,6 +232,7 @@ def test_a_reopened_task_that_fails_again_raises_a_new_failure_toast(board: Boar
     expect(board.column("todo").locator(card)).to_be_visible()
     card.drag_to(board.column("in_progress"))
 
+    board.wait_for_card_in(task_id, "failed", PIPELINE_TIMEOUT_MS)
     expect(board.column("failed").locator(card)).to_be_visible(timeout=PIPELINE_TIMEOUT_MS)
     expect(failure_toasts).to_have_count(1)
     assert board.column_trail(task_id) == [*columns_before, "todo", "in_progress", "failed"]

@@ -4,9 +4,35 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Locator, Page, Request, Response, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 RECORDER = Path(__file__).with_name("record_board.js")
 EVENTS_PATH = "/api/v1/events"
+
+# How often the waits below look at the page, in milliseconds. `expect` backs off to 500 ms between
+# checks after its first few, so a card that lands a second after the wait started is seen up to half
+# a second late; these waits check every few milliseconds instead (in the page, at no cost to the
+# test), then the test's own `expect` confirms what they saw, with its own message.
+QUICK_POLL_MS = 20
+
+# Loaded or failed to; once ready, its stream connected or failed to.
+_SETTLED = """() => {
+    const board = document.querySelector('[data-testid="board"]').dataset.state;
+    const connection = document.querySelector('[data-testid="connection"]').dataset.state;
+    return board !== 'loading' && (board !== 'ready' || connection !== 'connecting');
+}"""
+_CARD_COLUMN = """(taskId) => {
+    const card = document.querySelector(`[data-testid="task-card"][data-task-id="${taskId}"]`);
+    const column = card && card.closest('[data-column]');
+    return column ? column.dataset.column : null;
+}"""
+# What a timed-out wait reports: the board's and the stream's states, and each card's column.
+_SHOWN = f"""() => ({{
+    board: document.querySelector('[data-testid="board"]').dataset.state,
+    connection: document.querySelector('[data-testid="connection"]').dataset.state,
+    cards: Object.fromEntries(Array.from(document.querySelectorAll('[data-testid="task-card"]'),
+        (card) => [card.dataset.taskId, ({_CARD_COLUMN})(card.dataset.taskId)])),
+}})"""
 
 
 def is_event_stream(request: Request) -> bool:
@@ -49,6 +75,8 @@ class BoardPage:
         Returns the event stream's response (its headers; the body never ends)."""
         with self.page.expect_response(lambda response: is_event_stream(response.request)) as stream:
             self.page.goto(f"{self.base_url}/#squad={squad_id}&token={token}")
+        # Settled (QUICK_POLL_MS); the expects below say whether it is the state the test needs.
+        self._wait_quickly(_SETTLED, None, "the board to load and its stream to connect")
         expect(self.page.get_by_test_id("board")).to_have_attribute("data-state", "ready")
         expect(self.connection).to_have_text("live")
         return stream.value
@@ -59,6 +87,21 @@ class BoardPage:
         ids = [event["id"] for event in self.recorded_events() if isinstance(event.get("id"), int)]
         if ids:
             expect(self.connection).to_have_attribute("data-last-event-id", str(max(ids)))
+
+    def wait_for_card_in(self, task_id: str, status: str, timeout: float) -> None:
+        """Wait (up to `timeout` ms) until the task's card is in the column of `status`: for the waits
+        on a pipeline, which `expect` would see up to half a second late (QUICK_POLL_MS)."""
+        in_column = f"([taskId, status]) => ({_CARD_COLUMN})(taskId) === status"
+        self._wait_quickly(in_column, [task_id, status], f"the card of task {task_id} in {status}", timeout)
+
+    def _wait_quickly(self, predicate: str, arg: Any, what: str, timeout: float | None = None) -> None:
+        """page.wait_for_function every QUICK_POLL_MS; a timeout says what the board showed by then."""
+        try:
+            self.page.wait_for_function(predicate, arg=arg, polling=QUICK_POLL_MS, timeout=timeout)
+        except PlaywrightTimeoutError as error:
+            seen = self.page.evaluate(_SHOWN)
+            limit = "the default timeout" if timeout is None else f"{timeout:.0f} ms"
+            raise AssertionError(f"waited {limit} for {what}; the board showed {seen}") from error
 
     @property
     def connection(self) -> Locator:
