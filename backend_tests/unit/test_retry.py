@@ -205,3 +205,18 @@ def test_ratelimit_reset_is_read_as_the_wait_until_that_epoch_second(header, exp
 def test_the_time_defaults_to_now():
     assert parse_retry_after(email.utils.formatdate(usegmt=True)) == pytest.approx(0, abs=1)
     assert seconds_until("0") == 0.0
+
+
+@pytest.mark.priority_p1
+async def test_a_wait_over_the_cap_gives_up_at_the_first_attempt_and_an_outer_loop_does_not_retry(sleeps):
+    """The give-up records the attempts made, so an outer retry loop leaves it alone."""
+    inner_call = Script(*(GitHubError("secondary rate limit", transient=True, retry_after=3600) for _ in range(5)))
+
+    async def outer_call() -> str:
+        return await with_retries(inner_call, policy(sleeps, attempts=3, max_retry_after_s=60))
+
+    with pytest.raises(GitHubError) as raised:
+        await with_retries(outer_call, policy(sleeps, attempts=3))
+
+    assert raised.value.attempts == 1, f"expected the give-up to record 1 attempt, got {raised.value.attempts}"
+    assert inner_call.calls == 1, f"the outer loop retried a failure the inner loop gave up on: {inner_call.calls}"
