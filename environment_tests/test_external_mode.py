@@ -5,8 +5,9 @@ import os
 import subprocess
 import sys
 
-import httpx
 import pytest
+
+from fixtures import http
 
 pytestmark = [pytest.mark.e2e]
 
@@ -36,7 +37,7 @@ def _run_suite_against(stack, repo_root, *options: str) -> subprocess.CompletedP
 
 
 def _journal_size(url: str) -> int:
-    return len(httpx.get(f"{url}/_fake/journal", timeout=10).json())
+    return len(http.get(f"{url}/_fake/journal", timeout=10).json())
 
 
 @pytest.mark.priority_p0

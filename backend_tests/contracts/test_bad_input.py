@@ -12,6 +12,7 @@ import httpx
 import pytest
 import respx
 
+from fixtures import http
 from mocks.e2b import FakeE2B, Sandbox
 from mocks.e2b.connect_protocol import CONTENT_TYPE
 from mocks.e2b.router import E2B_API_URL, E2B_SANDBOX_URL, e2b_router
@@ -46,7 +47,7 @@ def sandbox(fake_e2b: FakeE2B) -> Sandbox:
 
 @pytest.fixture
 async def e2b(router: respx.MockRouter, e2b_api_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": e2b_api_key}) as client:
+    async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": e2b_api_key}) as client:
         yield client
 
 
@@ -74,7 +75,7 @@ async def test_envd_refuses_broken_uploads_and_start_requests_without_a_tracebac
 ) -> None:
     headers = {"E2b-Sandbox-Id": sandbox.sandbox_id, "X-Access-Token": sandbox.envd_access_token}
 
-    async with httpx.AsyncClient(base_url=E2B_SANDBOX_URL, headers=headers) as envd:
+    async with http.AsyncClient(base_url=E2B_SANDBOX_URL, headers=headers) as envd:
         answers = [
             await envd.post(
                 "/files", content=b"--x\r\nbroken", headers={"Content-Type": "multipart/form-data; boundary=x"}
@@ -111,7 +112,7 @@ async def test_github_list_pulls_survives_bad_query_parameters(
 ) -> None:
     fake_github.create_repo("acme", "widgets")
 
-    async with httpx.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
+    async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
         response = await gh.get("/repos/acme/widgets/pulls", params=params)
 
     assert response.status_code in (200, 422), response.text
@@ -125,7 +126,7 @@ async def test_github_create_pull_with_a_nul_byte_in_a_branch_is_422_like_github
     fake_github.create_repo("acme", "widgets")
     body = {"title": "t", "head": "feature", "base": "main"} | {field: "feature\u0000x"}
 
-    async with httpx.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
+    async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
         response = await gh.post("/repos/acme/widgets/pulls", json=body)
 
     assert response.status_code == 422, response.text
@@ -138,7 +139,7 @@ async def test_github_create_pull_refuses_broken_bodies_with_400_or_422(
 ) -> None:
     fake_github.create_repo("acme", "widgets")
 
-    async with httpx.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
+    async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
         response = await gh.post("/repos/acme/widgets/pulls", content=body)
 
     assert response.status_code in (400, 422), response.text
@@ -159,7 +160,7 @@ async def test_github_refuses_odd_names_with_404(
 ) -> None:
     fake_github.create_repo("acme", "widgets")
 
-    async with httpx.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
+    async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
         response = await gh.get(path)
 
     assert response.status_code == 404
@@ -179,7 +180,7 @@ async def test_github_refuses_odd_names_with_404(
     ],
 )
 def test_the_admin_api_answers_bad_input_with_400(github_url: str, path: str, body: bytes) -> None:
-    response = httpx.post(f"{github_url}{path}", content=body, headers={"Content-Type": "application/json"})
+    response = http.post(f"{github_url}{path}", content=body, headers={"Content-Type": "application/json"})
 
     assert response.status_code == 400, response.text
     assert response.json()["error"]

@@ -8,6 +8,7 @@ import httpx
 import pytest
 import respx
 
+from fixtures import http
 from mocks.e2b import FakeE2B
 from mocks.e2b.router import E2B_API_URL, e2b_router
 
@@ -25,7 +26,7 @@ def router(fake_e2b: FakeE2B) -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 async def api(router: respx.MockRouter, e2b_api_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": e2b_api_key}) as client:
+    async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": e2b_api_key}) as client:
         yield client
 
 
@@ -168,7 +169,7 @@ async def test_unknown_fields_in_a_create_body_are_ignored_as_by_the_api(
 async def test_requests_without_a_valid_api_key_get_401(
     router: respx.MockRouter, e2b_schema: SchemaCheck, headers: dict[str, str], message_part: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=E2B_API_URL, headers=headers) as client:
+    async with http.AsyncClient(base_url=E2B_API_URL, headers=headers) as client:
         response = await client.post("/v2/sandboxes", json={"templateID": "base"})
 
     assert response.status_code == 401
@@ -222,6 +223,6 @@ async def test_unknown_paths_hit_the_catch_all_route_and_get_the_e2b_404(
 
 
 async def test_no_request_escapes_to_an_unmocked_host(router: respx.MockRouter) -> None:
-    async with httpx.AsyncClient() as client:
+    async with http.AsyncClient() as client:
         with pytest.raises(respx.models.AllMockedAssertionError):
             await client.get("https://api.example.com/anything")

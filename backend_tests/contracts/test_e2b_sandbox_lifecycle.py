@@ -12,6 +12,7 @@ import httpx
 import pytest
 import respx
 
+from fixtures import http
 from mocks.e2b import FakeE2B
 from mocks.e2b.router import E2B_API_URL, E2B_SANDBOX_URL, e2b_router
 
@@ -28,7 +29,7 @@ def router(fake_e2b: FakeE2B) -> Iterator[respx.MockRouter]:
 
 @pytest.fixture
 async def api(router: respx.MockRouter, e2b_api_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": e2b_api_key}) as client:
+    async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": e2b_api_key}) as client:
         yield client
 
 
@@ -173,7 +174,7 @@ async def test_pause_keeps_the_sandbox_listed_as_paused_and_unreachable(
     body = await detail(api, sandbox_id)
     only_paused = await api.get("/v2/sandboxes", params={"state": "paused"})
     only_running = await api.get("/v2/sandboxes", params={"state": "running"})
-    async with httpx.AsyncClient() as client:
+    async with http.AsyncClient() as client:
         envd = await client.send(envd_health(sandbox))
 
     assert (paused.status_code, paused.content) == (204, b"")
@@ -289,7 +290,7 @@ async def test_the_quota_counts_running_sandboxes_and_resuming_past_it_gets_429(
     ],
 )
 async def test_every_operation_needs_a_valid_api_key(router: respx.MockRouter, method: str, path: str) -> None:
-    async with httpx.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": "e2b_" + "9" * 40}) as client:
+    async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": "e2b_" + "9" * 40}) as client:
         response = await client.request(method, path, json={"timeout": 60})
 
     assert response.status_code == 401

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import respx
 
+from fixtures import http
 from mocks.e2b import FakeE2B, Sandbox
 from mocks.e2b.router import E2B_SANDBOX_URL, e2b_router
 
@@ -36,7 +37,7 @@ async def envd(router: respx.MockRouter, sandbox: Sandbox) -> AsyncIterator[http
         "E2b-Sandbox-Port": "49983",
         "X-Access-Token": sandbox.envd_access_token,
     }
-    async with httpx.AsyncClient(base_url=E2B_SANDBOX_URL, headers=headers) as client:
+    async with http.AsyncClient(base_url=E2B_SANDBOX_URL, headers=headers) as client:
         yield client
 
 

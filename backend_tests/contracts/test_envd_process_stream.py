@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 import respx
 
+from fixtures import http
 from fixtures.waiting import eventually
 from mocks.e2b import FakeE2B, Sandbox
 from mocks.e2b.connect_protocol import CONTENT_TYPE, FLAG_END_STREAM, HEADER, decode_envelopes, encode_envelope
@@ -60,7 +60,7 @@ async def test_start_streams_start_data_end_then_end_of_stream_in_process(
 ) -> None:
     sandbox = fake_e2b.create_sandbox()
 
-    async with httpx.AsyncClient(base_url=E2B_SANDBOX_URL) as client:
+    async with http.AsyncClient(base_url=E2B_SANDBOX_URL) as client:
         response = await client.post(
             "/process.Process/Start",
             content=start_request("echo out; echo err >&2; exit 4"),
@@ -87,7 +87,7 @@ async def test_start_is_refused_without_the_sandbox_access_token_or_sandbox(
 ) -> None:
     sandbox = fake_e2b.create_sandbox()
 
-    async with httpx.AsyncClient(base_url=E2B_SANDBOX_URL) as client:
+    async with http.AsyncClient(base_url=E2B_SANDBOX_URL) as client:
         response = await client.post(
             "/process.Process/Start", content=start_request("true"), headers={**envd_headers(sandbox), **headers}
         )
@@ -102,7 +102,7 @@ async def test_a_malformed_envelope_ends_the_stream_with_invalid_argument(
 ) -> None:
     sandbox = fake_e2b.create_sandbox()
 
-    async with httpx.AsyncClient(base_url=E2B_SANDBOX_URL) as client:
+    async with http.AsyncClient(base_url=E2B_SANDBOX_URL) as client:
         response = await client.post(
             "/process.Process/Start", content=HEADER.pack(0, 50) + b"{}", headers=envd_headers(sandbox)
         )
@@ -116,7 +116,7 @@ async def test_the_deadline_kills_the_command_and_ends_with_deadline_exceeded(fa
     sandbox = fake_e2b.create_sandbox()
     began = time.monotonic()
 
-    async with httpx.AsyncClient(base_url=e2b_url, timeout=10) as client:
+    async with http.AsyncClient(base_url=e2b_url, timeout=10) as client:
         response = await client.post(
             "/process.Process/Start",
             content=start_request("echo started; exec sleep 30"),
@@ -137,7 +137,7 @@ async def test_output_streams_while_the_command_runs_and_a_closed_stream_kills_i
     sandbox = fake_e2b.create_sandbox()
     seen = b""
 
-    async with httpx.AsyncClient(base_url=e2b_url, timeout=10) as client:
+    async with http.AsyncClient(base_url=e2b_url, timeout=10) as client:
         with anyio.fail_after(10):
             async with client.stream(
                 "POST",
@@ -174,7 +174,7 @@ async def test_expiry_kills_a_running_command_and_pause_stops_it_until_connect(f
     sandbox = fake_e2b.create_sandbox(timeout=60)
     seen = b""
 
-    async with httpx.AsyncClient(base_url=e2b_url, timeout=10) as client:
+    async with http.AsyncClient(base_url=e2b_url, timeout=10) as client:
         with anyio.fail_after(10):
             async with client.stream(
                 "POST",
@@ -212,7 +212,7 @@ async def test_files_written_through_the_file_api_are_seen_by_commands(
 ) -> None:
     sandbox = fake_e2b.create_sandbox()
 
-    async with httpx.AsyncClient(base_url=E2B_SANDBOX_URL) as client:
+    async with http.AsyncClient(base_url=E2B_SANDBOX_URL) as client:
         await client.post(
             "/files",
             files=[("file", ("in/data.txt", b"from the file api\n"))],
@@ -232,7 +232,7 @@ async def test_a_scripted_command_streams_the_scripted_output_instead_of_running
     sandbox = fake_e2b.create_sandbox()
     other = fake_e2b.create_sandbox()
 
-    async with httpx.AsyncClient(base_url=e2b_url, timeout=10) as client:
+    async with http.AsyncClient(base_url=e2b_url, timeout=10) as client:
         added = await client.post(
             "/_fake/commands",
             json={

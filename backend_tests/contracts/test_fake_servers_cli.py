@@ -10,10 +10,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from backend_tests.contracts.openapi_contract import client_side_problems
+from fixtures import http
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p1]
 
@@ -59,10 +59,10 @@ def test_python_m_mocks_e2b_serves_health_and_accepts_the_configured_keys_and_qu
     )
     good, unknown = {"X-API-Key": "e2b_" + "2" * 40}, {"X-API-Key": "e2b_" + "3" * 40}
 
-    health = httpx.get(f"{url}/health")
-    created = httpx.post(f"{url}/v2/sandboxes", json={"templateID": "base"}, headers=good)
-    refused = httpx.post(f"{url}/v2/sandboxes", json={"templateID": "base"}, headers=unknown)
-    over_quota = httpx.post(f"{url}/v2/sandboxes", json={"templateID": "base"}, headers=good)
+    health = http.get(f"{url}/health")
+    created = http.post(f"{url}/v2/sandboxes", json={"templateID": "base"}, headers=good)
+    refused = http.post(f"{url}/v2/sandboxes", json={"templateID": "base"}, headers=unknown)
+    over_quota = http.post(f"{url}/v2/sandboxes", json={"templateID": "base"}, headers=good)
 
     assert (health.status_code, created.status_code, refused.status_code, over_quota.status_code) == (
         200,
@@ -75,9 +75,9 @@ def test_python_m_mocks_e2b_serves_health_and_accepts_the_configured_keys_and_qu
 def test_python_m_mocks_github_creates_repositories_with_its_own_clone_url(start_fake) -> None:
     url = start_fake("mocks.github", {"FAKE_GITHUB_TOKENS": "ghp_one,ghp_two"})
 
-    created = httpx.post(f"{url}/_fake/repos", json={"owner": "acme", "name": "widgets", "default_branch": "trunk"})
-    repository = httpx.get(f"{url}/repos/acme/widgets", headers={"Authorization": "token ghp_two"})
-    health = [httpx.get(f"{url}{path}").status_code for path in ("/health", "/_fake/health")]
+    created = http.post(f"{url}/_fake/repos", json={"owner": "acme", "name": "widgets", "default_branch": "trunk"})
+    repository = http.get(f"{url}/repos/acme/widgets", headers={"Authorization": "token ghp_two"})
+    health = [http.get(f"{url}{path}").status_code for path in ("/health", "/_fake/health")]
 
     assert created.status_code == 201
     assert created.json() == {
@@ -97,8 +97,8 @@ def test_python_m_mocks_github_puts_fake_github_public_url_in_clone_urls(start_f
         "mocks.github", {"FAKE_GITHUB_TOKENS": github_token, "FAKE_GITHUB_PUBLIC_URL": "http://fake-github:8002/"}
     )
 
-    created = httpx.post(f"{url}/_fake/repos", json={"owner": "acme", "name": "widgets"})
-    repository = httpx.get(f"{url}/repos/acme/widgets", headers={"Authorization": f"token {github_token}"})
+    created = http.post(f"{url}/_fake/repos", json={"owner": "acme", "name": "widgets"})
+    repository = http.get(f"{url}/repos/acme/widgets", headers={"Authorization": f"token {github_token}"})
 
     assert created.json()["clone_url"] == "http://fake-github:8002/acme/widgets.git"
     assert repository.json()["clone_url"] == "http://fake-github:8002/acme/widgets.git"

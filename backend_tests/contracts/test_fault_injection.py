@@ -11,6 +11,7 @@ import httpx
 import pytest
 import respx
 
+from fixtures import http
 from fixtures.waiting import eventually
 from mocks.e2b import FakeE2B
 from mocks.e2b.router import E2B_API_URL, e2b_router
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.contract, pytest.mark.priority_p0]
 
 @pytest.fixture
 def e2b_client(e2b_url: str, e2b_api_key: str, fake_e2b: FakeE2B) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=e2b_url, headers={"X-API-Key": e2b_api_key}, timeout=10) as client:
+    with http.Client(base_url=e2b_url, headers={"X-API-Key": e2b_api_key}, timeout=10) as client:
         yield client
 
 
@@ -73,7 +74,7 @@ async def test_a_reset_fault_is_a_transport_error_in_process_too(fake_e2b: FakeE
     sandbox = fake_e2b.create_sandbox()
 
     with e2b_router(fake_e2b):
-        async with httpx.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": e2b_api_key}) as client:
+        async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": e2b_api_key}) as client:
             with pytest.raises(httpx.TransportError):
                 await client.delete(f"/sandboxes/{sandbox.sandbox_id}")
             retried = await client.delete(f"/sandboxes/{sandbox.sandbox_id}")
@@ -137,7 +138,7 @@ def test_a_github_fault_answers_with_githubs_error_body(
     fake_github.create_repo("acme", "widgets")
     fake_github.add_fault("create_pull_request", 502, times=1)
 
-    response = httpx.post(
+    response = http.post(
         f"{github_url}/repos/acme/widgets/pulls",
         json={"title": "T", "head": "main", "base": "main"},
         headers={"Authorization": f"Bearer {github_token}"},
@@ -176,7 +177,7 @@ def test_journal_and_reset_through_the_admin_api(e2b_client: httpx.Client, fake_
 @pytest.mark.priority_p1
 async def test_respx_named_routes_record_the_calls(fake_e2b: FakeE2B, e2b_api_key: str) -> None:
     with e2b_router(fake_e2b) as router:
-        async with httpx.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": e2b_api_key}) as client:
+        async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": e2b_api_key}) as client:
             await client.post("/v2/sandboxes", json={"templateID": "base"})
 
         # respx forgets the calls when the router exits, so assert inside.
@@ -209,7 +210,7 @@ async def test_concurrent_clients_of_one_fake_only_take_their_own_faults(
 ) -> None:
     fake_e2b.add_fault("create_sandbox", 503, match={"metadata": {"worker": "a"}})
 
-    async with httpx.AsyncClient(base_url=e2b_url, headers={"X-API-Key": e2b_api_key}, timeout=10) as client:
+    async with http.AsyncClient(base_url=e2b_url, headers={"X-API-Key": e2b_api_key}, timeout=10) as client:
         answers = await asyncio.gather(
             *[
                 client.post("/v2/sandboxes", json={"templateID": "base", "metadata": {"worker": worker}})
@@ -255,7 +256,7 @@ def test_a_github_rule_matching_a_repository_spares_the_others(
 ) -> None:
     for name in ("widgets", "gadgets"):
         fake_github.create_repo("acme", name)
-    with httpx.Client(base_url=github_url, headers={"Authorization": f"Bearer {github_token}"}) as client:
+    with http.Client(base_url=github_url, headers={"Authorization": f"Bearer {github_token}"}) as client:
         client.post("/_fake/faults", json={"operation": "*", "status": 500, "match": {"repository": "ACME/widgets"}})
 
         widgets = client.get("/repos/acme/widgets")
@@ -327,7 +328,7 @@ def test_a_latency_fault_reaches_a_client_as_a_read_timeout(
     )
 
     with pytest.raises(httpx.ReadTimeout):
-        httpx.get(f"{e2b_url}/v2/sandboxes", headers=dict(e2b_client.headers), timeout=0.1)
+        http.get(f"{e2b_url}/v2/sandboxes", headers=dict(e2b_client.headers), timeout=0.1)
 
     def answered() -> None:  # the fake finishes the request the client gave up on, before the next test
         assert [entry.fault for entry in fake_e2b.requests("list_sandboxes")] == ["latency"]
@@ -341,7 +342,7 @@ def test_a_reset_fault_on_the_github_api_is_a_dropped_connection(
     fake_github.create_repo("acme", "widgets")
     fake_github.add_fault("get_repository", kind="reset", times=1)
 
-    with httpx.Client(base_url=github_url, headers={"Authorization": f"Bearer {github_token}"}) as client:
+    with http.Client(base_url=github_url, headers={"Authorization": f"Bearer {github_token}"}) as client:
         with pytest.raises(httpx.RemoteProtocolError):
             client.get("/repos/acme/widgets")
         assert client.get("/repos/acme/widgets").status_code == 200
@@ -353,7 +354,7 @@ def test_a_malformed_github_answer_breaks_the_clients_json_parsing(
     fake_github.create_repo("acme", "widgets")
     fake_github.add_fault("list_pull_requests", kind="malformed", times=1)
 
-    response = httpx.get(f"{github_url}/repos/acme/widgets/pulls", headers={"Authorization": f"Bearer {github_token}"})
+    response = http.get(f"{github_url}/repos/acme/widgets/pulls", headers={"Authorization": f"Bearer {github_token}"})
 
     assert (response.status_code, response.headers["content-type"]) == (200, "application/json")
     with pytest.raises(json.JSONDecodeError):
@@ -372,7 +373,7 @@ def test_git_faults_fail_real_git_as_the_server_would(
     git, fake_github: FakeGitHub, github_url: str, github_token: str, tmp_path, rule: dict, git_says: str
 ) -> None:
     fake_github.create_repo("acme", "widgets")
-    httpx.post(f"{github_url}/_fake/faults", json={**rule, "match": {"repository": "acme/widgets"}})
+    http.post(f"{github_url}/_fake/faults", json={**rule, "match": {"repository": "acme/widgets"}})
     url = github_url.replace("http://", f"http://x-access-token:{github_token}@") + "/acme/widgets.git"
 
     result = git.run("clone", url, str(tmp_path / "w"), check=False)

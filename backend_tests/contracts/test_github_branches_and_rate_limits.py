@@ -13,6 +13,7 @@ import httpx
 import pytest
 import respx
 
+from fixtures import http
 from mocks.github import FakeGitHub
 from mocks.github.router import GITHUB_API_URL, github_router
 
@@ -30,7 +31,7 @@ def router(fake_github: FakeGitHub, github_url: str) -> Iterator[respx.MockRoute
 @pytest.fixture
 async def api(router: respx.MockRouter, github_token: str) -> AsyncIterator[httpx.AsyncClient]:
     headers = {"Authorization": f"Bearer {github_token}", "Accept": "application/vnd.github+json"}
-    async with httpx.AsyncClient(base_url=GITHUB_API_URL, headers=headers) as client:
+    async with http.AsyncClient(base_url=GITHUB_API_URL, headers=headers) as client:
         yield client
 
 
@@ -175,7 +176,7 @@ async def test_the_admin_api_sets_both_limits_over_http(
     fake_github.create_repo("acme", "widgets")
     headers = {"Authorization": f"Bearer {github_token}"}
 
-    async with httpx.AsyncClient(base_url=github_url, headers=headers) as client:
+    async with http.AsyncClient(base_url=github_url, headers=headers) as client:
         primary = await client.post("/_fake/rate_limit", json={"token": github_token, "remaining": 0, "status": 429})
         limited = await client.get("/repos/acme/widgets")
         cleared = await client.post("/_fake/rate_limit", json={"token": github_token, "remaining": 10})

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fixtures import http
 from mocks.github import FakeGitHub
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p0]
@@ -24,7 +25,7 @@ def repo(fake_github: FakeGitHub) -> str:
 
 @pytest.fixture
 def api(github_url: str, github_token: str):
-    with httpx.Client(base_url=github_url, headers={"Authorization": f"Bearer {github_token}"}) as client:
+    with http.Client(base_url=github_url, headers={"Authorization": f"Bearer {github_token}"}) as client:
         yield client
 
 
@@ -96,7 +97,7 @@ def test_branch_log_admin_route_reads_the_pushed_commit(
 ) -> None:
     sha = push_branch(git, github_url, github_token, tmp_path / "w", "squad/task-2")
 
-    response = httpx.get(f"{github_url}/_fake/repos/acme/widgets/branches/squad/task-2/log")
+    response = http.get(f"{github_url}/_fake/repos/acme/widgets/branches/squad/task-2/log")
 
     assert response.status_code == 200
     assert response.json()["commits"][0] == {"sha": sha, "message": "Implement the feature"}

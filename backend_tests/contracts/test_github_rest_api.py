@@ -10,6 +10,7 @@ import httpx
 import pytest
 import respx
 
+from fixtures import http
 from mocks.github import FakeGitHub
 from mocks.github.router import GITHUB_API_URL, github_router
 
@@ -35,7 +36,7 @@ def router(fake_github: FakeGitHub, github_url: str) -> Iterator[respx.MockRoute
 @pytest.fixture
 async def api(router: respx.MockRouter, github_token: str) -> AsyncIterator[httpx.AsyncClient]:
     headers = {"Authorization": f"Bearer {github_token}", "Accept": "application/vnd.github+json"}
-    async with httpx.AsyncClient(base_url=GITHUB_API_URL, headers=headers) as client:
+    async with http.AsyncClient(base_url=GITHUB_API_URL, headers=headers) as client:
         yield client
 
 
@@ -45,7 +46,7 @@ def widgets(fake_github: FakeGitHub) -> None:
 
 
 async def test_bad_credentials_get_401_with_githubs_body(router: respx.MockRouter, widgets: None) -> None:
-    async with httpx.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": "token ghp_nope"}) as client:
+    async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": "token ghp_nope"}) as client:
         response = await client.get("/repos/acme/widgets")
 
     assert response.status_code == 401
@@ -197,7 +198,7 @@ def test_the_router_serves_sync_clients_too(fake_github: FakeGitHub, github_toke
     fake_github.add_fault("get_repository", kind="reset", times=1)
 
     with github_router(fake_github) as router:
-        with httpx.Client(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as client:
+        with http.Client(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as client:
             with pytest.raises(httpx.TransportError):
                 client.get("/repos/acme/widgets")
             response = client.get("/repos/acme/widgets")

@@ -1,8 +1,8 @@
 """A task assigned through the API ends as a pull request, with every step on the live stream."""
 
-import httpx
 import pytest
 
+from fixtures import http
 from fixtures.factories import task_data
 from fixtures.sse import SseRecorder
 
@@ -66,5 +66,5 @@ def test_assigned_task_ends_in_review_with_a_pull_request_of_the_agents_commit(
 
     sandbox_id = next(e["data"]["sandbox_id"] for e in events if e["data"].get("sandbox_id"))
     # Read through E2B's REST API, as the SDK would: a killed sandbox is unknown.
-    response = httpx.get(f"{live_stack.e2b_url}/sandboxes/{sandbox_id}", headers={"X-API-Key": live_stack.e2b_api_key})
+    response = http.get(f"{live_stack.e2b_url}/sandboxes/{sandbox_id}", headers={"X-API-Key": live_stack.e2b_api_key})
     assert response.status_code == 404, f"sandbox {sandbox_id} still exists: {response.status_code} {response.text}"

@@ -27,10 +27,10 @@ LEASE_S = "1.5"
 
 @pytest.fixture(scope="module")
 def worker_stack(worker_id_label, tmp_path_factory) -> Iterator[Stack]:
-    """A stack of its own: the in-app worker off, and slow enough (E2B latency) to die mid-pipeline."""
+    """A stack of its own, with the in-app worker off."""
     environ = {k: v for k, v in os.environ.items() if k not in ("SQUAD_BASE_URL", "FAKE_E2B_URL", "FAKE_GITHUB_URL")}
     stack = start_stack(
-        environ=environ | {"FAKE_E2B_LATENCY_MS": "120"},
+        environ=environ,
         database_url=worker_database_url(f"{worker_id_label}_workers", tmp_path_factory.mktemp("workers-db")),
         log_dir=ROOT / "reports" / "stack" / f"{worker_id_label}-workers",
         announce=lambda line: None,
@@ -86,12 +86,15 @@ def test_a_job_whose_worker_was_killed_is_taken_over_and_opens_one_pull_request(
     client = platform.as_squad(squad["token"])
     agent = client.create_agent(**agent_data())
     task = client.create_task(**task_data())
+    e2b = FakeE2BAdmin(worker_stack.e2b_url, worker_stack.e2b_api_key)
+    # Slow enough to die mid-pipeline: every E2B call of this task's sandboxes waits, until the kill.
+    e2b.add_fault(operation="*", kind="latency", latency_ms=120, match={"metadata": {"task_id": task["id"]}})
     if kill_after == "pull_request":
         # Hold the first request for the pull request long enough to kill its worker during it.
         github.add_fault(
             operation="create_pull_request",
             kind="latency",
-            latency_ms=3000,
+            latency_ms=1500,
             times=1,
             match={"repository": f"{owner}/{name}"},
         )
@@ -108,6 +111,7 @@ def test_a_job_whose_worker_was_killed_is_taken_over_and_opens_one_pull_request(
         )
         first.kill()
         first.wait()
+        e2b.clear_faults()  # the second run goes at full speed
         final = stream.wait_for(
             lambda e: e["type"] == "task.status" and e["data"]["status"] in ("review", "failed"),
             timeout=60,
@@ -128,4 +132,4 @@ def test_a_job_whose_worker_was_killed_is_taken_over_and_opens_one_pull_request(
     commits = github.branch_log(owner, name, pulls[0]["head"]["ref"])
     assert len(commits) == 2, f"the branch should hold the initial commit and one agent commit: {commits}"
     assert_replay_equals_database(worker_stack, squad["token"], task["id"], events)
-    assert_no_sandbox_left(FakeE2BAdmin(worker_stack.e2b_url, worker_stack.e2b_api_key), task["id"])
+    assert_no_sandbox_left(e2b, task["id"])

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from fixtures import http
 from fixtures.api_squad import make_squad
 from fixtures.inprocess import E2B_TEST_KEY
 
@@ -19,7 +20,7 @@ async def lenient_client(runtime) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(runtime.settings)
     attach_runtime(app, runtime)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://squad.test") as client:
+    async with http.AsyncClient(transport=transport, base_url="http://squad.test") as client:
         yield client
 
 

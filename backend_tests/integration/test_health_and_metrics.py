@@ -6,6 +6,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.main import attach_runtime, create_app
 from app.runtime import Runtime
+from fixtures import http
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
@@ -31,7 +32,7 @@ async def test_health_is_503_naming_the_failure_when_the_database_cannot_be_open
     app = create_app(settings)
     attach_runtime(app, runtime)
     try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://squad.test") as client:
+        async with http.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://squad.test") as client:
             response = await client.get("/health")
     finally:
         await runtime.__aexit__(None, None, None)

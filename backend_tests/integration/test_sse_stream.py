@@ -10,7 +10,7 @@ import httpx
 import pytest
 from httpx_sse import aconnect_sse
 
-from app.runtime import tls_context
+from fixtures import http
 from fixtures.factories import agent_data, task_data
 from fixtures.waiting import eventually
 
@@ -37,7 +37,7 @@ async def read_events(
     events: list[Event] = []
     with anyio.fail_after(deadline_s):
         timeout = httpx.Timeout(10, read=None)
-        async with httpx.AsyncClient(base_url=base_url, timeout=timeout, verify=tls_context()) as client:
+        async with http.AsyncClient(base_url=base_url, timeout=timeout) as client:
             async with aconnect_sse(
                 client, "GET", "/api/v1/events", params=params, headers=_auth(token) | (headers or {})
             ) as source:
@@ -131,10 +131,10 @@ async def test_another_squads_events_never_arrive(live_stack, new_squad, platfor
 
 
 async def test_heartbeat_comments_keep_an_idle_stream_alive(live_stack, new_squad):
-    """The test stack sends a heartbeat every second (SSE_HEARTBEAT_S=1)."""
+    """The test stack sends a heartbeat every half second (SSE_HEARTBEAT_S=0.5)."""
     comments = 0
     with anyio.fail_after(10):
-        async with httpx.AsyncClient(base_url=live_stack.base_url, timeout=httpx.Timeout(10, read=None)) as client:
+        async with http.AsyncClient(base_url=live_stack.base_url, timeout=httpx.Timeout(10, read=None)) as client:
             async with client.stream("GET", "/api/v1/events", headers=_auth(new_squad.token)) as response:
                 async for line in response.aiter_lines():
                     if line.startswith(":"):
@@ -163,7 +163,7 @@ async def test_fifty_concurrent_streams_all_receive_the_event(live_stack, new_sq
 
 async def test_a_client_that_disconnects_leaves_no_stream_behind(live_stack, new_squad):
     def active_streams() -> float:
-        text = httpx.get(f"{live_stack.base_url}/metrics").text
+        text = http.get(f"{live_stack.base_url}/metrics").text
         line = next(line for line in text.splitlines() if line.startswith("squad_sse_active_streams "))
         return float(line.split()[1])
 
@@ -200,7 +200,7 @@ def _at_most(value: float, maximum: float) -> float:
 
 @pytest.mark.parametrize("value", ["abc", "-1", "9" * 40])
 async def test_a_bad_last_event_id_is_400(live_stack, new_squad, value):
-    async with httpx.AsyncClient(base_url=live_stack.base_url) as client:
+    async with http.AsyncClient(base_url=live_stack.base_url) as client:
         response = await client.get("/api/v1/events", headers=_auth(new_squad.token) | {"Last-Event-ID": value})
 
     assert response.status_code == 400
@@ -208,7 +208,7 @@ async def test_a_bad_last_event_id_is_400(live_stack, new_squad, value):
 
 
 async def test_a_stream_without_a_token_is_401(live_stack):
-    async with httpx.AsyncClient(base_url=live_stack.base_url) as client:
+    async with http.AsyncClient(base_url=live_stack.base_url) as client:
         response = await client.get("/api/v1/events")
 
     assert response.status_code == 401

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select, update
 
 from app.models import Job, JobState, Sandbox, Task
+from fixtures import http
 from fixtures.api_squad import ApiSquad, make_squad
 from fixtures.databases import worker_database_url
 
@@ -55,7 +56,7 @@ async def own_client(own_runtime) -> AsyncIterator[httpx.AsyncClient]:
 
     app = create_app(own_runtime.settings)
     attach_runtime(app, own_runtime)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://squad.test") as client:
+    async with http.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://squad.test") as client:
         yield client
 
 

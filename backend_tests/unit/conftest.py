@@ -19,6 +19,7 @@ from app.services.e2b import CommandResult, E2BSandboxService, OutputCallback, S
 from app.services.git import GitService
 from app.services.github import GitHubService
 from app.services.retry import RetryPolicy
+from fixtures import http
 from fixtures.inprocess import E2B_TEST_KEY, GITHUB_TEST_TOKEN, MountedFake
 from mocks.e2b.router import E2B_API_URL, E2B_SANDBOX_URL
 from mocks.e2b.state import FakeE2B
@@ -59,13 +60,13 @@ def retry_policy(sleeps: RecordedSleeps) -> RetryPolicy:
 # them whenever a fake's router is active, and they keep no state between requests.
 @pytest.fixture(scope="session")
 async def e2b_api() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": E2B_TEST_KEY}) as client:
+    async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": E2B_TEST_KEY}) as client:
         yield client
 
 
 @pytest.fixture(scope="session")
 async def envd_client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+    async with http.AsyncClient() as client:
         yield client
 
 
@@ -128,7 +129,7 @@ def fail_first() -> Callable[..., None]:
 
 
 def github_client_for(token: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
+    return http.AsyncClient(
         base_url=GITHUB_API_URL,
         headers={
             "Authorization": f"Bearer {token}",

@@ -23,6 +23,7 @@ from app.services.errors import (
     SandboxQuotaExceeded,
     SandboxTimeout,
 )
+from fixtures import http
 from fixtures.inprocess import E2B_TEST_KEY
 
 pytestmark = pytest.mark.unit
@@ -134,7 +135,7 @@ async def test_create_recovers_when_only_the_first_attempt_times_out(sandboxes, 
 
 @pytest.mark.priority_p0
 async def test_create_with_a_refused_api_key_is_not_retried_and_does_not_show_the_key(fake_e2b, make_sandboxes, sleeps):
-    async with httpx.AsyncClient(base_url="https://api.e2b.app", headers={"X-API-Key": WRONG_KEY}) as api:
+    async with http.AsyncClient(base_url="https://api.e2b.app", headers={"X-API-Key": WRONG_KEY}) as api:
         with pytest.raises(SandboxAuthError) as raised:
             await make_sandboxes(api=api).create()
 

@@ -6,6 +6,7 @@ import pytest
 
 from app.services.errors import DuplicatePullRequest, GitHubAuthError, GitHubError, PullRequestValidationError
 from app.services.github import GitHubService
+from fixtures import http
 
 pytestmark = [pytest.mark.unit, pytest.mark.priority_p1]
 
@@ -38,7 +39,7 @@ async def test_a_duplicate_pull_request_keeps_every_error_github_gave(github, re
 
 
 async def test_a_client_without_a_token_gets_githubs_refusal_reported(fake_github, repo, retry_policy):
-    async with httpx.AsyncClient(base_url="https://api.github.com") as client:
+    async with http.AsyncClient(base_url="https://api.github.com") as client:
         with pytest.raises(GitHubAuthError) as raised:
             await GitHubService(client, retry=retry_policy).get_repository(repo.full_name)
 

@@ -20,6 +20,7 @@ from app.services.errors import (
     RateLimited,
 )
 from app.services.github import GitHubService, PullRequest, Repository
+from fixtures import http
 from fixtures.inprocess import GITHUB_TEST_TOKEN
 
 pytestmark = pytest.mark.unit
@@ -287,7 +288,7 @@ async def test_an_exhausted_limit_without_a_reset_time_backs_off(github, repo, f
 async def test_a_refused_token_is_an_auth_error_naming_the_setting_not_the_token(
     fake_github, repo, retry_policy, sleeps
 ):
-    async with httpx.AsyncClient(
+    async with http.AsyncClient(
         base_url="https://api.github.com", headers={"Authorization": f"Bearer {WRONG_TOKEN}"}
     ) as client:
         with pytest.raises(GitHubAuthError) as raised:

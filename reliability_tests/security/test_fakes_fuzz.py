@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from schemathesis import Case
 
 from backend_tests.contracts.openapi_contract import client_side_problems
+from fixtures import http
 from fixtures.inprocess import E2B_TEST_KEY, GITHUB_TEST_TOKEN
 from mocks.e2b.router import E2B_API_URL
 from mocks.github.router import GITHUB_API_URL
@@ -56,7 +57,7 @@ def aimed_at(case: Case, real: dict[str, Any]) -> None:
 async def run_against(
     service: str, base_url: str, headers: dict[str, str], real: dict[str, Any], fuzz_report
 ) -> FuzzRun:
-    async with httpx.AsyncClient() as client:
+    async with http.AsyncClient() as client:
 
         async def send(case: Case, extra: dict[str, Any]) -> httpx.Response:
             if extra["real_ids"] and not (case.meta and case.meta.generation.mode.is_negative):
