@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.events import EventSignal, record_event
 from app.metrics import Metrics
 from app.models import Agent, Sandbox, Squad, Task, TaskStatus, utcnow
+from app.reaper import PIPELINE_ORIGIN
 from app.redaction import redact
 from app.services.e2b import E2BSandboxService, SandboxHandle
 from app.services.errors import CommandFailed, DuplicatePullRequest, NothingToCommit, ServiceError
@@ -145,7 +146,9 @@ class _TaskRun:
     async def _steps(self) -> None:
         await self.sandbox_status("creating")
         await self.step("sandbox")
-        self.sandbox = await self.p._sandboxes.create(metadata={"task_id": self.task.id, "squad_id": self.squad.id})
+        self.sandbox = await self.p._sandboxes.create(
+            metadata={"task_id": self.task.id, "squad_id": self.squad.id, **PIPELINE_ORIGIN}
+        )
         await self._store_sandbox("ready")
         await self.sandbox_status("ready")
 

@@ -18,6 +18,7 @@ from app.events import EventSignal
 from app.fanout import event_hub
 from app.metrics import Metrics
 from app.pipeline import Pipeline
+from app.reaper import SandboxReaper
 from app.redaction import RedactingFilter
 from app.services.e2b import E2BSandboxService
 from app.services.git import GitService
@@ -143,7 +144,12 @@ class Runtime:
             max_attempts=self.settings.max_job_attempts,
             concurrency=self.settings.worker_concurrency,
             peek_sessionmaker=self.fanout.sessionmaker,
+            reaper=self.reaper(),
         )
+
+    def reaper(self) -> SandboxReaper | None:
+        interval_s = self.settings.sandbox_reap_interval_s
+        return SandboxReaper(self.sessionmaker, self.sandboxes, interval_s) if interval_s > 0 else None
 
     async def __aenter__(self) -> "Runtime":
         install_log_redaction(self.settings.secrets())

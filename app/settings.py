@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # Jobs one worker (the in-app one, or each `python -m app.worker`) runs at the same time.
     worker_concurrency: int = Field(8, ge=1)
     job_lease_s: float = 120.0
+    # How often each worker destroys the sandboxes of pipelines that are over (app/reaper.py); 0: never.
+    sandbox_reap_interval_s: float = Field(60.0, ge=0)
     command_timeout_s: float = 120.0
     http_timeout_s: float = 30.0
 

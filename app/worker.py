@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.events import EventSignal
 from app.models import Job, JobState, utcnow
 from app.pipeline import Pipeline
+from app.reaper import SandboxReaper
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +61,11 @@ class Worker:
         max_attempts: int = 3,
         concurrency: int = 1,
         peek_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+        reaper: SandboxReaper | None = None,
     ) -> None:
         """`peek_sessionmaker` reads whether anything is claimable without taking SQLite's write
-        lock (the event fan-out's read-only sessions); by default the worker's own sessions."""
+        lock (the event fan-out's read-only sessions); by default the worker's own sessions.
+        `reaper`, when given, runs alongside the jobs (app/reaper.py)."""
         if concurrency < 1:
             raise ValueError(f"a worker runs at least one job at a time, not {concurrency}")
         self._sessionmaker = sessionmaker
@@ -72,6 +75,7 @@ class Worker:
         self._lease = timedelta(seconds=lease_s)
         self._poll_interval_s = poll_interval_s
         self._max_attempts = max_attempts
+        self._reaper = reaper
         self.concurrency = concurrency
         self.name = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._claims = itertools.count(1)
@@ -171,6 +175,7 @@ class Worker:
     async def run_forever(self) -> None:
         """Claim and run jobs, up to `concurrency` at once, until cancelled; then stop cleanly."""
         slots = asyncio.Semaphore(self.concurrency)
+        reaping = asyncio.create_task(self._reaper.run_forever(), name="reaper") if self._reaper else None
         try:
             while True:
                 await slots.acquire()
@@ -191,6 +196,10 @@ class Worker:
                     continue
                 self._running.add(asyncio.create_task(self._run_in_slot(job, slots), name=f"job-{job.id}"))
         finally:
+            if reaping is not None:
+                reaping.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reaping
             await self._stop_running()
 
     async def _run_in_slot(self, job: Job, slots: asyncio.Semaphore) -> None:

@@ -7,6 +7,7 @@ command runs, it is never started again: a failure after that point is raised to
 
 import asyncio
 import base64
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,9 @@ ENVD_PORT = 49983
 DEFAULT_COMMAND_GRACE_S = 10.0
 OutputCallback = Callable[[str, str], Awaitable[None]]
 _TRANSIENT_STREAM_CODES = ("unavailable", "resource_exhausted", "aborted")
+# Listing sandboxes reads pages of this size, and no more than this many pages.
+LIST_PAGE_SIZE = 100
+MAX_LISTED_PAGES = 20
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,12 @@ class SandboxHandle:
     sandbox_id: str
     envd_access_token: str | None = field(default=None, repr=False)
     domain: str | None = None
+
+
+@dataclass(frozen=True)
+class RunningSandbox:
+    sandbox_id: str
+    metadata: dict[str, str]
 
 
 @dataclass
@@ -123,23 +133,39 @@ class E2BSandboxService:
         return await with_retries(attempt, self._retry)
 
     async def running_with_metadata(self, metadata: dict[str, str]) -> list[str]:
-        """Ids of the running sandboxes carrying all of `metadata` (GET /v2/sandboxes, first 100).
+        """Ids of the running sandboxes carrying all of `metadata`.
 
         Finds a sandbox whose creation timed out on our side but happened on E2B's.
         """
-        action = "listing sandboxes"
-        params = {"metadata": urlencode(metadata), "state": "running", "limit": "100"}
+        return [sandbox.sandbox_id for sandbox in await self.running_sandboxes(metadata)]
 
-        async def attempt() -> list[str]:
-            response = await self._send("GET", "/v2/sandboxes", action, params=params)
+    async def running_sandboxes(self, metadata: dict[str, str]) -> list[RunningSandbox]:
+        """The running sandboxes carrying all of `metadata`, with their metadata (GET /v2/sandboxes,
+        every page, up to MAX_LISTED_PAGES of 100)."""
+        action = "listing sandboxes"
+        params = {"metadata": urlencode(metadata), "state": "running", "limit": str(LIST_PAGE_SIZE)}
+
+        async def attempt(page: dict[str, str]) -> httpx.Response:
+            response = await self._send("GET", "/v2/sandboxes", action, params=page)
             if response.status_code != 200:
                 raise self._status_error(response, action)
-            try:
-                return [str(item["sandboxID"]) for item in response.json()]
-            except (ValueError, KeyError, TypeError) as error:
-                raise SandboxError(f"{action} failed: E2B answered a body that is not a list of sandboxes") from error
+            return response
 
-        return await with_retries(attempt, self._retry)
+        found: list[RunningSandbox] = []
+        page = dict(params)
+        for _ in range(MAX_LISTED_PAGES):
+            response = await with_retries(functools.partial(attempt, page), self._retry)
+            try:
+                found += [
+                    RunningSandbox(str(item["sandboxID"]), dict(item.get("metadata") or {})) for item in response.json()
+                ]
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                raise SandboxError(f"{action} failed: E2B answered a body that is not a list of sandboxes") from error
+            next_token = response.headers.get("X-Next-Token")
+            if not next_token:
+                break
+            page = params | {"nextToken": next_token}
+        return found
 
     async def _send(self, method: str, path: str, action: str, **kwargs: Any) -> httpx.Response:
         try:

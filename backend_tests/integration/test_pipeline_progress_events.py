@@ -49,13 +49,13 @@ async def test_the_sandbox_status_goes_creating_ready_running_pushing_done(
     ], statuses
 
 
-async def test_the_sandbox_is_created_with_its_task_and_squad_as_metadata(
+async def test_the_sandbox_is_created_with_its_task_its_squad_and_the_pipeline_origin_as_metadata(
     app_client, runtime, db_session, fake_e2b, fake_github
 ):
     api, task = await run_a_task(app_client, runtime, fake_github)
 
     (sandbox,) = fake_e2b.fake.killed_sandboxes()
-    assert sandbox.metadata == {"task_id": task["id"], "squad_id": api.squad["id"]}
+    assert sandbox.metadata == {"task_id": task["id"], "squad_id": api.squad["id"], "origin": "pipeline"}
 
 
 async def test_each_step_records_how_long_it_took(app_client, runtime, db_session, fake_e2b, fake_github):

@@ -17,9 +17,11 @@ import pytest
 from sqlalchemy import select, update
 
 from app.models import Job, JobState, Sandbox, Task
+from app.reaper import PIPELINE_ORIGIN, SandboxReaper
 from fixtures import http
 from fixtures.api_squad import ApiSquad, make_squad
 from fixtures.databases import worker_database_url
+from fixtures.waiting import eventually_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
@@ -124,7 +126,7 @@ class GatedPipeline:
             ) from None
 
 
-def gated_worker(runtime, pipeline: GatedPipeline, concurrency: int):
+def gated_worker(runtime, pipeline: GatedPipeline, concurrency: int, reaper: SandboxReaper | None = None):
     from app.worker import Worker
 
     return Worker(
@@ -134,6 +136,7 @@ def gated_worker(runtime, pipeline: GatedPipeline, concurrency: int):
         lease_s=60,
         poll_interval_s=0.2,
         concurrency=concurrency,
+        reaper=reaper,
     )
 
 
@@ -221,6 +224,29 @@ async def test_stopping_a_worker_cancels_its_jobs_and_queues_them_again(own_clie
     next_worker = gated_worker(own_runtime, successor, concurrency=2)
     assert await next_worker.run_once() and await next_worker.run_once()
     assert sorted(successor.finished) == sorted(task_ids)
+
+
+async def test_a_running_worker_reaps_sandboxes_of_pipelines_that_are_over_and_stops_reaping_with_it(
+    own_client, own_runtime, fake_e2b, fake_github
+):
+    squad = await make_squad(own_client, fake_github, with_repository=False)
+    task = await squad.new_task()
+    metadata = {"task_id": task["id"], "squad_id": squad.squad["id"], **PIPELINE_ORIGIN}
+    orphan = fake_e2b.fake.create_sandbox(metadata=metadata)
+    reaper = SandboxReaper(own_runtime.sessionmaker, own_runtime.sandboxes, interval_s=60)
+    worker = gated_worker(own_runtime, GatedPipeline(), concurrency=1, reaper=reaper)
+
+    running = asyncio.create_task(worker.run_forever())
+    try:
+
+        def reaped() -> None:
+            assert orphan.sandbox_id not in {s.sandbox_id for s in fake_e2b.fake.running_sandboxes()}
+
+        await eventually_async(reaped, deadline_s=DEADLINE_S, description="the worker's reaper to destroy the orphan")
+    finally:
+        await stop(running)
+
+    assert [t for t in asyncio.all_tasks() if t.get_name() == "reaper"] == [], "the reaper outlived its worker"
 
 
 async def test_concurrent_pipelines_open_one_pull_request_per_task(own_client, own_runtime, fake_e2b, fake_github):

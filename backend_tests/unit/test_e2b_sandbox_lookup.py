@@ -1,5 +1,5 @@
-"""E2BSandboxService.running_with_metadata: the running sandboxes carrying all the given metadata, and a
-failure to list them that says it was the listing."""
+"""E2BSandboxService.running_with_metadata and running_sandboxes: the running sandboxes carrying all the
+given metadata, every page of them, and a failure to list them that says it was the listing."""
 
 import pytest
 
@@ -44,3 +44,25 @@ async def test_a_listing_answered_with_something_else_than_a_list_says_so(sandbo
         await sandboxes.running_with_metadata({"task_id": "t-1"})
 
     assert raised.value.message == "listing sandboxes failed: E2B answered a body that is not a list of sandboxes"
+
+
+async def test_every_page_of_the_listing_is_read_with_each_sandboxs_metadata(sandboxes, fake_e2b, monkeypatch):
+    monkeypatch.setattr("app.services.e2b.LIST_PAGE_SIZE", 2)
+    created = [fake_e2b.fake.create_sandbox(metadata={"task_id": f"t-{n}", "origin": "pipeline"}) for n in range(5)]
+
+    found = await sandboxes.running_sandboxes({"origin": "pipeline"})
+
+    listed = sorted((s.metadata["task_id"], s.sandbox_id) for s in found)
+    assert listed == [(f"t-{n}", s.sandbox_id) for n, s in enumerate(created)]
+    assert fake_e2b.router["list_sandboxes"].call_count == 3
+
+
+async def test_the_listing_stops_after_its_page_cap(sandboxes, fake_e2b, monkeypatch):
+    monkeypatch.setattr("app.services.e2b.LIST_PAGE_SIZE", 2)
+    monkeypatch.setattr("app.services.e2b.MAX_LISTED_PAGES", 2)
+    for n in range(5):
+        fake_e2b.fake.create_sandbox(metadata={"task_id": f"t-{n}"})
+
+    found = await sandboxes.running_sandboxes({})
+
+    assert len(found) == 4 and fake_e2b.router["list_sandboxes"].call_count == 2

@@ -18,7 +18,9 @@ from fixtures.stack import ROOT, Stack, StackError, start_stack
 @pytest.fixture(scope="session")
 def fault_stack(worker_id_label, tmp_path_factory) -> Iterator[Stack]:
     """A stack of its own, tuned so faults play out in seconds: a short HTTP timeout, short retry
-    backoff, a short job lease (a job cut off by a platform restart is taken over quickly)."""
+    backoff, a short job lease (a job cut off by a platform restart is taken over quickly), and a
+    reaper that looks every half second (a sandbox E2B created after its request timed out is gone
+    within the outcome checks' deadline)."""
     environ = {k: v for k, v in os.environ.items() if k not in ("SQUAD_BASE_URL", "FAKE_E2B_URL", "FAKE_GITHUB_URL")}
     try:
         stack = start_stack(
@@ -32,6 +34,7 @@ def fault_stack(worker_id_label, tmp_path_factory) -> Iterator[Stack]:
                 "RETRY_MAX_DELAY_S": "0.5",
                 "JOB_LEASE_S": "1.5",
                 "WORKER_POLL_INTERVAL_S": "0.2",
+                "SANDBOX_REAP_INTERVAL_S": "0.5",
                 "SSE_HEARTBEAT_S": "1",
                 "SSE_POLL_INTERVAL_S": "0.3",
             },

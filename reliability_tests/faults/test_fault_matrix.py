@@ -38,6 +38,9 @@ class Fault:
     inject: Callable[[Scene], Any]
     outcome: str  # "review" or "failed"
     reason: str | None = None  # a part of the failure reason
+    # Sandbox creations of the task the fake E2B carries out, a late one included: the check that no
+    # sandbox is left waits for them all, or it could pass before a late creation lands.
+    creations: int | None = None
 
 
 FAULTS = {
@@ -47,6 +50,7 @@ FAULTS = {
     "e2b-create-timeout-once-is-retried": Fault(
         lambda s: s.e2b_fault(operation="create_sandbox", kind="latency", latency_ms=TIMEOUT_LATENCY_MS, times=1),
         "review",
+        creations=2,
     ),
     "e2b-create-reset-once-is-retried": Fault(
         lambda s: s.e2b_fault(operation="create_sandbox", kind="reset", times=1), "review"
@@ -108,7 +112,20 @@ def test_a_service_fault_ends_the_task_cleanly_with_every_event_and_one_pull_req
 
     assert_defined_end(scene, task, fault.outcome, fault.reason)
     assert_replay_equals_database(scene.stack, scene.token, scene.task_id, received)
+    if fault.creations is not None:
+        eventually(lambda: _sandboxes_created(scene, fault.creations), description="every sandbox creation to land")
     assert_no_sandbox_left(scene.e2b, scene.task_id)
+
+
+def _sandboxes_created(scene: Scene, expected: int) -> None:
+    created = [
+        call
+        for call in scene.e2b.journal()
+        if call["operation"] == "create_sandbox"
+        and call["status"] == 201
+        and (call["body"] or {}).get("metadata", {}).get("task_id") == scene.task_id
+    ]
+    assert len(created) == expected, f"the fake E2B created {len(created)} sandboxes of the task, expected {expected}"
 
 
 def _final(event: dict[str, Any]) -> bool:

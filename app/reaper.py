@@ -1,0 +1,70 @@
+"""The sandbox reaper: destroys what E2B still runs for pipelines whose jobs are over.
+
+A sandbox creation that timed out here may still have happened at E2B, its answer arriving after
+the pipeline gave up on it and moved on; the pipeline's own sweep at its end finds such a sandbox
+only if it exists by then. Every worker therefore also looks on a timer
+(`SANDBOX_REAP_INTERVAL_S`): a running sandbox a pipeline created (metadata `origin=pipeline`)
+whose task has no running job is destroyed. Sandboxes made through `POST /api/v1/sandboxes` carry
+no such mark and are their owners' to destroy. Several workers reaping at once is harmless:
+destroying a sandbox already gone is not an error.
+"""
+
+import asyncio
+import logging
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.models import Job, JobState
+from app.services.e2b import E2BSandboxService
+from app.services.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+PIPELINE_ORIGIN = {"origin": "pipeline"}
+
+
+class SandboxReaper:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], sandboxes: E2BSandboxService, interval_s: float
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._sandboxes = sandboxes
+        self.interval_s = interval_s
+
+    async def reap_once(self) -> list[str]:
+        """Destroy the pipeline sandboxes no running job owns; returns their ids."""
+        running = await self._sandboxes.running_sandboxes(PIPELINE_ORIGIN)
+        if not running:
+            return []
+        task_ids = {sandbox.metadata.get("task_id", "") for sandbox in running}
+        async with self._sessionmaker() as session:
+            busy = set(
+                await session.scalars(
+                    select(Job.task_id).where(Job.task_id.in_(task_ids), Job.state == JobState.RUNNING)
+                )
+            )
+        reaped = []
+        for sandbox in running:
+            if sandbox.metadata.get("task_id") in busy:
+                continue
+            task_id = sandbox.metadata.get("task_id")
+            log.warning("destroying sandbox %s: its task %s has no running job", sandbox.sandbox_id, task_id)
+            try:
+                await self._sandboxes.destroy(sandbox.sandbox_id)
+            except ServiceError as error:
+                log.warning("could not destroy sandbox %s: %s", sandbox.sandbox_id, error.message)
+                continue
+            reaped.append(sandbox.sandbox_id)
+        return reaped
+
+    async def run_forever(self) -> None:
+        """Reap now (a platform restarting after a crash cleans up at once), then every interval."""
+        while True:
+            try:
+                await self.reap_once()
+            except ServiceError as error:
+                log.warning("could not list sandboxes to reap: %s", error.message)
+            except Exception:
+                log.exception("the sandbox reaper failed; it tries again in %s s", self.interval_s)
+            await asyncio.sleep(self.interval_s)

@@ -1,0 +1,82 @@
+"""The sandbox reaper (app/reaper.py): a sandbox a pipeline created whose task has no running job is
+destroyed, on the worker's timer; a running job's sandbox and sandboxes made through the API are left."""
+
+import asyncio
+
+import pytest
+
+from app.reaper import PIPELINE_ORIGIN, SandboxReaper
+from fixtures.api_squad import make_squad
+from fixtures.waiting import eventually_async
+
+pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
+
+INTERVAL_S = 0.05
+
+
+def running_ids(fake_e2b) -> set[str]:
+    return {sandbox.sandbox_id for sandbox in fake_e2b.fake.running_sandboxes()}
+
+
+def pipeline_sandbox(fake_e2b, task_id: str, squad_id: str):
+    return fake_e2b.fake.create_sandbox(metadata={"task_id": task_id, "squad_id": squad_id, **PIPELINE_ORIGIN})
+
+
+async def wait_until_destroyed(fake_e2b, sandbox_id: str) -> None:
+    def destroyed() -> None:
+        assert sandbox_id not in running_ids(fake_e2b), f"sandbox {sandbox_id} still runs"
+
+    await eventually_async(destroyed, deadline_s=5, description=f"the reaper to destroy sandbox {sandbox_id}")
+
+
+async def test_only_pipeline_sandboxes_of_tasks_without_a_running_job_are_destroyed(
+    app_client, runtime, fake_e2b, fake_github
+):
+    api = await make_squad(app_client, fake_github)
+    idle, busy = await api.new_task(), await api.new_task()
+    assigned = await api.call("POST", f"/api/v1/tasks/{busy['id']}/assign", json={"agent_id": api.agent["id"]})
+    assert assigned.status_code == 202, assigned.text
+    assert (await runtime.worker().claim()) is not None  # busy's job is running now
+    orphan = pipeline_sandbox(fake_e2b, idle["id"], api.squad["id"])
+    in_use = pipeline_sandbox(fake_e2b, busy["id"], api.squad["id"])
+    by_hand = fake_e2b.fake.create_sandbox(metadata={"task_id": idle["id"], "squad_id": api.squad["id"]})
+
+    reaped = await SandboxReaper(runtime.sessionmaker, runtime.sandboxes, INTERVAL_S).reap_once()
+
+    assert reaped == [orphan.sandbox_id]
+    assert running_ids(fake_e2b) == {in_use.sandbox_id, by_hand.sandbox_id}
+
+
+async def test_the_reaper_looks_again_on_its_interval_and_outlives_a_failed_listing(
+    app_client, runtime, fake_e2b, fake_github
+):
+    api = await make_squad(app_client, fake_github)
+    task = await api.new_task()
+    fake_e2b.fake.add_fault("list_sandboxes", 400, body={"code": 400, "message": "bad metadata filter"}, times=1)
+    first = pipeline_sandbox(fake_e2b, task["id"], api.squad["id"])
+    reaper = asyncio.create_task(SandboxReaper(runtime.sessionmaker, runtime.sandboxes, INTERVAL_S).run_forever())
+    try:
+        await wait_until_destroyed(fake_e2b, first.sandbox_id)
+        second = pipeline_sandbox(fake_e2b, task["id"], api.squad["id"])
+        await wait_until_destroyed(fake_e2b, second.sandbox_id)
+    finally:
+        reaper.cancel()
+    assert fake_e2b.router["list_sandboxes"].call_count >= 3, "a refused listing, then one pass per sandbox"
+
+
+async def test_a_sandbox_e2b_will_not_destroy_is_left_for_the_next_pass(app_client, runtime, fake_e2b, fake_github):
+    api = await make_squad(app_client, fake_github)
+    task = await api.new_task()
+    stuck = pipeline_sandbox(fake_e2b, task["id"], api.squad["id"])
+    fake_e2b.fake.add_fault("kill_sandbox", 400, body={"code": 400, "message": "sandbox is pausing"}, times=1)
+    reaper = SandboxReaper(runtime.sessionmaker, runtime.sandboxes, INTERVAL_S)
+
+    assert await reaper.reap_once() == []
+    assert await reaper.reap_once() == [stuck.sandbox_id]
+
+
+def test_the_runtime_reaps_on_the_configured_interval_and_not_at_all_at_zero(runtime):
+    reaper = runtime.reaper()
+    assert reaper is not None and reaper.interval_s == runtime.settings.sandbox_reap_interval_s == 60.0
+    runtime.settings = runtime.settings.model_copy(update={"sandbox_reap_interval_s": 0})
+    assert runtime.reaper() is None
