@@ -5,35 +5,25 @@ share a process well (playwright-pytest#167). Browser settings live in playwrigh
 pytest-playwright option given on the command line still wins over them.
 """
 
-import importlib.util
 import os
 import shlex
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from playwright.sync_api import BrowserContext, expect
 from playwright.sync_api import Error as PlaywrightError
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _load_settings() -> ModuleType:
-    # "playwright.config.py" is not an importable module name, so it is loaded from its path.
-    spec = importlib.util.spec_from_file_location("playwright_config", ROOT / "playwright.config.py")
-    assert spec is not None and spec.loader is not None, "playwright.config.py is missing"
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SETTINGS = _load_settings()
-_FAILURE_SCREENSHOTS = pytest.StashKey[bool]()
-_TRACE_WITHOUT_SCREENCAST = pytest.StashKey[bool]()
-_REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+from frontend_tests.artifacts import (
+    FAILURE_SCREENSHOTS,
+    REPORTS,
+    ROOT,
+    SETTINGS,
+    TRACE_WITHOUT_SCREENCAST,
+    failed_so_far,
+)
 
 
 def _given(config: pytest.Config, flag: str) -> bool:
@@ -67,12 +57,12 @@ def pytest_configure(config: pytest.Config) -> None:
     # pytest-playwright's "only-on-failure" screenshots every page of every test as its context
     # closes, and throws the picture away when the test passed (about 80 ms a page). From the
     # settings, the suite takes it itself, only when the test has failed (`new_context` below).
-    config.stash[_FAILURE_SCREENSHOTS] = (
+    config.stash[FAILURE_SCREENSHOTS] = (
         not _given(config, "--screenshot") and config.option.screenshot == "only-on-failure"
     )
-    if config.stash[_FAILURE_SCREENSHOTS]:
+    if config.stash[FAILURE_SCREENSHOTS]:
         config.option.screenshot = "off"
-    config.stash[_TRACE_WITHOUT_SCREENCAST] = (
+    config.stash[TRACE_WITHOUT_SCREENCAST] = (
         not _given(config, "--tracing") and config.option.tracing != "off" and not SETTINGS.TRACE_SCREENCAST
     )
     expect.set_options(timeout=SETTINGS.TIMEOUTS_MS["expect"])
@@ -109,12 +99,8 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> pytest.TestReport:
     report = yield
-    item.stash.setdefault(_REPORTS, {})[report.when] = report
+    item.stash.setdefault(REPORTS, {})[report.when] = report
     return report
-
-
-def _failed_so_far(item: pytest.Item) -> bool:
-    return any(report.failed for report in item.stash.get(_REPORTS, {}).values())
 
 
 @pytest.fixture
@@ -125,7 +111,7 @@ def new_context(
     (TRACE_SCREENCAST); and, when the test failed, a screenshot of each of its pages
     (test-failed-N.png in its output folder) before pytest-playwright closes the contexts."""
     contexts: list[BrowserContext] = []
-    retrace = request.config.stash[_TRACE_WITHOUT_SCREENCAST]
+    retrace = request.config.stash[TRACE_WITHOUT_SCREENCAST]
 
     def make(**kwargs: Any) -> BrowserContext:
         context = new_context(**kwargs)
@@ -140,7 +126,7 @@ def new_context(
         return context
 
     yield make
-    if not (request.config.stash[_FAILURE_SCREENSHOTS] and _failed_so_far(request.node)):
+    if not (request.config.stash[FAILURE_SCREENSHOTS] and failed_so_far(request.node)):
         return
     pages = [page for context in contexts for page in context.pages if not page.is_closed()]
     for number, page in enumerate(pages, start=1):

@@ -2,7 +2,9 @@
 
 A small static server serves the board's files from this checkout (at the board's own URLs,
 /web/...) and the test pages that `mount` composes, so these tests need neither the live stack nor
---base-url.
+--base-url. They share one browser context and page (a context and page of their own cost each
+test about 0.3 s); every test opens a document of its own in it, and keeps its own trace (a chunk of
+the context's) and screenshot when it fails, as the flow tests do.
 """
 
 import functools
@@ -13,7 +15,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, BrowserContext, Page
+
+from frontend_tests.artifacts import FAILURE_SCREENSHOTS, SETTINGS, TRACE_WITHOUT_SCREENCAST, failed_so_far
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 # No favicon request: an empty data URL keeps the console free of a 404.
@@ -80,15 +84,66 @@ def base_url(component_server: _ComponentServer) -> str:
     return component_server.url
 
 
+@pytest.fixture(scope="session")
+def _shared_context(
+    browser: Browser, browser_context_args: dict, pytestconfig: pytest.Config
+) -> Iterator[BrowserContext]:
+    context = browser.new_context(**browser_context_args)
+    context.set_default_timeout(SETTINGS.TIMEOUTS_MS["action"])
+    context.set_default_navigation_timeout(SETTINGS.TIMEOUTS_MS["navigation"])
+    if pytestconfig.getoption("--tracing") != "off":
+        context.tracing.start(
+            screenshots=not pytestconfig.stash[TRACE_WITHOUT_SCREENCAST], snapshots=True, sources=True
+        )
+    context.new_page()
+    yield context
+    if pytestconfig.getoption("--tracing") != "off":
+        context.tracing.stop()
+    context.close()
+
+
 @pytest.fixture
-def mount(page: Page, component_server: _ComponentServer) -> Iterator[Callable[..., Page]]:
+def component_page(request: pytest.FixtureRequest, output_path: str) -> Iterator[Page]:
+    """The shared page, with this test's trace chunk and failure screenshot. With --video on,
+    pytest-playwright's own page of the test's own context instead (a video is a page's)."""
+    config = request.config
+    if config.getoption("--video") != "off":
+        yield request.getfixturevalue("page")
+        return
+    context: BrowserContext = request.getfixturevalue("_shared_context")
+    page = context.pages[0]
+    tracing = config.getoption("--tracing")
+    if tracing != "off":
+        context.tracing.start_chunk(title=request.node.nodeid)
+    yield page
+    failed = failed_so_far(request.node)
+    screenshot = config.getoption("--screenshot")
+    if screenshot == "on" or (failed and (screenshot == "only-on-failure" or config.stash[FAILURE_SCREENSHOTS])):
+        Path(output_path).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=Path(output_path) / f"test-{'failed' if failed else 'finished'}-1.png")
+    if tracing == "on" or (tracing == "retain-on-failure" and failed):
+        context.tracing.stop_chunk(path=Path(output_path) / "trace.zip")
+    elif tracing != "off":
+        context.tracing.stop_chunk()
+    # Nothing of this test's document or emulation reaches the next test.
+    page.emulate_media(reduced_motion="null")
+    page.goto("about:blank")
+
+
+@pytest.fixture
+def mount(component_page: Page, component_server: _ComponentServer) -> Iterator[Callable[..., Page]]:
     """mount(html, "terminal-output.js", ...): opens a page with the board's stylesheet, the given
     component modules and `html` as its body. Module scripts run before the load event that goto
     waits for, so the elements are defined when it returns.
 
     A component that throws (an uncaught error in the page) fails the test."""
+    page = component_page
     errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    def on_error(error: object) -> None:
+        errors.append(str(error))
+
+    page.on("pageerror", on_error)
 
     def _mount(html: str, *modules: str) -> Page:
         scripts = "".join(f'<script type="module" src="/web/components/{name}"></script>' for name in modules)
@@ -102,4 +157,5 @@ def mount(page: Page, component_server: _ComponentServer) -> Iterator[Callable[.
         return page
 
     yield _mount
+    page.remove_listener("pageerror", on_error)
     assert not errors, f"the component threw in the page: {errors}"
