@@ -120,3 +120,44 @@ async def test_a_github_failure_on_clone_is_502_naming_github(api_squad, fake_gi
     assert response.status_code == 502
     assert response.json()["service"] == "GitHub"
     assert "Resource not accessible" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("step", "extra"),
+    [
+        ("clone", {}),
+        ("branch", {"branch": "feature/x"}),
+        ("commit", {"message": "m"}),
+        ("push", {"branch": "feature/x"}),
+    ],
+)
+async def test_git_on_an_unknown_sandbox_is_404_naming_it(api_squad, step, extra):
+    response = await api_squad.call("POST", f"/api/v1/git/{step}", json={"sandbox_id": "no-such-sandbox", **extra})
+
+    assert response.status_code == 404, response.text
+    assert "no-such-sandbox" in response.json()["detail"]
+
+
+async def test_a_push_github_rejects_is_409_with_gits_reason_and_the_task_keeps_no_branch(
+    api_squad, fake_e2b, fake_github, db_session
+):
+    task = await api_squad.new_task()
+    sandbox = await api_squad.new_sandbox(task["id"])
+    owner, name = api_squad.owner_and_name
+    body = {"sandbox_id": sandbox["id"]}
+    for path, extra in (("clone", {}), ("branch", {"branch": "feature/late"})):
+        response = await api_squad.call("POST", f"/api/v1/git/{path}", json=body | extra)
+        assert response.status_code == 200, response.text
+    (fake_e2b.fake.workspace(sandbox["e2b_sandbox_id"]) / "repo" / "NOTES.md").write_text("mine\n")
+    assert (await api_squad.call("POST", "/api/v1/git/commit", json=body | {"message": "Mine"})).status_code == 200
+    # Someone else got there first: the branch on GitHub holds a commit the sandbox never saw.
+    theirs = fake_github.fake.commit(owner, name, "feature/late", {"THEIRS.md": "theirs\n"}, "Theirs")
+
+    push = await api_squad.call("POST", "/api/v1/git/push", json=body | {"branch": "feature/late"})
+
+    assert push.status_code == 409, push.text
+    assert push.json()["service"] == "git" and "rejected" in push.json()["detail"]
+    assert fake_github.fake.branches(owner, name)["feature/late"] == theirs, "the rejected push changed GitHub"
+    stored = await db_session.get(Task, task["id"])
+    await db_session.refresh(stored)
+    assert stored.branch is None
