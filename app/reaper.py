@@ -37,7 +37,7 @@ class SandboxReaper:
         running = await self._sandboxes.running_sandboxes(PIPELINE_ORIGIN)
         if not running:
             return []
-        task_ids = {sandbox.metadata.get("task_id", "") for sandbox in running}
+        task_ids = {sandbox.metadata["task_id"] for sandbox in running if "task_id" in sandbox.metadata}
         async with self._sessionmaker() as session:
             busy = set(
                 await session.scalars(
@@ -48,8 +48,7 @@ class SandboxReaper:
         for sandbox in running:
             if sandbox.metadata.get("task_id") in busy:
                 continue
-            task_id = sandbox.metadata.get("task_id")
-            log.warning("destroying sandbox %s: its task %s has no running job", sandbox.sandbox_id, task_id)
+            log.warning("destroying sandbox %s (%s): its task has no running job", sandbox.sandbox_id, sandbox.metadata)
             try:
                 await self._sandboxes.destroy(sandbox.sandbox_id)
             except ServiceError as error:

@@ -196,7 +196,6 @@ class GitService:
                 f"git {_AUTH_CONFIG} ls-remote --exit-code --heads origin {shlex.quote(f'refs/heads/{branch}')}",
                 authenticated=True,
                 ok_exit_codes=(0, 2),  # 2: no matching ref
-                branch=branch,
             )
         )
         return result.exit_code == 0

@@ -59,3 +59,23 @@ async def test_agent_work_exiting_non_zero_fails_the_task_with_its_exit_code_and
     stored = await db_session.get(Task, task["id"])
     assert stored.status == "failed"
     assert stored.error == "work step: E2B: agent work exited with code 3: No space left on device", stored.error
+
+
+async def test_every_command_of_the_pipeline_runs_under_the_configured_command_timeout(
+    app_client, runtime, db_connection, fake_e2b, fake_github
+):
+    from app.runtime import Runtime
+
+    api = await make_squad(app_client, fake_github)
+    task = await api.new_task()
+    assigned = await api.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": api.agent["id"]})
+    assert assigned.status_code == 202, assigned.text
+    settings = runtime.settings.model_copy(update={"command_timeout_s": 42.0})
+    configured = Runtime(settings, bind=db_connection)
+    try:
+        assert await configured.worker().run_once()
+    finally:
+        await configured.__aexit__(None, None, None)
+
+    deadlines = {call.request.headers["connect-timeout-ms"] for call in fake_e2b.router["process_start"].calls}
+    assert deadlines == {"42000"}, "each command (git and the agent's work) carries COMMAND_TIMEOUT_S to envd"

@@ -413,6 +413,7 @@ async def test_push_rejected_when_github_has_commits_the_sandbox_lacks(git, link
     with pytest.raises(PushRejected) as raised:
         await git.push(linked_repo, "agent/9-race")
 
+    assert raised.value.message.startswith("git push failed: ")
     assert "the branch 'agent/9-race' on GitHub has commits the sandbox does not have" in raised.value.message
     assert "fetch and rebase, or push to a new branch" in raised.value.message
     assert "[rejected]" in raised.value.message and not raised.value.transient
