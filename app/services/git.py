@@ -79,8 +79,9 @@ def is_valid_branch_name(name: str) -> bool:
     """git's rules for a branch name (git check-ref-format --branch), checked before git runs."""
     if not name or name == "@" or _BRANCH_FORBIDDEN.search(name):
         return False
-    if name.startswith(("-", "/")) or name.endswith(("/", ".", ".lock")):
+    if name.startswith(("-", "/")) or name.endswith(("/", ".")):
         return False
+    # Every component, the last one too: none starts with a dot or ends with ".lock".
     return not any(part.startswith(".") or part.endswith(".lock") for part in name.split("/"))
 
 

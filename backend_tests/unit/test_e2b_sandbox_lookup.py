@@ -19,6 +19,25 @@ async def test_only_running_sandboxes_with_all_the_metadata_are_found(sandboxes,
     assert found == [wanted.sandbox_id], f"expected only {wanted.sandbox_id}, found {found} (not {other_task})"
 
 
+async def test_a_paused_sandbox_is_not_listed_as_running(sandboxes, fake_e2b):
+    running = fake_e2b.fake.create_sandbox(metadata={"task_id": "t-4"})
+    paused = fake_e2b.fake.create_sandbox(metadata={"task_id": "t-4"})
+    fake_e2b.fake.pause(paused.sandbox_id)  # someone paused it to look inside: it is theirs to end
+
+    found = await sandboxes.running_with_metadata({"task_id": "t-4"})
+
+    assert found == [running.sandbox_id]
+
+
+async def test_a_listing_e2b_never_answers_says_it_was_the_listing(sandboxes, fake_e2b):
+    fake_e2b.fake.add_fault("list_sandboxes", kind="reset")
+
+    with pytest.raises(SandboxError) as raised:
+        await sandboxes.running_with_metadata({"task_id": "t-1"})
+
+    assert raised.value.message.startswith("listing sandboxes ")
+
+
 async def test_a_refused_listing_says_it_was_the_listing(sandboxes, fake_e2b):
     fake_e2b.fake.add_fault("list_sandboxes", 400, body={"code": 400, "message": "bad metadata filter"})
 

@@ -1,0 +1,113 @@
+"""The pipeline's last steps: what it commits and pushes (and shows on the terminal), the pull request it
+opens (title, body) and announces, one it finds already open and reuses, and an agent that changed
+nothing."""
+
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+from app.models import Event, Task
+from app.pipeline import branch_name
+from fixtures.api_squad import make_squad
+
+pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
+
+
+async def run_task(api, runtime, task) -> None:
+    assigned = await api.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": api.agent["id"]})
+    assert assigned.status_code == 202, assigned.text
+    assert await runtime.worker().run_once()
+
+
+async def stored_events(db_session, task_id: str) -> list[Event]:
+    return list(await db_session.scalars(select(Event).where(Event.task_id == task_id).order_by(Event.id)))
+
+
+def open_a_pull_request_first(fake_github, api, task) -> tuple[str, int]:
+    """The task's branch with a commit and an open pull request on GitHub, as a first attempt leaves them."""
+    owner, name = api.owner_and_name
+    branch = branch_name(SimpleNamespace(id=task["id"], title=task["title"]))  # type: ignore[arg-type]
+    fake_github.fake.commit(owner, name, branch, {"FIRST.md": "first attempt\n"}, "First attempt")
+    pull = fake_github.fake.create_pull_request(owner, name, head=branch, base="main", title=task["title"])
+    return branch, pull.number
+
+
+async def test_the_pull_request_carries_the_task_and_is_announced_with_its_url_then_review(
+    app_client, runtime, db_session, fake_e2b, fake_github
+):
+    api = await make_squad(app_client, fake_github)
+    task = await api.new_task(title="Speed up search", description="Search takes 3 s.")
+
+    await run_task(api, runtime, task)
+
+    stored = await db_session.get(Task, task["id"])
+    assert (stored.status, stored.error) == ("review", None)
+    (pull,) = fake_github.fake.pull_requests(*api.owner_and_name)
+    assert (pull.title, pull.body) == ("Speed up search", f"Search takes 3 s.\n\nOpened by {api.agent['name']}.")
+    assert (stored.pr_number, stored.pr_url.endswith(f"/pull/{pull.number}")) == (pull.number, True)
+    events = await stored_events(db_session, task["id"])
+    opened = [e.data for e in events if e.type == "pull_request.opened"]
+    assert opened == [{"url": stored.pr_url, "number": pull.number}]
+    final = [e.data for e in events if e.type == "task.status"][-1]
+    assert final == {"status": "review", "pr_url": stored.pr_url, "error": None}
+    pipeline_events = [e for e in events if e.type not in ("task.created", "task.assigned")]
+    assert {e.agent_id for e in pipeline_events} == {api.agent["id"]}, "the agent filter of the stream needs it"
+    terminal = "".join(e.data["text"] for e in events if e.type == "terminal.output")
+    assert "Speed up search" in terminal, f"the commit's line is not on the terminal: {terminal}"
+    assert "[new branch]" in terminal, f"the push's line is not on the terminal: {terminal}"
+
+
+async def test_a_pull_request_already_open_for_the_branch_is_reused_without_asking_for_another(
+    app_client, runtime, db_session, fake_e2b, fake_github
+):
+    api = await make_squad(app_client, fake_github)
+    task = await api.new_task()
+    _, number = open_a_pull_request_first(fake_github, api, task)
+
+    await run_task(api, runtime, task)
+
+    stored = await db_session.get(Task, task["id"])
+    assert (stored.status, stored.pr_number) == ("review", number), stored.error
+    assert fake_github.router["create_pull_request"].call_count == 0
+    assert len(fake_github.fake.pull_requests(*api.owner_and_name)) == 1
+
+
+async def test_a_pull_request_opened_between_the_check_and_the_request_is_taken_as_the_tasks(
+    app_client, runtime, db_session, fake_e2b, fake_github
+):
+    api = await make_squad(app_client, fake_github)
+    task = await api.new_task()
+    _, number = open_a_pull_request_first(fake_github, api, task)
+    # The first look finds nothing (another worker's pull request is not listed yet); GitHub then
+    # refuses a second one as a duplicate, and the second look finds it.
+    fake_github.fake.add_fault("list_pull_requests", status=200, body=[], times=1)
+
+    await run_task(api, runtime, task)
+
+    stored = await db_session.get(Task, task["id"])
+    assert (stored.status, stored.pr_number) == ("review", number), stored.error
+    assert fake_github.router["create_pull_request"].call_count == 1
+    assert len(fake_github.fake.pull_requests(*api.owner_and_name)) == 1
+
+
+async def test_a_job_whose_task_is_gone_says_which_task(runtime):
+    with pytest.raises(LookupError) as raised:
+        await runtime.pipeline.run("no-such-task")
+
+    assert str(raised.value) == "task no-such-task does not exist"
+
+
+async def test_an_agent_that_changed_nothing_fails_the_task_saying_so(
+    app_client, runtime, db_session, fake_e2b, fake_github
+):
+    api = await make_squad(app_client, fake_github)
+    task = await api.new_task()
+    fake_e2b.fake.script_command(r"mkdir -p \.agent-squad", stdout="thought about it\n", exit_code=0)
+
+    await run_task(api, runtime, task)
+
+    stored = await db_session.get(Task, task["id"])
+    assert stored.status == "failed"
+    assert stored.error.startswith("commit step: ") and "nothing to commit" in stored.error, stored.error
+    assert fake_github.fake.pull_requests(*api.owner_and_name) == []
