@@ -68,13 +68,15 @@ def envd_answers(fake_e2b, *bodies: bytes | httpx.Response) -> list[httpx.Reques
 
 
 @pytest.mark.priority_p0
-async def test_create_starts_a_sandbox_from_the_template_with_its_metadata(sandboxes, fake_e2b):
+async def test_create_starts_a_sandbox_from_the_template_with_its_metadata_and_lifetime(sandboxes, fake_e2b):
     handle = await sandboxes.create(metadata={"task_id": "t-1"})
 
     running = fake_e2b.fake.get_sandbox(handle.sandbox_id)
     assert running is not None, f"{handle.sandbox_id} is not running in the fake"
     assert running.template_id == "base"
     assert running.metadata == {"task_id": "t-1"}
+    # SANDBOX_TIMEOUT_S (300 here): E2B ends a sandbox nobody destroyed after that long.
+    assert (running.end_at - running.started_at).total_seconds() == 300
     assert handle.envd_access_token == running.envd_access_token
     assert fake_e2b.router["create_sandbox"].call_count == 1
 
@@ -192,6 +194,13 @@ async def test_run_returns_stderr_apart_from_stdout(sandboxes, sandbox, output):
     assert sorted(result.chunks) == [("stderr", "oops\n"), ("stdout", "out\n")]
     assert result.output == "out\noops\n"
     assert ("stderr", "oops\n") in output.chunks
+
+
+@pytest.mark.priority_p1
+async def test_output_that_is_not_utf8_arrives_with_replacement_characters(sandboxes, sandbox):
+    result = await sandboxes.run(sandbox, r"printf 'caf\351 ok\n'")  # Latin-1 "é": not UTF-8
+
+    assert result.stdout == "caf\ufffd ok\n"
 
 
 @pytest.mark.priority_p0

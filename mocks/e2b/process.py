@@ -72,11 +72,19 @@ def base_environment(workspace: Path, sandbox_id: str) -> dict[str, str]:
 
 
 def end_event(returncode: int) -> dict[str, Any]:
-    """EndEvent as envd fills it from Go's os.ProcessState (a signal: exitCode -1, exited false)."""
+    """EndEvent as envd fills it from Go's os.ProcessState (a signal: exitCode -1, exited false), in
+    Connect's JSON, which leaves out fields at their zero value: no exitCode when it is 0, no exited
+    when it is false."""
     if returncode >= 0:
-        return {"exitCode": returncode, "exited": True, "status": f"exit status {returncode}"}
-    name = (signal.strsignal(-returncode) or f"signal {-returncode}").lower()
-    return {"exitCode": -1, "exited": False, "status": f"signal: {name}"}
+        event: dict[str, Any] = {"exitCode": returncode, "exited": True, "status": f"exit status {returncode}"}
+    else:
+        name = (signal.strsignal(-returncode) or f"signal {-returncode}").lower()
+        event = {"exitCode": -1, "exited": False, "status": f"signal: {name}"}
+    if event["exitCode"] == 0:
+        del event["exitCode"]
+    if event["exited"] is False:
+        del event["exited"]
+    return event
 
 
 async def run_process(
