@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 import respx
 
@@ -49,6 +50,13 @@ def output(events: list[dict[str, Any]], stream: str) -> str:
     return b"".join(base64.b64decode(chunk) for chunk in chunks).decode()
 
 
+async def start_in_process(sandbox: Any, command: str, **headers: str) -> httpx.Response:
+    async with http.AsyncClient(base_url=E2B_SANDBOX_URL) as client:
+        return await client.post(
+            "/process.Process/Start", content=start_request(command), headers=envd_headers(sandbox, **headers)
+        )
+
+
 @pytest.fixture
 def router(fake_e2b: FakeE2B) -> Iterator[respx.MockRouter]:
     with e2b_router(fake_e2b) as router:
@@ -60,12 +68,7 @@ async def test_start_streams_start_data_end_then_end_of_stream_in_process(
 ) -> None:
     sandbox = fake_e2b.create_sandbox()
 
-    async with http.AsyncClient(base_url=E2B_SANDBOX_URL) as client:
-        response = await client.post(
-            "/process.Process/Start",
-            content=start_request("echo out; echo err >&2; exit 4"),
-            headers=envd_headers(sandbox, **{"connect-timeout-ms": "10000"}),
-        )
+    response = await start_in_process(sandbox, "echo out; echo err >&2; exit 4", **{"connect-timeout-ms": "10000"})
 
     assert (response.status_code, response.headers["content-type"]) == (200, CONTENT_TYPE)
     events, end = events_and_end(response.content)
@@ -80,12 +83,7 @@ async def test_start_streams_start_data_end_then_end_of_stream_in_process(
 async def test_a_command_exiting_0_ends_without_an_exit_code_as_connects_json_leaves_zero_out(
     fake_e2b: FakeE2B, router: respx.MockRouter
 ) -> None:
-    sandbox = fake_e2b.create_sandbox()
-
-    async with http.AsyncClient(base_url=E2B_SANDBOX_URL) as client:
-        response = await client.post(
-            "/process.Process/Start", content=start_request("true"), headers=envd_headers(sandbox)
-        )
+    response = await start_in_process(fake_e2b.create_sandbox(), "true")
 
     events, _ = events_and_end(response.content)
     assert events[-1] == {"end": {"exited": True, "status": "exit status 0"}}
