@@ -42,7 +42,8 @@ health: $(STAMP)
 
 # The environment files: compose and Dockerfile (schema, hadolint, commands), the workflows, the
 # native launcher's agreement with compose, `make health`, the external mode.
-test-environment: $(STAMP)
+# `setup`, not only the packages: the browser-artifact tests launch Chromium.
+test-environment: setup
 	$(PYTEST) environment_tests --junitxml=$(REPORTS)/junit/environment.xml
 
 # The fakes proven against the official API descriptions (backend tests marked `contract`).
