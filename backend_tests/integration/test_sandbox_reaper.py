@@ -4,7 +4,9 @@ destroyed, on the worker's timer; a running job's sandbox and sandboxes made thr
 import asyncio
 
 import pytest
+from sqlalchemy import update
 
+from app.models import Job, JobState
 from app.reaper import PIPELINE_ORIGIN, SandboxReaper
 from fixtures.api_squad import make_squad
 from fixtures.waiting import eventually_async
@@ -30,20 +32,24 @@ async def wait_until_destroyed(fake_e2b, sandbox_id: str) -> None:
 
 
 async def test_only_pipeline_sandboxes_of_tasks_without_a_running_job_are_destroyed(
-    app_client, runtime, fake_e2b, fake_github
+    app_client, runtime, db_session, fake_e2b, fake_github
 ):
     api = await make_squad(app_client, fake_github)
-    idle, busy = await api.new_task(), await api.new_task()
-    assigned = await api.call("POST", f"/api/v1/tasks/{busy['id']}/assign", json={"agent_id": api.agent["id"]})
-    assert assigned.status_code == 202, assigned.text
-    assert (await runtime.worker().claim()) is not None  # busy's job is running now
-    orphan = pipeline_sandbox(fake_e2b, idle["id"], api.squad["id"])
+    idle, busy, finished = await api.new_task(), await api.new_task(), await api.new_task()
+    for task in (finished, busy):
+        assigned = await api.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": api.agent["id"]})
+        assert assigned.status_code == 202, assigned.text
+        assert (await runtime.worker().claim()) is not None  # the task's job is running now
+    # finished's job is over (as when a creation lands after its pipeline ended): its sandbox goes too.
+    await db_session.execute(update(Job).where(Job.task_id == finished["id"]).values(state=JobState.DONE))
+    await db_session.commit()
+    orphans = {pipeline_sandbox(fake_e2b, task["id"], api.squad["id"]).sandbox_id for task in (idle, finished)}
     in_use = pipeline_sandbox(fake_e2b, busy["id"], api.squad["id"])
     by_hand = fake_e2b.fake.create_sandbox(metadata={"task_id": idle["id"], "squad_id": api.squad["id"]})
 
     reaped = await SandboxReaper(runtime.sessionmaker, runtime.sandboxes, INTERVAL_S).reap_once()
 
-    assert reaped == [orphan.sandbox_id]
+    assert set(reaped) == orphans
     assert running_ids(fake_e2b) == {in_use.sandbox_id, by_hand.sandbox_id}
 
 
