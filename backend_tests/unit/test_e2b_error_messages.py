@@ -69,3 +69,28 @@ def test_a_failed_command_message_keeps_exactly_the_last_500_characters_of_the_o
     failed = CommandFailed("agent work", 2, output)
 
     assert failed.message == "agent work exited with code 2: " + "x" + "y" * 499
+
+
+async def test_a_template_e2b_does_not_know_is_refused_naming_the_setting(make_sandboxes, fake_e2b):
+    sandboxes = make_sandboxes(template="no-such-template")
+    # The fake starts any template; E2B answers an unknown one with 404.
+    fake_e2b.fake.add_fault("create_sandbox", 404, body={"code": 404, "message": "template not found"})
+
+    with pytest.raises(SandboxError) as raised:
+        await sandboxes.create()
+
+    assert raised.value.message == (
+        "creating a sandbox failed: E2B refused the request (HTTP 404: template not found); "
+        "check E2B_TEMPLATE ('no-such-template')"
+    )
+
+
+async def test_a_creation_refused_for_another_reason_does_not_blame_the_template(sandboxes, fake_e2b):
+    fake_e2b.fake.add_fault("create_sandbox", 409, body={"code": 409, "message": "too many sandboxes starting"})
+
+    with pytest.raises(SandboxError) as raised:
+        await sandboxes.create()
+
+    assert raised.value.message == (
+        "creating a sandbox failed: E2B refused the request (HTTP 409: too many sandboxes starting)"
+    )
