@@ -71,26 +71,22 @@ def test_a_failed_command_message_keeps_exactly_the_last_500_characters_of_the_o
     assert failed.message == "agent work exited with code 2: " + "x" + "y" * 499
 
 
-async def test_a_template_e2b_does_not_know_is_refused_naming_the_setting(make_sandboxes, fake_e2b):
+@pytest.mark.parametrize(
+    ("status", "said", "hint"),
+    [
+        # The fake starts any template; E2B answers an unknown one with 404 (or 400 for a bad name).
+        (404, "template not found", "; check E2B_TEMPLATE ('no-such-template')"),
+        (400, "bad template name", "; check E2B_TEMPLATE ('no-such-template')"),
+        (409, "too many sandboxes starting", ""),
+    ],
+)
+async def test_a_refused_creation_names_e2b_template_only_when_the_template_may_be_wrong(
+    make_sandboxes, fake_e2b, status, said, hint
+):
     sandboxes = make_sandboxes(template="no-such-template")
-    # The fake starts any template; E2B answers an unknown one with 404.
-    fake_e2b.fake.add_fault("create_sandbox", 404, body={"code": 404, "message": "template not found"})
+    fake_e2b.fake.add_fault("create_sandbox", status, body={"code": status, "message": said})
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.create()
 
-    assert raised.value.message == (
-        "creating a sandbox failed: E2B refused the request (HTTP 404: template not found); "
-        "check E2B_TEMPLATE ('no-such-template')"
-    )
-
-
-async def test_a_creation_refused_for_another_reason_does_not_blame_the_template(sandboxes, fake_e2b):
-    fake_e2b.fake.add_fault("create_sandbox", 409, body={"code": 409, "message": "too many sandboxes starting"})
-
-    with pytest.raises(SandboxError) as raised:
-        await sandboxes.create()
-
-    assert raised.value.message == (
-        "creating a sandbox failed: E2B refused the request (HTTP 409: too many sandboxes starting)"
-    )
+    assert raised.value.message == f"creating a sandbox failed: E2B refused the request (HTTP {status}: {said}){hint}"
