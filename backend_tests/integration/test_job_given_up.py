@@ -15,8 +15,7 @@ REASON = "the job was taken over 3 times; its workers kept dying"
 async def assigned_task(app_client, fake_github):
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
-    response = await api.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": api.agent["id"]})
-    assert response.status_code == 202, response.text
+    await api.assign(task["id"])
     return api, task
 
 

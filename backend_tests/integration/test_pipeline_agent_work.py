@@ -12,8 +12,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
 async def run_assigned_task(api, runtime, **task_fields):
     task = await api.new_task(**task_fields)
-    assigned = await api.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": api.agent["id"]})
-    assert assigned.status_code == 202, assigned.text
+    await api.assign(task["id"])
     assert await runtime.worker().run_once()
     return task
 
@@ -68,8 +67,7 @@ async def test_every_command_of_the_pipeline_runs_under_the_configured_command_t
 
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
-    assigned = await api.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": api.agent["id"]})
-    assert assigned.status_code == 202, assigned.text
+    await api.assign(task["id"])
     settings = runtime.settings.model_copy(update={"command_timeout_s": 42.0})
     configured = Runtime(settings, bind=db_connection)
     try:

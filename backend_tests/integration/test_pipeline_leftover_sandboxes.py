@@ -32,8 +32,7 @@ async def test_the_dead_attempts_sandboxes_are_destroyed_and_nothing_else(
     # E2B refuses the first destroy: the other leftover is still destroyed.
     fake_e2b.fake.add_fault("kill_sandbox", 400, body={"code": 400, "message": "sandbox is pausing"}, times=1)
 
-    assigned = await api.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": api.agent["id"]})
-    assert assigned.status_code == 202, assigned.text
+    await api.assign(task["id"])
     assert await runtime.worker().run_once()
 
     running = {s.sandbox_id for s in fake_e2b.fake.running_sandboxes()}

@@ -14,8 +14,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 async def run_a_task(app_client, runtime, fake_github):
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
-    assigned = await api.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": api.agent["id"]})
-    assert assigned.status_code == 202, assigned.text
+    await api.assign(task["id"])
     assert await runtime.worker().run_once()
     return api, task
 

@@ -15,8 +15,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
 
 async def run_task(api, runtime, task) -> None:
-    assigned = await api.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": api.agent["id"]})
-    assert assigned.status_code == 202, assigned.text
+    await api.assign(task["id"])
     assert await runtime.worker().run_once()
 
 

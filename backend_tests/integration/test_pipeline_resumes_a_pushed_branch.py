@@ -13,14 +13,6 @@ from fixtures.api_squad import make_squad
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
 
-def push_a_first_attempt(repo, branch: str) -> str:
-    """A commit on `branch` in the fake GitHub's bare repository, on top of the default branch."""
-    tree = repo.git.git("rev-parse", f"{repo.default_branch}^{{tree}}").strip()
-    sha = repo.git.git("commit-tree", tree, "-p", repo.default_branch, "-m", "First attempt").strip()
-    repo.git.git("update-ref", f"refs/heads/{branch}", sha)
-    return sha
-
-
 async def test_a_pushed_branch_is_resumed_and_its_pull_request_holds_both_attempts(
     app_client, runtime, db_session, fake_e2b, fake_github
 ):
@@ -28,10 +20,10 @@ async def test_a_pushed_branch_is_resumed_and_its_pull_request_holds_both_attemp
     task = await api.new_task()
     branch = branch_name(SimpleNamespace(id=task["id"], title=task["title"]))  # type: ignore[arg-type]
     repo = fake_github.fake.get_repo(*api.owner_and_name)
-    first = push_a_first_attempt(repo, branch)
+    # What a first attempt pushed: a commit on the branch, on top of the default branch.
+    first = fake_github.fake.commit(*api.owner_and_name, branch, {"FIRST.md": "first attempt\n"}, "First attempt")
 
-    assigned = await api.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": api.agent["id"]})
-    assert assigned.status_code == 202, assigned.text
+    await api.assign(task["id"])
     assert await runtime.worker().run_once()
 
     stored = await db_session.get(Task, task["id"])

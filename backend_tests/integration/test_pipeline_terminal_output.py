@@ -14,8 +14,7 @@ async def test_the_terminal_shows_the_clone_and_the_new_branch(app_client, runti
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
 
-    assigned = await api.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": api.agent["id"]})
-    assert assigned.status_code == 202, assigned.text
+    await api.assign(task["id"])
     assert await runtime.worker().run_once()
 
     stored = await db_session.get(Task, task["id"])

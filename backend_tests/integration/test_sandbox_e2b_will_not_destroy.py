@@ -17,8 +17,7 @@ async def test_a_sandbox_e2b_will_not_destroy_keeps_its_row_ready_and_the_task_i
     task = await api.new_task()
     fake_e2b.fake.add_fault("kill_sandbox", 400, body={"code": 400, "message": "cannot kill now"})
 
-    assigned = await api.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": api.agent["id"]})
-    assert assigned.status_code == 202, assigned.text
+    await api.assign(task["id"])
     assert await runtime.worker().run_once()
 
     stored = await db_session.get(Task, task["id"])

@@ -37,8 +37,7 @@ async def test_only_pipeline_sandboxes_of_tasks_without_a_running_job_are_destro
     api = await make_squad(app_client, fake_github)
     idle, busy, finished = await api.new_task(), await api.new_task(), await api.new_task()
     for task in (finished, busy):
-        assigned = await api.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": api.agent["id"]})
-        assert assigned.status_code == 202, assigned.text
+        await api.assign(task["id"])
         assert (await runtime.worker().claim()) is not None  # the task's job is running now
     # finished's job is over (as when a creation lands after its pipeline ended): its sandbox goes too.
     await db_session.execute(update(Job).where(Job.task_id == finished["id"]).values(state=JobState.DONE))

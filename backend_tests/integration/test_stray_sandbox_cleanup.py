@@ -19,8 +19,7 @@ async def test_a_failed_run_destroys_its_tasks_stray_sandbox_and_no_other(
     bystander = fake_e2b.fake.create_sandbox(metadata={"task_id": "another-task", "squad_id": api.squad["id"]})
     fake_e2b.fake.add_fault("create_sandbox", status=500)
 
-    assigned = await api.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": api.agent["id"]})
-    assert assigned.status_code == 202, assigned.text
+    await api.assign(task["id"])
     assert await runtime.worker().run_once()
 
     status = await db_session.scalar(select(Task.status).where(Task.id == task["id"]))

@@ -17,8 +17,7 @@ async def test_a_failed_task_announces_failed_with_no_pull_request_and_the_reaso
     task = await api.new_task()
     fake_e2b.fake.add_fault("create_sandbox", status=500)
 
-    assigned = await api.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": api.agent["id"]})
-    assert assigned.status_code == 202, assigned.text
+    await api.assign(task["id"])
     assert await runtime.worker().run_once()
 
     query = select(Event).where(Event.task_id == task["id"], Event.type == "task.status").order_by(Event.id)

@@ -66,8 +66,7 @@ async def assign_tasks(squad: ApiSquad, count: int) -> list[str]:
     task_ids = []
     for _ in range(count):
         task = await squad.new_task()
-        response = await squad.call("POST", f"/api/v1/tasks/{task['id']}/assign", json={"agent_id": squad.agent["id"]})
-        assert response.status_code == 202, response.text
+        await squad.assign(task["id"])
         task_ids.append(task["id"])
     return task_ids
 
