@@ -49,6 +49,29 @@ def test_git_clone_with_a_token_gets_the_initial_commit(
     assert git.run("branch", "--show-current", cwd=tmp_path / "w").stdout.strip() == "main"
 
 
+def test_a_new_repository_is_a_sound_bare_repository_like_git_init_makes(
+    git, fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    """The fake writes a new repository's files itself; real git must find nothing wrong with them."""
+    made = fake_github.create_repo("acme", "gadgets", default_branch="release/v1").git.path
+    git.run("init", "--quiet", "--bare", "--template=", "--initial-branch=release/v1", str(tmp_path / "by-git"))
+
+    def layout(root: Path) -> set[str]:
+        return {str(p.relative_to(root)) for p in root.rglob("*") if "objects/" not in str(p.relative_to(root))}
+
+    assert git.run("fsck", "--full", "--strict", "--no-dangling", cwd=made).stdout == ""
+    assert git.run("rev-parse", "--is-bare-repository", cwd=made).stdout == "true\n"
+    assert (
+        git.run("config", "--local", "--list", cwd=made).stdout
+        == git.run("config", "--local", "--list", cwd=tmp_path / "by-git").stdout
+    )
+    assert layout(made) - {"refs/heads/release", "refs/heads/release/v1"} == layout(tmp_path / "by-git")
+    assert git.run("log", "--format=%an <%ae>|%s", "release/v1", cwd=made).stdout == (
+        "GitHub <noreply@github.com>|Initial commit\n"
+    )
+    assert git.run("show", "release/v1:README.md", cwd=made).stdout == "# gadgets\n"
+
+
 @pytest.mark.parametrize("credentials", ["bad-token", "none"])
 def test_git_clone_without_a_valid_token_fails_authentication(
     git, repo: str, github_url: str, tmp_path: Path, credentials: str

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from app.runtime import migrate
 from fixtures.databases import worker_database_url
 from fixtures.factories import agent_data, squad_data, task_data
 from fixtures.outcomes import assert_no_sandbox_left, assert_replay_equals_database
@@ -22,31 +23,12 @@ from fixtures.stack import ROOT, Stack, start_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.errors, pytest.mark.slow, pytest.mark.priority_p1]
 
-LEASE_S = "1.5"
-
-
-@pytest.fixture(scope="module")
-def worker_stack(worker_id_label, tmp_path_factory) -> Iterator[Stack]:
-    """A stack of its own, with the in-app worker off."""
-    environ = {k: v for k, v in os.environ.items() if k not in ("SQUAD_BASE_URL", "FAKE_E2B_URL", "FAKE_GITHUB_URL")}
-    stack = start_stack(
-        environ=environ,
-        database_url=worker_database_url(f"{worker_id_label}_workers", tmp_path_factory.mktemp("workers-db")),
-        log_dir=ROOT / "reports" / "stack" / f"{worker_id_label}-workers",
-        announce=lambda line: None,
-        extra_platform_env={
-            "SQUAD_RUN_WORKER": "false",
-            "JOB_LEASE_S": LEASE_S,
-            "WORKER_POLL_INTERVAL_S": "0.2",
-            # The workers' events reach the platform's streams through the database: look often.
-            "SSE_POLL_INTERVAL_S": "0.2",
-        },
-    )
-    yield stack
-    stack.stop()
+LEASE_S = "1.0"
 
 
 class Workers:
+    """`python -m app.worker` processes of the worker stack."""
+
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.processes: list[subprocess.Popen] = []
@@ -61,22 +43,73 @@ class Workers:
         self.processes.append(process)
         return process
 
-    def stop_all(self) -> None:
-        for process in self.processes:
+    def running(self) -> list[subprocess.Popen]:
+        return [process for process in self.processes if process.poll() is None]
+
+    def stop(self, processes: list[subprocess.Popen]) -> None:
+        for process in processes:
             process.terminate()  # SIGTERM, so a coverage run keeps what the worker measured
-        for process in self.processes:
+        for process in processes:
             process.wait()
 
 
-@pytest.fixture
-def workers(worker_stack) -> Iterator[Workers]:
-    pool = Workers(worker_stack)
+@pytest.fixture(scope="module")
+def workers(live_stack, worker_id_label, tmp_path_factory) -> Iterator[Workers]:
+    """A platform of its own, with the in-app worker off, on the live stack's fakes, and its workers.
+
+    The first worker starts up alongside the platform. Each test adds faults for its own task or
+    repository and removes only those, so sharing the fakes changes nothing for other tests.
+    """
+    database_url = worker_database_url(f"{worker_id_label}_workers", tmp_path_factory.mktemp("workers-db"))
+    migrate(database_url)  # made once, here: the platform and the first worker would both make it at once
+    environ = {k: v for k, v in os.environ.items() if k != "SQUAD_BASE_URL"}
+    environ |= {"FAKE_E2B_URL": live_stack.e2b_url, "FAKE_GITHUB_URL": live_stack.github_url}
+    pools: list[Workers] = []
+
+    def start_the_first_worker(stack: Stack) -> None:
+        pools.append(Workers(stack))
+        pools[0].start()
+
+    try:
+        stack = start_stack(
+            environ=environ,
+            database_url=database_url,
+            log_dir=ROOT / "reports" / "stack" / f"{worker_id_label}-workers",
+            announce=lambda line: None,
+            extra_platform_env={
+                "SQUAD_RUN_WORKER": "false",
+                "JOB_LEASE_S": LEASE_S,
+                "WORKER_POLL_INTERVAL_S": "0.1",
+                # The workers' events reach the platform's streams through the database: look often.
+                "SSE_POLL_INTERVAL_S": "0.1",
+            },
+            while_starting=start_the_first_worker,
+        )
+    except BaseException:
+        for pool in pools:  # a worker already started must not outlive a stack that did not
+            pool.stop(pool.running())
+        raise
+    (pool,) = pools
     yield pool
-    pool.stop_all()
+    pool.stop(pool.running())
+    stack.stop()
+
+
+@pytest.fixture
+def first_worker(workers) -> subprocess.Popen:
+    """The one idle worker a test starts with: the module's first, or the one that took over the test before.
+
+    Starting a worker costs about a second; a test leaves its surviving worker idle, so only the
+    worker that takes over has to start during a test.
+    """
+    running = workers.running()
+    workers.stop(running[1:])
+    return running[0] if running else workers.start()
 
 
 @pytest.mark.parametrize("kill_after", ["clone", "pull_request"])
-def test_a_job_whose_worker_was_killed_is_taken_over_and_opens_one_pull_request(worker_stack, workers, kill_after):
+def test_a_job_whose_worker_was_killed_is_taken_over_and_opens_one_pull_request(workers, first_worker, kill_after):
+    worker_stack = workers.stack
     platform = PlatformClient(worker_stack.base_url)
     github = FakeGitHubAdmin(worker_stack.github_url)
     squad_body = squad_data()
@@ -87,9 +120,12 @@ def test_a_job_whose_worker_was_killed_is_taken_over_and_opens_one_pull_request(
     agent = client.create_agent(**agent_data())
     task = client.create_task(**task_data())
     e2b = FakeE2BAdmin(worker_stack.e2b_url, worker_stack.e2b_api_key)
-    # Slow enough to die mid-pipeline: every E2B call of this task's sandboxes waits, until the kill.
-    e2b.add_fault(operation="*", kind="latency", latency_ms=120, match={"metadata": {"task_id": task["id"]}})
-    if kill_after == "pull_request":
+    if kill_after == "clone":
+        # Slow enough to die mid-pipeline: every E2B call of this task's sandboxes waits, until the kill.
+        slowed = e2b.add_fault(
+            operation="*", kind="latency", latency_ms=120, match={"metadata": {"task_id": task["id"]}}
+        )
+    else:
         # Hold the first request for the pull request long enough to kill its worker during it.
         github.add_fault(
             operation="create_pull_request",
@@ -98,7 +134,6 @@ def test_a_job_whose_worker_was_killed_is_taken_over_and_opens_one_pull_request(
             times=1,
             match={"repository": f"{owner}/{name}"},
         )
-    first = workers.start()
 
     with SseRecorder(worker_stack.base_url, squad["token"], params={"task_id": task["id"]}) as stream:
         client.assign(task["id"], agent["id"])
@@ -109,9 +144,10 @@ def test_a_job_whose_worker_was_killed_is_taken_over_and_opens_one_pull_request(
         stream.wait_for(
             lambda e: e["type"] == "pipeline.step" and e["data"]["step"] == kill_after, what=f"the {kill_after} step"
         )
-        first.kill()
-        first.wait()
-        e2b.clear_faults()  # the second run goes at full speed
+        first_worker.kill()
+        first_worker.wait()
+        if kill_after == "clone":
+            e2b.remove_fault(slowed["id"])  # the second run goes at full speed
         final = stream.wait_for(
             lambda e: e["type"] == "task.status" and e["data"]["status"] in ("review", "failed"),
             timeout=60,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import subprocess
 import tempfile
+import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +50,7 @@ def run_git(*args: str, cwd: Path | None = None, stdin: str | None = None, env: 
     return result.stdout
 
 
+@functools.lru_cache(maxsize=1024)  # asked again for the same few names on every request
 def is_valid_branch_name(name: str) -> bool:
     if "\0" in name:  # no git name holds one, and no command line can carry it
         return False
@@ -61,31 +66,38 @@ class BareRepository:
 
     @classmethod
     def create(cls, path: Path, default_branch: str, readme: str) -> BareRepository:
-        """`git init --bare` plus one commit holding README.md on `default_branch`.
+        """A bare repository, as `git init --bare --template=` makes it, with one commit holding README.md
+        on `default_branch`.
 
-        The commit is written by one `git fast-import`: a repository is made for every test squad,
-        so the plumbing commands this takes otherwise add up.
+        Written directly in git's on-disk format (three loose objects, a ref, HEAD and config): a
+        repository is made for every test squad, and starting `git` for it cost ~13 ms each time.
+        Everything after creation is done by real git, which reads these files like any others.
         """
         if not is_valid_branch_name(default_branch):
             raise ValueError(f"invalid branch name: {default_branch!r}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # No template: the sample hooks and descriptions it copies are most of what `init` costs.
-        run_git("init", "--quiet", "--bare", "--template=", f"--initial-branch={default_branch}", str(path))
+        for directory in ("objects/info", "objects/pack", "refs/heads", "refs/tags"):
+            (path / directory).mkdir(parents=True)
+        (path / "config").write_text("[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n")
+        (path / "HEAD").write_text(f"ref: refs/heads/{default_branch}\n")
         repo = cls(path)
-        message, content = "Initial commit\n", readme
-        identity = f"{GIT_ENV['GIT_COMMITTER_NAME']} <{GIT_ENV['GIT_COMMITTER_EMAIL']}> now"
-        repo.git(
-            "fast-import",
-            "--quiet",
-            "--date-format=now",
-            stdin=(
-                f"commit refs/heads/{default_branch}\n"
-                f"author {identity}\ncommitter {identity}\n"
-                f"data {len(message.encode())}\n{message}"
-                f"M 100644 inline README.md\ndata {len(content.encode())}\n{content}\n"
-            ),
-        )
+        blob = repo._write_object("blob", readme.encode())
+        tree = repo._write_object("tree", b"100644 README.md\0" + bytes.fromhex(blob))
+        identity = f"{GIT_ENV['GIT_COMMITTER_NAME']} <{GIT_ENV['GIT_COMMITTER_EMAIL']}> {int(time.time())} +0000"
+        commit = f"tree {tree}\nauthor {identity}\ncommitter {identity}\n\nInitial commit\n"
+        sha = repo._write_object("commit", commit.encode())
+        ref = path / "refs" / "heads" / default_branch
+        ref.parent.mkdir(parents=True, exist_ok=True)  # a branch name may hold slashes
+        ref.write_text(sha + "\n")
         return repo
+
+    def _write_object(self, kind: str, content: bytes) -> str:
+        """Store a loose object (zlib of "<kind> <size>\\0<content>", named by its SHA-1); returns the sha."""
+        raw = f"{kind} {len(content)}\0".encode() + content
+        sha = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+        stored = self.path / "objects" / sha[:2] / sha[2:]
+        stored.parent.mkdir(exist_ok=True)
+        stored.write_bytes(zlib.compress(raw))
+        return sha
 
     def git(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> str:
         return run_git(*args, cwd=self.path, stdin=stdin, env=env)
