@@ -160,7 +160,7 @@ class _TaskRun:
         branch = branch_name(self.task)
         await self.step("branch")
         # A retried job finds the branch its first attempt pushed: continue on it instead of diverging.
-        resumed = await self.p._git.remote_branch_exists(self.sandbox, branch)
+        resumed = await self.p._git.cloned_branch_exists(self.sandbox, branch)
         if resumed:
             await self.p._git.checkout_remote_branch(self.sandbox, branch, self.terminal)
         else:

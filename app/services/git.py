@@ -4,7 +4,7 @@ The token never appears in a command line or a URL: git asks a credential helper
 from the command's environment, so it cannot show up in process lists, git's messages or output.
 Output passed on to `on_output` and every error message are cleaned of the token all the same.
 
-Commands that talk to GitHub (clone, push, ls-remote, fetch) are retried on transient network
+Commands that talk to GitHub (clone, push, fetch) are retried on transient network
 failures with the service's RetryPolicy; local ones (branch, commit) are not.
 """
 
@@ -187,17 +187,18 @@ class GitService:
             )
         )
 
-    async def remote_branch_exists(self, sandbox: SandboxHandle, branch: str) -> bool:
-        """Whether origin has `branch` (asked of GitHub, authenticated like a push)."""
+    async def cloned_branch_exists(self, sandbox: SandboxHandle, branch: str) -> bool:
+        """Whether origin had `branch` when the repository was cloned.
+
+        `git clone` fetches every branch, so its remote-tracking ref answers at once; asking GitHub
+        again (`git ls-remote`) would cost a network round trip on every task.
+        """
         _require_branch_name(branch)
-        result = await self._with_retries(
-            lambda: self._git(
-                sandbox,
-                "git ls-remote",
-                f"git {_AUTH_CONFIG} ls-remote --exit-code --heads origin {shlex.quote(f'refs/heads/{branch}')}",
-                authenticated=True,
-                ok_exit_codes=(0, 2),  # 2: no matching ref
-            )
+        result = await self._git(
+            sandbox,
+            "git rev-parse",
+            f"git rev-parse --verify --quiet {shlex.quote(f'refs/remotes/origin/{branch}')}",
+            ok_exit_codes=(0, 1),  # 1: no such ref
         )
         return result.exit_code == 0
 

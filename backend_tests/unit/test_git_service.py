@@ -446,23 +446,21 @@ async def test_push_of_a_branch_already_on_github_is_a_no_op(git, linked_repo, f
     assert repo.fake.branch_log(repo.owner, repo.name, "agent/11-again")[0]["sha"] == sha
 
 
-# -- remote_branch_exists / checkout_remote_branch ------------------------------------------------------------
+# -- cloned_branch_exists / checkout_remote_branch -----------------------------------------------------------
 
 
 @pytest.mark.priority_p0
-async def test_remote_branch_exists_asks_github(git, linked_repo, fake_e2b, repo):
+async def test_cloned_branch_exists_knows_the_branches_github_had_at_the_clone(git, sandbox, repo, fake_e2b):
     repo.add_branch_commit("agent/12-pushed")
+    await git.clone(sandbox, repo.clone_url, "main")
+    asked_before = len(fake_e2b.fake.requests("process_start"))
 
-    assert await git.remote_branch_exists(linked_repo, "agent/12-pushed") is True
-    assert await git.remote_branch_exists(linked_repo, "agent/12-never-pushed") is False
-
-
-@pytest.mark.priority_p1
-async def test_remote_branch_exists_with_a_refused_token_raises_auth_failed(make_git, linked_repo):
-    with pytest.raises(GitAuthFailed) as raised:
-        await make_git(WRONG_TOKEN).remote_branch_exists(linked_repo, "main")
-
-    assert raised.value.message.startswith("git ls-remote failed: GitHub refused the token")
+    assert await git.cloned_branch_exists(sandbox, "agent/12-pushed") is True
+    assert await git.cloned_branch_exists(sandbox, "agent/12-never-pushed") is False
+    assert git_starts(fake_e2b)[asked_before:] == [
+        "git rev-parse --verify --quiet refs/remotes/origin/agent/12-pushed",
+        "git rev-parse --verify --quiet refs/remotes/origin/agent/12-never-pushed",
+    ], "the answer comes from the clone, without asking GitHub again"
 
 
 @pytest.mark.priority_p0
@@ -496,8 +494,8 @@ async def test_checkout_remote_branch_that_does_not_exist_raises_branch_not_foun
 
 
 @pytest.mark.priority_p2
-@pytest.mark.parametrize("operation", ["clone", "push", "remote_branch_exists", "checkout_remote_branch"])
-async def test_network_operations_refuse_an_invalid_branch_name_before_running_git(git, sandbox, fake_e2b, operation):
+@pytest.mark.parametrize("operation", ["clone", "push", "cloned_branch_exists", "checkout_remote_branch"])
+async def test_branch_operations_refuse_an_invalid_branch_name_before_running_git(git, sandbox, fake_e2b, operation):
     arguments = ("https://github.com/a/b.git", "bad..name") if operation == "clone" else ("bad..name",)
 
     with pytest.raises(InvalidBranchName):
@@ -524,14 +522,14 @@ async def test_the_token_is_never_on_a_command_line_only_in_the_environment_of_n
     await git.create_branch(cloned, "agent/17-token")
     await commit_a_change(git, fake_e2b, cloned)
     await git.push(cloned, "agent/17-token")
-    await git.remote_branch_exists(cloned, "agent/17-token")
+    await git.cloned_branch_exists(cloned, "agent/17-token")
 
     starts = fake_e2b.fake.requests("process_start")
     assert starts, "no command was run"
     for entry in starts:
         process = entry.body["process"]
         assert GITHUB_TEST_TOKEN not in " ".join(process["args"]), process["args"]
-        networked = any(word in process["args"][-1] for word in (" clone ", " push ", " ls-remote ", " fetch "))
+        networked = any(word in process["args"][-1] for word in (" clone ", " push ", " fetch "))
         assert (process["envs"].get(TOKEN_ENV) == GITHUB_TEST_TOKEN) is networked, process
         # No git command may wait for a password nobody will type.
         assert process["envs"].get("GIT_TERMINAL_PROMPT") == "0", process
@@ -619,14 +617,26 @@ async def test_commit_stages_everything_commits_as_the_author_and_reads_back_the
 
 
 @pytest.mark.priority_p1
-@pytest.mark.parametrize(("exit_code", "exists"), [(0, True), (2, False)])
-async def test_remote_branch_exists_reads_ls_remotes_exit_code(scripted_git, exit_code, exists):
+@pytest.mark.parametrize(("exit_code", "exists"), [(0, True), (1, False)])
+async def test_cloned_branch_exists_reads_rev_parses_exit_code_without_the_token(scripted_git, exit_code, exists):
     git, runner = scripted_git(CommandResult(exit_code))
 
-    assert await git.remote_branch_exists(SCRIPTED, "agent/22") is exists
+    assert await git.cloned_branch_exists(SCRIPTED, "agent/22") is exists
 
-    assert "ls-remote --exit-code --heads origin refs/heads/agent/22" in runner.calls[0]["command"]
-    assert runner.calls[0]["envs"][TOKEN_ENV] == GITHUB_TEST_TOKEN
+    assert runner.calls[0]["command"] == "git rev-parse --verify --quiet refs/remotes/origin/agent/22"
+    assert TOKEN_ENV not in runner.calls[0]["envs"]
+
+
+@pytest.mark.priority_p2
+async def test_cloned_branch_exists_outside_a_clone_is_an_error_not_a_missing_branch(scripted_git):
+    git, _ = scripted_git(
+        CommandResult(128, stderr="fatal: not a git repository (or any of the parent directories): .git\n")
+    )
+
+    with pytest.raises(GitError) as raised:
+        await git.cloned_branch_exists(SCRIPTED, "agent/22")
+
+    assert raised.value.message.startswith("git rev-parse failed")
 
 
 @pytest.mark.priority_p1
