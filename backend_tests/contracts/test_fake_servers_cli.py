@@ -27,36 +27,53 @@ def read_line(process: subprocess.Popen[str], timeout: float) -> str:
     return process.stdout.readline()
 
 
-@pytest.fixture
-def start_fake() -> Iterator:
-    started: list[subprocess.Popen[str]] = []
+PUBLIC_URL_TOKEN = "ghp_public_url_token"
 
-    def start(module: str, env: dict[str, str]) -> str:
-        process = subprocess.Popen(
+# Each test's own server, by the module and environment it is started with.
+FAKES = {
+    "e2b": ("mocks.e2b", {"FAKE_E2B_API_KEYS": "e2b_" + "1" * 40 + ",e2b_" + "2" * 40, "FAKE_E2B_MAX_CONCURRENT": "1"}),
+    "github": ("mocks.github", {"FAKE_GITHUB_TOKENS": "ghp_one,ghp_two"}),
+    "github-public-url": (
+        "mocks.github",
+        {"FAKE_GITHUB_TOKENS": PUBLIC_URL_TOKEN, "FAKE_GITHUB_PUBLIC_URL": "http://fake-github:8002/"},
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def fake_urls() -> Iterator[dict[str, str]]:
+    """Every server of FAKES, started at once (each boots in a fraction of a second, in parallel) -> its URL."""
+    started = {
+        name: subprocess.Popen(
             [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", "0"],
             cwd=ROOT,
             env={**os.environ, **env},
             stdout=subprocess.PIPE,
             text=True,
         )
-        started.append(process)
-        line = read_line(process, timeout=20)
-        match = re.fullmatch(r"fake (E2B|GitHub) listening on (http://127\.0\.0\.1:\d+)\n", line)
-        assert match, f"unexpected first line: {line!r}"
-        return match.group(2)
+        for name, (module, env) in FAKES.items()
+    }
+    try:
+        urls = {}
+        for name, process in started.items():
+            line = read_line(process, timeout=20)
+            match = re.fullmatch(r"fake (E2B|GitHub) listening on (http://127\.0\.0\.1:\d+)\n", line)
+            assert match, f"unexpected first line from {name}: {line!r}"
+            urls[name] = match.group(2)
+        yield urls
+    finally:
+        for process in started.values():
+            process.terminate()
+        for name, process in started.items():
+            assert process.wait(timeout=10) == 0, (
+                f"{name}: SIGTERM must end the fake normally (it deletes its temp dirs)"
+            )
+            assert process.stdout is not None
+            process.stdout.close()
 
-    yield start
-    for process in started:
-        process.terminate()
-        assert process.wait(timeout=10) == 0, "SIGTERM must end the fake normally (it then deletes its temp dirs)"
-        assert process.stdout is not None
-        process.stdout.close()
 
-
-def test_python_m_mocks_e2b_serves_health_and_accepts_the_configured_keys_and_quota(start_fake) -> None:
-    url = start_fake(
-        "mocks.e2b", {"FAKE_E2B_API_KEYS": "e2b_" + "1" * 40 + ",e2b_" + "2" * 40, "FAKE_E2B_MAX_CONCURRENT": "1"}
-    )
+def test_python_m_mocks_e2b_serves_health_and_accepts_the_configured_keys_and_quota(fake_urls) -> None:
+    url = fake_urls["e2b"]
     good, unknown = {"X-API-Key": "e2b_" + "2" * 40}, {"X-API-Key": "e2b_" + "3" * 40}
 
     health = http.get(f"{url}/health")
@@ -72,8 +89,8 @@ def test_python_m_mocks_e2b_serves_health_and_accepts_the_configured_keys_and_qu
     )
 
 
-def test_python_m_mocks_github_creates_repositories_with_its_own_clone_url(start_fake) -> None:
-    url = start_fake("mocks.github", {"FAKE_GITHUB_TOKENS": "ghp_one,ghp_two"})
+def test_python_m_mocks_github_creates_repositories_with_its_own_clone_url(fake_urls) -> None:
+    url = fake_urls["github"]
 
     created = http.post(f"{url}/_fake/repos", json={"owner": "acme", "name": "widgets", "default_branch": "trunk"})
     repository = http.get(f"{url}/repos/acme/widgets", headers={"Authorization": "token ghp_two"})
@@ -91,11 +108,9 @@ def test_python_m_mocks_github_creates_repositories_with_its_own_clone_url(start
     assert health == [200, 200]
 
 
-def test_python_m_mocks_github_puts_fake_github_public_url_in_clone_urls(start_fake, github_token: str) -> None:
+def test_python_m_mocks_github_puts_fake_github_public_url_in_clone_urls(fake_urls) -> None:
     """Containers reach the fake by another name than the one it listens on (compose: http://fake-github:8002)."""
-    url = start_fake(
-        "mocks.github", {"FAKE_GITHUB_TOKENS": github_token, "FAKE_GITHUB_PUBLIC_URL": "http://fake-github:8002/"}
-    )
+    url, github_token = fake_urls["github-public-url"], PUBLIC_URL_TOKEN
 
     created = http.post(f"{url}/_fake/repos", json={"owner": "acme", "name": "widgets"})
     repository = http.get(f"{url}/repos/acme/widgets", headers={"Authorization": f"token {github_token}"})
