@@ -131,7 +131,7 @@ async def test_another_squads_events_never_arrive(live_stack, new_squad, platfor
 
 
 async def test_heartbeat_comments_keep_an_idle_stream_alive(live_stack, new_squad):
-    """The test stack sends a heartbeat every quarter second (SSE_HEARTBEAT_S=0.25)."""
+    """The test stack sends a heartbeat every tenth of a second (SSE_HEARTBEAT_S=0.1)."""
     comments = 0
     with anyio.fail_after(10):
         async with http.AsyncClient(base_url=live_stack.base_url, timeout=httpx.Timeout(10, read=None)) as client:

@@ -172,13 +172,13 @@ async def test_clone_of_a_default_branch_that_does_not_exist_raises_branch_not_f
 async def test_clone_network_timeout_is_retried_then_raises_git_timeout(make_git, sandbox, repo, fake_e2b, sleeps):
     fake_e2b_starts_before = fake_e2b.router["process_start"].call_count
     repo.fake.add_fault("git_info_refs", kind="latency", latency_ms=3000)  # GitHub stalls
-    git = make_git(timeout_s=0.2, retry=RetryPolicy(attempts=2, base_delay_s=0.001, sleep=sleeps))
+    git = make_git(timeout_s=0.1, retry=RetryPolicy(attempts=2, base_delay_s=0.001, sleep=sleeps))
 
     with pytest.raises(GitTimeout) as raised:
         await git.clone(sandbox, repo.clone_url, "main")
 
     assert raised.value.message == (
-        "git clone timed out after 0.2 s: GitHub did not answer in time (gave up after 2 attempts)"
+        "git clone timed out after 0.1 s: GitHub did not answer in time (gave up after 2 attempts)"
     )
     assert isinstance(raised.value, GitNetworkError) and raised.value.transient
     assert fake_e2b.router["process_start"].call_count - fake_e2b_starts_before == 2
