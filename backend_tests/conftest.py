@@ -2,3 +2,37 @@
 
 Shared fixtures (live stack, factories, clients) come from fixtures/plugin.py.
 """
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from fixtures.databases import worker_database_url
+from fixtures.stack import ROOT, Stack, StartedInBackground
+from fixtures.worker_stack import WorkerStack, start_worker_stack
+
+
+@pytest.fixture(scope="session", autouse=True)
+def worker_stack_starting(
+    request: pytest.FixtureRequest,
+    live_stack_starting: StartedInBackground[Stack] | None,
+    worker_id_label: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[StartedInBackground[WorkerStack] | None]:
+    """In a serial run with the worker-restart tests, their stack starts in the background at the
+    session's first test, once the live stack whose fakes it shares is up: its processes boot on the
+    core a serial run leaves idle. Under xdist no core is idle; the tests' module starts it itself."""
+    wanted = any("worker_stack" in getattr(item, "fixturenames", ()) for item in request.session.items)
+    if not wanted or live_stack_starting is None or hasattr(request.config, "workerinput"):
+        yield None
+        return
+    database_url = worker_database_url(f"{worker_id_label}_workers", tmp_path_factory.mktemp("workers-db"))
+    log_dir = ROOT / "reports" / "stack" / f"{worker_id_label}-workers"
+    environ = dict(os.environ)
+    starting = StartedInBackground(
+        lambda announce: start_worker_stack(live_stack_starting.wait(), database_url, log_dir, environ, announce),
+        WorkerStack.stop,
+    )
+    yield starting
+    starting.stop()
