@@ -9,14 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import respx
 
 from backend_tests.contracts.openapi_contract import ContractGuard, ServiceContract, component_problems
 from mocks.common.server import ServerHandle, serve_in_thread
 from mocks.common.service import FakeService
 from mocks.e2b import FakeE2B
 from mocks.e2b.app import build_app as build_e2b_app
+from mocks.e2b.router import e2b_router
 from mocks.github import FakeGitHub
 from mocks.github.app import build_app as build_github_app
+from mocks.github.router import github_router
 
 E2B_KEY = "e2b_" + "ab12" * 10
 GITHUB_TOKEN = "ghp_contract_token"
@@ -89,6 +92,35 @@ def fake_github(github_server: tuple[FakeGitHub, ServerHandle]) -> Iterator[Fake
 def github_url(github_server: tuple[FakeGitHub, ServerHandle], fake_github: FakeGitHub) -> str:
     """The fake GitHub server's URL (the fake is reset after the test, like with `fake_github`)."""
     return github_server[1].url
+
+
+# -- the same fakes through respx ---------------------------------------------------------------------------
+# Built once per session (building one costs milliseconds: the fake's app and its routes) and started per
+# test: respx snapshots a router when it starts and rolls back a test's route changes and calls when it stops.
+@pytest.fixture(scope="session")
+def _built_e2b_router(e2b_server: tuple[FakeE2B, ServerHandle]) -> respx.MockRouter:
+    return e2b_router(e2b_server[0])
+
+
+@pytest.fixture(scope="session")
+def _built_github_router(github_server: tuple[FakeGitHub, ServerHandle]) -> respx.MockRouter:
+    fake, server = github_server
+    # The thread server stays reachable (git and admin calls) while respx answers api.github.com.
+    return github_router(fake, passthrough_urls=(server.url,))
+
+
+@pytest.fixture
+def e2b_routes(_built_e2b_router: respx.MockRouter, fake_e2b: FakeE2B) -> Iterator[respx.MockRouter]:
+    """The fake E2B answering E2B's own URLs (api.e2b.app, envd) in process, for this test."""
+    with _built_e2b_router as router:
+        yield router
+
+
+@pytest.fixture
+def github_routes(_built_github_router: respx.MockRouter, fake_github: FakeGitHub) -> Iterator[respx.MockRouter]:
+    """The fake GitHub answering api.github.com in process, for this test."""
+    with _built_github_router as router:
+        yield router
 
 
 # -- real git ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ Every answer here is also checked against the official error schema by the suite
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -15,9 +15,9 @@ import respx
 from fixtures import http
 from mocks.e2b import FakeE2B, Sandbox
 from mocks.e2b.connect_protocol import CONTENT_TYPE
-from mocks.e2b.router import E2B_API_URL, E2B_SANDBOX_URL, e2b_router
+from mocks.e2b.router import E2B_API_URL, E2B_SANDBOX_URL
 from mocks.github import FakeGitHub
-from mocks.github.router import GITHUB_API_URL, github_router
+from mocks.github.router import GITHUB_API_URL
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p1]
 
@@ -35,9 +35,8 @@ E2B_OPERATIONS = [
 
 
 @pytest.fixture
-def router(fake_e2b: FakeE2B, fake_github: FakeGitHub) -> Iterator[respx.MockRouter]:
-    with e2b_router(fake_e2b), github_router(fake_github) as router:
-        yield router
+def router(e2b_routes: respx.MockRouter, github_routes: respx.MockRouter) -> respx.MockRouter:
+    return github_routes
 
 
 @pytest.fixture

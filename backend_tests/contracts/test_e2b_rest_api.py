@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -10,7 +10,7 @@ import respx
 
 from fixtures import http
 from mocks.e2b import FakeE2B
-from mocks.e2b.router import E2B_API_URL, e2b_router
+from mocks.e2b.router import E2B_API_URL
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p0]
 
@@ -19,9 +19,8 @@ SchemaCheck = Callable[..., None]  # the e2b_schema fixture: (instance, schema n
 
 
 @pytest.fixture
-def router(fake_e2b: FakeE2B) -> Iterator[respx.MockRouter]:
-    with e2b_router(fake_e2b) as router:
-        yield router
+def router(e2b_routes: respx.MockRouter) -> respx.MockRouter:
+    return e2b_routes
 
 
 @pytest.fixture

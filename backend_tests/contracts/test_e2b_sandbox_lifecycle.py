@@ -5,7 +5,7 @@ In-process through the respx router. Time is the fake's clock (`advance_time`), 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 
 import httpx
@@ -14,7 +14,7 @@ import respx
 
 from fixtures import http
 from mocks.e2b import FakeE2B
-from mocks.e2b.router import E2B_API_URL, E2B_SANDBOX_URL, e2b_router
+from mocks.e2b.router import E2B_API_URL, E2B_SANDBOX_URL
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p1]
 
@@ -22,9 +22,8 @@ SchemaCheck = Callable[..., None]
 
 
 @pytest.fixture
-def router(fake_e2b: FakeE2B) -> Iterator[respx.MockRouter]:
-    with e2b_router(fake_e2b) as router:
-        yield router
+def router(e2b_routes: respx.MockRouter) -> respx.MockRouter:
+    return e2b_routes
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import anyio
 import httpx
@@ -12,7 +12,7 @@ import respx
 
 from fixtures import http
 from mocks.e2b import FakeE2B, Sandbox
-from mocks.e2b.router import E2B_SANDBOX_URL, e2b_router
+from mocks.e2b.router import E2B_SANDBOX_URL
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p1]
 
@@ -20,9 +20,8 @@ SchemaCheck = Callable[..., None]
 
 
 @pytest.fixture
-def router(fake_e2b: FakeE2B) -> Iterator[respx.MockRouter]:
-    with e2b_router(fake_e2b) as router:
-        yield router
+def router(e2b_routes: respx.MockRouter) -> respx.MockRouter:
+    return e2b_routes
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from fixtures import http
 from fixtures.waiting import eventually
 from mocks.e2b import FakeE2B, Sandbox
 from mocks.e2b.connect_protocol import CONTENT_TYPE, FLAG_END_STREAM, HEADER, decode_envelopes, encode_envelope
-from mocks.e2b.router import E2B_SANDBOX_URL, e2b_router
+from mocks.e2b.router import E2B_SANDBOX_URL
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p0]
 
@@ -58,9 +57,8 @@ async def start_in_process(sandbox: Any, command: str, **headers: str) -> httpx.
 
 
 @pytest.fixture
-def router(fake_e2b: FakeE2B) -> Iterator[respx.MockRouter]:
-    with e2b_router(fake_e2b) as router:
-        yield router
+def router(e2b_routes: respx.MockRouter) -> respx.MockRouter:
+    return e2b_routes
 
 
 async def test_start_streams_start_data_end_then_end_of_stream_in_process(

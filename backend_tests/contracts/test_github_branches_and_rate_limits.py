@@ -7,7 +7,7 @@ The rate-limit windows run on the fake's clock, which `advance_time` moves witho
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
@@ -15,7 +15,7 @@ import respx
 
 from fixtures import http
 from mocks.github import FakeGitHub
-from mocks.github.router import GITHUB_API_URL, github_router
+from mocks.github.router import GITHUB_API_URL
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p1]
 
@@ -23,9 +23,8 @@ SchemaCheck = Callable[..., None]
 
 
 @pytest.fixture
-def router(fake_github: FakeGitHub, github_url: str) -> Iterator[respx.MockRouter]:
-    with github_router(fake_github, passthrough_urls=(github_url,)) as router:
-        yield router
+def router(github_routes: respx.MockRouter) -> respx.MockRouter:
+    return github_routes
 
 
 @pytest.fixture

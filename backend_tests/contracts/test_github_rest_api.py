@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -27,10 +27,8 @@ RATE_LIMIT_HEADERS = (
 
 
 @pytest.fixture
-def router(fake_github: FakeGitHub, github_url: str) -> Iterator[respx.MockRouter]:
-    # The thread server stays reachable (git and admin calls) while respx answers api.github.com.
-    with github_router(fake_github, passthrough_urls=(github_url,)) as router:
-        yield router
+def router(github_routes: respx.MockRouter) -> respx.MockRouter:
+    return github_routes
 
 
 @pytest.fixture
