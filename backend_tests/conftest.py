@@ -5,6 +5,7 @@ Shared fixtures (live stack, factories, clients) come from fixtures/plugin.py.
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -35,4 +36,8 @@ def worker_stack_starting(
         WorkerStack.stop,
     )
     yield starting
-    starting.stop()
+    # This stack and the live stack stop side by side (each takes a moment to shut down cleanly); the
+    # live stack's own teardown then finds it stopped.
+    with ThreadPoolExecutor(max_workers=2) as stopping:
+        for stopped in [stopping.submit(starting.stop), stopping.submit(live_stack_starting.stop)]:
+            stopped.result()
