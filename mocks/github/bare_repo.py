@@ -76,7 +76,7 @@ class BareRepository:
         if not is_valid_branch_name(default_branch):
             raise ValueError(f"invalid branch name: {default_branch!r}")
         for directory in ("objects/info", "objects/pack", "refs/heads", "refs/tags"):
-            (path / directory).mkdir(parents=True)
+            (path / directory).mkdir(parents=True, exist_ok=True)
         (path / "config").write_text("[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n")
         (path / "HEAD").write_text(f"ref: refs/heads/{default_branch}\n")
         repo = cls(path)
