@@ -4,9 +4,11 @@ A sandbox creation that timed out here may still have happened at E2B, its answe
 the pipeline gave up on it and moved on; the pipeline's own sweep at its end finds such a sandbox
 only if it exists by then. Every worker therefore also looks on a timer
 (`SANDBOX_REAP_INTERVAL_S`): a running sandbox a pipeline created (metadata `origin=pipeline`)
-whose task has no running job is destroyed. Sandboxes made through `POST /api/v1/sandboxes` carry
-no such mark and are their owners' to destroy. Several workers reaping at once is harmless:
-destroying a sandbox already gone is not an error.
+whose task is in this platform's database and has no running job is destroyed. Sandboxes made
+through `POST /api/v1/sandboxes` carry no such mark and are their owners' to destroy; sandboxes of
+tasks this platform does not know belong to another platform using the same E2B account (staging
+beside production) and are left to it. Several workers reaping at once is harmless: destroying a
+sandbox already gone is not an error.
 """
 
 import asyncio
@@ -15,7 +17,7 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.models import Job, JobState
+from app.models import Job, JobState, Task
 from app.services.e2b import E2BSandboxService
 from app.services.errors import ServiceError
 
@@ -33,12 +35,13 @@ class SandboxReaper:
         self.interval_s = interval_s
 
     async def reap_once(self) -> list[str]:
-        """Destroy the pipeline sandboxes no running job owns; returns their ids."""
+        """Destroy the pipeline sandboxes of this platform's tasks that no running job owns; returns their ids."""
         running = await self._sandboxes.running_sandboxes(PIPELINE_ORIGIN)
         if not running:
             return []
         task_ids = {sandbox.metadata["task_id"] for sandbox in running if "task_id" in sandbox.metadata}
         async with self._sessionmaker() as session:
+            ours = set(await session.scalars(select(Task.id).where(Task.id.in_(task_ids))))
             busy = set(
                 await session.scalars(
                     select(Job.task_id).where(Job.task_id.in_(task_ids), Job.state == JobState.RUNNING)
@@ -46,7 +49,7 @@ class SandboxReaper:
             )
         reaped = []
         for sandbox in running:
-            if sandbox.metadata.get("task_id") in busy:
+            if sandbox.metadata.get("task_id") not in ours - busy:
                 continue
             log.warning("destroying sandbox %s (%s): its task has no running job", sandbox.sandbox_id, sandbox.metadata)
             try:

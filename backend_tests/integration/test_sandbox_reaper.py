@@ -52,6 +52,20 @@ async def test_only_pipeline_sandboxes_of_tasks_without_a_running_job_are_destro
     assert running_ids(fake_e2b) == {in_use.sandbox_id, by_hand.sandbox_id}
 
 
+async def test_pipeline_sandboxes_of_tasks_this_platform_does_not_know_are_left_to_their_platform(
+    app_client, runtime, fake_e2b, fake_github
+):
+    """Another platform on the same E2B account (staging beside production) runs its own pipelines."""
+    api = await make_squad(app_client, fake_github)
+    ours = pipeline_sandbox(fake_e2b, (await api.new_task())["id"], api.squad["id"])
+    theirs = pipeline_sandbox(fake_e2b, "task-of-another-platform", "squad-of-another-platform")
+
+    reaped = await SandboxReaper(runtime.sessionmaker, runtime.sandboxes, INTERVAL_S).reap_once()
+
+    assert reaped == [ours.sandbox_id]
+    assert running_ids(fake_e2b) == {theirs.sandbox_id}
+
+
 async def test_the_reaper_looks_again_on_its_interval_and_outlives_a_failed_listing(
     app_client, runtime, fake_e2b, fake_github
 ):
