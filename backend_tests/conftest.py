@@ -3,15 +3,13 @@
 Shared fixtures (live stack, factories, clients) come from fixtures/plugin.py.
 """
 
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from fixtures.databases import worker_database_url
-from fixtures.stack import ROOT, Stack, StartedInBackground
-from fixtures.worker_stack import WorkerStack, start_worker_stack
+from fixtures.stack import Stack, StartedInBackground
+from fixtures.worker_stack import WorkerStack, launch_worker_stack
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -28,13 +26,7 @@ def worker_stack_starting(
     if not wanted or live_stack_starting is None or hasattr(request.config, "workerinput"):
         yield None
         return
-    database_url = worker_database_url(f"{worker_id_label}_workers", tmp_path_factory.mktemp("workers-db"))
-    log_dir = ROOT / "reports" / "stack" / f"{worker_id_label}-workers"
-    environ = dict(os.environ)
-    starting = StartedInBackground(
-        lambda announce: start_worker_stack(live_stack_starting.wait(), database_url, log_dir, environ, announce),
-        WorkerStack.stop,
-    )
+    starting = launch_worker_stack(live_stack_starting.wait, worker_id_label, tmp_path_factory.mktemp("workers-db"))
     yield starting
     # This stack and the live stack stop side by side (each takes a moment to shut down cleanly); the
     # live stack's own teardown then finds it stopped.

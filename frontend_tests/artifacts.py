@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from playwright.sync_api import BrowserContext
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,6 +30,12 @@ FAILURE_SCREENSHOTS = pytest.StashKey[bool]()
 # Traces are recorded without the screencast (TRACE_SCREENCAST), unless --tracing was given.
 TRACE_WITHOUT_SCREENCAST = pytest.StashKey[bool]()
 REPORTS = pytest.StashKey[dict[str, pytest.TestReport]]()
+
+
+def apply_timeouts(context: BrowserContext) -> None:
+    """playwright.config.py's action and navigation timeouts, for every page of `context`."""
+    context.set_default_timeout(SETTINGS.TIMEOUTS_MS["action"])
+    context.set_default_navigation_timeout(SETTINGS.TIMEOUTS_MS["navigation"])
 
 
 def failed_so_far(item: pytest.Item) -> bool:

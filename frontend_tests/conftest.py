@@ -22,6 +22,7 @@ from frontend_tests.artifacts import (
     ROOT,
     SETTINGS,
     TRACE_WITHOUT_SCREENCAST,
+    apply_timeouts,
     failed_so_far,
 )
 
@@ -120,8 +121,7 @@ def new_context(
             # It stops and keeps (or drops) the trace as the context closes, as before.
             context.tracing.stop()
             context.tracing.start(title=request.node.nodeid, snapshots=True, sources=True)
-        context.set_default_timeout(SETTINGS.TIMEOUTS_MS["action"])
-        context.set_default_navigation_timeout(SETTINGS.TIMEOUTS_MS["navigation"])
+        apply_timeouts(context)
         contexts.append(context)
         return context
 

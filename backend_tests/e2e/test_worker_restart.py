@@ -6,19 +6,16 @@ runs out, and the task still ends as exactly one pull request, with no sandbox l
 stream replays exactly the events the database holds (the fault matrix's checks, reliability_tests/faults).
 """
 
-import os
 import subprocess
 from collections.abc import Iterator
 
 import pytest
 
-from fixtures.databases import worker_database_url
 from fixtures.factories import agent_data, squad_data, task_data
 from fixtures.outcomes import assert_no_sandbox_left, assert_replay_equals_database
 from fixtures.platform_client import FakeE2BAdmin, FakeGitHubAdmin, PlatformClient
 from fixtures.sse import SseRecorder
-from fixtures.stack import ROOT
-from fixtures.worker_stack import WorkerStack, start_worker_stack
+from fixtures.worker_stack import WorkerStack, launch_worker_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.errors, pytest.mark.slow, pytest.mark.priority_p1]
 
@@ -29,15 +26,9 @@ def worker_stack(worker_stack_starting, live_stack, worker_id_label, tmp_path_fa
     if worker_stack_starting is not None:
         yield worker_stack_starting.result(announce=lambda line: None)  # stopped at the session's end
         return
-    started = start_worker_stack(
-        live_stack,
-        worker_database_url(f"{worker_id_label}_workers", tmp_path_factory.mktemp("workers-db")),
-        ROOT / "reports" / "stack" / f"{worker_id_label}-workers",
-        dict(os.environ),
-        announce=lambda line: None,
-    )
-    yield started
-    started.stop()
+    starting = launch_worker_stack(lambda: live_stack, worker_id_label, tmp_path_factory.mktemp("workers-db"))
+    yield starting.result(announce=lambda line: None)
+    starting.stop()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from frontend_tests.artifacts import FAILURE_SCREENSHOTS, SETTINGS, TRACE_WITHOUT_SCREENCAST, failed_so_far
+from frontend_tests.artifacts import FAILURE_SCREENSHOTS, TRACE_WITHOUT_SCREENCAST, apply_timeouts, failed_so_far
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 # No favicon request: an empty data URL keeps the console free of a 404.
@@ -89,8 +89,7 @@ def _shared_context(
     browser: Browser, browser_context_args: dict, pytestconfig: pytest.Config
 ) -> Iterator[BrowserContext]:
     context = browser.new_context(**browser_context_args)
-    context.set_default_timeout(SETTINGS.TIMEOUTS_MS["action"])
-    context.set_default_navigation_timeout(SETTINGS.TIMEOUTS_MS["navigation"])
+    apply_timeouts(context)
     if pytestconfig.getoption("--tracing") != "off":
         context.tracing.start(
             screenshots=not pytestconfig.stash[TRACE_WITHOUT_SCREENCAST], snapshots=True, sources=True

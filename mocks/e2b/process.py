@@ -75,15 +75,12 @@ def end_event(returncode: int) -> dict[str, Any]:
     """EndEvent as envd fills it from Go's os.ProcessState (a signal: exitCode -1, exited false), in
     Connect's JSON, which leaves out fields at their zero value: no exitCode when it is 0, no exited
     when it is false."""
-    if returncode >= 0:
-        event: dict[str, Any] = {"exitCode": returncode, "exited": True, "status": f"exit status {returncode}"}
-    else:
+    if returncode < 0:
         name = (signal.strsignal(-returncode) or f"signal {-returncode}").lower()
-        event = {"exitCode": -1, "exited": False, "status": f"signal: {name}"}
-    if event["exitCode"] == 0:
-        del event["exitCode"]
-    if event["exited"] is False:
-        del event["exited"]
+        return {"exitCode": -1, "status": f"signal: {name}"}
+    event: dict[str, Any] = {"exited": True, "status": f"exit status {returncode}"}
+    if returncode:
+        event["exitCode"] = returncode
     return event
 
 
