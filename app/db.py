@@ -1,6 +1,10 @@
 """Database engine and sessions for SQLite (embedded default) and PostgreSQL."""
 
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -47,3 +51,44 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 def is_sqlite(database_url: str) -> bool:
     return make_url(database_url).get_backend_name() == "sqlite"
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def finish_then_cancel(work: Awaitable[T]) -> T:
+    """Await `work` to its end even when the caller is cancelled meanwhile, once or many times; then
+    let the cancellation through.
+
+    A unit of work cut by cancellation makes SQLAlchemy terminate its connection, and a second
+    cancellation during that (a stop whose grace runs out) races aiosqlite's close with its stop: the
+    close never finishes, so the process cannot exit, and the connection can be lost with SQLite's
+    write lock held, so every writer waits out the busy timeout and fails. A transaction takes
+    milliseconds; waiting for it costs a stop nothing.
+    """
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(task)
+            break
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return result
+
+
+def runs_to_completion(unit_of_work: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Mark a coroutine function that opens a session as one unit of work no cancellation cuts short
+    (`finish_then_cancel`): the background tasks (workers, pipelines, the reaper, the event fan-out)
+    are stopped by cancellation, and their database writes must not be cut by it."""
+
+    @functools.wraps(unit_of_work)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        return await finish_then_cancel(unit_of_work(*args, **kwargs))
+
+    return run

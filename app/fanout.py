@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sse_starlette import ServerSentEvent
 
+from app.db import runs_to_completion
 from app.events import EventSignal, event_payload, events_after, events_of_all_squads_after, latest_event_id
 from app.models import Event
 from app.pg_notify import PgEventListener
@@ -190,21 +191,25 @@ class EventHub:
         """The subscription's events after its cursor, from the table, a page per short session."""
         cursor = subscription.cursor
         while True:
-            async with self.sessionmaker() as session:
-                rows = await events_after(
-                    session,
-                    subscription.squad_id,
-                    cursor,
-                    agent_id=subscription.agent_id,
-                    task_id=subscription.task_id,
-                    limit=self.page_size,
-                )
-                page = [StreamEvent.of(row) for row in rows]
+            page = await self._replay_page(subscription, cursor)
             for event in page:
                 cursor = event.id
                 yield event
             if len(page) < self.page_size:
                 return
+
+    @runs_to_completion
+    async def _replay_page(self, subscription: Subscription, cursor: int) -> list[StreamEvent]:
+        async with self.sessionmaker() as session:
+            rows = await events_after(
+                session,
+                subscription.squad_id,
+                cursor,
+                agent_id=subscription.agent_id,
+                task_id=subscription.task_id,
+                limit=self.page_size,
+            )
+            return [StreamEvent.of(row) for row in rows]
 
     async def _start(self) -> None:
         if self._reader is not None:
@@ -213,8 +218,7 @@ class EventHub:
             if self._reader is not None:
                 return
             # The high-water mark is set before the first subscription registers (see the module doc).
-            async with self.sessionmaker() as session:
-                self.high_water = await latest_event_id(session)
+            self.high_water = await self._latest_event_id()
             self._signal.add_listener(self.wake)
             if self.listener is not None:
                 await self.listener.start()
@@ -237,10 +241,9 @@ class EventHub:
 
     async def _read_new(self) -> None:
         while True:
-            async with self.sessionmaker() as session:
-                rows = await events_of_all_squads_after(session, self.high_water, limit=self.page_size)
-                # Encoded once here, for every subscriber; events of squads nobody watches are skipped.
-                page = [StreamEvent.of(row) for row in rows if row.squad_id in self._by_squad]
+            rows = await self._events_after_high_water()
+            # Encoded once here, for every subscriber; events of squads nobody watches are skipped.
+            page = [StreamEvent.of(row) for row in rows if row.squad_id in self._by_squad]
             self.reads += 1
             if rows:
                 self.high_water = rows[-1].id
@@ -250,6 +253,16 @@ class EventHub:
                     self.offered += 1
             if len(rows) < self.page_size:
                 return
+
+    @runs_to_completion
+    async def _latest_event_id(self) -> int:
+        async with self.sessionmaker() as session:
+            return await latest_event_id(session)
+
+    @runs_to_completion
+    async def _events_after_high_water(self) -> list[Event]:
+        async with self.sessionmaker() as session:
+            return await events_of_all_squads_after(session, self.high_water, limit=self.page_size)
 
     async def close(self) -> None:
         self._signal.remove_listener(self.wake)

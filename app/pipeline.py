@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db import runs_to_completion
 from app.events import EventSignal, record_event
 from app.metrics import Metrics
 from app.models import Agent, Sandbox, Squad, Task, TaskStatus, utcnow
@@ -68,6 +69,7 @@ class Pipeline:
             await run.destroy_stray_sandboxes()
             await run.fail(reason)
 
+    @runs_to_completion
     async def _emit(self, task: Task, type: str, data: dict[str, Any], **task_changes: Any) -> None:
         async with self._sessionmaker() as session:
             if task_changes:
@@ -91,6 +93,7 @@ class _TaskRun:
         self.sandbox_row_id: str | None = None
         self._step: tuple[str, float] | None = None
 
+    @runs_to_completion
     async def load(self) -> None:
         async with self.p._sessionmaker() as session:
             task = await session.get(Task, self.task_id)
@@ -221,6 +224,7 @@ class _TaskRun:
         if result.exit_code != 0:
             raise CommandFailed("agent work", result.exit_code, result.output)
 
+    @runs_to_completion
     async def _store_sandbox(self, status: str) -> None:
         assert self.sandbox is not None
         async with self.p._sessionmaker() as session:
@@ -246,19 +250,22 @@ class _TaskRun:
         await self.sandbox_status("failed")
 
     async def destroy_leftover_sandboxes(self) -> None:
-        async with self.p._sessionmaker() as session:
-            leftovers = list(
-                await session.scalars(
-                    select(Sandbox).where(Sandbox.task_id == self.task.id, Sandbox.destroyed_at.is_(None))
-                )
-            )
-        for row in leftovers:
+        for row in await self._leftover_sandboxes():
             try:
                 await self.p._sandboxes.destroy(row.e2b_sandbox_id)
             except ServiceError as error:
                 log.warning("could not destroy leftover sandbox %s: %s", row.e2b_sandbox_id, error.message)
                 continue
             await self._mark_destroyed(row.id)
+
+    @runs_to_completion
+    async def _leftover_sandboxes(self) -> list[Sandbox]:
+        async with self.p._sessionmaker() as session:
+            return list(
+                await session.scalars(
+                    select(Sandbox).where(Sandbox.task_id == self.task.id, Sandbox.destroyed_at.is_(None))
+                )
+            )
 
     async def destroy_stray_sandboxes(self) -> None:
         """Kill what E2B still runs for this task: a creation that timed out here may have succeeded there
@@ -271,6 +278,7 @@ class _TaskRun:
         except ServiceError as error:
             log.warning("could not look for stray sandboxes of task %s: %s", self.task.id, error.message)
 
+    @runs_to_completion
     async def _mark_destroyed(self, row_id: str) -> None:
         async with self.p._sessionmaker() as session:
             row = await session.get(Sandbox, row_id)

@@ -17,6 +17,7 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.db import runs_to_completion
 from app.models import Job, JobState, Task
 from app.services.e2b import E2BSandboxService
 from app.services.errors import ServiceError
@@ -40,16 +41,10 @@ class SandboxReaper:
         if not running:
             return []
         task_ids = {sandbox.metadata["task_id"] for sandbox in running if "task_id" in sandbox.metadata}
-        async with self._sessionmaker() as session:
-            ours = set(await session.scalars(select(Task.id).where(Task.id.in_(task_ids))))
-            busy = set(
-                await session.scalars(
-                    select(Job.task_id).where(Job.task_id.in_(task_ids), Job.state == JobState.RUNNING)
-                )
-            )
+        unowned = await self._tasks_without_a_running_job(task_ids)
         reaped = []
         for sandbox in running:
-            if sandbox.metadata.get("task_id") not in ours - busy:
+            if sandbox.metadata.get("task_id") not in unowned:
                 continue
             log.warning("destroying sandbox %s (%s): its task has no running job", sandbox.sandbox_id, sandbox.metadata)
             try:
@@ -59,6 +54,18 @@ class SandboxReaper:
                 continue
             reaped.append(sandbox.sandbox_id)
         return reaped
+
+    @runs_to_completion
+    async def _tasks_without_a_running_job(self, task_ids: set[str]) -> set[str]:
+        """Those of `task_ids` that are this platform's tasks and have no running job."""
+        async with self._sessionmaker() as session:
+            ours = set(await session.scalars(select(Task.id).where(Task.id.in_(task_ids))))
+            busy = set(
+                await session.scalars(
+                    select(Job.task_id).where(Job.task_id.in_(task_ids), Job.state == JobState.RUNNING)
+                )
+            )
+        return ours - busy
 
     async def run_forever(self) -> None:
         """Reap now (a platform restarting after a crash cleans up at once), then every interval."""

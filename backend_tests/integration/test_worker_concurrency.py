@@ -291,3 +291,41 @@ async def test_concurrent_pipelines_open_one_pull_request_per_task(own_client, o
     latest_start = max(row.created_at for row in sandboxes)
     earliest_end = min(row.destroyed_at for row in sandboxes if row.destroyed_at is not None)
     assert latest_start < earliest_end, "the three pipelines ran one after another"
+
+
+async def test_a_job_cancelled_again_while_its_hand_back_waits_for_the_database_still_stores_it(
+    own_client, own_runtime, fake_github, monkeypatch
+):
+    """A stop cancels the job; the process's shutdown, once the stop's grace has run out, cancels what is left
+    once more. The job's last database write must run to its end through both: cut, SQLAlchemy terminates
+    the connection, and aiosqlite can then lose it with SQLite's write lock held (every writer of the
+    platform waits out the busy timeout and fails) and never let the process exit."""
+    from app import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "STOP_GRACE_S", 0.1)
+    squad = await make_squad(own_client, fake_github, with_repository=False)
+    (task_id,) = await assign_tasks(squad, 1)
+    pipeline = GatedPipeline()
+    worker = gated_worker(own_runtime, pipeline, concurrency=1)
+    running = asyncio.create_task(worker.run_forever())
+    await pipeline.wait_until(lambda: pipeline.started == [task_id], "the job to be in progress")
+    (job_task,) = [task for task in asyncio.all_tasks() if task.get_name().startswith("job-")]
+
+    # Another writer holds the job (on SQLite, the write lock), so the hand-back waits past the grace.
+    async with own_runtime.engine.connect() as other_writer:
+        await other_writer.execute(select(Job).where(Job.task_id == task_id).with_for_update())
+        await stop(running)
+        assert pipeline.cancelled == [task_id] and not job_task.done(), "the hand-back should be waiting"
+        job_task.cancel()  # as the event loop's shutdown does
+        await other_writer.rollback()
+    await asyncio.wait([job_task], timeout=DEADLINE_S)
+
+    async with own_runtime.read_sessionmaker() as session:  # on SQLite, reads without the write lock
+        job = (await session.scalars(select(Job).where(Job.task_id == task_id))).one()
+    assert job_task.cancelled() and (job.state, job.lease_owner, job.attempts) == (JobState.QUEUED, None, 0), (
+        f"the job should be handed back to the queue through both cancellations; it is {job.state} ({job_task})"
+    )
+    # Nothing holds the database: a write goes through at once.
+    async with asyncio.timeout(5), own_runtime.sessionmaker() as session:
+        await session.execute(update(Job).where(Job.task_id == task_id).values(attempts=0))
+        await session.commit()
