@@ -8,6 +8,8 @@ bench-isolation: $(STAMP)
 bench-backend: $(STAMP) bench-isolation
 	@echo "== pytest backend_tests, serial, SQLite"
 	@$(PYTEST) backend_tests -q -p no:randomly -p no:cacheprovider | tail -1
+	@echo "== the same, its throwaway files on disk (SQUAD_TEST_TMPDIR=/var/tmp) instead of in shared memory"
+	@SQUAD_TEST_TMPDIR=/var/tmp $(PYTEST) backend_tests -q -p no:randomly -p no:cacheprovider | tail -1
 	@echo "== pytest backend_tests, serial, PostgreSQL (throwaway cluster)"
 	@$(PY) -m fixtures.postgres -- $(PYTEST) backend_tests -q -p no:randomly -p no:cacheprovider | tail -1
 	@echo "== pytest backend_tests -n 2, SQLite"
