@@ -54,6 +54,10 @@ class ServerHandle:
         return int(self.url.rsplit(":", 1)[1])
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop at once: a server in a thread stops when its tests are over, with nothing left worth
+        waiting for, and uvicorn's graceful shutdown polls its open connections every 0.1 s (a git
+        client's or a test's keep-alive connection held the fake GitHub's for up to a second)."""
+        self.server.force_exit = True
         self.server.should_exit = True
         self.thread.join(timeout)
         if self.thread.is_alive():
