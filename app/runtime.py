@@ -5,6 +5,7 @@ import functools
 import logging
 import os
 import ssl
+import threading
 from pathlib import Path
 
 import certifi
@@ -30,10 +31,22 @@ from app.worker import Worker
 MIGRATIONS_INI = Path(__file__).parent / "migrations" / "alembic.ini"
 
 
-def migrate(database_url: str, revision: str = "head") -> None:
+# Alembic keeps the running migration's context in module globals (`alembic.context`, `alembic.op`):
+# two migrations at once in one process (two runtimes starting together, a test session migrating
+# two databases from two threads) clobber each other's, and one of them hangs or fails. One at a time.
+_ALEMBIC_LOCK = threading.Lock()
+
+
+def alembic_command(action: str, database_url: str, revision: str) -> None:
+    """Run alembic's `upgrade` or `downgrade` to `revision` on `database_url`, one migration at a time."""
     config = Config(str(MIGRATIONS_INI))
     config.attributes["database_url"] = database_url
-    command.upgrade(config, revision)
+    with _ALEMBIC_LOCK:
+        getattr(command, action)(config, revision)
+
+
+def migrate(database_url: str, revision: str = "head") -> None:
+    alembic_command("upgrade", database_url, revision)
 
 
 @functools.cache

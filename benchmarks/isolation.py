@@ -19,13 +19,11 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from app.db import create_engine
 from app.models import Base, Event, Squad, Task, new_id
-from app.runtime import MIGRATIONS_INI
+from app.runtime import alembic_command
 
 
 async def _one_test(sessionmaker: async_sessionmaker) -> None:
@@ -57,14 +55,11 @@ async def create_and_drop_schema(engine: AsyncEngine) -> None:
 
 
 def migrations_strategy(database_url: str) -> Callable[[AsyncEngine], Awaitable[None]]:
-    config = Config(str(MIGRATIONS_INI))
-    config.attributes["database_url"] = database_url
-
     async def migrate_and_downgrade(engine: AsyncEngine) -> None:
         # Alembic runs its own event loop (app/migrations/env.py), so it runs in a thread of its own.
-        await asyncio.to_thread(command.upgrade, config, "head")
+        await asyncio.to_thread(alembic_command, "upgrade", database_url, "head")
         await _one_test(async_sessionmaker(engine))
-        await asyncio.to_thread(command.downgrade, config, "base")
+        await asyncio.to_thread(alembic_command, "downgrade", database_url, "base")
 
     return migrate_and_downgrade
 
