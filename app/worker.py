@@ -229,7 +229,8 @@ class Worker:
         _, unfinished = await asyncio.wait(running, timeout=STOP_GRACE_S)
         if unfinished:
             log.warning(
-                "worker %s stops with %d job(s) still cleaning up after %s s; their leases end what they cannot",
+                "worker %s stops with %d job(s) still cleaning up after %s s;"
+                " a job they do not hand back goes to another worker when its lease runs out",
                 self.name,
                 len(unfinished),
                 STOP_GRACE_S,
