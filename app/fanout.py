@@ -5,8 +5,9 @@ cost one query per subscriber: 1,000 open boards meant 1,000 queries per event, 
 SQLite's write lock (BEGIN IMMEDIATE) while it ran. Now:
 
 - The hub reads the events stored since its high-water mark once, for all squads, when woken:
-  by `EventSignal.notify()` in this process, by a PostgreSQL NOTIFY from another process
-  (app/pg_notify.py), or by the poll interval as the fallback (SQLite, a lost listener).
+  by the `EventSignal` that commits of events notify in this process (app/events.py), by a
+  PostgreSQL NOTIFY from another process (app/pg_notify.py), or by the poll interval as the
+  fallback (SQLite, a lost listener).
 - Each subscription gets the events of its squad (and its agent/task filter) in memory, in id
   order, encoded once for all, without waiting on any other subscriber: the hub only appends to
   a bounded buffer, and each stream writes to its own client at its own pace.

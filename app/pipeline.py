@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import runs_to_completion
-from app.events import EventSignal, record_event
+from app.events import record_event
 from app.metrics import Metrics
 from app.models import Agent, Sandbox, Squad, Task, TaskStatus, utcnow
 from app.reaper import PIPELINE_ORIGIN
@@ -38,7 +38,6 @@ class Pipeline:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        signal: EventSignal,
         sandboxes: E2BSandboxService,
         git: GitService,
         github: GitHubService,
@@ -47,7 +46,6 @@ class Pipeline:
         metrics: Metrics | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
-        self._signal = signal
         self._sandboxes = sandboxes
         self._git = git
         self._github = github
@@ -80,7 +78,6 @@ class Pipeline:
                     setattr(task, name, value)
             await record_event(session, task.squad_id, type, data, task_id=task.id, agent_id=task.agent_id)
             await session.commit()
-        self._signal.notify()
 
 
 class _TaskRun:

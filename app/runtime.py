@@ -15,7 +15,7 @@ from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
 from app.db import create_engine, create_sessionmaker, is_sqlite
-from app.events import EventSignal
+from app.events import EventSignal, wakes
 from app.fanout import event_hub
 from app.metrics import Metrics
 from app.pipeline import Pipeline
@@ -75,12 +75,15 @@ class Runtime:
         (SQLAlchemy's recipe for tests that roll back); normally the runtime owns its engine."""
         self.settings = settings
         self.engine = create_engine(settings.database_url, echo=settings.squad_log_sql) if bind is None else None
-        self.sessionmaker = (
-            create_sessionmaker(self.engine)
-            if self.engine is not None
-            else async_sessionmaker(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
-        )
+        # Woken by every commit of these sessions that stored events, a test's savepoints included.
         self.signal = EventSignal()
+        self.sessionmaker = (
+            create_sessionmaker(self.engine, info=wakes(self.signal))
+            if self.engine is not None
+            else async_sessionmaker(
+                bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint", info=wakes(self.signal)
+            )
+        )
         # The event fan-out of the SSE streams (app/fanout.py); on PostgreSQL also woken by other processes.
         self.fanout = event_hub(
             self.sessionmaker,
@@ -138,7 +141,6 @@ class Runtime:
         )
         self.pipeline = Pipeline(
             self.sessionmaker,
-            self.signal,
             self.sandboxes,
             self.git,
             self.github,

@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.events import EventSignal
 from app.runtime import Runtime
 
 # Methods that never write: their sessions are the runtime's read-only ones (see Runtime).
@@ -27,10 +26,6 @@ async def end_transaction(session: AsyncSession) -> None:
     the request loaded stays usable (expire_on_commit=False); its writes start a new transaction.
     """
     await session.commit()
-
-
-def get_signal(request: Request) -> EventSignal:
-    return request.app.state.signal
 
 
 def get_runtime(request: Request) -> Runtime:
