@@ -11,9 +11,15 @@ from app.runtime import Runtime
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
+def get_runtime(request: Request) -> Runtime:
+    """The app's one piece of state (app/main.py `attach_runtime`): everything else comes from it."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    state = request.app.state
-    sessionmaker = state.read_sessionmaker if request.method in READ_METHODS else state.sessionmaker
+    runtime = get_runtime(request)
+    sessionmaker = runtime.read_sessionmaker if request.method in READ_METHODS else runtime.sessionmaker
     async with sessionmaker() as session:
         yield session
 
@@ -26,7 +32,3 @@ async def end_transaction(session: AsyncSession) -> None:
     the request loaded stays usable (expire_on_commit=False); its writes start a new transaction.
     """
     await session.commit()
-
-
-def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
