@@ -18,7 +18,7 @@ from app.db import create_engine, create_sessionmaker, is_sqlite
 from app.events import EventSignal, wakes
 from app.fanout import event_hub
 from app.metrics import Metrics
-from app.pipeline import Pipeline
+from app.pipeline import Pipeline, PipelineServices
 from app.reaper import SandboxReaper
 from app.redaction import RedactingFilter
 from app.services.e2b import E2BSandboxService
@@ -140,13 +140,15 @@ class Runtime:
             self.sandboxes, settings.github_token.get_secret_value(), timeout_s=settings.command_timeout_s, retry=retry
         )
         self.pipeline = Pipeline(
-            self.sessionmaker,
-            self.sandboxes,
-            self.git,
-            self.github,
-            settings.secrets(),
-            command_timeout_s=settings.command_timeout_s,
-            metrics=self.metrics,
+            PipelineServices(
+                sessions=self.sessionmaker,
+                sandboxes=self.sandboxes,
+                git=self.git,
+                github=self.github,
+                secrets=tuple(settings.secrets()),
+                metrics=self.metrics,
+                command_timeout_s=settings.command_timeout_s,
+            )
         )
 
     def worker(self) -> Worker:
