@@ -60,4 +60,4 @@ CMD ["python", "-m", "pytest", "frontend_tests"]
 
 FROM base AS runtime
 USER 1000:1000
-CMD ["python", "-m", "uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["python", "-m", "app", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,17 +1,6 @@
-"""`python -m app`: serve the platform with uvicorn on loopback."""
+"""`python -m app`: serve the platform with uvicorn on loopback; `python -m app worker`: run a pipeline worker."""
 
-import argparse
-
-import uvicorn
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Run the Agent Squad platform")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    args = parser.parse_args()
-    uvicorn.run("app.main:app", host=args.host, port=args.port)
-
+from app.processes import main
 
 if __name__ == "__main__":
     main()

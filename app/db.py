@@ -45,8 +45,9 @@ def _use_explicit_sqlite_transactions(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def create_sessionmaker(engine: AsyncEngine, info: dict[str, Any] | None = None) -> async_sessionmaker[AsyncSession]:
+    """`info` is every session's own copy of it (app/events.py keeps the signal its commits wake there)."""
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def is_sqlite(database_url: str) -> bool:

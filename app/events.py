@@ -1,9 +1,10 @@
 """Persisted events, and how the rest of the platform learns that new ones were stored.
 
-In this process: `EventSignal.notify()` after a commit wakes whoever waits (the worker, the event
-fan-out of app/fanout.py). Across processes on PostgreSQL: every event insert sends a NOTIFY on
-`EVENTS_CHANNEL` when its transaction commits (app/pg_notify.py listens). Everywhere: the events
-table is the source of truth, read by id.
+In this process: the commit of a session that stored events notifies the `EventSignal` its
+sessionmaker names (`wakes(signal)`), which wakes whoever waits (the worker, the event fan-out of
+app/fanout.py); no caller of `commit()` has to remember it. Across processes on PostgreSQL: every
+event insert sends a NOTIFY on `EVENTS_CHANNEL` when its transaction commits (app/pg_notify.py
+listens). Everywhere: the events table is the source of truth, read by id.
 """
 
 import asyncio
@@ -25,6 +26,9 @@ class EventSignal:
     A waiter takes `current()` before it reads the table and waits on it afterwards, so an event
     committed between the read and the wait is never missed. Listeners added with
     `add_listener` are called on every `notify()` (they must not block).
+
+    Not thread-safe (asyncio.Event): it is notified from the commits of AsyncSessions, which run
+    in the greenlets of the event loop's own thread.
     """
 
     def __init__(self) -> None:
@@ -56,11 +60,20 @@ EVENTS_CHANNEL = "squad_events"
 PROCESS_ORIGIN = uuid.uuid4().hex[:12]
 # Where a session keeps the events recorded in its transaction until it commits.
 _HELD_EVENTS = "held_events"
+# Set while a transaction that stored events commits, so that its end wakes the signal.
+_STORED_EVENTS = "stored_events"
+# Where a session finds the signal its commits of events wake (put there by its sessionmaker).
+_EVENT_SIGNAL = "event_signal"
 # The lock and the NOTIFY of every squad with events in the transaction, in one round trip.
 _LOCK_AND_NOTIFY = text(
     "SELECT pg_advisory_xact_lock(:key), "
     "(SELECT count(pg_notify(:channel, payload)) FROM unnest(CAST(:payloads AS text[])) AS payload)"
 )
+
+
+def wakes(signal: EventSignal) -> dict[str, Any]:
+    """The `info` of a sessionmaker whose sessions notify `signal` after every commit that stored events."""
+    return {_EVENT_SIGNAL: signal}
 
 
 async def record_event(
@@ -115,6 +128,22 @@ def _store_held_events(session: Session) -> None:
             },
         )
     session.add_all(held)
+    session.info[_STORED_EVENTS] = True
+
+
+@orm_event.listens_for(Session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    """Once the events are committed, wake whoever waits for them in this process.
+
+    Only the outermost transaction's commit makes them visible to others (a savepoint's release does
+    not). On an AsyncSession this runs in the commit's greenlet, in the event loop's thread, so the
+    signal's asyncio.Event may be set here.
+    """
+    if session.in_nested_transaction() or not session.info.pop(_STORED_EVENTS, False):
+        return
+    signal: EventSignal | None = session.info.get(_EVENT_SIGNAL)
+    if signal is not None:
+        signal.notify()
 
 
 @orm_event.listens_for(Session, "after_transaction_end")
@@ -122,6 +151,7 @@ def _drop_held_events(session: Session, transaction: SessionTransaction) -> None
     """A transaction that ended without committing (rollback, close) takes its events with it."""
     if transaction.parent is None:
         session.info.pop(_HELD_EVENTS, None)
+        session.info.pop(_STORED_EVENTS, None)
 
 
 async def events_after(

@@ -5,8 +5,9 @@ cost one query per subscriber: 1,000 open boards meant 1,000 queries per event, 
 SQLite's write lock (BEGIN IMMEDIATE) while it ran. Now:
 
 - The hub reads the events stored since its high-water mark once, for all squads, when woken:
-  by `EventSignal.notify()` in this process, by a PostgreSQL NOTIFY from another process
-  (app/pg_notify.py), or by the poll interval as the fallback (SQLite, a lost listener).
+  by the `EventSignal` that commits of events notify in this process (app/events.py), by a
+  PostgreSQL NOTIFY from another process (app/pg_notify.py), or by the poll interval as the
+  fallback (SQLite, a lost listener).
 - Each subscription gets the events of its squad (and its agent/task filter) in memory, in id
   order, encoded once for all, without waiting on any other subscriber: the hub only appends to
   a bounded buffer, and each stream writes to its own client at its own pace.
@@ -23,10 +24,11 @@ it later and buffers it; whatever both deliver is skipped by id.
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -74,6 +76,10 @@ class DatabaseListener(Protocol):
     async def start(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+# Makes the hub's DatabaseListener from the hub's `wake` and `watches` (whether a squad has streams here).
+ListenerFactory = Callable[[Callable[[], None], Callable[[str], bool]], DatabaseListener]
 
 
 class Subscription:
@@ -131,7 +137,11 @@ class Subscription:
 
 
 class EventHub:
-    """The per-process reader of the events table, and the registry of open subscriptions."""
+    """The per-process reader of the events table, and the registry of open subscriptions.
+
+    Complete once constructed: woken by `signal` from then on, and by the database listener that
+    `listen` makes, when given. Its reader starts with the first subscription and stops at `close`.
+    """
 
     def __init__(
         self,
@@ -139,16 +149,16 @@ class EventHub:
         signal: EventSignal,
         *,
         poll_interval_s: float,
-        listener: DatabaseListener | None = None,
+        listen: ListenerFactory | None = None,
+        reader_engine: AsyncEngine | None = None,
         max_pending: int = MAX_PENDING,
         page_size: int = PAGE_SIZE,
     ) -> None:
+        """`reader_engine`: the engine of `sessionmaker` when it is the hub's own, disposed with the hub."""
         self.sessionmaker = sessionmaker
         self._signal = signal
         self._poll_interval_s = poll_interval_s
-        self.listener = listener
-        # An engine of the hub's own (read-only SQLite sessions), disposed with it.
-        self.reader_engine: AsyncEngine | None = None
+        self.reader_engine = reader_engine
         self.max_pending = max_pending
         self.page_size = page_size
         self._by_squad: dict[str, set[Subscription]] = {}
@@ -159,6 +169,8 @@ class EventHub:
         # Counters, for tests: how often the hub read the table, and how many events it handed out.
         self.reads = 0
         self.offered = 0
+        self.listener = listen(self.wake, self.watches) if listen is not None else None
+        self._signal.add_listener(self.wake)
 
     @property
     def subscriber_count(self) -> int:
@@ -219,7 +231,6 @@ class EventHub:
                 return
             # The high-water mark is set before the first subscription registers (see the module doc).
             self.high_water = await self._latest_event_id()
-            self._signal.add_listener(self.wake)
             if self.listener is not None:
                 await self.listener.start()
             self._reader = asyncio.create_task(self._read_forever(), name="event-fanout")
@@ -304,16 +315,19 @@ def event_hub(
     take SQLite's write lock (app/read_only.py) or, on PostgreSQL, autocommit reads on a pool of their
     own (`postgres_reader_engine`); on PostgreSQL it is woken by other processes'
     NOTIFYs too; without one (a runtime bound to a test's transaction) it reads through `sessionmaker`."""
-    reader_engine = None
-    if database_url is not None:
-        is_postgres = make_url(database_url).get_backend_name() == "postgresql"
-        reader_engine = postgres_reader_engine(database_url) if is_postgres else sqlite_reader_engine(database_url)
-    hub = EventHub(
-        reader_sessionmaker(reader_engine) if reader_engine is not None else sessionmaker,
+    if database_url is not None and make_url(database_url).get_backend_name() == "postgresql":
+        engine = postgres_reader_engine(database_url)
+        return EventHub(
+            reader_sessionmaker(engine),
+            signal,
+            poll_interval_s=poll_interval_s,
+            listen=functools.partial(PgEventListener, database_url),
+            reader_engine=engine,
+        )
+    readers = sqlite_reader_engine(database_url) if database_url is not None else None
+    return EventHub(
+        reader_sessionmaker(readers) if readers is not None else sessionmaker,
         signal,
         poll_interval_s=poll_interval_s,
+        reader_engine=readers,
     )
-    hub.reader_engine = reader_engine
-    if database_url is not None and make_url(database_url).get_backend_name() == "postgresql":
-        hub.listener = PgEventListener(database_url, hub.wake, hub.watches)
-    return hub

@@ -19,12 +19,9 @@ WEB_DIR = Path(__file__).parent / "web"
 
 
 def attach_runtime(app: FastAPI, runtime: Runtime) -> None:
-    """Give the app its database, event signal and settings (done by the lifespan, or by a test)."""
+    """Give the app its runtime (done by the lifespan, or by a test): the only state the app holds;
+    the API reaches settings, sessions and services through it (app/api/deps.py `get_runtime`)."""
     app.state.runtime = runtime
-    app.state.settings = runtime.settings
-    app.state.sessionmaker = runtime.sessionmaker
-    app.state.read_sessionmaker = runtime.read_sessionmaker
-    app.state.signal = runtime.signal
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -8,13 +8,14 @@ import logging
 import re
 import shlex
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import runs_to_completion
-from app.events import EventSignal, record_event
+from app.events import record_event
 from app.metrics import Metrics
 from app.models import Agent, Sandbox, Squad, Task, TaskStatus, utcnow
 from app.reaper import PIPELINE_ORIGIN
@@ -34,140 +35,99 @@ def branch_name(task: Task) -> str:
     return f"agent/{task.id[:8]}-{slug}"
 
 
+@dataclass(frozen=True, slots=True)
+class PipelineServices:
+    """Everything a task's run works with, built once by the composition root (app/runtime.py).
+
+    `sessions` are the platform's own (their commits of events wake the streams, app/events.py);
+    `secrets` are kept out of terminal output and failure reasons; `command_timeout_s` bounds each
+    command of the agent's work in the sandbox.
+    """
+
+    sessions: async_sessionmaker[AsyncSession]
+    sandboxes: E2BSandboxService
+    git: GitService
+    github: GitHubService
+    secrets: tuple[str, ...]
+    metrics: Metrics
+    command_timeout_s: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
 class Pipeline:
-    def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        signal: EventSignal,
-        sandboxes: E2BSandboxService,
-        git: GitService,
-        github: GitHubService,
-        secrets: list[str],
-        command_timeout_s: float = 120.0,
-        metrics: Metrics | None = None,
-    ) -> None:
-        self._sessionmaker = sessionmaker
-        self._signal = signal
-        self._sandboxes = sandboxes
-        self._git = git
-        self._github = github
-        self._secrets = secrets
-        self._command_timeout_s = command_timeout_s
-        self._metrics = metrics or Metrics()
+    """What the worker runs its jobs with: each job is one `TaskRun` over the same services."""
+
+    services: PipelineServices
 
     async def run(self, task_id: str) -> None:
-        run = _TaskRun(self, task_id)
-        await run.load()
-        await run.execute()
+        await TaskRun(self.services, task_id).run()
 
     async def give_up(self, task_id: str, reason: str) -> None:
-        """Fail a task whose job could not finish (its workers kept dying), cleaning up after it."""
-        run = _TaskRun(self, task_id)
-        await run.load()
-        if run.task.status == TaskStatus.IN_PROGRESS:
-            await run.destroy_leftover_sandboxes()
-            await run.destroy_stray_sandboxes()
-            await run.fail(reason)
-
-    @runs_to_completion
-    async def _emit(self, task: Task, type: str, data: dict[str, Any], **task_changes: Any) -> None:
-        async with self._sessionmaker() as session:
-            if task_changes:
-                stored = await session.get(Task, task.id)
-                assert stored is not None
-                for name, value in task_changes.items():
-                    setattr(stored, name, value)
-                    setattr(task, name, value)
-            await record_event(session, task.squad_id, type, data, task_id=task.id, agent_id=task.agent_id)
-            await session.commit()
-        self._signal.notify()
+        await TaskRun(self.services, task_id).give_up(reason)
 
 
-class _TaskRun:
-    """One execution of the pipeline for one task."""
+class TaskRun:
+    """One execution of the pipeline for one task, from its sandbox to its pull request.
 
-    def __init__(self, pipeline: Pipeline, task_id: str) -> None:
-        self.p = pipeline
+    `run` is the path of a task, step by step; `give_up` fails a task whose job could not finish.
+    """
+
+    def __init__(self, services: PipelineServices, task_id: str) -> None:
+        self.services = services
         self.task_id = task_id
         self.sandbox: SandboxHandle | None = None
         self.sandbox_row_id: str | None = None
         self._step: tuple[str, float] | None = None
 
-    @runs_to_completion
-    async def load(self) -> None:
-        async with self.p._sessionmaker() as session:
-            task = await session.get(Task, self.task_id)
-            if task is None:
-                raise LookupError(f"task {self.task_id} does not exist")
-            squad = await session.get(Squad, task.squad_id)
-            agent = await session.get(Agent, task.agent_id) if task.agent_id else None
-        assert squad is not None
-        self.task, self.squad = task, squad
-        self.agent_name = agent.name if agent else "agent"
-
-    async def emit(self, type: str, data: dict[str, Any], **task_changes: Any) -> None:
-        await self.p._emit(self.task, type, data, **task_changes)
-
-    async def sandbox_status(self, status: str) -> None:
-        await self.emit("sandbox.status", {"status": status, "sandbox_id": self.sandbox and self.sandbox.sandbox_id})
-
-    async def step(self, name: str) -> None:
-        self._finish_step()
-        self._step = (name, time.perf_counter())
-        await self.emit("pipeline.step", {"step": name, "index": STEPS.index(name) + 1, "total": len(STEPS)})
-
-    def _current_step(self) -> str:
-        return self._step[0] if self._step else "sandbox"
-
-    def _finish_step(self) -> None:
-        if self._step is not None:
-            name, started = self._step
-            self.p._metrics.step_seconds.labels(name).observe(time.perf_counter() - started)
-            self._step = None
-
-    async def terminal(self, stream: str, text: str) -> None:
-        await self.emit("terminal.output", {"stream": stream, "text": redact(text, self.p._secrets)})
-
-    async def execute(self) -> None:
+    async def run(self) -> None:
+        await self._load()
         if self.task.status != TaskStatus.IN_PROGRESS:
             log.info("task %s is %s, nothing to do", self.task.id, self.task.status)
             return
         # A job taken over from a dead worker may have left a sandbox behind.
-        await self.destroy_leftover_sandboxes()
+        await self._destroy_leftover_sandboxes()
         try:
             await self._steps()
             self._finish_step()
         except ServiceError as error:
-            await self.fail(f"{self._current_step()} step: {error.service}: {error.message}")
+            await self._fail(f"{self._current_step()} step: {error.service}: {error.message}")
         except Exception as error:
             log.exception("pipeline of task %s crashed", self.task.id)
-            await self.fail(f"{self._current_step()} step: internal error: {type(error).__name__}: {error}")
+            await self._fail(f"{self._current_step()} step: internal error: {type(error).__name__}: {error}")
         finally:
             await self._destroy_sandbox()
-            await self.destroy_stray_sandboxes()
+            await self._destroy_stray_sandboxes()
+
+    async def give_up(self, reason: str) -> None:
+        """Fail a task whose job could not finish (its workers kept dying), cleaning up after it."""
+        await self._load()
+        if self.task.status == TaskStatus.IN_PROGRESS:
+            await self._destroy_leftover_sandboxes()
+            await self._destroy_stray_sandboxes()
+            await self._fail(reason)
 
     async def _steps(self) -> None:
         await self.sandbox_status("creating")
         await self.step("sandbox")
-        self.sandbox = await self.p._sandboxes.create(
+        self.sandbox = await self.services.sandboxes.create(
             metadata={"task_id": self.task.id, "squad_id": self.squad.id, **PIPELINE_ORIGIN}
         )
         await self._store_sandbox("ready")
         await self.sandbox_status("ready")
 
-        repository = await self.p._github.get_repository(self.squad.repository)
+        repository = await self.services.github.get_repository(self.squad.repository)
         await self.step("clone")
         await self.sandbox_status("running")
-        await self.p._git.clone(self.sandbox, repository.clone_url, repository.default_branch, self.terminal)
+        await self.services.git.clone(self.sandbox, repository.clone_url, repository.default_branch, self.terminal)
 
         branch = branch_name(self.task)
         await self.step("branch")
         # A retried job finds the branch its first attempt pushed: continue on it instead of diverging.
-        resumed = await self.p._git.cloned_branch_exists(self.sandbox, branch)
+        resumed = await self.services.git.cloned_branch_exists(self.sandbox, branch)
         if resumed:
-            await self.p._git.checkout_remote_branch(self.sandbox, branch, self.terminal)
+            await self.services.git.checkout_remote_branch(self.sandbox, branch, self.terminal)
         else:
-            await self.p._git.create_branch(self.sandbox, branch, self.terminal)
+            await self.services.git.create_branch(self.sandbox, branch, self.terminal)
         await self.emit("task.branch", {"branch": branch, "resumed": resumed}, branch=branch)
 
         await self.step("work")
@@ -175,7 +135,7 @@ class _TaskRun:
 
         await self.step("commit")
         try:
-            await self.p._git.commit(
+            await self.services.git.commit(
                 self.sandbox, f"{self.task.title}\n\nTask {self.task.id}", self.agent_name, self.terminal
             )
         except NothingToCommit:
@@ -185,18 +145,18 @@ class _TaskRun:
 
         await self.sandbox_status("pushing")
         await self.step("push")
-        await self.p._git.push(self.sandbox, branch, self.terminal)
+        await self.services.git.push(self.sandbox, branch, self.terminal)
 
         await self.step("pull_request")
         # A retried job may already have opened it: never open a second one.
-        pull = await self.p._github.find_open_pull_request(repository, branch)
+        pull = await self.services.github.find_open_pull_request(repository, branch)
         if pull is None:
             body = f"{self.task.description}\n\nOpened by {self.agent_name}."
             try:
-                pull = await self.p._github.create_pull_request(repository, branch, self.task.title, body)
+                pull = await self.services.github.create_pull_request(repository, branch, self.task.title, body)
             except DuplicatePullRequest:
                 # Opened between our check and our request (another worker): that one is ours.
-                pull = await self.p._github.find_open_pull_request(repository, branch)
+                pull = await self.services.github.find_open_pull_request(repository, branch)
                 if pull is None:
                     raise
         await self.emit("pull_request.opened", {"url": pull.url, "number": pull.number})
@@ -218,16 +178,63 @@ class _TaskRun:
             f"mkdir -p .agent-squad && printf '%s' {shlex.quote(content)} > {shlex.quote(path)}"
             f" && echo {shlex.quote(f'{self.agent_name} wrote {path}')}"
         )
-        result = await self.p._sandboxes.run(
-            self.sandbox, command, cwd=REPO_DIR, timeout_s=self.p._command_timeout_s, on_output=self.terminal
+        result = await self.services.sandboxes.run(
+            self.sandbox, command, cwd=REPO_DIR, timeout_s=self.services.command_timeout_s, on_output=self.terminal
         )
         if result.exit_code != 0:
             raise CommandFailed("agent work", result.exit_code, result.output)
 
     @runs_to_completion
+    async def _load(self) -> None:
+        async with self.services.sessions() as session:
+            task = await session.get(Task, self.task_id)
+            if task is None:
+                raise LookupError(f"task {self.task_id} does not exist")
+            squad = await session.get(Squad, task.squad_id)
+            agent = await session.get(Agent, task.agent_id) if task.agent_id else None
+        assert squad is not None
+        self.task, self.squad = task, squad
+        self.agent_name = agent.name if agent else "agent"
+
+    @runs_to_completion
+    async def emit(self, type: str, data: dict[str, Any], **task_changes: Any) -> None:
+        """Store an event of the task, with the changes to the task it announces, in one transaction."""
+        async with self.services.sessions() as session:
+            if task_changes:
+                stored = await session.get(Task, self.task.id)
+                assert stored is not None
+                for name, value in task_changes.items():
+                    setattr(stored, name, value)
+                    setattr(self.task, name, value)
+            await record_event(
+                session, self.task.squad_id, type, data, task_id=self.task.id, agent_id=self.task.agent_id
+            )
+            await session.commit()
+
+    async def sandbox_status(self, status: str) -> None:
+        await self.emit("sandbox.status", {"status": status, "sandbox_id": self.sandbox and self.sandbox.sandbox_id})
+
+    async def step(self, name: str) -> None:
+        self._finish_step()
+        self._step = (name, time.perf_counter())
+        await self.emit("pipeline.step", {"step": name, "index": STEPS.index(name) + 1, "total": len(STEPS)})
+
+    def _current_step(self) -> str:
+        return self._step[0] if self._step else "sandbox"
+
+    def _finish_step(self) -> None:
+        if self._step is not None:
+            name, started = self._step
+            self.services.metrics.step_seconds.labels(name).observe(time.perf_counter() - started)
+            self._step = None
+
+    async def terminal(self, stream: str, text: str) -> None:
+        await self.emit("terminal.output", {"stream": stream, "text": redact(text, self.services.secrets)})
+
+    @runs_to_completion
     async def _store_sandbox(self, status: str) -> None:
         assert self.sandbox is not None
-        async with self.p._sessionmaker() as session:
+        async with self.services.sessions() as session:
             row = Sandbox(
                 task_id=self.task.id,
                 e2b_sandbox_id=self.sandbox.sandbox_id,
@@ -238,8 +245,8 @@ class _TaskRun:
             await session.commit()
             self.sandbox_row_id = row.id
 
-    async def fail(self, reason: str) -> None:
-        reason = redact(reason, self.p._secrets)
+    async def _fail(self, reason: str) -> None:
+        reason = redact(reason, self.services.secrets)
         log.warning("task %s failed: %s", self.task.id, reason)
         await self.emit(
             "task.status",
@@ -249,10 +256,10 @@ class _TaskRun:
         )
         await self.sandbox_status("failed")
 
-    async def destroy_leftover_sandboxes(self) -> None:
+    async def _destroy_leftover_sandboxes(self) -> None:
         for row in await self._leftover_sandboxes():
             try:
-                await self.p._sandboxes.destroy(row.e2b_sandbox_id)
+                await self.services.sandboxes.destroy(row.e2b_sandbox_id)
             except ServiceError as error:
                 log.warning("could not destroy leftover sandbox %s: %s", row.e2b_sandbox_id, error.message)
                 continue
@@ -260,27 +267,27 @@ class _TaskRun:
 
     @runs_to_completion
     async def _leftover_sandboxes(self) -> list[Sandbox]:
-        async with self.p._sessionmaker() as session:
+        async with self.services.sessions() as session:
             return list(
                 await session.scalars(
                     select(Sandbox).where(Sandbox.task_id == self.task.id, Sandbox.destroyed_at.is_(None))
                 )
             )
 
-    async def destroy_stray_sandboxes(self) -> None:
+    async def _destroy_stray_sandboxes(self) -> None:
         """Kill what E2B still runs for this task: a creation that timed out here may have succeeded there
         (the answer came too late), leaving a sandbox this run never knew of."""
         try:
-            strays = await self.p._sandboxes.running_with_metadata({"task_id": self.task.id})
+            strays = await self.services.sandboxes.running_with_metadata({"task_id": self.task.id})
             for sandbox_id in strays:
                 log.warning("destroying stray sandbox %s of task %s", sandbox_id, self.task.id)
-                await self.p._sandboxes.destroy(sandbox_id)
+                await self.services.sandboxes.destroy(sandbox_id)
         except ServiceError as error:
             log.warning("could not look for stray sandboxes of task %s: %s", self.task.id, error.message)
 
     @runs_to_completion
     async def _mark_destroyed(self, row_id: str) -> None:
-        async with self.p._sessionmaker() as session:
+        async with self.services.sessions() as session:
             row = await session.get(Sandbox, row_id)
             if row is not None:
                 row.status = "destroyed"
@@ -291,7 +298,7 @@ class _TaskRun:
         if self.sandbox is None:
             return
         try:
-            await self.p._sandboxes.destroy(self.sandbox.sandbox_id)
+            await self.services.sandboxes.destroy(self.sandbox.sandbox_id)
         except ServiceError as error:
             # The sandbox still expires at its timeout; say so instead of failing a finished task.
             log.warning("could not destroy sandbox %s: %s", self.sandbox.sandbox_id, error.message)

@@ -15,10 +15,10 @@ from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
 from app.db import create_engine, create_sessionmaker, is_sqlite
-from app.events import EventSignal
+from app.events import EventSignal, wakes
 from app.fanout import event_hub
 from app.metrics import Metrics
-from app.pipeline import Pipeline
+from app.pipeline import Pipeline, PipelineServices
 from app.reaper import SandboxReaper
 from app.redaction import RedactingFilter
 from app.services.e2b import E2BSandboxService
@@ -75,12 +75,15 @@ class Runtime:
         (SQLAlchemy's recipe for tests that roll back); normally the runtime owns its engine."""
         self.settings = settings
         self.engine = create_engine(settings.database_url, echo=settings.squad_log_sql) if bind is None else None
-        self.sessionmaker = (
-            create_sessionmaker(self.engine)
-            if self.engine is not None
-            else async_sessionmaker(bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint")
-        )
+        # Woken by every commit of these sessions that stored events, a test's savepoints included.
         self.signal = EventSignal()
+        self.sessionmaker = (
+            create_sessionmaker(self.engine, info=wakes(self.signal))
+            if self.engine is not None
+            else async_sessionmaker(
+                bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint", info=wakes(self.signal)
+            )
+        )
         # The event fan-out of the SSE streams (app/fanout.py); on PostgreSQL also woken by other processes.
         self.fanout = event_hub(
             self.sessionmaker,
@@ -137,14 +140,15 @@ class Runtime:
             self.sandboxes, settings.github_token.get_secret_value(), timeout_s=settings.command_timeout_s, retry=retry
         )
         self.pipeline = Pipeline(
-            self.sessionmaker,
-            self.signal,
-            self.sandboxes,
-            self.git,
-            self.github,
-            settings.secrets(),
-            command_timeout_s=settings.command_timeout_s,
-            metrics=self.metrics,
+            PipelineServices(
+                sessions=self.sessionmaker,
+                sandboxes=self.sandboxes,
+                git=self.git,
+                github=self.github,
+                secrets=tuple(settings.secrets()),
+                metrics=self.metrics,
+                command_timeout_s=settings.command_timeout_s,
+            )
         )
 
     def worker(self) -> Worker:

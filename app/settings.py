@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     # A job is tried this many times (a worker dying mid-pipeline counts) before its task fails.
     max_job_attempts: int = 3
     worker_poll_interval_s: float = 0.5
-    # Jobs one worker (the in-app one, or each `python -m app.worker`) runs at the same time.
+    # Jobs one worker (the in-app one, or each `python -m app worker`) runs at the same time.
     worker_concurrency: int = Field(8, ge=1)
     job_lease_s: float = 120.0
     # How often each worker destroys the sandboxes of pipelines that are over (app/reaper.py); 0: never.

@@ -221,7 +221,7 @@ def test_services_run_shell_commands_under_exec_so_stop_reaches_the_server(compo
 def test_app_and_worker_share_the_platform_environment_but_only_the_worker_runs_jobs(compose):
     app = environment(compose["services"]["app"])
     worker = environment(compose["services"]["worker"])
-    assert command_text(compose["services"]["worker"]) == "python -m app.worker"
+    assert command_text(compose["services"]["worker"]) == "python -m app worker"
     assert app.get("SQUAD_RUN_WORKER") == "false", "the app must leave the jobs to the worker service"
     assert {k: v for k, v in app.items() if k != "SQUAD_RUN_WORKER"} == {
         k: v for k, v in worker.items() if k != "SQUAD_RUN_WORKER"

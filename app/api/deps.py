@@ -5,16 +5,21 @@ from collections.abc import AsyncIterator
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.events import EventSignal
 from app.runtime import Runtime
 
 # Methods that never write: their sessions are the runtime's read-only ones (see Runtime).
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
+def get_runtime(request: Request) -> Runtime:
+    """The app's one piece of state (app/main.py `attach_runtime`): everything else comes from it."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    state = request.app.state
-    sessionmaker = state.read_sessionmaker if request.method in READ_METHODS else state.sessionmaker
+    runtime = get_runtime(request)
+    sessionmaker = runtime.read_sessionmaker if request.method in READ_METHODS else runtime.sessionmaker
     async with sessionmaker() as session:
         yield session
 
@@ -27,11 +32,3 @@ async def end_transaction(session: AsyncSession) -> None:
     the request loaded stays usable (expire_on_commit=False); its writes start a new transaction.
     """
     await session.commit()
-
-
-def get_signal(request: Request) -> EventSignal:
-    return request.app.state.signal
-
-
-def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime

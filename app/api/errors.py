@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from app.api.deps import get_runtime
 from app.redaction import redact
 from app.services.errors import (
     BranchExists,
@@ -50,7 +51,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def service_failed(request: Request, error: ServiceError) -> JSONResponse:
         # A conflict with the state of the work is the client's to resolve (409); otherwise the
         # outside service failed: 503 says "try again" when that may help, 502 when it will not.
-        message = redact(error.message, request.app.state.settings.secrets())
+        message = redact(error.message, get_runtime(request).settings.secrets())
         if isinstance(error, InvalidBranchName | InvalidCommitMessage):
             # A value git refuses is invalid input: answered in the shape of every other 422.
             field = "branch" if isinstance(error, InvalidBranchName) else "message"

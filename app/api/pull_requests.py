@@ -3,11 +3,11 @@
 from fastapi import APIRouter, Depends, HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import end_transaction, get_runtime, get_session, get_signal
+from app.api.deps import end_transaction, get_runtime, get_session
 from app.api.errors import documented
 from app.api.tasks import own_task
 from app.auth import current_squad
-from app.events import EventSignal, record_event
+from app.events import record_event
 from app.models import Squad, TaskStatus
 from app.runtime import Runtime
 from app.schemas import PullRequestCreate, PullRequestOut
@@ -21,7 +21,6 @@ async def create_pull_request(
     squad: Squad = Depends(current_squad),
     session: AsyncSession = Depends(get_session),
     runtime: Runtime = Depends(get_runtime),
-    signal: EventSignal = Depends(get_signal),
 ) -> PullRequestOut:
     task = await own_task(session, squad, body.task_id)
     await end_transaction(session)
@@ -49,5 +48,4 @@ async def create_pull_request(
         agent_id=task.agent_id,
     )
     await session.commit()
-    signal.notify()
     return PullRequestOut(number=pull.number, url=pull.url, head=pull.head, task_id=task.id)

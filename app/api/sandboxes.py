@@ -3,11 +3,11 @@
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import end_transaction, get_runtime, get_session, get_signal
+from app.api.deps import end_transaction, get_runtime, get_session
 from app.api.errors import documented
 from app.api.tasks import own_task
 from app.auth import current_squad
-from app.events import EventSignal, record_event
+from app.events import record_event
 from app.models import Sandbox, Squad, Task, utcnow
 from app.runtime import Runtime
 from app.schemas import SandboxCreate, SandboxOut
@@ -38,7 +38,6 @@ async def create_sandbox(
     squad: Squad = Depends(current_squad),
     session: AsyncSession = Depends(get_session),
     runtime: Runtime = Depends(get_runtime),
-    signal: EventSignal = Depends(get_signal),
 ) -> Sandbox:
     task = await own_task(session, squad, body.task_id)
     await end_transaction(session)
@@ -56,7 +55,6 @@ async def create_sandbox(
         agent_id=task.agent_id,
     )
     await session.commit()
-    signal.notify()
     return sandbox
 
 

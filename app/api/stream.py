@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from sse_starlette import EventSourceResponse
 
+from app.api.deps import get_runtime
 from app.api.errors import documented
 from app.auth import SESSION_COOKIE, bearer_scheme, squad_for_token
 from app.models import Agent, Squad, Task
@@ -52,7 +53,7 @@ async def squad_of_stream(
     the writers.
     """
     token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
-    async with request.app.state.runtime.fanout.sessionmaker() as session:
+    async with get_runtime(request).fanout.sessionmaker() as session:
         squad = await squad_for_token(session, token)
         # A filter naming another squad's agent or task is refused like a missing one (as everywhere in
         # the API), rather than opening a stream that could never deliver anything.
@@ -84,19 +85,17 @@ async def stream_events(
     last_event_id_header: str | None = Header(None, alias="Last-Event-ID"),
 ) -> EventSourceResponse:
     cursor = _resume_point(last_event_id_header, last_event_id)
-    app_state = request.app.state
+    runtime = get_runtime(request)
     squad_id = squad.id
 
     async def messages() -> AsyncIterator[bytes]:
-        app_state.runtime.metrics.active_streams.inc()
+        runtime.metrics.active_streams.inc()
         try:
-            async with app_state.runtime.fanout.subscribe(
-                squad_id, cursor, agent_id=agent_id, task_id=task_id
-            ) as subscription:
+            async with runtime.fanout.subscribe(squad_id, cursor, agent_id=agent_id, task_id=task_id) as subscription:
                 async for event in subscription.events():
                     yield event.message
         finally:
             # Runs when the client goes away too: sse-starlette cancels the generator.
-            app_state.runtime.metrics.active_streams.dec()
+            runtime.metrics.active_streams.dec()
 
-    return EventSourceResponse(messages(), ping=app_state.settings.sse_heartbeat_s, send_timeout=SEND_TIMEOUT_S)
+    return EventSourceResponse(messages(), ping=runtime.settings.sse_heartbeat_s, send_timeout=SEND_TIMEOUT_S)

@@ -4,10 +4,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import get_session, get_signal
+from app.api.deps import get_session
 from app.api.errors import documented
 from app.auth import current_squad
-from app.events import EventSignal, record_event
+from app.events import record_event
 from app.models import Agent, Job, Squad, Task, TaskStatus
 from app.schemas import TaskAssign, TaskCreate, TaskOut, TaskUpdate
 
@@ -30,14 +30,12 @@ async def create_task(
     body: TaskCreate,
     squad: Squad = Depends(current_squad),
     session: AsyncSession = Depends(get_session),
-    signal: EventSignal = Depends(get_signal),
 ) -> Task:
     task = Task(squad_id=squad.id, title=body.title, description=body.description)
     session.add(task)
     await session.flush()
     await record_event(session, squad.id, "task.created", {"title": task.title}, task_id=task.id)
     await session.commit()
-    signal.notify()
     return task
 
 
@@ -70,7 +68,6 @@ async def update_task(
     body: TaskUpdate,
     squad: Squad = Depends(current_squad),
     session: AsyncSession = Depends(get_session),
-    signal: EventSignal = Depends(get_signal),
 ) -> Task:
     task = await own_task(session, squad, task_id)
     if body.title is not None:
@@ -96,7 +93,6 @@ async def update_task(
             agent_id=task.agent_id,
         )
     await session.commit()
-    signal.notify()
     return task
 
 
@@ -111,7 +107,6 @@ async def assign_task(
     body: TaskAssign,
     squad: Squad = Depends(current_squad),
     session: AsyncSession = Depends(get_session),
-    signal: EventSignal = Depends(get_signal),
 ) -> Task:
     task = await own_task(session, squad, task_id)
     agent = await session.get(Agent, body.agent_id)
@@ -126,5 +121,4 @@ async def assign_task(
     session.add(Job(task_id=task.id))
     await record_event(session, squad.id, "task.assigned", {"agent_id": agent.id}, task_id=task.id, agent_id=agent.id)
     await session.commit()
-    signal.notify()
     return task

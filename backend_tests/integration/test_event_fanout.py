@@ -6,6 +6,7 @@ from its own sessions, and PostgreSQL sends a NOTIFY only when a transaction com
 
 import asyncio
 import contextlib
+import functools
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -242,9 +243,9 @@ async def test_on_postgresql_a_notify_from_another_process_wakes_the_fanout(
         pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): LISTEN/NOTIFY")
     from app.pg_notify import PgEventListener
 
-    async with hub_of(sessionmaker) as (hub, _signal):
-        # Another origin than this process's, as the fan-out of another app instance has.
-        hub.listener = PgEventListener(fanout_database_url, hub.wake, hub.watches, origin="another-instance")
+    # Another origin than this process's, as the fan-out of another app instance has.
+    listen = functools.partial(PgEventListener, fanout_database_url, origin="another-instance")
+    async with hub_of(sessionmaker, listen=listen) as (hub, _signal):
         reader = Reader(hub, squad_id)
         await reader.wait_subscribed()
         with anyio.fail_after(10):
@@ -266,11 +267,9 @@ async def test_on_postgresql_the_listener_comes_back_after_its_connection_is_kil
         pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): LISTEN/NOTIFY")
     from app.pg_notify import PgEventListener
 
-    async with hub_of(sessionmaker) as (hub, _signal):
-        listener = PgEventListener(
-            fanout_database_url, hub.wake, hub.watches, origin="another-instance", reconnect_delay_s=0.3
-        )
-        hub.listener = listener
+    listen = functools.partial(PgEventListener, fanout_database_url, origin="another-instance", reconnect_delay_s=0.3)
+    async with hub_of(sessionmaker, listen=listen) as (hub, _signal):
+        listener = hub.listener
         reader = Reader(hub, squad_id)
         await reader.wait_subscribed()
         with anyio.fail_after(10):

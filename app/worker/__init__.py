@@ -1,8 +1,9 @@
 """Pipeline workers: take queued jobs under a lease and run them, several at once.
 
-Runs inside the app by default; `python -m app.worker` runs one as a separate process. A worker
-runs up to `concurrency` jobs at the same time (`WORKER_CONCURRENCY`): a pipeline spends nearly
-all its time waiting on E2B, git and GitHub, so one event loop carries many of them.
+Runs inside the app by default; `python -m app worker` runs one as a separate process
+(app/processes.py). A worker runs up to `concurrency` jobs at the same time (`WORKER_CONCURRENCY`):
+a pipeline spends nearly all its time waiting on E2B, git and GitHub, so one event loop carries
+many of them.
 
 - Claiming is one short write transaction per job, safe with any number of workers in any number
   of processes: on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED` hands each queued job to one
@@ -14,7 +15,7 @@ all its time waiting on E2B, git and GitHub, so one event loop carries many of t
   taken over (by another process, or another slot of this one) is only ever finished by its
   current holder. A job taken over re-runs a pipeline that resumes: it reuses the pushed branch
   and finds the pull request already opened, so no pull request is opened twice.
-- Stopping (cancelling `run_forever`, SIGTERM/SIGINT for `python -m app.worker`) claims nothing
+- Stopping (cancelling `run_forever`, SIGTERM/SIGINT for `python -m app worker`) claims nothing
   more, cancels the running pipelines (each still destroys its sandbox) and hands their jobs back
   to the queue at once, for the next worker, instead of leaving them until their leases run out.
 """
@@ -24,7 +25,6 @@ import contextlib
 import itertools
 import logging
 import os
-import signal
 import socket
 import uuid
 from datetime import datetime, timedelta
@@ -235,24 +235,3 @@ class Worker:
                 len(unfinished),
                 STOP_GRACE_S,
             )
-
-
-async def _main() -> None:
-    from app.runtime import Runtime
-    from app.settings import get_settings
-
-    async with Runtime(get_settings()) as runtime:
-        worker = runtime.worker()
-        log.info("worker %s started, running up to %d jobs at once", worker.name, worker.concurrency)
-        running = asyncio.create_task(worker.run_forever())
-        loop = asyncio.get_running_loop()
-        for stop_signal in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(stop_signal, running.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
-        log.info("worker %s stopped", worker.name)
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(_main())
