@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 
 from mocks.common.faults import RequestFacts
 from mocks.common.service import FakeService
@@ -447,9 +447,6 @@ class FakeE2B(FakeService):
                 "faults": [rule.to_json() for rule in self.faults.rules()],
                 "scripted_commands": [script.to_json() for script in self.scripts.scripts()],
             }
-
-    def error_response(self, status: int, message: str | None = None) -> Response:
-        return e2b_error(status, message)
 
     # -- internals ------------------------------------------------------------------------------------
     def _check_timeout(self, timeout: int) -> None:

@@ -12,12 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from starlette.responses import Response
-
 from mocks.common.faults import RequestFacts
 from mocks.common.service import FakeService
 from mocks.github.bare_repo import BareRepository, is_valid_branch_name
-from mocks.github.errors import github_error
 from mocks.github.rate_limits import AUTHENTICATED_LIMIT, RateLimits, RateWindow
 
 DEFAULT_TOKEN = "ghp_fake_token"
@@ -362,9 +359,6 @@ class FakeGitHub(FakeService):
             "git_base_url": self.git_base_url,
             "faults": [rule.to_json() for rule in self.faults.rules()],
         }
-
-    def error_response(self, status: int, message: str | None = None) -> Response:
-        return github_error(status, message)
 
     # -- internals ------------------------------------------------------------------------------------
     def _require(self, owner: str, name: str) -> Repository:
