@@ -1,7 +1,9 @@
 """The fake E2B's HTTP front: the control-plane REST API and, on the same port, envd.
 
 Requests carrying an `E2b-Sandbox-Id` header are envd's (the SDK adds it when E2B_SANDBOX_URL points
-every envd call at one URL); all others are the REST API's, authenticated by `X-API-Key`.
+every envd call at one URL); all others are the REST API's, authenticated by `X-API-Key`. A handler
+parses the request (validation), asks the state and represents what it answers (representations);
+what the state or the checks refuse comes back as an E2BError and is answered in E2B's Error shape.
 """
 
 from __future__ import annotations
@@ -18,20 +20,33 @@ from mocks.common.admin import admin_error, admin_routes, read_json_object
 from mocks.common.operations import RecordingMiddleware
 from mocks.common.routes import Endpoint, catch_all, starlette_routes
 from mocks.e2b import envd
-from mocks.e2b import requests as checks
-from mocks.e2b.requests import BadRequest
+from mocks.e2b.envd import SANDBOX_ID_HEADER
+from mocks.e2b.errors import e2b_error, error_response
+from mocks.e2b.representations import listed_sandbox_json, page_headers, sandbox_detail_json, sandbox_json
 from mocks.e2b.scripted import InvalidScript, ScriptedCommand
 from mocks.e2b.state import (
     API_DEFAULT_TIMEOUT_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
+    E2BError,
     FakeE2B,
-    InvalidTimeout,
-    QuotaExceeded,
     SandboxNotFound,
     SandboxState,
-    WrongState,
-    e2b_error,
-    sandbox_not_found_message,
+)
+from mocks.e2b.validation import (
+    CONNECT_REQUEST,
+    CONNECT_V2_REQUEST,
+    NEW_SANDBOX,
+    PAUSE_REQUEST,
+    REFRESH_REQUEST,
+    RESUME_REQUEST,
+    TIMEOUT_REQUEST,
+    Field,
+    parse_body,
+    parse_limit,
+    parse_metadata_query,
+    parse_order,
+    parse_started_after,
+    parse_states,
 )
 
 Handler = Callable[[FakeE2B, Request], Awaitable[Response]]
@@ -48,16 +63,8 @@ def authenticated(handler: Handler) -> Handler:
             return e2b_error(401, "Invalid API key, please visit https://e2b.dev/docs/api-key for more information.")
         try:
             return await handler(fake, request)
-        except BadRequest as error:
-            return e2b_error(400, str(error))
-        except InvalidTimeout as error:
-            return e2b_error(400, str(error))
-        except SandboxNotFound as error:
-            return e2b_error(404, sandbox_not_found_message(error.args[0]))
-        except WrongState as error:
-            return e2b_error(409, str(error))
-        except QuotaExceeded as error:
-            return e2b_error(429, str(error))
+        except E2BError as error:
+            return error_response(error)
 
     return endpoint
 
@@ -72,7 +79,7 @@ async def health(fake: FakeE2B, request: Request) -> Response:
 
 
 async def create_sandbox(fake: FakeE2B, request: Request) -> Response:
-    data = checks.parse_body(await request.body(), checks.NEW_SANDBOX)
+    data = parse_body(await request.body(), NEW_SANDBOX)
     sandbox = fake.create_sandbox(
         data["templateID"],
         timeout=data.get("timeout", API_DEFAULT_TIMEOUT_SECONDS),
@@ -80,50 +87,36 @@ async def create_sandbox(fake: FakeE2B, request: Request) -> Response:
         env_vars=data.get("envVars") or {},
         auto_pause=data.get("autoPause", False),
     )
-    return JSONResponse(sandbox.to_json(), 201)
+    return JSONResponse(sandbox_json(sandbox), 201)
 
 
 async def list_sandboxes_v1(fake: FakeE2B, request: Request) -> Response:
     """Deprecated GET /sandboxes: the running sandboxes, optionally filtered by metadata."""
-    metadata = checks.parse_metadata_query(request.query_params.get("metadata"))
+    metadata = parse_metadata_query(request.query_params.get("metadata"))
     listed = fake.list_sandboxes(states=[SandboxState.RUNNING], metadata=metadata)
-    return JSONResponse([sandbox.to_listed_json() for sandbox in listed])
+    return JSONResponse([listed_sandbox_json(sandbox) for sandbox in listed])
 
 
 async def list_sandboxes(fake: FakeE2B, request: Request) -> Response:
     """GET /v2/sandboxes: filters (metadata, state, template, startedAfter), order, cursor pagination."""
     query = request.query_params
-    states = checks.parse_states(query.get("state"))
-    metadata = checks.parse_metadata_query(query.get("metadata"))
-    newest_first = checks.parse_order(query.get("order"))
-    started_after = checks.parse_started_after(query.get("startedAfter"))
-    limit = checks.parse_limit(query.get("limit"))
-    cursor = checks.parse_page_token(query.get("nextToken"))
-    listed = fake.list_sandboxes(
-        states=[SandboxState(state) for state in states],
-        metadata=metadata,
+    page = fake.list_sandboxes_page(
+        states=parse_states(query.get("state")),
+        metadata=parse_metadata_query(query.get("metadata")),
+        newest_first=parse_order(query.get("order")),
+        started_after=parse_started_after(query.get("startedAfter")),
+        limit=parse_limit(query.get("limit")),
         template=query.get("template"),
-        started_after=started_after,
-        newest_first=newest_first,
+        next_token=query.get("nextToken"),
     )
-    if cursor is not None:
-        keys = [(sandbox.started_at, sandbox.sandbox_id) for sandbox in listed]
-        after = [index for index, key in enumerate(keys) if key == cursor]
-        listed = listed[after[0] + 1 :] if after else listed
-    page = listed[:limit]
-    headers = {}
-    if len(listed) > limit:
-        headers["X-Next-Token"] = checks.page_token(page[-1].started_at, page[-1].sandbox_id)
-    if "running" in states:
-        headers["X-Total-Running"] = str(sum(1 for sandbox in listed if sandbox.running))
-    return JSONResponse([sandbox.to_listed_json() for sandbox in page], headers=headers)
+    return JSONResponse([listed_sandbox_json(sandbox) for sandbox in page.sandboxes], headers=page_headers(page))
 
 
 async def get_sandbox(fake: FakeE2B, request: Request) -> Response:
     sandbox = fake.find_sandbox(sandbox_id(request))
     if sandbox is None:
         raise SandboxNotFound(sandbox_id(request))
-    return JSONResponse(sandbox.to_detail_json())
+    return JSONResponse(sandbox_detail_json(sandbox))
 
 
 async def kill_sandbox(fake: FakeE2B, request: Request) -> Response:
@@ -133,37 +126,37 @@ async def kill_sandbox(fake: FakeE2B, request: Request) -> Response:
 
 
 async def set_sandbox_timeout(fake: FakeE2B, request: Request) -> Response:
-    data = checks.parse_body(await request.body(), checks.TIMEOUT_REQUEST)
+    data = parse_body(await request.body(), TIMEOUT_REQUEST)
     if not fake.set_timeout(sandbox_id(request), data["timeout"]):
         raise SandboxNotFound(sandbox_id(request))
     return Response(status_code=204)
 
 
 async def refresh_sandbox(fake: FakeE2B, request: Request) -> Response:
-    data = checks.parse_body(await request.body(), checks.REFRESH_REQUEST, required=False)
+    data = parse_body(await request.body(), REFRESH_REQUEST, required=False)
     if not fake.refresh(sandbox_id(request), data.get("duration")):
         raise SandboxNotFound(sandbox_id(request))
     return Response(status_code=204)
 
 
 async def pause_sandbox(fake: FakeE2B, request: Request) -> Response:
-    checks.parse_body(await request.body(), checks.PAUSE_REQUEST, required=False)
+    parse_body(await request.body(), PAUSE_REQUEST, required=False)
     fake.pause(sandbox_id(request))
     return Response(status_code=204)
 
 
 async def resume_sandbox(fake: FakeE2B, request: Request) -> Response:
-    data = checks.parse_body(await request.body(), checks.RESUME_REQUEST)
+    data = parse_body(await request.body(), RESUME_REQUEST)
     sandbox = fake.resume(sandbox_id(request), data.get("timeout", API_DEFAULT_TIMEOUT_SECONDS))
-    return JSONResponse(sandbox.to_json(), 201)
+    return JSONResponse(sandbox_json(sandbox), 201)
 
 
-def connect_sandbox(fields: dict[str, checks.Field]) -> Handler:
+def connect_sandbox(fields: dict[str, Field]) -> Handler:
     async def connect(fake: FakeE2B, request: Request) -> Response:
         """200 with the sandbox when it was running (its life only extended), 201 when it was resumed."""
-        data = checks.parse_body(await request.body(), fields)
+        data = parse_body(await request.body(), fields)
         sandbox, resumed = fake.connect(sandbox_id(request), data.get("timeout", DEFAULT_TIMEOUT_SECONDS))
-        return JSONResponse(sandbox.to_json(), 201 if resumed else 200)
+        return JSONResponse(sandbox_json(sandbox), 201 if resumed else 200)
 
     return connect
 
@@ -182,10 +175,8 @@ REST_ROUTES = [
     Endpoint("refresh_sandbox", "POST", f"{SANDBOX}/refreshes", authenticated(refresh_sandbox)),
     Endpoint("pause_sandbox", "POST", f"{SANDBOX}/pause", authenticated(pause_sandbox)),
     Endpoint("resume_sandbox", "POST", f"{SANDBOX}/resume", authenticated(resume_sandbox)),
-    Endpoint("connect_sandbox", "POST", f"{SANDBOX}/connect", authenticated(connect_sandbox(checks.CONNECT_REQUEST))),
-    Endpoint(
-        "connect_sandbox", "POST", f"/v2{SANDBOX}/connect", authenticated(connect_sandbox(checks.CONNECT_V2_REQUEST))
-    ),
+    Endpoint("connect_sandbox", "POST", f"{SANDBOX}/connect", authenticated(connect_sandbox(CONNECT_REQUEST))),
+    Endpoint("connect_sandbox", "POST", f"/v2{SANDBOX}/connect", authenticated(connect_sandbox(CONNECT_V2_REQUEST))),
 ]
 # envd, on the same port, for the requests that name a sandbox in E2b-Sandbox-Id (authenticated by its
 # access token).
@@ -240,7 +231,7 @@ class EnvdDispatch:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         is_envd = scope["type"] == "http" and any(
-            name.lower() == envd.SANDBOX_ID_HEADER.encode() for name, _ in scope["headers"]
+            name.lower() == SANDBOX_ID_HEADER.encode() for name, _ in scope["headers"]
         )
         await (self.envd if is_envd else self.rest)(scope, receive, send)
 
@@ -255,6 +246,6 @@ def build_app(fake: FakeE2B) -> ASGIApp:
         ]
     )
     envd_app = Starlette(
-        routes=[*starlette_routes(fake, ENVD_ROUTES, e2b_error), catch_all(fake, envd.envd_not_found, e2b_error)]
+        routes=[*starlette_routes(fake, ENVD_ROUTES, e2b_error), catch_all(fake, envd.not_found, e2b_error)]
     )
     return RecordingMiddleware(EnvdDispatch(rest, envd_app), fake)

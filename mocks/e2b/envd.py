@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from mocks.common.operations import BODY_KEY
@@ -25,6 +25,7 @@ from mocks.e2b.connect_protocol import (
     end_of_stream,
     parse_timeout_ms,
 )
+from mocks.e2b.errors import ENVD_UNAUTHORIZED, e2b_error, envd_not_found, envd_sandbox_gone
 from mocks.e2b.process import ProcessConfig, base_environment, end_event, run_process
 from mocks.e2b.scripted import ScriptedCommand
 from mocks.e2b.state import FakeE2B, Sandbox, kill_process_group
@@ -32,24 +33,15 @@ from mocks.e2b.state import FakeE2B, Sandbox, kill_process_group
 SANDBOX_ID_HEADER = "e2b-sandbox-id"
 ACCESS_TOKEN_HEADER = "x-access-token"
 KEEPALIVE_HEADER = "keepalive-ping-interval"
-UNAUTHORIZED = "unauthorized access, please provide a valid access token or method signing if supported"
-
-
-def sandbox_not_found(sandbox_id: str) -> JSONResponse:
-    # What the proxy in front of envd answers for a sandbox that is gone; the SDK maps
-    # "... was not found" to SandboxNotRunningException.
-    return JSONResponse(
-        {"sandboxId": sandbox_id, "message": f"The sandbox {sandbox_id} was not found", "code": 502}, 502
-    )
 
 
 def authorize(fake: FakeE2B, request: Request) -> Sandbox | Response:
     sandbox_id = request.headers.get(SANDBOX_ID_HEADER, "")
     sandbox = fake.get_sandbox(sandbox_id)
     if sandbox is None:
-        return sandbox_not_found(sandbox_id)
+        return envd_sandbox_gone(sandbox_id)
     if request.headers.get(ACCESS_TOKEN_HEADER) != sandbox.envd_access_token:
-        return JSONResponse({"code": 401, "message": UNAUTHORIZED}, 401)  # envd's jsonError
+        return e2b_error(401, ENVD_UNAUTHORIZED)
     return sandbox
 
 
@@ -91,7 +83,7 @@ async def scripted_stream(script: ScriptedCommand) -> AsyncIterator[bytes]:
 async def health(fake: FakeE2B, request: Request) -> Response:
     sandbox_id = request.headers.get(SANDBOX_ID_HEADER, "")
     if fake.get_sandbox(sandbox_id) is None:
-        return sandbox_not_found(sandbox_id)
+        return envd_sandbox_gone(sandbox_id)
     return Response(status_code=204)
 
 
@@ -158,8 +150,8 @@ async def upload_file(fake: FakeE2B, request: Request) -> Response:
     return await files.upload(fake, sandbox, request)
 
 
-async def envd_not_found(fake: FakeE2B, request: Request) -> Response:
-    return PlainTextResponse("404 page not found\n", 404)
+async def not_found(fake: FakeE2B, request: Request) -> Response:
+    return envd_not_found()
 
 
 def _keepalive_seconds(value: str | None) -> float | None:
