@@ -30,6 +30,7 @@ from mocks.e2b.state import (
     E2BError,
     FakeE2B,
     SandboxNotFound,
+    SandboxQuery,
     SandboxState,
 )
 from mocks.e2b.validation import (
@@ -44,9 +45,7 @@ from mocks.e2b.validation import (
     parse_body,
     parse_limit,
     parse_metadata_query,
-    parse_order,
-    parse_started_after,
-    parse_states,
+    parse_sandbox_query,
 )
 
 Handler = Callable[[FakeE2B, Request], Awaitable[Response]]
@@ -93,7 +92,7 @@ async def create_sandbox(fake: FakeE2B, request: Request) -> Response:
 async def list_sandboxes_v1(fake: FakeE2B, request: Request) -> Response:
     """Deprecated GET /sandboxes: the running sandboxes, optionally filtered by metadata."""
     metadata = parse_metadata_query(request.query_params.get("metadata"))
-    listed = fake.list_sandboxes(states=[SandboxState.RUNNING], metadata=metadata)
+    listed = fake.list_sandboxes(SandboxQuery(states=(SandboxState.RUNNING,), metadata=metadata))
     return JSONResponse([listed_sandbox_json(sandbox) for sandbox in listed])
 
 
@@ -101,13 +100,7 @@ async def list_sandboxes(fake: FakeE2B, request: Request) -> Response:
     """GET /v2/sandboxes: filters (metadata, state, template, startedAfter), order, cursor pagination."""
     query = request.query_params
     page = fake.list_sandboxes_page(
-        states=parse_states(query.get("state")),
-        metadata=parse_metadata_query(query.get("metadata")),
-        newest_first=parse_order(query.get("order")),
-        started_after=parse_started_after(query.get("startedAfter")),
-        limit=parse_limit(query.get("limit")),
-        template=query.get("template"),
-        next_token=query.get("nextToken"),
+        parse_sandbox_query(query), limit=parse_limit(query.get("limit")), next_token=query.get("nextToken")
     )
     return JSONResponse([listed_sandbox_json(sandbox) for sandbox in page.sandboxes], headers=page_headers(page))
 

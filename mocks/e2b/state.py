@@ -20,7 +20,7 @@ import shutil
 import signal
 import string
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -71,18 +71,15 @@ class InvalidTimeout(E2BError, ValueError):
 class InvalidNextToken(E2BError):
     status = 400
 
-    def __init__(self) -> None:
-        super().__init__("Invalid next token")
-
 
 class SandboxNotFound(E2BError, KeyError):
     """No running or paused sandbox has this id (the error's only argument; errors.py words the message)."""
 
     status = 404
 
-    def __init__(self, sandbox_id: str) -> None:
-        super().__init__(sandbox_id)
-        self.sandbox_id = sandbox_id
+    @property
+    def sandbox_id(self) -> str:
+        return self.message
 
 
 class WrongState(E2BError):
@@ -139,7 +136,18 @@ def page_cursor(token: str) -> tuple[datetime, str]:
         moment, sandbox_id = base64.urlsafe_b64decode(token.encode()).decode().split("__")
         return datetime.fromisoformat(moment), sandbox_id
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidNextToken() from None
+        raise InvalidNextToken("Invalid next token") from None
+
+
+@dataclass(frozen=True)
+class SandboxQuery:
+    """Which sandboxes a listing asks for, and in which order."""
+
+    states: tuple[SandboxState, ...] = (SandboxState.RUNNING, SandboxState.PAUSED)
+    metadata: Mapping[str, str] = field(default_factory=dict)  # pairs the sandbox's metadata must have
+    template: str | None = None
+    started_after: datetime | None = None
+    newest_first: bool = True
 
 
 @dataclass(frozen=True)
@@ -316,61 +324,40 @@ class FakeE2B(FakeService):
             self._expire()
             return self._in_state(SandboxState.PAUSED)
 
-    def list_sandboxes(
-        self,
-        *,
-        states: Iterable[SandboxState] = (SandboxState.RUNNING, SandboxState.PAUSED),
-        metadata: dict[str, str] | None = None,
-        template: str | None = None,
-        started_after: datetime | None = None,
-        newest_first: bool = True,
-    ) -> list[Sandbox]:
-        """What GET /v2/sandboxes lists: running/paused sandboxes whose metadata has every pair asked for."""
-        wanted = set(states)
+    def list_sandboxes(self, query: SandboxQuery = SandboxQuery()) -> list[Sandbox]:
+        """What GET /v2/sandboxes lists: the sandboxes in a state asked for, whose metadata has every pair
+        asked for, of the template and started after the moment asked for (when asked), in order."""
+        wanted = set(query.states)
         with self._lock:
             self._expire()
             found = [
                 sandbox
                 for sandbox in self._sandboxes.values()
                 if sandbox.state in wanted
-                and all(sandbox.metadata.get(key) == value for key, value in (metadata or {}).items())
-                and (template is None or template == sandbox.template_id)
-                and (started_after is None or sandbox.started_at >= started_after)
+                and all(sandbox.metadata.get(key) == value for key, value in query.metadata.items())
+                and (query.template is None or query.template == sandbox.template_id)
+                and (query.started_after is None or sandbox.started_at >= query.started_after)
             ]
-        found.sort(key=lambda sandbox: (sandbox.started_at, sandbox.sandbox_id), reverse=newest_first)
+        found.sort(key=lambda sandbox: (sandbox.started_at, sandbox.sandbox_id), reverse=query.newest_first)
         return found
 
     def list_sandboxes_page(
-        self,
-        *,
-        states: Iterable[SandboxState] = (SandboxState.RUNNING, SandboxState.PAUSED),
-        metadata: dict[str, str] | None = None,
-        template: str | None = None,
-        started_after: datetime | None = None,
-        newest_first: bool = True,
-        limit: int = MAX_PAGE,
-        next_token: str | None = None,
+        self, query: SandboxQuery = SandboxQuery(), *, limit: int = MAX_PAGE, next_token: str | None = None
     ) -> SandboxPage:
         """One page of what list_sandboxes finds: at most `limit`, after the sandbox `next_token` names
         (from the start when that one is gone). Raises InvalidNextToken."""
         after = page_cursor(next_token) if next_token else None
-        wanted = tuple(states)
-        listed = self.list_sandboxes(
-            states=wanted,
-            metadata=metadata,
-            template=template,
-            started_after=started_after,
-            newest_first=newest_first,
-        )
+        listed = self.list_sandboxes(query)
         if after is not None:
             keys = [(sandbox.started_at, sandbox.sandbox_id) for sandbox in listed]
             found = [index for index, key in enumerate(keys) if key == after]
             listed = listed[found[0] + 1 :] if found else listed
         page = listed[:limit]
+        running = SandboxState.RUNNING in query.states
         return SandboxPage(
             sandboxes=page,
             next_token=page_token(page[-1]) if len(listed) > limit else None,
-            total_running=sum(1 for sandbox in listed if sandbox.running) if SandboxState.RUNNING in wanted else None,
+            total_running=sum(1 for sandbox in listed if sandbox.running) if running else None,
         )
 
     def killed_sandboxes(self) -> list[Sandbox]:

@@ -8,12 +8,13 @@ type, a value under a minimum, a missing required field or broken JSON do not.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from mocks.e2b.state import MAX_PAGE, E2BError, SandboxState
+from mocks.e2b.state import MAX_PAGE, E2BError, SandboxQuery, SandboxState
 
 # Field kinds of the request schemas the fake serves.
 INTEGER, BOOLEAN, STRING, STRING_MAP = "integer", "boolean", "string", "string map"
@@ -151,3 +152,14 @@ def parse_started_after(raw: str | None) -> datetime | None:
     if moment.tzinfo is None:
         raise BadRequest('parameter "startedAfter" in query has an error: value must be a date-time')
     return moment
+
+
+def parse_sandbox_query(query: Mapping[str, str]) -> SandboxQuery:
+    """The filters and order of GET /v2/sandboxes (its `limit` and `nextToken` are the page's)."""
+    return SandboxQuery(
+        states=parse_states(query.get("state")),
+        metadata=parse_metadata_query(query.get("metadata")),
+        newest_first=parse_order(query.get("order")),
+        started_after=parse_started_after(query.get("startedAfter")),
+        template=query.get("template"),
+    )
