@@ -1,16 +1,22 @@
 """Every fake in mocks/ has one shape (moto's discipline): the same seven modules, a state that knows
-nothing of HTTP, and no import cycle anywhere in mocks/."""
+nothing of HTTP, respx routes matching exactly the paths of the app's routes (both come from one
+table), and no import cycle anywhere in mocks/."""
 
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from starlette.routing import compile_path
+
+from mocks.common.routes import path_regex
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p1]
 
@@ -115,6 +121,14 @@ def test_the_state_of_every_fake_imports_no_http_framework(service: str) -> None
 
 def test_the_http_check_sees_a_framework_when_one_is_imported() -> None:
     assert "starlette" in http_frameworks_loaded_by("mocks.common.routes")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_respx_routes_match_the_paths_the_app_routes_match(service: str) -> None:
+    table = importlib.import_module(f"mocks.{service}.app").ROUTES
+    starlette = {entry.path: re.sub(r"\(\?P<\w+>", "(?:", compile_path(entry.path)[0].pattern) for entry in table}
+
+    assert {entry.path: f"^{path_regex(entry.path)}$" for entry in table} == starlette
 
 
 def test_mocks_has_no_import_cycle() -> None:
