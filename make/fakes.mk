@@ -7,4 +7,4 @@
 # one respx-mocked call in-process. BENCH_ARGS passes options on, e.g. BENCH_ARGS="--json reports/bench-fakes.json".
 BENCH_ARGS ?=
 bench-fakes: $(STAMP)
-	$(PY) -m mocks.bench $(BENCH_ARGS)
+	$(PY) -m benchmarks.fakes $(BENCH_ARGS)

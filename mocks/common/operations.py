@@ -16,6 +16,8 @@ from mocks.common.faults import FaultRule, RequestFacts
 from mocks.common.service import FakeService, ObservedResponse
 
 Handler = Callable[[Request], Awaitable[Response]]
+# The service's own error response for a status (what a status fault without a body answers).
+FaultBody = Callable[[int], Response]
 
 OPERATION_KEY = "fake.operation"
 BODY_KEY = "fake.body"
@@ -25,7 +27,7 @@ ADMIN_PREFIX = "/_fake/"
 MALFORMED_JSON = b'{"message": "truncated'
 
 
-def operation(service: FakeService, name: str, handler: Handler) -> Handler:
+def operation(service: FakeService, name: str, handler: Handler, fault_body: FaultBody) -> Handler:
     """Wrap `handler` so that it is journaled as `name` and the fault rules for `name` apply to it."""
 
     async def endpoint(request: Request) -> Response:
@@ -44,7 +46,7 @@ def operation(service: FakeService, name: str, handler: Handler) -> Handler:
             if rule.kind == "malformed":
                 return Response(MALFORMED_JSON, rule.status or 200, rule.headers, "application/json")
             if rule.status is not None:
-                return fault_response(service, rule)
+                return fault_response(rule, fault_body)
         return await handler(request)
 
     endpoint.__name__ = name
@@ -65,10 +67,10 @@ def request_facts(service: FakeService, request: Request) -> RequestFacts:
     return facts
 
 
-def fault_response(service: FakeService, rule: FaultRule) -> Response:
+def fault_response(rule: FaultRule, fault_body: FaultBody) -> Response:
     assert rule.status is not None
     if rule.body is None:
-        response = service.error_response(rule.status)
+        response = fault_body(rule.status)
     elif isinstance(rule.body, str):
         response = Response(rule.body, rule.status, media_type="text/plain")
     else:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from urllib.parse import unquote
 
 import httpx
@@ -25,16 +24,7 @@ from respx.patterns import M, Pattern
 from starlette.types import ASGIApp, Message
 
 from mocks.common.abortable_http import ConnectionDropped
-
-
-@dataclass(frozen=True)
-class RouteSpec:
-    name: str
-    method: str
-    path_regex: str  # anchored regex of the path below the base URL, e.g. r"/sandboxes/[^/]+"
-
-
-CATCH_ALL = "not_found"
+from mocks.common.routes import CATCH_ALL, Endpoint, path_regex
 
 
 async def call_app(app: ASGIApp, request: httpx.Request) -> httpx.Response:
@@ -126,14 +116,15 @@ def origin_pattern(base_url: str) -> tuple[Pattern, str]:
 def asgi_router(
     app: ASGIApp,
     base_urls: Sequence[str],
-    routes: Sequence[RouteSpec],
+    table: Sequence[Endpoint],
     *,
     passthrough_urls: Sequence[str] = (),
 ) -> respx.MockRouter:
     """A respx router that sends every request for `base_urls` to `app`.
 
-    `routes` become named routes (in order); a catch-all named "not_found" comes last and is answered
-    by the app too. Requests to `passthrough_urls` (e.g. the fake's own thread server) go to the network.
+    The entries of the fake's route table (mocks.common.routes) become named routes, in the table's
+    order, one per operation name; a catch-all named "not_found" comes last and is answered by the app
+    too. Requests to `passthrough_urls` (e.g. the fake's own thread server) go to the network.
     """
     router = respx.mock(assert_all_mocked=True, assert_all_called=False)
     origins = [origin_pattern(base_url) for base_url in base_urls]
@@ -141,14 +132,37 @@ def asgi_router(
     for passthrough in passthrough_urls:
         pattern, _ = origin_pattern(passthrough)
         router.route(pattern).pass_through()
-    for spec in routes:
-        pattern = _any_of(
-            origin & M(path__regex=f"^{re.escape(prefix)}{spec.path_regex}$") for origin, prefix in origins
-        )
-        router.route(pattern & M(method=spec.method), name=spec.name).mock(side_effect=side_effect)
+    for name, entries in named_routes(table).items():
+        pattern = _any_of(endpoint_pattern(entry, origins) for entry in entries)
+        router.route(pattern, name=name).mock(side_effect=side_effect)
     catch_all = _any_of(origin & M(path__startswith=prefix or "/") for origin, prefix in origins)
     router.route(catch_all, name=CATCH_ALL).mock(side_effect=side_effect)
     return router
+
+
+def endpoint_pattern(entry: Endpoint, origins: Sequence[tuple[Pattern, str]]) -> Pattern:
+    """The requests of one table entry: its method, and its path below any of the base URLs."""
+    path = path_regex(entry.path)
+    return M(method=entry.method) & _any_of(
+        origin & M(path__regex=f"^{re.escape(prefix)}{path}$") for origin, prefix in origins
+    )
+
+
+def named_routes(table: Sequence[Endpoint]) -> dict[str, list[Endpoint]]:
+    """The table's entries by operation name, in the order the names first appear.
+
+    An entry with the method and path of an earlier one is left out: respx tells requests apart by
+    method and URL only, so the earlier route would take all its requests (E2B's envd health shares
+    GET /health with the REST API's, and only the app, by a header, tells them apart).
+    """
+    routes: dict[str, list[Endpoint]] = {}
+    seen: set[tuple[str, str]] = set()
+    for entry in table:
+        key = (entry.method, path_regex(entry.path))
+        if key not in seen:
+            seen.add(key)
+            routes.setdefault(entry.name, []).append(entry)
+    return routes
 
 
 def _any_of(patterns) -> Pattern:

@@ -9,8 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.responses import Response
-
 from mocks.common.faults import COMMON_MATCH_KEYS, FaultBook, FaultKind, FaultRule, RequestFacts
 from mocks.common.journal import Journal, JournalEntry
 
@@ -152,8 +150,3 @@ class FakeService(abc.ABC):
     @abc.abstractmethod
     def snapshot(self) -> dict[str, Any]:
         """A JSON-able dump of the state, for GET /_fake/state and for debugging failed tests."""
-
-    # -- the service's own error shape ----------------------------------------------------------------
-    @abc.abstractmethod
-    def error_response(self, status: int, message: str | None = None) -> Response:
-        """The response the real service gives for `status` (used by status faults without a body)."""

@@ -1,7 +1,9 @@
 """The fake E2B's HTTP front: the control-plane REST API and, on the same port, envd.
 
 Requests carrying an `E2b-Sandbox-Id` header are envd's (the SDK adds it when E2B_SANDBOX_URL points
-every envd call at one URL); all others are the REST API's, authenticated by `X-API-Key`.
+every envd call at one URL); all others are the REST API's, authenticated by `X-API-Key`. A handler
+parses the request (validation), asks the state and represents what it answers (representations);
+what the state or the checks refuse comes back as an E2BError and is answered in E2B's Error shape.
 """
 
 from __future__ import annotations
@@ -15,167 +17,171 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mocks.common.admin import admin_error, admin_routes, read_json_object
-from mocks.common.operations import RecordingMiddleware, operation
-from mocks.e2b import requests as checks
-from mocks.e2b.envd import SANDBOX_ID_HEADER, envd_not_found, envd_routes
-from mocks.e2b.requests import BadRequest
+from mocks.common.operations import RecordingMiddleware
+from mocks.common.routes import Endpoint, catch_all, starlette_routes
+from mocks.e2b import envd
+from mocks.e2b.envd import SANDBOX_ID_HEADER
+from mocks.e2b.errors import e2b_error, error_response
+from mocks.e2b.representations import listed_sandbox_json, page_headers, sandbox_detail_json, sandbox_json
 from mocks.e2b.scripted import InvalidScript, ScriptedCommand
 from mocks.e2b.state import (
     API_DEFAULT_TIMEOUT_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
+    E2BError,
     FakeE2B,
-    InvalidTimeout,
-    QuotaExceeded,
     SandboxNotFound,
+    SandboxQuery,
     SandboxState,
-    WrongState,
-    e2b_error,
-    sandbox_not_found_message,
+)
+from mocks.e2b.validation import (
+    CONNECT_REQUEST,
+    CONNECT_V2_REQUEST,
+    NEW_SANDBOX,
+    PAUSE_REQUEST,
+    REFRESH_REQUEST,
+    RESUME_REQUEST,
+    TIMEOUT_REQUEST,
+    Field,
+    parse_body,
+    parse_limit,
+    parse_metadata_query,
+    parse_sandbox_query,
 )
 
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[FakeE2B, Request], Awaitable[Response]]
 
 
-def authenticated(fake: FakeE2B, handler: Handler) -> Handler:
+def authenticated(handler: Handler) -> Handler:
     """`X-API-Key` as the API checks it: missing or unknown answers 401 in the Error shape."""
 
-    async def endpoint(request: Request) -> Response:
+    async def endpoint(fake: FakeE2B, request: Request) -> Response:
         key = request.headers.get("x-api-key")
         if not key:
             return e2b_error(401, "Missing API key, please provide it in the X-API-Key header")
         if not fake.is_valid_api_key(key):
             return e2b_error(401, "Invalid API key, please visit https://e2b.dev/docs/api-key for more information.")
         try:
-            return await handler(request)
-        except BadRequest as error:
-            return e2b_error(400, str(error))
-        except InvalidTimeout as error:
-            return e2b_error(400, str(error))
-        except SandboxNotFound as error:
-            return e2b_error(404, sandbox_not_found_message(error.args[0]))
-        except WrongState as error:
-            return e2b_error(409, str(error))
-        except QuotaExceeded as error:
-            return e2b_error(429, str(error))
+            return await handler(fake, request)
+        except E2BError as error:
+            return error_response(error)
 
     return endpoint
 
 
-def rest_routes(fake: FakeE2B) -> list[BaseRoute]:
-    def sandbox_id(request: Request) -> str:
-        return request.path_params["sandbox_id"]
+def sandbox_id(request: Request) -> str:
+    return request.path_params["sandbox_id"]
 
-    async def health(request: Request) -> Response:
-        # The spec says 204; the project's contract asks every service for 200 when ready.
-        return JSONResponse({"status": "ok"})
 
-    async def create_sandbox(request: Request) -> Response:
-        data = checks.parse_body(await request.body(), checks.NEW_SANDBOX)
-        sandbox = fake.create_sandbox(
-            data["templateID"],
-            timeout=data.get("timeout", API_DEFAULT_TIMEOUT_SECONDS),
-            metadata=data.get("metadata") or {},
-            env_vars=data.get("envVars") or {},
-            auto_pause=data.get("autoPause", False),
-        )
-        return JSONResponse(sandbox.to_json(), 201)
+async def health(fake: FakeE2B, request: Request) -> Response:
+    # The spec says 204; the project's contract asks every service for 200 when ready.
+    return JSONResponse({"status": "ok"})
 
-    async def list_sandboxes_v1(request: Request) -> Response:
-        """Deprecated GET /sandboxes: the running sandboxes, optionally filtered by metadata."""
-        metadata = checks.parse_metadata_query(request.query_params.get("metadata"))
-        listed = fake.list_sandboxes(states=[SandboxState.RUNNING], metadata=metadata)
-        return JSONResponse([sandbox.to_listed_json() for sandbox in listed])
 
-    async def list_sandboxes(request: Request) -> Response:
-        """GET /v2/sandboxes: filters (metadata, state, template, startedAfter), order, cursor pagination."""
-        query = request.query_params
-        states = checks.parse_states(query.get("state"))
-        metadata = checks.parse_metadata_query(query.get("metadata"))
-        newest_first = checks.parse_order(query.get("order"))
-        started_after = checks.parse_started_after(query.get("startedAfter"))
-        limit = checks.parse_limit(query.get("limit"))
-        cursor = checks.parse_page_token(query.get("nextToken"))
-        listed = fake.list_sandboxes(
-            states=[SandboxState(state) for state in states],
-            metadata=metadata,
-            template=query.get("template"),
-            started_after=started_after,
-            newest_first=newest_first,
-        )
-        if cursor is not None:
-            keys = [(sandbox.started_at, sandbox.sandbox_id) for sandbox in listed]
-            after = [index for index, key in enumerate(keys) if key == cursor]
-            listed = listed[after[0] + 1 :] if after else listed
-        page = listed[:limit]
-        headers = {}
-        if len(listed) > limit:
-            headers["X-Next-Token"] = checks.page_token(page[-1].started_at, page[-1].sandbox_id)
-        if "running" in states:
-            headers["X-Total-Running"] = str(sum(1 for sandbox in listed if sandbox.running))
-        return JSONResponse([sandbox.to_listed_json() for sandbox in page], headers=headers)
+async def create_sandbox(fake: FakeE2B, request: Request) -> Response:
+    data = parse_body(await request.body(), NEW_SANDBOX)
+    sandbox = fake.create_sandbox(
+        data["templateID"],
+        timeout=data.get("timeout", API_DEFAULT_TIMEOUT_SECONDS),
+        metadata=data.get("metadata") or {},
+        env_vars=data.get("envVars") or {},
+        auto_pause=data.get("autoPause", False),
+    )
+    return JSONResponse(sandbox_json(sandbox), 201)
 
-    async def get_sandbox(request: Request) -> Response:
-        sandbox = fake.find_sandbox(sandbox_id(request))
-        if sandbox is None:
-            raise SandboxNotFound(sandbox_id(request))
-        return JSONResponse(sandbox.to_detail_json())
 
-    async def kill_sandbox(request: Request) -> Response:
-        if not fake.kill_sandbox(sandbox_id(request)):
-            raise SandboxNotFound(sandbox_id(request))
-        return Response(status_code=204)
+async def list_sandboxes_v1(fake: FakeE2B, request: Request) -> Response:
+    """Deprecated GET /sandboxes: the running sandboxes, optionally filtered by metadata."""
+    metadata = parse_metadata_query(request.query_params.get("metadata"))
+    listed = fake.list_sandboxes(SandboxQuery(states=(SandboxState.RUNNING,), metadata=metadata))
+    return JSONResponse([listed_sandbox_json(sandbox) for sandbox in listed])
 
-    async def set_sandbox_timeout(request: Request) -> Response:
-        data = checks.parse_body(await request.body(), checks.TIMEOUT_REQUEST)
-        if not fake.set_timeout(sandbox_id(request), data["timeout"]):
-            raise SandboxNotFound(sandbox_id(request))
-        return Response(status_code=204)
 
-    async def refresh_sandbox(request: Request) -> Response:
-        data = checks.parse_body(await request.body(), checks.REFRESH_REQUEST, required=False)
-        if not fake.refresh(sandbox_id(request), data.get("duration")):
-            raise SandboxNotFound(sandbox_id(request))
-        return Response(status_code=204)
+async def list_sandboxes(fake: FakeE2B, request: Request) -> Response:
+    """GET /v2/sandboxes: filters (metadata, state, template, startedAfter), order, cursor pagination."""
+    query = request.query_params
+    page = fake.list_sandboxes_page(
+        parse_sandbox_query(query), limit=parse_limit(query.get("limit")), next_token=query.get("nextToken")
+    )
+    return JSONResponse([listed_sandbox_json(sandbox) for sandbox in page.sandboxes], headers=page_headers(page))
 
-    async def pause_sandbox(request: Request) -> Response:
-        checks.parse_body(await request.body(), checks.PAUSE_REQUEST, required=False)
-        fake.pause(sandbox_id(request))
-        return Response(status_code=204)
 
-    async def resume_sandbox(request: Request) -> Response:
-        data = checks.parse_body(await request.body(), checks.RESUME_REQUEST)
-        sandbox = fake.resume(sandbox_id(request), data.get("timeout", API_DEFAULT_TIMEOUT_SECONDS))
-        return JSONResponse(sandbox.to_json(), 201)
+async def get_sandbox(fake: FakeE2B, request: Request) -> Response:
+    sandbox = fake.find_sandbox(sandbox_id(request))
+    if sandbox is None:
+        raise SandboxNotFound(sandbox_id(request))
+    return JSONResponse(sandbox_detail_json(sandbox))
 
-    def connect_endpoint(fields: dict[str, checks.Field]) -> Handler:
-        async def connect_sandbox(request: Request) -> Response:
-            """200 with the sandbox when it was running (its life only extended), 201 when it was resumed."""
-            data = checks.parse_body(await request.body(), fields)
-            sandbox, resumed = fake.connect(sandbox_id(request), data.get("timeout", DEFAULT_TIMEOUT_SECONDS))
-            return JSONResponse(sandbox.to_json(), 201 if resumed else 200)
 
-        return connect_sandbox
+async def kill_sandbox(fake: FakeE2B, request: Request) -> Response:
+    if not fake.kill_sandbox(sandbox_id(request)):
+        raise SandboxNotFound(sandbox_id(request))
+    return Response(status_code=204)
 
-    def route(path: str, name: str, handler: Handler, method: str) -> Route:
-        return Route(path, operation(fake, name, authenticated(fake, handler)), methods=[method])
 
-    one = "/sandboxes/{sandbox_id}"
-    return [
-        Route("/health", operation(fake, "health", health), methods=["GET"]),
-        route("/sandboxes", "create_sandbox", create_sandbox, "POST"),
-        route("/v2/sandboxes", "create_sandbox", create_sandbox, "POST"),
-        route("/sandboxes", "list_sandboxes", list_sandboxes_v1, "GET"),
-        route("/v2/sandboxes", "list_sandboxes", list_sandboxes, "GET"),
-        route(one, "get_sandbox", get_sandbox, "GET"),
-        route(one, "kill_sandbox", kill_sandbox, "DELETE"),
-        route(f"{one}/timeout", "set_sandbox_timeout", set_sandbox_timeout, "POST"),
-        route(f"{one}/refreshes", "refresh_sandbox", refresh_sandbox, "POST"),
-        route(f"{one}/pause", "pause_sandbox", pause_sandbox, "POST"),
-        route(f"{one}/resume", "resume_sandbox", resume_sandbox, "POST"),
-        route(f"{one}/connect", "connect_sandbox", connect_endpoint(checks.CONNECT_REQUEST), "POST"),
-        route(f"/v2{one}/connect", "connect_sandbox", connect_endpoint(checks.CONNECT_V2_REQUEST), "POST"),
-    ]
+async def set_sandbox_timeout(fake: FakeE2B, request: Request) -> Response:
+    data = parse_body(await request.body(), TIMEOUT_REQUEST)
+    if not fake.set_timeout(sandbox_id(request), data["timeout"]):
+        raise SandboxNotFound(sandbox_id(request))
+    return Response(status_code=204)
+
+
+async def refresh_sandbox(fake: FakeE2B, request: Request) -> Response:
+    data = parse_body(await request.body(), REFRESH_REQUEST, required=False)
+    if not fake.refresh(sandbox_id(request), data.get("duration")):
+        raise SandboxNotFound(sandbox_id(request))
+    return Response(status_code=204)
+
+
+async def pause_sandbox(fake: FakeE2B, request: Request) -> Response:
+    parse_body(await request.body(), PAUSE_REQUEST, required=False)
+    fake.pause(sandbox_id(request))
+    return Response(status_code=204)
+
+
+async def resume_sandbox(fake: FakeE2B, request: Request) -> Response:
+    data = parse_body(await request.body(), RESUME_REQUEST)
+    sandbox = fake.resume(sandbox_id(request), data.get("timeout", API_DEFAULT_TIMEOUT_SECONDS))
+    return JSONResponse(sandbox_json(sandbox), 201)
+
+
+def connect_sandbox(fields: dict[str, Field]) -> Handler:
+    async def connect(fake: FakeE2B, request: Request) -> Response:
+        """200 with the sandbox when it was running (its life only extended), 201 when it was resumed."""
+        data = parse_body(await request.body(), fields)
+        sandbox, resumed = fake.connect(sandbox_id(request), data.get("timeout", DEFAULT_TIMEOUT_SECONDS))
+        return JSONResponse(sandbox_json(sandbox), 201 if resumed else 200)
+
+    return connect
+
+
+SANDBOX = "/sandboxes/{sandbox_id}"
+# The REST API, authenticated by X-API-Key.
+REST_ROUTES = [
+    Endpoint("health", "GET", "/health", health),
+    Endpoint("create_sandbox", "POST", "/sandboxes", authenticated(create_sandbox)),
+    Endpoint("create_sandbox", "POST", "/v2/sandboxes", authenticated(create_sandbox)),
+    Endpoint("list_sandboxes", "GET", "/sandboxes", authenticated(list_sandboxes_v1)),
+    Endpoint("list_sandboxes", "GET", "/v2/sandboxes", authenticated(list_sandboxes)),
+    Endpoint("get_sandbox", "GET", SANDBOX, authenticated(get_sandbox)),
+    Endpoint("kill_sandbox", "DELETE", SANDBOX, authenticated(kill_sandbox)),
+    Endpoint("set_sandbox_timeout", "POST", f"{SANDBOX}/timeout", authenticated(set_sandbox_timeout)),
+    Endpoint("refresh_sandbox", "POST", f"{SANDBOX}/refreshes", authenticated(refresh_sandbox)),
+    Endpoint("pause_sandbox", "POST", f"{SANDBOX}/pause", authenticated(pause_sandbox)),
+    Endpoint("resume_sandbox", "POST", f"{SANDBOX}/resume", authenticated(resume_sandbox)),
+    Endpoint("connect_sandbox", "POST", f"{SANDBOX}/connect", authenticated(connect_sandbox(CONNECT_REQUEST))),
+    Endpoint("connect_sandbox", "POST", f"/v2{SANDBOX}/connect", authenticated(connect_sandbox(CONNECT_V2_REQUEST))),
+]
+# envd, on the same port, for the requests that name a sandbox in E2b-Sandbox-Id (authenticated by its
+# access token).
+ENVD_ROUTES = [
+    Endpoint("envd_health", "GET", "/health", envd.health),
+    Endpoint("files_read", "GET", "/files", envd.download_file),
+    Endpoint("files_write", "POST", "/files", envd.upload_file),
+    Endpoint("process_start", "POST", "/process.Process/Start", envd.process_start),
+]
+# The service's route table: the app serves each part on its side of the dispatch; the respx router
+# (router.py) names its routes after all of it, the REST API's first.
+ROUTES = [*REST_ROUTES, *ENVD_ROUTES]
 
 
 def scripted_command_routes(fake: FakeE2B) -> list[BaseRoute]:
@@ -205,7 +211,7 @@ def scripted_command_routes(fake: FakeE2B) -> list[BaseRoute]:
     ]
 
 
-async def rest_not_found(request: Request) -> Response:
+async def rest_not_found(fake: FakeE2B, request: Request) -> Response:
     return e2b_error(404, f"Not found: {request.method} {request.url.path}")
 
 
@@ -228,14 +234,11 @@ def build_app(fake: FakeE2B) -> ASGIApp:
         routes=[
             *admin_routes(fake),
             *scripted_command_routes(fake),
-            *rest_routes(fake),
-            Route("/{path:path}", operation(fake, "not_found", rest_not_found), methods=ALL_METHODS),
+            *starlette_routes(fake, REST_ROUTES, e2b_error),
+            catch_all(fake, rest_not_found, e2b_error),
         ]
     )
-    envd = Starlette(
-        routes=[
-            *envd_routes(fake),
-            Route("/{path:path}", operation(fake, "not_found", envd_not_found), methods=ALL_METHODS),
-        ]
+    envd_app = Starlette(
+        routes=[*starlette_routes(fake, ENVD_ROUTES, e2b_error), catch_all(fake, envd.not_found, e2b_error)]
     )
-    return RecordingMiddleware(EnvdDispatch(rest, envd), fake)
+    return RecordingMiddleware(EnvdDispatch(rest, envd_app), fake)

@@ -1,7 +1,7 @@
 """envd, the daemon inside a sandbox: GET /health, GET/POST /files and the Connect RPC `process.Process/Start`.
 
 The official SDK, with E2B_SANDBOX_URL set, sends every envd call to that one URL and names the sandbox
-in the `E2b-Sandbox-Id` header; the app dispatches on that header (see app.py).
+in the `E2b-Sandbox-Id` header; the app dispatches on that header (its route table lists these handlers).
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Route
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from mocks.common.operations import BODY_KEY, operation
+from mocks.common.operations import BODY_KEY
 from mocks.e2b import files
 from mocks.e2b.connect_protocol import (
     CONTENT_TYPE,
@@ -26,6 +25,7 @@ from mocks.e2b.connect_protocol import (
     end_of_stream,
     parse_timeout_ms,
 )
+from mocks.e2b.errors import ENVD_UNAUTHORIZED, e2b_error, envd_not_found, envd_sandbox_gone
 from mocks.e2b.process import ProcessConfig, base_environment, end_event, run_process
 from mocks.e2b.scripted import ScriptedCommand
 from mocks.e2b.state import FakeE2B, Sandbox, kill_process_group
@@ -33,24 +33,15 @@ from mocks.e2b.state import FakeE2B, Sandbox, kill_process_group
 SANDBOX_ID_HEADER = "e2b-sandbox-id"
 ACCESS_TOKEN_HEADER = "x-access-token"
 KEEPALIVE_HEADER = "keepalive-ping-interval"
-UNAUTHORIZED = "unauthorized access, please provide a valid access token or method signing if supported"
-
-
-def sandbox_not_found(sandbox_id: str) -> JSONResponse:
-    # What the proxy in front of envd answers for a sandbox that is gone; the SDK maps
-    # "... was not found" to SandboxNotRunningException.
-    return JSONResponse(
-        {"sandboxId": sandbox_id, "message": f"The sandbox {sandbox_id} was not found", "code": 502}, 502
-    )
 
 
 def authorize(fake: FakeE2B, request: Request) -> Sandbox | Response:
     sandbox_id = request.headers.get(SANDBOX_ID_HEADER, "")
     sandbox = fake.get_sandbox(sandbox_id)
     if sandbox is None:
-        return sandbox_not_found(sandbox_id)
+        return envd_sandbox_gone(sandbox_id)
     if request.headers.get(ACCESS_TOKEN_HEADER) != sandbox.envd_access_token:
-        return JSONResponse({"code": 401, "message": UNAUTHORIZED}, 401)  # envd's jsonError
+        return e2b_error(401, ENVD_UNAUTHORIZED)
     return sandbox
 
 
@@ -89,83 +80,78 @@ async def scripted_stream(script: ScriptedCommand) -> AsyncIterator[bytes]:
     yield end_of_stream()
 
 
-def envd_routes(fake: FakeE2B) -> list[BaseRoute]:
-    async def health(request: Request) -> Response:
-        sandbox_id = request.headers.get(SANDBOX_ID_HEADER, "")
-        if fake.get_sandbox(sandbox_id) is None:
-            return sandbox_not_found(sandbox_id)
-        return Response(status_code=204)
+async def health(fake: FakeE2B, request: Request) -> Response:
+    sandbox_id = request.headers.get(SANDBOX_ID_HEADER, "")
+    if fake.get_sandbox(sandbox_id) is None:
+        return envd_sandbox_gone(sandbox_id)
+    return Response(status_code=204)
 
-    async def process_start(request: Request) -> Response:
-        sandbox = authorize(fake, request)
-        if isinstance(sandbox, Response):
-            return sandbox
-        if request.headers.get("content-type", "").split(";")[0].strip() != CONTENT_TYPE:
-            return Response(status_code=415, headers={"Accept-Post": CONTENT_TYPE})
+
+async def process_start(fake: FakeE2B, request: Request) -> Response:
+    sandbox = authorize(fake, request)
+    if isinstance(sandbox, Response):
+        return sandbox
+    if request.headers.get("content-type", "").split(";")[0].strip() != CONTENT_TYPE:
+        return Response(status_code=415, headers={"Accept-Post": CONTENT_TYPE})
+    try:
+        message = decode_request(await request.body())
+        request.scope[BODY_KEY] = message  # the journal shows which command was started
+        config = ProcessConfig.from_start_request(message)
+        timeout_ms = parse_timeout_ms(request.headers.get("connect-timeout-ms"))
+        keepalive_s = _keepalive_seconds(request.headers.get(KEEPALIVE_HEADER))
+    except ConnectError as error:
+        return error_stream(error)
+    script = fake.scripts.take(sandbox.sandbox_id, " ".join([config.cmd, *config.args]))
+    if script is not None:
+        return CommandStreamResponse(scripted_stream(script), media_type=CONTENT_TYPE)
+    env = {**base_environment(sandbox.workspace, sandbox.sandbox_id), **sandbox.env_vars, **config.envs}
+    sandbox_id = sandbox.sandbox_id
+    started: list[int] = []
+
+    def on_start(pid: int) -> None:
+        started.append(pid)
+        if not fake.register_process(sandbox_id, pid):  # the sandbox was killed meanwhile
+            kill_process_group(pid)
+
+    async def body() -> AsyncIterator[bytes]:
+        events = run_process(  # closed by aclosing: its finally kills a command still running
+            config,
+            workspace=sandbox.workspace,
+            env=env,
+            timeout_ms=timeout_ms,
+            keepalive_s=keepalive_s,
+            on_start=on_start,
+        )
         try:
-            message = decode_request(await request.body())
-            request.scope[BODY_KEY] = message  # the journal shows which command was started
-            config = ProcessConfig.from_start_request(message)
-            timeout_ms = parse_timeout_ms(request.headers.get("connect-timeout-ms"))
-            keepalive_s = _keepalive_seconds(request.headers.get(KEEPALIVE_HEADER))
+            async with aclosing(events):
+                async for event in events:
+                    yield encode_envelope({"event": event})
+            yield end_of_stream()
         except ConnectError as error:
-            return error_stream(error)
-        script = fake.scripts.take(sandbox.sandbox_id, " ".join([config.cmd, *config.args]))
-        if script is not None:
-            return CommandStreamResponse(scripted_stream(script), media_type=CONTENT_TYPE)
-        env = {**base_environment(sandbox.workspace, sandbox.sandbox_id), **sandbox.env_vars, **config.envs}
-        sandbox_id = sandbox.sandbox_id
-        started: list[int] = []
+            yield end_of_stream(error)
+        finally:
+            for pid in started:
+                fake.unregister_process(sandbox_id, pid)
 
-        def on_start(pid: int) -> None:
-            started.append(pid)
-            if not fake.register_process(sandbox_id, pid):  # the sandbox was killed meanwhile
-                kill_process_group(pid)
-
-        async def body() -> AsyncIterator[bytes]:
-            events = run_process(  # closed by aclosing: its finally kills a command still running
-                config,
-                workspace=sandbox.workspace,
-                env=env,
-                timeout_ms=timeout_ms,
-                keepalive_s=keepalive_s,
-                on_start=on_start,
-            )
-            try:
-                async with aclosing(events):
-                    async for event in events:
-                        yield encode_envelope({"event": event})
-                yield end_of_stream()
-            except ConnectError as error:
-                yield end_of_stream(error)
-            finally:
-                for pid in started:
-                    fake.unregister_process(sandbox_id, pid)
-
-        return CommandStreamResponse(body(), media_type=CONTENT_TYPE)
-
-    async def download_file(request: Request) -> Response:
-        sandbox = authorize(fake, request)
-        if isinstance(sandbox, Response):
-            return sandbox
-        return await files.download(fake, sandbox, request)
-
-    async def upload_file(request: Request) -> Response:
-        sandbox = authorize(fake, request)
-        if isinstance(sandbox, Response):
-            return sandbox
-        return await files.upload(fake, sandbox, request)
-
-    return [
-        Route("/health", operation(fake, "envd_health", health), methods=["GET"]),
-        Route("/files", operation(fake, "files_read", download_file), methods=["GET"]),
-        Route("/files", operation(fake, "files_write", upload_file), methods=["POST"]),
-        Route("/process.Process/Start", operation(fake, "process_start", process_start), methods=["POST"]),
-    ]
+    return CommandStreamResponse(body(), media_type=CONTENT_TYPE)
 
 
-async def envd_not_found(request: Request) -> Response:
-    return PlainTextResponse("404 page not found\n", 404)
+async def download_file(fake: FakeE2B, request: Request) -> Response:
+    sandbox = authorize(fake, request)
+    if isinstance(sandbox, Response):
+        return sandbox
+    return await files.download(fake, sandbox, request)
+
+
+async def upload_file(fake: FakeE2B, request: Request) -> Response:
+    sandbox = authorize(fake, request)
+    if isinstance(sandbox, Response):
+        return sandbox
+    return await files.upload(fake, sandbox, request)
+
+
+async def not_found(fake: FakeE2B, request: Request) -> Response:
+    return envd_not_found()
 
 
 def _keepalive_seconds(value: str | None) -> float | None:

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from mocks.e2b.errors import e2b_error
 from mocks.e2b.state import SANDBOX_USERS, FakeE2B, Sandbox
 
 
@@ -30,10 +31,6 @@ class FileError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-def envd_error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"code": status, "message": message}, status)
 
 
 def request_user(request: Request) -> str:
@@ -107,7 +104,7 @@ async def download(fake: FakeE2B, sandbox: Sandbox, request: Request) -> Respons
             read_file, fake, sandbox, request.query_params.get("path", ""), request_user(request)
         )
     except FileError as error:
-        return envd_error(error.status, error.message)
+        return e2b_error(error.status, error.message)
     disposition = f'attachment; filename="{inside.name}"'
     return Response(data, 200, {"Content-Disposition": disposition}, media_type="application/octet-stream")
 
@@ -140,5 +137,5 @@ async def upload(fake: FakeE2B, sandbox: Sandbox, request: Request) -> Response:
                 raise FileError(400, "a file part has no filename and no path was given")
             entries.append(await run_in_threadpool(write_file, fake, sandbox, target, user, data))
     except FileError as error:
-        return envd_error(error.status, error.message)
+        return e2b_error(error.status, error.message)
     return JSONResponse(entries)

@@ -4,28 +4,12 @@ from __future__ import annotations
 
 import respx
 
-from mocks.common.respx_bridge import RouteSpec, asgi_router
-from mocks.e2b.app import build_app
+from mocks.common.respx_bridge import asgi_router
+from mocks.e2b.app import ROUTES, build_app
 from mocks.e2b.state import FakeE2B
 
 E2B_API_URL = "https://api.e2b.app"
 E2B_SANDBOX_URL = "https://sandbox.e2b.app"
-
-ROUTES = [
-    RouteSpec("health", "GET", r"/health"),
-    RouteSpec("create_sandbox", "POST", r"(/v2)?/sandboxes"),
-    RouteSpec("list_sandboxes", "GET", r"(/v2)?/sandboxes"),
-    RouteSpec("get_sandbox", "GET", r"/sandboxes/[^/]+"),
-    RouteSpec("kill_sandbox", "DELETE", r"/sandboxes/[^/]+"),
-    RouteSpec("set_sandbox_timeout", "POST", r"/sandboxes/[^/]+/timeout"),
-    RouteSpec("refresh_sandbox", "POST", r"/sandboxes/[^/]+/refreshes"),
-    RouteSpec("pause_sandbox", "POST", r"/sandboxes/[^/]+/pause"),
-    RouteSpec("resume_sandbox", "POST", r"/sandboxes/[^/]+/resume"),
-    RouteSpec("connect_sandbox", "POST", r"(/v2)?/sandboxes/[^/]+/connect"),
-    RouteSpec("process_start", "POST", r"/process\.Process/Start"),
-    RouteSpec("files_read", "GET", r"/files"),
-    RouteSpec("files_write", "POST", r"/files"),
-]
 
 
 def e2b_router(
@@ -37,7 +21,8 @@ def e2b_router(
 ) -> respx.MockRouter:
     """A respx router answering `api_url` (and envd at `sandbox_url`) from `fake`.
 
-    Use as `with e2b_router(fake) as router:`; named routes: see ROUTES, plus "not_found".
+    Use as `with e2b_router(fake) as router:`; its routes are named after the operations of the app's
+    route table (mocks.e2b.app.ROUTES), plus "not_found".
     """
     base_urls = [api_url] if sandbox_url in (None, api_url) else [api_url, sandbox_url]
     return asgi_router(build_app(fake), base_urls, ROUTES, passthrough_urls=passthrough_urls)

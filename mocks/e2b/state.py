@@ -4,10 +4,15 @@ A sandbox is running, paused or killed. It expires at `end_at` (killed, or pause
 with autoPause), measured on the fake's clock (`advance_time()` moves it); expiry is applied whenever
 the fake is asked anything, and kills the commands still running. Pausing stops the sandbox's commands
 (SIGSTOP) and keeps its files; resuming (connect) continues them (SIGCONT).
+
+What E2B would refuse raises an E2BError carrying the status of E2B's answer (errors.py words the body).
+Plain Python: no HTTP framework here; the app (app.py) is the only HTTP front.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import os
 import secrets
@@ -15,16 +20,15 @@ import shutil
 import signal
 import string
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from starlette.responses import JSONResponse, Response
-
 from mocks.common.faults import RequestFacts
 from mocks.common.service import FakeService
+from mocks.e2b.representations import iso, sandbox_detail_json
 from mocks.e2b.scripted import CommandScripts, ScriptedCommand
 
 DEFAULT_API_KEY = "e2b_" + "0" * 40
@@ -34,7 +38,7 @@ API_DEFAULT_TIMEOUT_SECONDS = 15  # the REST API's default when a create request
 REFRESH_MINIMUM_SECONDS = 15  # a refresh extends the life by at least this much (SandboxTimeoutDefault)
 MAX_LENGTH_HOURS = 24  # the team's longest sandbox life (Pro tier); a create/connect asking more is refused
 ENVD_VERSION = "0.5.7"  # recent enough for every command feature the SDK uses
-CLIENT_ID = "6532622b"  # deprecated field the API still fills with a constant
+MAX_PAGE = 100  # the most sandboxes one page of GET /v2/sandboxes holds (and its default)
 SANDBOX_HOME = "/home/user"  # the sandbox user's home and default cwd, mapped to the workspace
 SANDBOX_USERS = {"user": SANDBOX_HOME, "root": "/root"}
 ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -46,32 +50,46 @@ class SandboxState(enum.StrEnum):
     KILLED = "killed"
 
 
-class QuotaExceeded(Exception):
-    pass
+class E2BError(Exception):
+    """A request E2B refuses: `status` is the HTTP status of its answer, the message the body's `message`."""
+
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
-class InvalidTimeout(ValueError):
-    pass
+class QuotaExceeded(E2BError):
+    status = 429
 
 
-class SandboxNotFound(KeyError):
-    pass
+class InvalidTimeout(E2BError, ValueError):
+    status = 400
 
 
-class WrongState(Exception):
+class InvalidNextToken(E2BError):
+    status = 400
+
+
+class SandboxNotFound(E2BError, KeyError):
+    """No running or paused sandbox has this id (the error's only argument; errors.py words the message)."""
+
+    status = 404
+
+    @property
+    def sandbox_id(self) -> str:
+        return self.message
+
+
+class WrongState(E2BError):
     """The sandbox exists but is not in a state the operation accepts (409 on E2B)."""
+
+    status = 409
 
 
 def new_sandbox_id() -> str:
     return "".join(secrets.choice(ID_ALPHABET) for _ in range(20))
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def sandbox_not_found_message(sandbox_id: str) -> str:
-    return f"Sandbox \"{sandbox_id}\" doesn't exist or you don't have access to it"
 
 
 @dataclass
@@ -98,49 +116,47 @@ class Sandbox:
         return self.state is SandboxState.RUNNING
 
     @property
+    def paused(self) -> bool:
+        return self.state is SandboxState.PAUSED
+
+    @property
     def rootfs(self) -> Path:
         """Where the file API keeps paths outside /home/user (never on the host's own filesystem)."""
         return self.workspace.with_name(self.workspace.name + ".rootfs")
 
-    def to_json(self) -> dict[str, Any]:
-        """The `Sandbox` schema: the answer to POST /sandboxes, POST /v2/sandboxes and connect."""
-        return {
-            "templateID": self.template_id,
-            "sandboxID": self.sandbox_id,
-            "alias": self.template_id,
-            "clientID": CLIENT_ID,
-            "envdVersion": self.envd_version,
-            "envdAccessToken": self.envd_access_token,
-            "trafficAccessToken": None,
-            "domain": None,
-        }
 
-    def to_detail_json(self) -> dict[str, Any]:
-        """The `SandboxDetail` schema: the answer to GET /sandboxes/{sandboxID}."""
-        return {
-            "templateID": self.template_id,
-            "alias": self.template_id,
-            "sandboxID": self.sandbox_id,
-            "clientID": CLIENT_ID,
-            "startedAt": iso(self.started_at),
-            "endAt": iso(self.end_at),
-            "envdVersion": self.envd_version,
-            "envdAccessToken": self.envd_access_token,
-            "domain": None,
-            "cpuCount": self.cpu_count,
-            "memoryMB": self.memory_mb,
-            "diskSizeMB": self.disk_size_mb,
-            "metadata": dict(self.metadata),
-            "state": "paused" if self.state is SandboxState.PAUSED else "running",
-            "lifecycle": {"autoResume": False, "onTimeout": "pause" if self.auto_pause else "kill"},
-        }
+def page_token(sandbox: Sandbox) -> str:
+    """An opaque cursor naming the last sandbox of a page."""
+    return base64.urlsafe_b64encode(f"{sandbox.started_at.isoformat()}__{sandbox.sandbox_id}".encode()).decode()
 
-    def to_listed_json(self) -> dict[str, Any]:
-        """The `ListedSandbox` schema: an item of GET /sandboxes and GET /v2/sandboxes."""
-        detail = self.to_detail_json()
-        for key in ("envdAccessToken", "domain", "lifecycle"):
-            detail.pop(key)
-        return detail
+
+def page_cursor(token: str) -> tuple[datetime, str]:
+    """(started_at, sandbox id) of the sandbox a page token names; raises InvalidNextToken."""
+    try:
+        moment, sandbox_id = base64.urlsafe_b64decode(token.encode()).decode().split("__")
+        return datetime.fromisoformat(moment), sandbox_id
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidNextToken("Invalid next token") from None
+
+
+@dataclass(frozen=True)
+class SandboxQuery:
+    """Which sandboxes a listing asks for, and in which order."""
+
+    states: tuple[SandboxState, ...] = (SandboxState.RUNNING, SandboxState.PAUSED)
+    metadata: Mapping[str, str] = field(default_factory=dict)  # pairs the sandbox's metadata must have
+    template: str | None = None
+    started_after: datetime | None = None
+    newest_first: bool = True
+
+
+@dataclass(frozen=True)
+class SandboxPage:
+    """One page of GET /v2/sandboxes."""
+
+    sandboxes: list[Sandbox]
+    next_token: str | None  # names the page's last sandbox when more follow it
+    total_running: int | None  # the running sandboxes from this page on, when running ones were asked for
 
 
 class FakeE2B(FakeService):
@@ -308,29 +324,41 @@ class FakeE2B(FakeService):
             self._expire()
             return self._in_state(SandboxState.PAUSED)
 
-    def list_sandboxes(
-        self,
-        *,
-        states: Iterable[SandboxState] = (SandboxState.RUNNING, SandboxState.PAUSED),
-        metadata: dict[str, str] | None = None,
-        template: str | None = None,
-        started_after: datetime | None = None,
-        newest_first: bool = True,
-    ) -> list[Sandbox]:
-        """What GET /v2/sandboxes lists: running/paused sandboxes whose metadata has every pair asked for."""
-        wanted = set(states)
+    def list_sandboxes(self, query: SandboxQuery = SandboxQuery()) -> list[Sandbox]:
+        """What GET /v2/sandboxes lists: the sandboxes in a state asked for, whose metadata has every pair
+        asked for, of the template and started after the moment asked for (when asked), in order."""
+        wanted = set(query.states)
         with self._lock:
             self._expire()
             found = [
                 sandbox
                 for sandbox in self._sandboxes.values()
                 if sandbox.state in wanted
-                and all(sandbox.metadata.get(key) == value for key, value in (metadata or {}).items())
-                and (template is None or template == sandbox.template_id)
-                and (started_after is None or sandbox.started_at >= started_after)
+                and all(sandbox.metadata.get(key) == value for key, value in query.metadata.items())
+                and (query.template is None or query.template == sandbox.template_id)
+                and (query.started_after is None or sandbox.started_at >= query.started_after)
             ]
-        found.sort(key=lambda sandbox: (sandbox.started_at, sandbox.sandbox_id), reverse=newest_first)
+        found.sort(key=lambda sandbox: (sandbox.started_at, sandbox.sandbox_id), reverse=query.newest_first)
         return found
+
+    def list_sandboxes_page(
+        self, query: SandboxQuery = SandboxQuery(), *, limit: int = MAX_PAGE, next_token: str | None = None
+    ) -> SandboxPage:
+        """One page of what list_sandboxes finds: at most `limit`, after the sandbox `next_token` names
+        (from the start when that one is gone). Raises InvalidNextToken."""
+        after = page_cursor(next_token) if next_token else None
+        listed = self.list_sandboxes(query)
+        if after is not None:
+            keys = [(sandbox.started_at, sandbox.sandbox_id) for sandbox in listed]
+            found = [index for index, key in enumerate(keys) if key == after]
+            listed = listed[found[0] + 1 :] if found else listed
+        page = listed[:limit]
+        running = SandboxState.RUNNING in query.states
+        return SandboxPage(
+            sandboxes=page,
+            next_token=page_token(page[-1]) if len(listed) > limit else None,
+            total_running=sum(1 for sandbox in listed if sandbox.running) if running else None,
+        )
 
     def killed_sandboxes(self) -> list[Sandbox]:
         """Sandboxes killed by DELETE or past their end (reset() forgets them)."""
@@ -432,7 +460,7 @@ class FakeE2B(FakeService):
             return {
                 "sandboxes": [
                     {
-                        **sandbox.to_detail_json(),
+                        **sandbox_detail_json(sandbox),
                         "state": sandbox.state.value,
                         "killedAt": iso(sandbox.killed_at) if sandbox.killed_at else None,
                         "pausedAt": iso(sandbox.paused_at) if sandbox.paused_at else None,
@@ -447,9 +475,6 @@ class FakeE2B(FakeService):
                 "faults": [rule.to_json() for rule in self.faults.rules()],
                 "scripted_commands": [script.to_json() for script in self.scripts.scripts()],
             }
-
-    def error_response(self, status: int, message: str | None = None) -> Response:
-        return e2b_error(status, message)
 
     # -- internals ------------------------------------------------------------------------------------
     def _check_timeout(self, timeout: int) -> None:
@@ -519,22 +544,3 @@ def signal_process_group(pid: int, signum: int) -> None:
 
 def kill_process_group(pid: int) -> None:
     signal_process_group(pid, signal.SIGKILL)
-
-
-STATUS_MESSAGES = {
-    400: "Bad request",
-    401: "Invalid API key",
-    403: "Forbidden",
-    404: "Not found",
-    409: "Conflict",
-    429: "Rate limit exceeded",
-    500: "Internal server error",
-    502: "Bad gateway",
-    503: "Service unavailable",
-    504: "Gateway timeout",
-}
-
-
-def e2b_error(status: int, message: str | None = None) -> JSONResponse:
-    """E2B's error body: {"code": <status>, "message": "..."} (the `Error` schema of the spec)."""
-    return JSONResponse({"code": status, "message": message or STATUS_MESSAGES.get(status, "Error")}, status)

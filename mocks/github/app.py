@@ -1,18 +1,15 @@
 """The fake GitHub's HTTP front: the REST API subset the platform uses, git smart HTTP, and /_fake/ admin.
 
-REST operations (names used by faults, the journal and the respx routes):
-get_repository, get_branch, get_ref, list_pull_requests, create_pull_request, get_pull_request,
-get_rate_limit; git: git_info_refs, git_upload_pack, git_receive_pack; web_pull_request (a page for
-html_url); health.
+ROUTES is the service's route table: its operation names are those of faults, the journal and the respx
+routes. A REST handler parses the request (validation.py), asks the state and represents what it answers
+(representations.py); what the state or the checks refuse comes back as a GitHubError, which errors.py
+words for the operation.
 """
 
 from __future__ import annotations
 
-import html
-import json
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -22,35 +19,36 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mocks.common.admin import admin_error, admin_routes, read_json_object
-from mocks.common.operations import RecordingMiddleware, operation
+from mocks.common.operations import RecordingMiddleware
+from mocks.common.routes import Endpoint, catch_all, starlette_routes
 from mocks.github.errors import (
     OPERATION_DOCS,
     RATE_LIMIT_DOCS,
+    error_response,
     github_error,
-    invalid_request,
     not_found,
-    problems_parsing_json,
     secondary_rate_limited,
-    validation_failed,
 )
 from mocks.github.git_http import basic_credentials, git_http
 from mocks.github.rate_limits import ANONYMOUS
 from mocks.github.representations import (
+    NOT_FOUND_PAGE,
     branch_json,
     git_ref_json,
+    link_header,
     pull_request_json,
+    pull_request_page,
     rate_limit_json,
     repository_json,
     user_id,
 )
-from mocks.github.state import FakeGitHub, RepositoryExists, ValidationFailed
+from mocks.github.state import FakeGitHub, GitHubError, NotFound, Repository, RepositoryExists
+from mocks.github.validation import parse_new_pull_request, parse_pull_request_query, pull_number
 
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 API_HEADERS = {"x-github-media-type": "github.v3; format=json", "x-github-api-version-selected": "2022-11-28"}
-PULL_STATES = ("open", "closed", "all")
 CONTENT_CREATING = frozenset({"create_pull_request"})
 REQUEST_ID_KEY = "fake.github_request_id"
-RestHandler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[FakeGitHub, Request], Awaitable[Response]]
 
 
 def api_token(header: str | None) -> str | None:
@@ -70,10 +68,10 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def rest(fake: FakeGitHub, name: str, handler: RestHandler, *, anonymous: bool = False) -> RestHandler:
-    """Authentication and the rate limits, as GitHub applies them to every REST call."""
+def rest(name: str, method: str, path: str, handler: Handler, *, anonymous: bool = False) -> Endpoint:
+    """A REST operation: authentication and the rate limits, as GitHub applies them to every REST call."""
 
-    async def endpoint(request: Request) -> Response:
+    async def endpoint(fake: FakeGitHub, request: Request) -> Response:
         token = api_token(request.headers.get("authorization"))
         if token is None and not anonymous:
             window = fake.rate_limits.peek(ANONYMOUS)
@@ -95,7 +93,9 @@ def rest(fake: FakeGitHub, name: str, handler: RestHandler, *, anonymous: bool =
                     window, allowed = fake.rate_limits.consume(key)
                 if allowed:
                     try:
-                        response = await handler(request)
+                        response = await handler(fake, request)
+                    except GitHubError as error:
+                        response = error_response(name, error)
                     except KeyError:  # the repository went away meanwhile (reset)
                         response = not_found(name)
                 else:
@@ -107,221 +107,123 @@ def rest(fake: FakeGitHub, name: str, handler: RestHandler, *, anonymous: bool =
         response.headers.update({**API_HEADERS, **window.headers()})
         return response
 
-    return endpoint
+    return Endpoint(name, method, path, endpoint)
 
 
-def rest_routes(fake: FakeGitHub) -> list[BaseRoute]:
-    def find_repo(request: Request):
-        return fake.get_repo(request.path_params["owner"], request.path_params["repo"])
-
-    async def get_repository(request: Request) -> Response:
-        repo = find_repo(request)
-        if repo is None:
-            return not_found("get_repository")
-        return JSONResponse(repository_json(repo, base_url(request), fake.clone_url(repo, base_url(request))))
-
-    async def get_branch(request: Request) -> Response:
-        repo = find_repo(request)
-        if repo is None:
-            return not_found("get_branch")
-        branch = await run_in_threadpool(fake.get_branch, repo.owner, repo.name, request.path_params["branch"])
-        if branch is None:
-            return github_error(404, "Branch not found", documentation_url=OPERATION_DOCS["get_branch"])
-        return JSONResponse(branch_json(repo, branch, base_url(request)))
-
-    async def get_ref(request: Request) -> Response:
-        repo = find_repo(request)
-        if repo is None:
-            return not_found("get_ref")
-        ref = request.path_params["ref"]
-        found = await run_in_threadpool(fake.get_ref, repo.owner, repo.name, ref)
-        if found is None:
-            return not_found("get_ref")
-        return JSONResponse(git_ref_json(repo, ref, *found, base_url(request)))
-
-    async def list_pull_requests(request: Request) -> Response:
-        repo = find_repo(request)
-        if repo is None:
-            return not_found("list_pull_requests")
-        query = request.query_params
-        state = query.get("state", "open")
-        if state not in PULL_STATES:
-            return invalid_request("list_pull_requests", f"For 'state', \"{state}\" is not one of {list(PULL_STATES)}.")
-        try:
-            per_page = min(100, max(1, int(query.get("per_page", "30"))))
-            page = max(1, int(query.get("page", "1")))
-        except ValueError:
-            return invalid_request("list_pull_requests", "per_page and page must be integers.")
-        pulls = await run_in_threadpool(fake.pull_requests, repo.owner, repo.name)
-        head = query.get("head")
-        if head:
-            head_owner, _, head_ref = head.rpartition(":")
-            pulls = [
-                pull
-                for pull in pulls
-                if pull.head_ref == head_ref and (not head_owner or head_owner.lower() == repo.owner.lower())
-            ]
-        if query.get("base"):
-            pulls = [pull for pull in pulls if pull.base_ref == query["base"]]
-        if state != "all":
-            pulls = [pull for pull in pulls if pull.state == state]
-        newest_first = query.get("direction", "desc" if query.get("sort", "created") == "created" else "asc") == "desc"
-        sort_key = "updated_at" if query.get("sort") in ("updated", "long-running") else "created_at"
-        pulls.sort(key=lambda pull: (getattr(pull, sort_key), pull.number), reverse=newest_first)
-        page_items = pulls[(page - 1) * per_page : page * per_page]
-        api = base_url(request)
-        clone_url = fake.clone_url(repo, api)
-        response = JSONResponse([pull_request_json(repo, pull, api, clone_url, full=False) for pull in page_items])
-        last_page = max(1, -(-len(pulls) // per_page))
-        if last_page > 1:
-            response.headers["link"] = pagination_links(request, page, last_page)
-        return response
-
-    async def create_pull_request(request: Request) -> Response:
-        name = "create_pull_request"
-        repo = find_repo(request)
-        if repo is None:
-            return not_found(name)
-        try:
-            data = json.loads(await request.body())
-        except ValueError:
-            return problems_parsing_json(name)
-        if not isinstance(data, dict):
-            return invalid_request(name, f"For 'links/0/schema', {json.dumps(data)} is not an object.")
-        missing = [field for field in ("base", "head") if field not in data]
-        if missing:
-            quoted = ", ".join(f'"{field}"' for field in missing)
-            return invalid_request(name, f"{quoted} {'wasn' if len(missing) == 1 else 'weren'}'t supplied.")
-        problem = type_problem(data)
-        if problem:
-            return invalid_request(name, problem)
-        if not data.get("title"):
-            return validation_failed(name, [{"resource": "PullRequest", "code": "missing_field", "field": "title"}])
-        try:
-            pull = await run_in_threadpool(
-                lambda: fake.create_pull_request(
-                    repo.owner,
-                    repo.name,
-                    head=data["head"],
-                    base=data["base"],
-                    title=data["title"],
-                    body=data.get("body"),
-                    draft=bool(data.get("draft", False)),
-                    maintainer_can_modify=bool(data.get("maintainer_can_modify", False)),
-                )
-            )
-        except ValidationFailed as error:
-            return validation_failed(name, error.errors, error.message)
-        api = base_url(request)
-        body = pull_request_json(repo, pull, api, fake.clone_url(repo, api))
-        return JSONResponse(body, 201, headers={"location": body["url"]})
-
-    async def get_pull_request(request: Request) -> Response:
-        repo = find_repo(request)
-        number = request.path_params["number"]
-        if repo is None or not number.isdigit():
-            return not_found("get_pull_request")
-        pull = await run_in_threadpool(fake.get_pull_request, repo.owner, repo.name, int(number))
-        if pull is None:
-            return not_found("get_pull_request")
-        api = base_url(request)
-        return JSONResponse(pull_request_json(repo, pull, api, fake.clone_url(repo, api)))
-
-    async def get_rate_limit(request: Request) -> Response:
-        token = api_token(request.headers.get("authorization")) or ANONYMOUS
-        window = fake.rate_limits.peek(token)
-        return JSONResponse(rate_limit_json(window, int(fake.time()) + 3600))
-
-    def route(path: str, name: str, handler: RestHandler, method: str, *, anonymous: bool = False) -> Route:
-        return Route(path, operation(fake, name, rest(fake, name, handler, anonymous=anonymous)), methods=[method])
-
-    repo_path = "/repos/{owner}/{repo}"
-    return [
-        route(repo_path, "get_repository", get_repository, "GET"),
-        route(f"{repo_path}/branches/{{branch:path}}", "get_branch", get_branch, "GET"),
-        route(f"{repo_path}/git/ref/{{ref:path}}", "get_ref", get_ref, "GET"),
-        route(f"{repo_path}/pulls", "list_pull_requests", list_pull_requests, "GET"),
-        route(f"{repo_path}/pulls", "create_pull_request", create_pull_request, "POST"),
-        route(f"{repo_path}/pulls/{{number}}", "get_pull_request", get_pull_request, "GET"),
-        route("/rate_limit", "get_rate_limit", get_rate_limit, "GET", anonymous=True),
-    ]
+def repository(fake: FakeGitHub, request: Request) -> Repository:
+    return fake.repository(request.path_params["owner"], request.path_params["repo"])
 
 
-def type_problem(data: dict[str, Any]) -> str | None:
-    """GitHub's schema message for the first field of the wrong type, if any."""
-    expected: dict[str, type | tuple[type, ...]] = {
-        "title": str,
-        "head": str,
-        "base": str,
-        "body": (str, type(None)),
-        "head_repo": str,
-        "draft": bool,
-        "maintainer_can_modify": bool,
-    }
-    for field, kind in expected.items():
-        if field in data and not isinstance(data[field], kind):
-            wanted = "a boolean" if kind is bool else "a string"
-            return f"For 'properties/{field}', {json.dumps(data[field])} is not {wanted}."
-    return None
+async def get_repository(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    return JSONResponse(repository_json(repo, base_url(request), fake.clone_url(repo, base_url(request))))
 
 
-def pagination_links(request: Request, page: int, last: int) -> str:
-    def link(number: int, rel: str) -> str:
-        return f'<{request.url.include_query_params(page=number)}>; rel="{rel}"'
-
-    links = []
-    if page < last:
-        links += [link(page + 1, "next"), link(last, "last")]
-    if page > 1:
-        links += [link(1, "first"), link(page - 1, "prev")]
-    return ", ".join(links)
+async def get_branch(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    branch = await run_in_threadpool(fake.get_branch, repo.owner, repo.name, request.path_params["branch"])
+    if branch is None:
+        raise NotFound("Branch not found")
+    return JSONResponse(branch_json(repo, branch, base_url(request)))
 
 
-def git_routes(fake: FakeGitHub) -> list[BaseRoute]:
-    def serve(service_path: str):
-        async def handler(request: Request) -> Response:
-            return await git_http(fake, request, service_path)
-
-        return handler
-
-    base = "/{owner}/{repo}"
-    return [
-        Route(f"{base}/info/refs", operation(fake, "git_info_refs", serve("info/refs")), methods=["GET"]),
-        Route(
-            f"{base}/git-upload-pack", operation(fake, "git_upload_pack", serve("git-upload-pack")), methods=["POST"]
-        ),
-        Route(
-            f"{base}/git-receive-pack", operation(fake, "git_receive_pack", serve("git-receive-pack")), methods=["POST"]
-        ),
-    ]
+async def get_ref(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    ref = request.path_params["ref"]
+    found = await run_in_threadpool(fake.get_ref, repo.owner, repo.name, ref)
+    if found is None:
+        raise NotFound()
+    return JSONResponse(git_ref_json(repo, ref, *found, base_url(request)))
 
 
-def web_routes(fake: FakeGitHub) -> list[BaseRoute]:
-    async def pull_request_page(request: Request) -> Response:
-        """A stand-in for github.com's pull request page, so html_url opens in a browser."""
-        repo = fake.get_repo(request.path_params["owner"], request.path_params["repo"])
-        number = request.path_params["number"]
-        pull = None
-        if repo is not None and number.isdigit():
-            pull = await run_in_threadpool(fake.get_pull_request, repo.owner, repo.name, int(number))
-        if repo is None or pull is None:
-            return HTMLResponse("<h1>404</h1><p>This is not the web page you are looking for.</p>", 404)
-        title = html.escape(pull.title)
-        return HTMLResponse(
-            f"<!doctype html><title>{title} · Pull Request #{pull.number} · {html.escape(repo.full_name)}</title>"
-            f"<h1>{title} <span>#{pull.number}</span></h1>"
-            f"<p class='state'>{pull.state}</p>"
-            f"<p>{html.escape(repo.owner)}:{html.escape(pull.head_ref)} → {html.escape(pull.base_ref)}</p>"
-            f"<pre>{html.escape(pull.body or '')}</pre>"
+async def list_pull_requests(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    query = parse_pull_request_query(request.query_params)
+    page = await run_in_threadpool(fake.list_pull_requests, repo.owner, repo.name, query)
+    api = base_url(request)
+    clone_url = fake.clone_url(repo, api)
+    response = JSONResponse([pull_request_json(repo, pull, api, clone_url, full=False) for pull in page.pulls])
+    link = link_header(page, lambda number: str(request.url.include_query_params(page=number)))
+    if link is not None:
+        response.headers["link"] = link
+    return response
+
+
+async def create_pull_request(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    data = parse_new_pull_request(await request.body())
+    pull = await run_in_threadpool(
+        lambda: fake.create_pull_request(
+            repo.owner,
+            repo.name,
+            head=data["head"],
+            base=data["base"],
+            title=data["title"],
+            body=data.get("body"),
+            draft=bool(data.get("draft", False)),
+            maintainer_can_modify=bool(data.get("maintainer_can_modify", False)),
         )
+    )
+    api = base_url(request)
+    body = pull_request_json(repo, pull, api, fake.clone_url(repo, api))
+    return JSONResponse(body, 201, headers={"location": body["url"]})
 
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
 
-    return [
-        Route("/health", operation(fake, "health", health), methods=["GET"]),
-        Route("/{owner}/{repo}/pull/{number}", operation(fake, "web_pull_request", pull_request_page), methods=["GET"]),
-    ]
+async def get_pull_request(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    number = pull_number(request.path_params["number"])
+    pull = await run_in_threadpool(fake.get_pull_request, repo.owner, repo.name, number)
+    if pull is None:
+        raise NotFound()
+    api = base_url(request)
+    return JSONResponse(pull_request_json(repo, pull, api, fake.clone_url(repo, api)))
+
+
+async def get_rate_limit(fake: FakeGitHub, request: Request) -> Response:
+    token = api_token(request.headers.get("authorization")) or ANONYMOUS
+    window = fake.rate_limits.peek(token)
+    return JSONResponse(rate_limit_json(window, int(fake.time()) + 3600))
+
+
+def git_service(service_path: str) -> Handler:
+    async def handler(fake: FakeGitHub, request: Request) -> Response:
+        return await git_http(fake, request, service_path)
+
+    return handler
+
+
+async def web_pull_request(fake: FakeGitHub, request: Request) -> Response:
+    repo = fake.get_repo(request.path_params["owner"], request.path_params["repo"])
+    number = request.path_params["number"]
+    pull = None
+    if repo is not None and number.isdigit():
+        pull = await run_in_threadpool(fake.get_pull_request, repo.owner, repo.name, int(number))
+    if repo is None or pull is None:
+        return HTMLResponse(NOT_FOUND_PAGE, 404)
+    return HTMLResponse(pull_request_page(repo, pull))
+
+
+async def health(fake: FakeGitHub, request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+REPO = "/repos/{owner}/{repo}"
+GIT = "/{owner}/{repo}"
+# The service's route table, in the order the app matches it (the respx router's named routes too).
+ROUTES = [
+    rest("get_repository", "GET", REPO, get_repository),
+    rest("get_branch", "GET", f"{REPO}/branches/{{branch:path}}", get_branch),
+    rest("get_ref", "GET", f"{REPO}/git/ref/{{ref:path}}", get_ref),
+    rest("list_pull_requests", "GET", f"{REPO}/pulls", list_pull_requests),
+    rest("create_pull_request", "POST", f"{REPO}/pulls", create_pull_request),
+    rest("get_pull_request", "GET", f"{REPO}/pulls/{{number}}", get_pull_request),
+    rest("get_rate_limit", "GET", "/rate_limit", get_rate_limit, anonymous=True),
+    Endpoint("git_info_refs", "GET", f"{GIT}/info/refs", git_service("info/refs")),
+    Endpoint("git_upload_pack", "POST", f"{GIT}/git-upload-pack", git_service("git-upload-pack")),
+    Endpoint("git_receive_pack", "POST", f"{GIT}/git-receive-pack", git_service("git-receive-pack")),
+    Endpoint("health", "GET", "/health", health),
+    Endpoint("web_pull_request", "GET", f"{GIT}/pull/{{number}}", web_pull_request),
+]
 
 
 def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
@@ -404,7 +306,7 @@ def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
     ]
 
 
-async def rest_not_found(request: Request) -> Response:
+async def rest_not_found(fake: FakeGitHub, request: Request) -> Response:
     return not_found()
 
 
@@ -434,10 +336,8 @@ def build_app(fake: FakeGitHub) -> ASGIApp:
         routes=[
             *admin_routes(fake),
             *fake_admin_routes(fake),
-            *rest_routes(fake),
-            *git_routes(fake),
-            *web_routes(fake),
-            Route("/{path:path}", operation(fake, "not_found", rest_not_found), methods=ALL_METHODS),
+            *starlette_routes(fake, ROUTES, github_error),
+            catch_all(fake, rest_not_found, github_error),
         ]
     )
     return RecordingMiddleware(RequestIdMiddleware(app), fake)

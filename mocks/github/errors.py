@@ -1,10 +1,13 @@
-"""GitHub's error bodies: {"message", "documentation_url", "status"} (+ "errors" for 422)."""
+"""GitHub's error bodies: {"message", "documentation_url", "status"} (+ "errors" for 422), and the answers
+to the refusals of the state and of the request checks."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from starlette.responses import JSONResponse
+
+from mocks.github.state import GitHubError
 
 DOCS = "https://docs.github.com/rest"
 
@@ -60,13 +63,11 @@ def not_found(operation: str | None = None) -> JSONResponse:
     return github_error(404, "Not Found", documentation_url=OPERATION_DOCS.get(operation or "", DOCS))
 
 
-def validation_failed(operation: str, errors: list[dict[str, Any]], message: str = "Validation Failed") -> JSONResponse:
-    return github_error(422, message, documentation_url=OPERATION_DOCS[operation], errors=errors)
-
-
-def invalid_request(operation: str, detail: str) -> JSONResponse:
-    """422 of GitHub's request-schema validation, e.g. `"head" wasn't supplied.`."""
-    return github_error(422, f"Invalid request.\n\n{detail}", documentation_url=OPERATION_DOCS[operation])
+def error_response(operation: str, error: GitHubError) -> JSONResponse:
+    """GitHub's answer to a request the state or the request checks refused, in `operation`."""
+    return github_error(
+        error.status, error.message, documentation_url=OPERATION_DOCS.get(operation, DOCS), errors=error.errors
+    )
 
 
 def secondary_rate_limited(status: int, retry_after: int, request_id: str) -> JSONResponse:
@@ -78,7 +79,3 @@ def secondary_rate_limited(status: int, retry_after: int, request_id: str) -> JS
     return github_error(
         status, message, documentation_url=SECONDARY_RATE_LIMIT_DOCS, headers={"retry-after": str(retry_after)}
     )
-
-
-def problems_parsing_json(operation: str) -> JSONResponse:
-    return github_error(400, "Problems parsing JSON", documentation_url=OPERATION_DOCS[operation])

@@ -1,5 +1,6 @@
 """The JSON GitHub returns for users, repositories and pull requests (schemas of the OpenAPI description:
-simple-user, repository / full-repository, pull-request / pull-request-simple, rate-limit-overview).
+simple-user, repository / full-repository, pull-request / pull-request-simple, rate-limit-overview), the
+`link` header of a page of them, and the web page a pull request's html_url opens.
 
 `api` is the base URL the request came to (https://api.github.com on GitHub); the fake has no separate
 web host, so html_url points at the same base (the fake serves a small page for pull requests).
@@ -8,13 +9,15 @@ web host, so html_url points at the same base (the fake serves a small page for 
 from __future__ import annotations
 
 import base64
+import html
 import zlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from mocks.github.rate_limits import RateWindow
-from mocks.github.state import Branch, PullRequest, Repository
+from mocks.github.state import Branch, PullRequest, PullRequestPage, Repository
 
 
 def timestamp(moment: datetime) -> str:
@@ -320,3 +323,35 @@ def rate_limit_json(core: RateWindow, reset_default: int) -> dict[str, Any]:
         },
         "rate": core.to_json(),
     }
+
+
+def link_header(page: PullRequestPage, page_url: Callable[[int], str]) -> str | None:
+    """GitHub's `link` header of a list past one page (None for a single page); `page_url(n)` is the
+    request's URL asking for page n."""
+    if page.last_page <= 1:
+        return None
+
+    def link(number: int, rel: str) -> str:
+        return f'<{page_url(number)}>; rel="{rel}"'
+
+    links = []
+    if page.page < page.last_page:
+        links += [link(page.page + 1, "next"), link(page.last_page, "last")]
+    if page.page > 1:
+        links += [link(1, "first"), link(page.page - 1, "prev")]
+    return ", ".join(links)
+
+
+NOT_FOUND_PAGE = "<h1>404</h1><p>This is not the web page you are looking for.</p>"
+
+
+def pull_request_page(repo: Repository, pull: PullRequest) -> str:
+    """A stand-in for github.com's pull request page, so html_url opens in a browser."""
+    title = html.escape(pull.title)
+    return (
+        f"<!doctype html><title>{title} · Pull Request #{pull.number} · {html.escape(repo.full_name)}</title>"
+        f"<h1>{title} <span>#{pull.number}</span></h1>"
+        f"<p class='state'>{pull.state}</p>"
+        f"<p>{html.escape(repo.owner)}:{html.escape(pull.head_ref)} → {html.escape(pull.base_ref)}</p>"
+        f"<pre>{html.escape(pull.body or '')}</pre>"
+    )

@@ -9,25 +9,16 @@ from __future__ import annotations
 
 import respx
 
-from mocks.common.respx_bridge import RouteSpec, asgi_router
-from mocks.github.app import build_app
+from mocks.common.respx_bridge import asgi_router
+from mocks.github.app import ROUTES, build_app
 from mocks.github.state import FakeGitHub
 
 GITHUB_API_URL = "https://api.github.com"
-
-ROUTES = [
-    RouteSpec("get_repository", "GET", r"/repos/[^/]+/[^/]+"),
-    RouteSpec("get_branch", "GET", r"/repos/[^/]+/[^/]+/branches/.+"),
-    RouteSpec("get_ref", "GET", r"/repos/[^/]+/[^/]+/git/ref/.+"),
-    RouteSpec("list_pull_requests", "GET", r"/repos/[^/]+/[^/]+/pulls"),
-    RouteSpec("create_pull_request", "POST", r"/repos/[^/]+/[^/]+/pulls"),
-    RouteSpec("get_pull_request", "GET", r"/repos/[^/]+/[^/]+/pulls/[^/]+"),
-    RouteSpec("get_rate_limit", "GET", r"/rate_limit"),
-]
 
 
 def github_router(
     fake: FakeGitHub, api_url: str = GITHUB_API_URL, *, passthrough_urls: tuple[str, ...] = ()
 ) -> respx.MockRouter:
-    """A respx router answering `api_url` from `fake`; named routes: see ROUTES, plus "not_found"."""
+    """A respx router answering `api_url` from `fake`; its routes are named after the operations of the
+    app's route table (mocks.github.app.ROUTES), plus "not_found"."""
     return asgi_router(build_app(fake), [api_url], ROUTES, passthrough_urls=passthrough_urls)

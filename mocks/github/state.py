@@ -1,4 +1,8 @@
-"""The state model of the fake GitHub: tokens, repositories (real bare git repositories), pull requests."""
+"""The state model of the fake GitHub: tokens, repositories (real bare git repositories), pull requests.
+
+What GitHub would refuse raises a GitHubError carrying the status of GitHub's answer (errors.py words the
+body). Plain Python: no HTTP framework here; the app (app.py) is the only HTTP front.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from starlette.responses import Response
-
 from mocks.common.faults import RequestFacts
 from mocks.common.service import FakeService
 from mocks.github.bare_repo import BareRepository, is_valid_branch_name
-from mocks.github.errors import github_error
 from mocks.github.rate_limits import AUTHENTICATED_LIMIT, RateLimits, RateWindow
 
 DEFAULT_TOKEN = "ghp_fake_token"
@@ -25,13 +26,35 @@ DEFAULT_LOGIN = "squad-bot"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
-class ValidationFailed(Exception):
-    """A pull request GitHub would refuse with 422; `errors` are the items of the `errors` array."""
+class GitHubError(Exception):
+    """A request GitHub refuses: `status` is the HTTP status of its answer, the message the body's
+    `message`, `errors` the items of its `errors` array (422s only)."""
 
-    def __init__(self, errors: list[dict[str, Any]], message: str = "Validation Failed") -> None:
+    status = 500
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.errors = errors
+
+
+class NotFound(GitHubError, KeyError):
+    """No such repository, branch, ref or pull request (GitHub answers the same for what a token may not see)."""
+
+    status = 404
+
+    def __init__(self, message: str = "Not Found") -> None:
+        super().__init__(message)
+
+
+class ValidationFailed(GitHubError):
+    """A pull request GitHub would refuse with 422; `errors` are the items of the `errors` array."""
+
+    status = 422
+
+    def __init__(self, errors: list[dict[str, Any]], message: str = "Validation Failed") -> None:
+        super().__init__(message, errors)
+        self.errors: list[dict[str, Any]] = errors
 
 
 class RepositoryExists(Exception):
@@ -80,6 +103,26 @@ class Repository:
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True)
+class PullRequestQuery:
+    """The filters, order and page of GET /repos/{owner}/{repo}/pulls, as the request gave them."""
+
+    state: str = "open"  # "open", "closed" or "all"
+    head: str | None = None  # "owner:branch" or "branch"
+    base: str | None = None
+    sort: str = "created"  # "updated" and "long-running" sort by update time, anything else by creation
+    direction: str | None = None  # "desc" is newest first; None: "desc" when sorted by "created", else "asc"
+    per_page: int = 30
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class PullRequestPage:
+    pulls: list[PullRequest]
+    page: int
+    last_page: int
 
 
 @dataclass(frozen=True)
@@ -177,6 +220,13 @@ class FakeGitHub(FakeService):
         """Names are case-insensitive, as on GitHub; a trailing ".git" is ignored."""
         with self._lock:
             return self._repos.get((owner.lower(), name.removesuffix(".git").lower()))
+
+    def repository(self, owner: str, name: str) -> Repository:
+        """get_repo, raising NotFound for an unknown repository."""
+        repo = self.get_repo(owner, name)
+        if repo is None:
+            raise NotFound()
+        return repo
 
     def repos(self) -> list[Repository]:
         with self._lock:
@@ -308,6 +358,34 @@ class FakeGitHub(FakeService):
                 self._refresh(repo, pull)
             return pulls
 
+    def list_pull_requests(self, owner: str, name: str, query: PullRequestQuery) -> PullRequestPage:
+        """What GET /repos/{owner}/{repo}/pulls lists: the pull requests `query` filters for, sorted,
+        the page it asks for. Raises NotFound for an unknown repository."""
+        repo = self.repository(owner, name)
+        pulls = self.pull_requests(repo.owner, repo.name)
+        if query.head:
+            head_owner, _, head_ref = query.head.rpartition(":")
+            pulls = [
+                pull
+                for pull in pulls
+                if pull.head_ref == head_ref and (not head_owner or head_owner.lower() == repo.owner.lower())
+            ]
+        if query.base:
+            pulls = [pull for pull in pulls if pull.base_ref == query.base]
+        if query.state != "all":
+            pulls = [pull for pull in pulls if pull.state == query.state]
+        direction = query.direction
+        if direction is None:
+            direction = "desc" if query.sort == "created" else "asc"
+        sort_key = "updated_at" if query.sort in ("updated", "long-running") else "created_at"
+        pulls.sort(key=lambda pull: (getattr(pull, sort_key), pull.number), reverse=direction == "desc")
+        per_page, page = query.per_page, query.page
+        return PullRequestPage(
+            pulls=pulls[(page - 1) * per_page : page * per_page],
+            page=page,
+            last_page=max(1, -(-len(pulls) // per_page)),
+        )
+
     def get_pull_request(self, owner: str, name: str, number: int) -> PullRequest | None:
         repo = self._require(owner, name)
         with self._lock:
@@ -362,9 +440,6 @@ class FakeGitHub(FakeService):
             "git_base_url": self.git_base_url,
             "faults": [rule.to_json() for rule in self.faults.rules()],
         }
-
-    def error_response(self, status: int, message: str | None = None) -> Response:
-        return github_error(status, message)
 
     # -- internals ------------------------------------------------------------------------------------
     def _require(self, owner: str, name: str) -> Repository:

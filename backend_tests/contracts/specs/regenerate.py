@@ -57,9 +57,9 @@ RESPONSE_PREFIX = "#/components/responses/"
 
 
 def references(node: Any) -> set[str]:
+    """Every `$ref` in `node`, e.g. "#/components/schemas/Error"."""
     if isinstance(node, dict):
-        ref = node.get("$ref")
-        found = {ref.removeprefix(SCHEMA_PREFIX)} if isinstance(ref, str) and ref.startswith(SCHEMA_PREFIX) else set()
+        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
         for value in node.values():
             found |= references(value)
         return found
@@ -68,15 +68,21 @@ def references(node: Any) -> set[str]:
     return set()
 
 
-def closure(schemas: dict[str, Any], roots: set[str]) -> dict[str, Any]:
-    kept: dict[str, Any] = {}
-    pending = sorted(roots)
+def components(document: dict[str, Any], refs: set[str]) -> dict[str, dict[str, Any]]:
+    """The components `refs` name and every component they reference in turn, unchanged: {kind: {name: node}}."""
+    kept: dict[str, dict[str, Any]] = {}
+    pending = set(refs)
+    seen: set[str] = set()
     while pending:
-        name = pending.pop()
-        if name not in kept:
-            kept[name] = schemas[name]
-            pending.extend(references(schemas[name]) - kept.keys())
-    return dict(sorted(kept.items()))
+        ref = pending.pop()
+        if ref in seen:
+            continue
+        seen.add(ref)
+        _, _, kind, name = ref.split("/", 3)
+        node = document["components"][kind][name]
+        kept.setdefault(kind, {})[name] = node
+        pending |= references(node) - seen
+    return kept
 
 
 def operation_responses(document: dict[str, Any], key: str) -> dict[str, Any]:
@@ -100,8 +106,9 @@ def operation_responses(document: dict[str, Any], key: str) -> dict[str, Any]:
 
 def extract(document: dict[str, Any], operations: list[str], roots: list[str]) -> dict[str, Any]:
     kept = {key: operation_responses(document, key) for key in operations}
-    names = set(roots) | references(kept)
-    return {"operations": kept, "components": {"schemas": closure(document["components"]["schemas"], names)}}
+    refs = {SCHEMA_PREFIX + name for name in roots} | {ref for ref in references(kept) if ref.startswith(SCHEMA_PREFIX)}
+    schemas = components(document, refs).get("schemas", {})
+    return {"operations": kept, "components": {"schemas": dict(sorted(schemas.items()))}}
 
 
 def write(name: str, source: str, extracted: dict[str, Any]) -> None:

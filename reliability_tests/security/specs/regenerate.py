@@ -1,10 +1,11 @@
 """Regenerate the request side of the official API descriptions, for fuzzing the fakes.
 
-    python reliability_tests/security/specs/regenerate.py [SPECS_DIR]
+    python -m reliability_tests.security.specs.regenerate [SPECS_DIR]
 
 contracts/specs keeps the responses of every operation the fakes serve; this keeps the same operations
 whole (parameters, request bodies, responses) as an OpenAPI document schemathesis can generate requests
-from, with every component they reference, unchanged. SPECS_DIR is as for contracts/specs/regenerate.py.
+from, with every component they reference, unchanged; the slicing is that of contracts/specs/regenerate.py,
+and SPECS_DIR is as there.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+
+from backend_tests.contracts.specs.regenerate import components, references
 
 HERE = Path(__file__).resolve().parent
 CONTRACT_SPECS = HERE.parents[2] / "backend_tests" / "contracts" / "specs"
@@ -29,17 +32,6 @@ def load(path: Path) -> dict[str, Any]:
     return json.loads(json.dumps(YAML(typ="safe").load(path.read_text())))
 
 
-def references(node: Any) -> set[str]:
-    if isinstance(node, dict):
-        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
-        for value in node.values():
-            found |= references(value)
-        return found
-    if isinstance(node, list):
-        return set().union(*(references(item) for item in node)) if node else set()
-    return set()
-
-
 def subset(official: dict[str, Any], operations: list[str]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for key in operations:
@@ -49,22 +41,10 @@ def subset(official: dict[str, Any], operations: list[str]) -> dict[str, Any]:
         if "parameters" in item:
             kept["parameters"] = item["parameters"]
         kept[method.lower()] = item[method.lower()]
-    components: dict[str, dict[str, Any]] = {}
-    pending = references(paths)
-    seen: set[str] = set()
-    while pending:
-        ref = pending.pop()
-        if ref in seen:
-            continue
-        seen.add(ref)
-        _, _, kind, name = ref.split("/", 3)
-        node = official["components"][kind][name]
-        components.setdefault(kind, {})[name] = node
-        pending |= references(node) - seen
     document = {key: official[key] for key in ("openapi", "info") if key in official}
     document["servers"] = [{"url": "/"}]
     document["paths"] = paths
-    document["components"] = components
+    document["components"] = components(official, references(paths))
     return document
 
 

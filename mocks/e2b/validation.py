@@ -7,20 +7,23 @@ type, a value under a minimum, a missing required field or broken JSON do not.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
+from mocks.e2b.state import MAX_PAGE, E2BError, SandboxQuery, SandboxState
+
 # Field kinds of the request schemas the fake serves.
 INTEGER, BOOLEAN, STRING, STRING_MAP = "integer", "boolean", "string", "string map"
 
 
-class BadRequest(Exception):
+class BadRequest(E2BError):
     """A request the API's validation refuses with 400; the message is the error body's `message`."""
+
+    status = 400
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,6 @@ CONNECT_REQUEST = {"timeout": Field(INTEGER, required=True, minimum=0)}
 CONNECT_V2_REQUEST = {"timeout": Field(INTEGER, minimum=0), "memory": Field(BOOLEAN)}
 
 SANDBOX_STATES = ("running", "paused")
-MAX_PAGE = 100
 
 
 def _kind_ok(kind: str, value: Any) -> bool:
@@ -104,18 +106,16 @@ def parse_metadata_query(raw: str | None) -> dict[str, str]:
     return pairs
 
 
-def parse_states(raw: str | None) -> tuple[str, ...]:
+def parse_states(raw: str | None) -> tuple[SandboxState, ...]:
     """The `state` query parameter (form style, not exploded: "running,paused"); both when absent."""
-    if not raw:
-        return SANDBOX_STATES
-    states = tuple(raw.split(","))
+    states = tuple(raw.split(",")) if raw else SANDBOX_STATES
     for state in states:
         if state not in SANDBOX_STATES:
             raise BadRequest(
                 f'parameter "state" in query has an error: value {state} is not one of the allowed values '
                 '["running","paused"]'
             )
-    return states
+    return tuple(SandboxState(state) for state in states)
 
 
 def parse_limit(raw: str | None) -> int:
@@ -154,16 +154,12 @@ def parse_started_after(raw: str | None) -> datetime | None:
     return moment
 
 
-def page_token(started_at: datetime, sandbox_id: str) -> str:
-    """An opaque cursor naming the last sandbox of a page."""
-    return base64.urlsafe_b64encode(f"{started_at.isoformat()}__{sandbox_id}".encode()).decode()
-
-
-def parse_page_token(raw: str | None) -> tuple[datetime, str] | None:
-    if not raw:
-        return None
-    try:
-        moment, sandbox_id = base64.urlsafe_b64decode(raw.encode()).decode().split("__")
-        return datetime.fromisoformat(moment), sandbox_id
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadRequest("Invalid next token") from None
+def parse_sandbox_query(query: Mapping[str, str]) -> SandboxQuery:
+    """The filters and order of GET /v2/sandboxes (its `limit` and `nextToken` are the page's)."""
+    return SandboxQuery(
+        states=parse_states(query.get("state")),
+        metadata=parse_metadata_query(query.get("metadata")),
+        newest_first=parse_order(query.get("order")),
+        started_after=parse_started_after(query.get("startedAfter")),
+        template=query.get("template"),
+    )

@@ -1,5 +1,5 @@
 """Benchmark of the fakes: requests per second of each fake server on loopback, and the cost of one
-respx-mocked call in-process. `python -m mocks.bench` (or `make bench-fakes`).
+respx-mocked call in-process. `python -m benchmarks.fakes` (or `make bench-fakes`).
 
 Each server runs as `python -m mocks.<fake>` in its own process, as the live stack starts it, and an
 asyncio httpx client keeps CONCURRENCY requests in flight over keep-alive connections. Every
@@ -245,7 +245,7 @@ async def time_calls(client: httpx.AsyncClient, path: str, calls: int) -> tuple[
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mocks.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.fakes", description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="requests per cheap operation (default 2000)")
     parser.add_argument("--respx-calls", type=int, default=RESPX_CALLS)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
