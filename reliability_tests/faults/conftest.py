@@ -13,6 +13,7 @@ from fixtures.databases import worker_database_url
 from fixtures.outcomes import HTTP_TIMEOUT_S, Scene
 from fixtures.platform_client import FakeE2BAdmin, FakeGitHubAdmin, PlatformClient
 from fixtures.stack import ROOT, Stack, StackError, start_stack
+from fixtures.targets import without_targets
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +22,7 @@ def fault_stack(worker_id_label, tmp_path_factory) -> Iterator[Stack]:
     backoff, a short job lease (a job cut off by a platform restart is taken over quickly), and a
     reaper that looks every half second (a sandbox E2B created after its request timed out is gone
     within the outcome checks' deadline)."""
-    environ = {k: v for k, v in os.environ.items() if k not in ("SQUAD_BASE_URL", "FAKE_E2B_URL", "FAKE_GITHUB_URL")}
+    environ = without_targets(os.environ)
     try:
         stack = start_stack(
             environ=environ,
