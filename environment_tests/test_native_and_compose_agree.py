@@ -21,8 +21,7 @@ from environment_tests.environment_files import (
     url_target,
 )
 from fixtures.stack import Stack
-from fixtures.targets import FIXED_PORTS, TARGETS
-from load import _targets
+from fixtures.targets import FAKE_GITHUB, FIXED_PORTS, PLATFORM, TARGETS
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
 
@@ -90,8 +89,8 @@ def test_each_service_is_probed_on_the_same_health_path_in_both(compose, native_
 
 def test_make_health_and_the_load_suite_default_to_the_make_up_ports():
     assert {service.name: service.port for service in TARGETS} == FIXED_PORTS
-    assert url_target(_targets.DEFAULT_PLATFORM_URL) == ("127.0.0.1", FIXED_PORTS["platform"])
-    assert url_target(_targets.DEFAULT_FAKE_GITHUB_URL) == ("127.0.0.1", FIXED_PORTS["fake-github"])
+    assert url_target(PLATFORM.url({})) == ("127.0.0.1", FIXED_PORTS["platform"])
+    assert url_target(FAKE_GITHUB.url({})) == ("127.0.0.1", FIXED_PORTS["fake-github"])
 
 
 def test_suite_variables_name_the_same_services(native_stack):
