@@ -23,9 +23,9 @@ SUITE_VARIABLES = {
     "LOAD_SLO_MAX_FAILURE_RATIO",
 }
 
-# The code whose environment is the user's: the harness, the browser settings, the browser suite's
-# conftests and the load suite (Locust options with an `env_var`).
-USER_CODE = ["fixtures", "load", "frontend_tests", "playwright.config.py"]
+# The code whose environment is the user's: the harness and its commands, the browser settings, the
+# browser suite's conftests and the load suite (Locust options with an `env_var`).
+USER_CODE = ["fixtures", "tools", "load", "frontend_tests", "playwright.config.py"]
 # `os.environ.get("X")`, `environ["X"]`, `getenv("X")`, `env_var="X"` (a Locust option),
 # `variable="X"` (a service of fixtures/targets.py), `Settings().x`.
 READS = [

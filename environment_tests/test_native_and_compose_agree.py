@@ -104,7 +104,7 @@ def test_suite_variables_name_the_same_services(native_stack):
 def test_compose_points_each_suite_runner_with_the_launchers_variables(compose, native_stack, runner):
     variables = environment(compose["services"][runner])
     missing = set(native_stack.environment()) - set(variables)
-    assert not missing, f"{runner} lacks {sorted(missing)}, which `python -m fixtures.stack run` sets"
+    assert not missing, f"{runner} lacks {sorted(missing)}, which `python -m tools.stack run` sets"
     wrong = {
         variable: variables[variable]
         for variable, native_name in _suite_variables(native_stack).items()

@@ -6,5 +6,5 @@ faults: $(STAMP)
 	@echo "== fault matrix, SQLite"
 	$(PYTEST) reliability_tests/faults backend_tests/e2e/test_worker_restart.py -p no:randomly -q
 	@echo "== fault matrix, PostgreSQL (throwaway cluster)"
-	$(PY) -m fixtures.postgres -- $(PYTEST) reliability_tests/faults backend_tests/e2e/test_worker_restart.py \
+	$(PY) -m tools.postgres -- $(PYTEST) reliability_tests/faults backend_tests/e2e/test_worker_restart.py \
 	  -p no:randomly -q

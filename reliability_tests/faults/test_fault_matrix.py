@@ -229,7 +229,7 @@ def _resumed(scene: Scene, last_event_id: int) -> SseRecorder:
 def test_database_connections_terminated_mid_pipeline_lose_nothing_and_the_task_finishes(scene: Scene):
     url = make_url(scene.stack.database_url or "")
     if url.get_backend_name() != "postgresql":
-        pytest.skip("needs PostgreSQL (run under `python -m fixtures.postgres --`): SQLite has no connections to kill")
+        pytest.skip("needs PostgreSQL (run under `python -m tools.postgres --`): SQLite has no connections to kill")
     _hold_the_clone(scene, latency_ms=1500)
 
     with scene.stream() as live:
