@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Sandbox
-from fixtures.inprocess import GITHUB_TEST_TOKEN
+from fixtures.credentials import CANARY_GITHUB_TOKEN
 
 pytestmark = [pytest.mark.errors, pytest.mark.priority_p0]
 
@@ -29,7 +29,7 @@ async def assert_failed_cleanly(run, fake_e2b, reason_part: str) -> None:
     assert fake_e2b.fake.running_sandboxes() == []
     rows = (await run.db_session.scalars(select(Sandbox).where(Sandbox.task_id == task.id))).all()
     assert all(row.destroyed_at is not None for row in rows), [(r.id, r.status) for r in rows]
-    assert GITHUB_TEST_TOKEN not in task.error and all(GITHUB_TEST_TOKEN not in str(e.data) for e in events)
+    assert CANARY_GITHUB_TOKEN not in task.error and all(CANARY_GITHUB_TOKEN not in str(e.data) for e in events)
 
 
 async def test_sandbox_creation_failing_fails_the_task_and_leaves_nothing(pipeline_run, fake_e2b, runtime):
@@ -114,7 +114,7 @@ async def test_pull_request_creation_refused_with_403_fails_the_task_with_github
 
 
 async def test_github_rate_limit_past_the_cap_fails_the_task_saying_so(pipeline_run, fake_e2b, fake_github):
-    fake_github.fake.set_rate_limit(GITHUB_TEST_TOKEN, remaining=0, reset=4_102_444_800)
+    fake_github.fake.set_rate_limit(CANARY_GITHUB_TOKEN, remaining=0, reset=4_102_444_800)
 
     await assert_failed_cleanly(pipeline_run, fake_e2b, "rate limit")
 

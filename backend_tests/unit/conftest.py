@@ -20,7 +20,8 @@ from app.services.git import GitService
 from app.services.github import GitHubService
 from app.services.retry import RetryPolicy
 from fixtures import http
-from fixtures.inprocess import E2B_TEST_KEY, GITHUB_TEST_TOKEN, MountedFake
+from fixtures.credentials import CANARY_E2B_API_KEY, CANARY_GITHUB_TOKEN
+from fixtures.inprocess import MountedFake
 from mocks.e2b.router import E2B_API_URL, E2B_SANDBOX_URL
 from mocks.e2b.state import FakeE2B
 from mocks.github.router import GITHUB_API_URL
@@ -60,7 +61,7 @@ def retry_policy(sleeps: RecordedSleeps) -> RetryPolicy:
 # them whenever a fake's router is active, and they keep no state between requests.
 @pytest.fixture(scope="session")
 async def e2b_api() -> AsyncIterator[httpx.AsyncClient]:
-    async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": E2B_TEST_KEY}) as client:
+    async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": CANARY_E2B_API_KEY}) as client:
         yield client
 
 
@@ -141,7 +142,7 @@ def github_client_for(token: str) -> httpx.AsyncClient:
 
 @pytest.fixture(scope="session")
 async def github_client() -> AsyncIterator[httpx.AsyncClient]:
-    async with github_client_for(GITHUB_TEST_TOKEN) as client:
+    async with github_client_for(CANARY_GITHUB_TOKEN) as client:
         yield client
 
 
@@ -191,7 +192,7 @@ def repo(fake_github: MountedFake[FakeGitHub]) -> FakeRepo:
 
 @pytest.fixture
 def make_git(sandboxes: E2BSandboxService, retry_policy: RetryPolicy) -> Callable[..., GitService]:
-    def make(token: str = GITHUB_TEST_TOKEN, **options: object) -> GitService:
+    def make(token: str = CANARY_GITHUB_TOKEN, **options: object) -> GitService:
         options = {"timeout_s": 20.0, "retry": retry_policy, **options}
         return GitService(sandboxes, token, **options)  # type: ignore[arg-type]
 
@@ -255,7 +256,7 @@ def scripted_git(retry_policy: RetryPolicy) -> Callable[..., tuple[GitService, S
     """`scripted_git(*answers)`: a GitService whose sandbox answers each command from the script."""
 
     def make(
-        *answers: CommandResult | Exception, token: str = GITHUB_TEST_TOKEN
+        *answers: CommandResult | Exception, token: str = CANARY_GITHUB_TOKEN
     ) -> tuple[GitService, ScriptedSandboxes]:
         runner = ScriptedSandboxes(list(answers))
         return GitService(runner, token, timeout_s=5.0, retry=retry_policy), runner

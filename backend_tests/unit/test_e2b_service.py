@@ -24,7 +24,7 @@ from app.services.errors import (
     SandboxTimeout,
 )
 from fixtures import http
-from fixtures.inprocess import E2B_TEST_KEY
+from fixtures.credentials import CANARY_E2B_API_KEY
 
 pytestmark = pytest.mark.unit
 
@@ -579,12 +579,12 @@ async def test_persistent_server_errors_give_up_after_the_policys_attempts(sandb
 
 @pytest.mark.priority_p0
 async def test_the_api_key_never_appears_in_an_error_even_when_e2b_echoes_it(sandboxes, fake_e2b):
-    fake_e2b.fake.add_fault("create_sandbox", 500, body={"code": 500, "message": f"bad key {E2B_TEST_KEY}"})
+    fake_e2b.fake.add_fault("create_sandbox", 500, body={"code": 500, "message": f"bad key {CANARY_E2B_API_KEY}"})
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.create()
 
-    assert E2B_TEST_KEY not in str(raised.value) and E2B_TEST_KEY not in repr(raised.value.args)
+    assert CANARY_E2B_API_KEY not in str(raised.value) and CANARY_E2B_API_KEY not in repr(raised.value.args)
     assert "bad key ***" in raised.value.message
 
 

@@ -30,7 +30,7 @@ from app.services.errors import (
 )
 from app.services.git import TOKEN_ENV, is_valid_branch_name
 from app.services.retry import RetryPolicy
-from fixtures.inprocess import GITHUB_TEST_TOKEN
+from fixtures.credentials import CANARY_GITHUB_TOKEN
 
 pytestmark = pytest.mark.unit
 
@@ -528,23 +528,23 @@ async def test_the_token_is_never_on_a_command_line_only_in_the_environment_of_n
     assert starts, "no command was run"
     for entry in starts:
         process = entry.body["process"]
-        assert GITHUB_TEST_TOKEN not in " ".join(process["args"]), process["args"]
+        assert CANARY_GITHUB_TOKEN not in " ".join(process["args"]), process["args"]
         networked = any(word in process["args"][-1] for word in (" clone ", " push ", " fetch "))
-        assert (process["envs"].get(TOKEN_ENV) == GITHUB_TEST_TOKEN) is networked, process
+        assert (process["envs"].get(TOKEN_ENV) == CANARY_GITHUB_TOKEN) is networked, process
         # No git command may wait for a password nobody will type.
         assert process["envs"].get("GIT_TERMINAL_PROMPT") == "0", process
 
 
 @pytest.mark.priority_p0
 async def test_output_and_errors_are_cleaned_of_the_token_even_when_git_prints_it(scripted_git, output):
-    leak = f"fatal: unable to access 'https://x-access-token:{GITHUB_TEST_TOKEN}@github.com/a/b.git/': Bad request\n"
+    leak = f"fatal: unable to access 'https://x-access-token:{CANARY_GITHUB_TOKEN}@github.com/a/b.git/': Bad request\n"
     git, _ = scripted_git(CommandResult(128, stderr=leak))
 
     with pytest.raises(GitError) as raised:
         await git.create_branch(SCRIPTED, "agent/18", output)
 
-    assert GITHUB_TEST_TOKEN not in raised.value.message and "x-access-token:***@github.com" in raised.value.message
-    assert GITHUB_TEST_TOKEN not in output.text and "x-access-token:***@github.com" in output.text
+    assert CANARY_GITHUB_TOKEN not in raised.value.message and "x-access-token:***@github.com" in raised.value.message
+    assert CANARY_GITHUB_TOKEN not in output.text and "x-access-token:***@github.com" in output.text
 
 
 # -- git's other words, scripted ------------------------------------------------------------------------------

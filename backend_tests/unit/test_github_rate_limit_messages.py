@@ -7,7 +7,7 @@ import pytest
 
 from app.services.errors import GitHubError, RateLimited
 from app.services.retry import format_moment
-from fixtures.inprocess import GITHUB_TEST_TOKEN
+from fixtures.credentials import CANARY_GITHUB_TOKEN
 
 pytestmark = [pytest.mark.unit, pytest.mark.priority_p1]
 
@@ -48,7 +48,7 @@ async def test_an_exhausted_limit_without_a_reset_time_says_no_reset_time(github
 
 async def test_the_reset_moment_in_the_message_is_the_one_github_named(github, repo, fake_github, sleeps):
     reset = int(fake_github.fake.time()) + 2 * 3600
-    fake_github.fake.set_rate_limit(GITHUB_TEST_TOKEN, remaining=0, reset=reset)
+    fake_github.fake.set_rate_limit(CANARY_GITHUB_TOKEN, remaining=0, reset=reset)
 
     with pytest.raises(RateLimited) as raised:
         await github.get_repository(repo.full_name)

@@ -21,7 +21,7 @@ from app.services.errors import (
 )
 from app.services.github import GitHubService, PullRequest, Repository
 from fixtures import http
-from fixtures.inprocess import GITHUB_TEST_TOKEN
+from fixtures.credentials import CANARY_GITHUB_TOKEN
 
 pytestmark = pytest.mark.unit
 
@@ -194,7 +194,7 @@ async def test_primary_rate_limit_waits_until_the_reset_then_succeeds(
     github, repo, fake_github, sleeps, advance_fake_clock_on_sleep, status
 ):
     reset = int(fake_github.fake.time()) + 40
-    fake_github.fake.set_rate_limit(GITHUB_TEST_TOKEN, remaining=0, reset=reset, status=status)
+    fake_github.fake.set_rate_limit(CANARY_GITHUB_TOKEN, remaining=0, reset=reset, status=status)
 
     found = await github.get_repository(repo.full_name)
 
@@ -209,7 +209,7 @@ async def test_secondary_rate_limit_waits_as_long_as_retry_after_says_then_succe
     github, repository, repo, fake_github, sleeps, advance_fake_clock_on_sleep, status
 ):
     repo.add_branch_commit("agent/10-busy")
-    fake_github.fake.trip_secondary_rate_limit(GITHUB_TEST_TOKEN, retry_after=25, status=status)
+    fake_github.fake.trip_secondary_rate_limit(CANARY_GITHUB_TOKEN, retry_after=25, status=status)
 
     pull = await github.create_pull_request(repository, "agent/10-busy", "Busy", "")
 
@@ -233,7 +233,7 @@ async def test_primary_rate_limit_resetting_later_than_the_cap_fails_at_once_say
     github, repo, fake_github, sleeps
 ):
     reset = int(fake_github.fake.time()) + 2 * 3600
-    fake_github.fake.set_rate_limit(GITHUB_TEST_TOKEN, remaining=0, reset=reset)
+    fake_github.fake.set_rate_limit(CANARY_GITHUB_TOKEN, remaining=0, reset=reset)
 
     with pytest.raises(RateLimited) as raised:
         await github.get_repository(repo.full_name)
@@ -251,7 +251,7 @@ async def test_secondary_rate_limit_asking_for_more_than_the_cap_fails_at_once(
     github, repository, repo, fake_github, sleeps
 ):
     repo.add_branch_commit("agent/11-slow-down")
-    fake_github.fake.trip_secondary_rate_limit(GITHUB_TEST_TOKEN, retry_after=3600)
+    fake_github.fake.trip_secondary_rate_limit(CANARY_GITHUB_TOKEN, retry_after=3600)
 
     with pytest.raises(RateLimited) as raised:
         await github.create_pull_request(repository, "agent/11-slow-down", "Later", "")
@@ -263,7 +263,7 @@ async def test_secondary_rate_limit_asking_for_more_than_the_cap_fails_at_once(
 
 @pytest.mark.priority_p1
 async def test_a_rate_limit_that_outlasts_the_attempts_gives_up_saying_so(github, repo, fake_github, sleeps):
-    fake_github.fake.trip_secondary_rate_limit(GITHUB_TEST_TOKEN, retry_after=5)  # the clock never moves
+    fake_github.fake.trip_secondary_rate_limit(CANARY_GITHUB_TOKEN, retry_after=5)  # the clock never moves
 
     with pytest.raises(RateLimited) as raised:
         await github.get_repository(repo.full_name)
@@ -306,13 +306,13 @@ async def test_the_token_never_appears_in_an_error_even_when_github_echoes_it(gi
     fake_github.fake.add_fault(
         "create_pull_request",
         422,
-        body={"message": f"token {GITHUB_TEST_TOKEN} said no", "errors": [{"message": f"bad {GITHUB_TEST_TOKEN}"}]},
+        body={"message": f"token {CANARY_GITHUB_TOKEN} said no", "errors": [{"message": f"bad {CANARY_GITHUB_TOKEN}"}]},
     )
 
     with pytest.raises(GitHubError) as raised:
         await github.create_pull_request(repository, "agent/12", "Title", "")
 
-    assert GITHUB_TEST_TOKEN not in str(raised.value)
+    assert CANARY_GITHUB_TOKEN not in str(raised.value)
     assert "token *** said no: bad ***" in raised.value.message
 
 
