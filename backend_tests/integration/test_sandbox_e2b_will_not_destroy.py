@@ -15,7 +15,7 @@ async def test_a_sandbox_e2b_will_not_destroy_keeps_its_row_ready_and_the_task_i
 ):
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
-    fake_e2b.fake.add_fault("kill_sandbox", 400, body={"code": 400, "message": "cannot kill now"})
+    fake_e2b.add_fault("kill_sandbox", 400, body={"code": 400, "message": "cannot kill now"})
 
     await api.assign(task["id"])
     assert await runtime.worker().run_once()

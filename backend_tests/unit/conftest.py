@@ -21,7 +21,6 @@ from app.services.github import GitHubService
 from app.services.retry import RetryPolicy
 from fixtures import http
 from fixtures.credentials import CANARY_E2B_API_KEY, CANARY_GITHUB_TOKEN
-from fixtures.inprocess import MountedFake
 from mocks.e2b.router import E2B_API_URL, E2B_SANDBOX_URL
 from mocks.e2b.state import FakeE2B
 from mocks.github.router import GITHUB_API_URL
@@ -94,7 +93,7 @@ def make_sandboxes(
 
 
 @pytest.fixture
-def sandboxes(fake_e2b: MountedFake[FakeE2B], make_sandboxes: Callable[..., E2BSandboxService]) -> E2BSandboxService:
+def sandboxes(fake_e2b: FakeE2B, make_sandboxes: Callable[..., E2BSandboxService]) -> E2BSandboxService:
     return make_sandboxes()
 
 
@@ -147,9 +146,7 @@ async def github_client() -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def github(
-    fake_github: MountedFake[FakeGitHub], github_client: httpx.AsyncClient, retry_policy: RetryPolicy
-) -> GitHubService:
+def github(fake_github: FakeGitHub, github_client: httpx.AsyncClient, retry_policy: RetryPolicy) -> GitHubService:
     return GitHubService(github_client, retry=retry_policy)
 
 
@@ -180,11 +177,11 @@ class FakeRepo:
 
 
 @pytest.fixture
-def repo(fake_github: MountedFake[FakeGitHub]) -> FakeRepo:
+def repo(fake_github: FakeGitHub) -> FakeRepo:
     """A repository of its own in the fake GitHub (one commit, README.md, on main)."""
     owner, name = f"acme-{uuid.uuid4().hex[:8]}", "widgets"
-    fake_github.fake.create_repo(owner, name)
-    return FakeRepo(fake_github.fake, owner, name)
+    fake_github.create_repo(owner, name)
+    return FakeRepo(fake_github, owner, name)
 
 
 # -- git ----------------------------------------------------------------------------------------------------

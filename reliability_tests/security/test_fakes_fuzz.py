@@ -78,9 +78,9 @@ async def run_against(
 
 
 async def test_generated_github_requests_get_answers_that_follow_the_official_description(fake_github, fuzz_report):
-    fake_github.fake.create_repo("acme", "widgets")
-    fake_github.fake.commit("acme", "widgets", "agent/fuzz", {"notes.md": "fuzz"})
-    pull = fake_github.fake.create_pull_request("acme", "widgets", title="Fuzz", head="agent/fuzz", base="main")
+    fake_github.create_repo("acme", "widgets")
+    fake_github.commit("acme", "widgets", "agent/fuzz", {"notes.md": "fuzz"})
+    pull = fake_github.create_pull_request("acme", "widgets", title="Fuzz", head="agent/fuzz", base="main")
     real = {"owner": "acme", "repo": "widgets", "branch": "agent/fuzz", "ref": "heads/main", "pull_number": pull.number}
 
     run = await run_against(
@@ -91,7 +91,7 @@ async def test_generated_github_requests_get_answers_that_follow_the_official_de
 
 
 async def test_generated_e2b_requests_get_answers_that_follow_the_official_description(fake_e2b, fuzz_report):
-    sandbox = fake_e2b.fake.create_sandbox()
+    sandbox = fake_e2b.create_sandbox()
     real = {"sandboxID": sandbox.sandbox_id}
 
     run = await run_against("e2b", E2B_API_URL, {"X-API-Key": CANARY_E2B_API_KEY}, real, fuzz_report)

@@ -177,9 +177,9 @@ async def test_squad_a_never_reads_changes_or_streams_anything_of_squad_b(
     rows in the database, its sandbox in E2B and its repository in GitHub are untouched. An operation
     that takes no id is answered with A's data only: nothing of B (ids, name, token) in the body."""
     before = await squad_rows(db_session, squad_b.id)
-    sandboxes_before = fake_e2b.fake.snapshot()["sandboxes"]
+    sandboxes_before = fake_e2b.snapshot()["sandboxes"]
     owner, name = squad_b.api.owner_and_name
-    branches_before = fake_github.fake.branches(owner, name)
+    branches_before = fake_github.branches(owner, name)
     request = build_request(operation, squad_a.ids, foreign, squad_b.ids)
 
     response = await send(app_client, request, squad_a.api.headers)
@@ -196,6 +196,6 @@ async def test_squad_a_never_reads_changes_or_streams_anything_of_squad_b(
     leaked = [secret for secret in squad_b.secrets if secret in response.text and secret not in sent]
     assert not leaked, f"{operation.label} answered squad A with squad B's {leaked}"
     assert await squad_rows(db_session, squad_b.id) == before, f"{operation.label} changed squad B's data"
-    assert fake_e2b.fake.snapshot()["sandboxes"] == sandboxes_before
-    assert fake_github.fake.branches(owner, name) == branches_before
-    assert fake_github.fake.pull_requests(owner, name) == []
+    assert fake_e2b.snapshot()["sandboxes"] == sandboxes_before
+    assert fake_github.branches(owner, name) == branches_before
+    assert fake_github.pull_requests(owner, name) == []
