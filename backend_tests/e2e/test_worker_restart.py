@@ -21,12 +21,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.errors, pytest.mark.slow, pytest.mark
 
 
 @pytest.fixture(scope="module")
-def worker_stack(worker_stack_starting, live_stack, worker_id_label, tmp_path_factory) -> Iterator[WorkerStack]:
+def worker_stack(worker_stack_starting, live_stack, worker_id, tmp_path_factory) -> Iterator[WorkerStack]:
     """Started in the background at the session's start (a serial run), else here."""
     if worker_stack_starting is not None:
         yield worker_stack_starting.result(announce=lambda line: None)  # stopped at the session's end
         return
-    starting = launch_worker_stack(lambda: live_stack, worker_id_label, tmp_path_factory.mktemp("workers-db"))
+    starting = launch_worker_stack(lambda: live_stack, worker_id, tmp_path_factory.mktemp("workers-db"))
     yield starting.result(announce=lambda line: None)
     starting.stop()
 

@@ -29,10 +29,10 @@ DEADLINE_S = 15.0
 
 
 @pytest.fixture(scope="module")
-def concurrency_database_url(worker_id_label, tmp_path_factory) -> str:
+def concurrency_database_url(worker_id, tmp_path_factory) -> str:
     from app.runtime import migrate
 
-    url = worker_database_url(f"{worker_id_label}_concurrency", tmp_path_factory.mktemp("concurrency-db"))
+    url = worker_database_url(f"{worker_id}_concurrency", tmp_path_factory.mktemp("concurrency-db"))
     migrate(url)
     return url
 

@@ -17,7 +17,7 @@ from fixtures.targets import without_targets
 
 
 @pytest.fixture(scope="session")
-def fault_stack(worker_id_label, tmp_path_factory) -> Iterator[Stack]:
+def fault_stack(worker_id, tmp_path_factory) -> Iterator[Stack]:
     """A stack of its own, tuned so faults play out in seconds: a short HTTP timeout, short retry
     backoff, a short job lease (a job cut off by a platform restart is taken over quickly), and a
     reaper that looks every half second (a sandbox E2B created after its request timed out is gone
@@ -26,8 +26,8 @@ def fault_stack(worker_id_label, tmp_path_factory) -> Iterator[Stack]:
     try:
         stack = start_stack(
             environ=environ,
-            database_url=worker_database_url(f"{worker_id_label}_faults", tmp_path_factory.mktemp("faults-db")),
-            log_dir=ROOT / "reports" / "stack" / f"{worker_id_label}-faults",
+            database_url=worker_database_url(f"{worker_id}_faults", tmp_path_factory.mktemp("faults-db")),
+            log_dir=ROOT / "reports" / "stack" / f"{worker_id}-faults",
             announce=lambda line: None,
             extra_platform_env={
                 "HTTP_TIMEOUT_S": str(HTTP_TIMEOUT_S),
