@@ -71,7 +71,7 @@ async def test_a_push_rejected_by_the_remote_fails_the_task_with_an_error_event(
     pipeline_run, fake_e2b, e2b_routes, fake_github, github_routes
 ):
     """Someone else pushes to the agent's branch between its clone and its push."""
-    owner, name = pipeline_run.api.owner_and_name
+    owner, name = pipeline_run.squad.owner, pipeline_run.squad.repo_name
     bare = fake_github.get_repo(owner, name).git.path
     forward = e2b_routes["process_start"].side_effect
 
@@ -134,4 +134,4 @@ async def test_a_secondary_rate_limit_is_waited_out_and_the_task_succeeds(
 
     assert task.status == "review", task.error
     assert github_routes["create_pull_request"].call_count == 2
-    assert len(fake_github.pull_requests(*pipeline_run.api.owner_and_name)) == 1
+    assert len(fake_github.pull_requests(pipeline_run.squad.owner, pipeline_run.squad.repo_name)) == 1

@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from fixtures import http
-from fixtures.api_squad import make_squad
 from fixtures.credentials import CANARY_E2B_API_KEY
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.errors, pytest.mark.priority_p1]
 

@@ -37,7 +37,7 @@ async def test_creating_a_sandbox_stores_it_and_destroying_it_twice_is_fine(
 async def test_clone_branch_commit_push_and_pull_request_by_hand(api_squad, fake_e2b, fake_github, db_session):
     task = await api_squad.new_task(title="Hand made")
     sandbox = await api_squad.new_sandbox(task["id"])
-    owner, name = api_squad.owner_and_name
+    owner, name = api_squad.owner, api_squad.repo_name
     body = {"sandbox_id": sandbox["id"]}
 
     clone = await api_squad.call("POST", "/api/v1/git/clone", json=body)
@@ -145,7 +145,7 @@ async def test_a_push_github_rejects_is_409_with_gits_reason_and_the_task_keeps_
 ):
     task = await api_squad.new_task()
     sandbox = await api_squad.new_sandbox(task["id"])
-    owner, name = api_squad.owner_and_name
+    owner, name = api_squad.owner, api_squad.repo_name
     body = {"sandbox_id": sandbox["id"]}
     for path, extra in (("clone", {}), ("branch", {"branch": "feature/late"})):
         response = await api_squad.call("POST", f"/api/v1/git/{path}", json=body | extra)

@@ -4,20 +4,14 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Event, Job, Sandbox
-from fixtures.factories import agent_data, squad_data, task_data
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
 
 
 async def _squad_with_task(app_client, fake_github):
-    squad_body = squad_data()
-    owner, name = squad_body["repository"].split("/")
-    fake_github.create_repo(owner, name)
-    squad = (await app_client.post("/api/v1/squads", json=squad_body)).json()
-    headers = {"Authorization": f"Bearer {squad['token']}"}
-    agent = (await app_client.post("/api/v1/agents", json=agent_data(), headers=headers)).json()
-    task = (await app_client.post("/api/v1/tasks", json=task_data(), headers=headers)).json()
-    return squad, headers, agent, task
+    made = await make_squad(app_client, fake_github)
+    return made.squad, made.headers, made.agent, await made.new_task()
 
 
 async def test_assignment_stores_a_queued_job_and_the_worker_turns_it_into_a_pull_request(

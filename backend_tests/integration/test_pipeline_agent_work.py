@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Event, Sandbox, Task
-from fixtures.api_squad import make_squad
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
@@ -27,7 +27,7 @@ async def test_the_agent_commits_a_note_of_the_task_and_its_terminal_shows_it(
     stored = await db_session.get(Task, task["id"])
     assert stored.status == "review", stored.error
     path = f".agent-squad/task-{task['id']}.md"
-    repo = fake_github.get_repo(*api.owner_and_name)
+    repo = fake_github.get_repo(api.owner, api.repo_name)
     assert repo.git.git("show", f"{stored.branch}:{path}") == "# Fix the login\n\nUsers cannot log in.\n"
     query = select(Event.data).where(Event.task_id == task["id"], Event.type == "terminal.output")
     lines = list(await db_session.scalars(query))

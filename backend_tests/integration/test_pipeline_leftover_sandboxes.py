@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.models import Sandbox, Task
-from fixtures.api_squad import make_squad
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 

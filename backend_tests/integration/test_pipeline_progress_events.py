@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.models import Event, Task
 from app.pipeline import STEPS
-from fixtures.api_squad import make_squad
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 

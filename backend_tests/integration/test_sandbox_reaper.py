@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from app.models import Job, JobState
 from app.reaper import PIPELINE_ORIGIN, SandboxReaper
-from fixtures.api_squad import make_squad
+from fixtures.squads import make_squad
 from fixtures.waiting import eventually_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]

@@ -19,8 +19,8 @@ from sqlalchemy import select, update
 from app.models import Job, JobState, Sandbox, Task
 from app.reaper import PIPELINE_ORIGIN, SandboxReaper
 from fixtures import http
-from fixtures.api_squad import ApiSquad, make_squad
 from fixtures.databases import worker_database_url
+from fixtures.squads import Squad, make_squad
 from fixtures.waiting import eventually_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
@@ -62,7 +62,7 @@ async def own_client(own_runtime) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def assign_tasks(squad: ApiSquad, count: int) -> list[str]:
+async def assign_tasks(squad: Squad, count: int) -> list[str]:
     task_ids = []
     for _ in range(count):
         task = await squad.new_task()
@@ -281,7 +281,7 @@ async def test_concurrent_pipelines_open_one_pull_request_per_task(
     async with own_runtime.sessionmaker() as session:
         tasks = (await session.scalars(select(Task).where(Task.id.in_(task_ids)))).all()
     assert [(task.status, task.error) for task in tasks] == [("review", None)] * 3
-    owner, name = squad.owner_and_name
+    owner, name = squad.owner, squad.repo_name
     pulls = fake_github.pull_requests(owner, name)
     assert len(pulls) == 3 and len({pull.head_ref for pull in pulls}) == 3, pulls
     assert github_routes["create_pull_request"].call_count == 3

@@ -5,16 +5,16 @@ from playwright.sync_api import expect
 
 from fixtures import factories
 from fixtures.platform_client import FakeAdmin
-from fixtures.plugin import SquadContext
+from fixtures.squads import Squad
 from fixtures.stack import Stack
-from frontend_tests.flows.squads import PIPELINE_TIMEOUT_MS, SANDBOX_STATES_ON_SUCCESS
+from frontend_tests.flows.pipeline import PIPELINE_TIMEOUT_MS, SANDBOX_STATES_ON_SUCCESS
 from frontend_tests.pages.board import BoardPage, is_assign
 
 
 @pytest.mark.e2e
 @pytest.mark.priority_p0
 def test_dragging_a_card_to_in_progress_assigns_it_and_shows_the_pipeline_live(
-    board: BoardPage, new_squad: SquadContext, live_stack: Stack
+    board: BoardPage, new_squad: Squad, live_stack: Stack
 ):
     """Drag a To do card into In Progress, then watch the same page, without reloading:
     the stream is open, the assign call goes out once with the squad's only agent, one sandbox is
@@ -66,9 +66,7 @@ def test_dragging_a_card_to_in_progress_assigns_it_and_shows_the_pipeline_live(
 
 @pytest.mark.e2e
 @pytest.mark.priority_p0
-def test_enter_on_a_focused_card_assigns_it_to_the_agent_chosen_in_the_dialog(
-    board: BoardPage, new_squad: SquadContext
-):
+def test_enter_on_a_focused_card_assigns_it_to_the_agent_chosen_in_the_dialog(board: BoardPage, new_squad: Squad):
     second_agent = new_squad.client.create_agent(**factories.agent_data())
     task = new_squad.client.create_task(**factories.task_data())
     board.open(new_squad.squad["id"], new_squad.token)
@@ -97,7 +95,7 @@ def test_enter_on_a_focused_card_assigns_it_to_the_agent_chosen_in_the_dialog(
 
 @pytest.mark.e2e
 @pytest.mark.priority_p1
-def test_dropping_a_card_when_the_squad_has_several_agents_asks_which_one(board: BoardPage, new_squad: SquadContext):
+def test_dropping_a_card_when_the_squad_has_several_agents_asks_which_one(board: BoardPage, new_squad: Squad):
     second_agent = new_squad.client.create_agent(**factories.agent_data())
     task = new_squad.client.create_task(**factories.task_data())
     board.open(new_squad.squad["id"], new_squad.token)
@@ -120,7 +118,7 @@ def test_dropping_a_card_when_the_squad_has_several_agents_asks_which_one(board:
 @pytest.mark.e2e
 @pytest.mark.priority_p1
 def test_escape_in_the_assign_dialog_leaves_the_task_in_to_do_without_calling_the_api(
-    board: BoardPage, new_squad: SquadContext
+    board: BoardPage, new_squad: Squad
 ):
     task = new_squad.client.create_task(**factories.task_data())
     board.open(new_squad.squad["id"], new_squad.token)

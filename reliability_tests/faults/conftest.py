@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from fixtures import factories
 from fixtures.databases import worker_database_url
 from fixtures.outcomes import HTTP_TIMEOUT_S, Scene
 from fixtures.platform_client import FakeE2BAdmin, FakeGitHubAdmin, PlatformClient
+from fixtures.squads import SquadFactory
 from fixtures.stack import ROOT, Stack, StackError, start_stack
 from fixtures.targets import without_targets
 
@@ -50,20 +50,17 @@ def fault_stack(worker_id, tmp_path_factory) -> Iterator[Stack]:
 def scene(fault_stack: Stack) -> Iterator[Scene]:
     e2b = FakeE2BAdmin(fault_stack.e2b_url, fault_stack.e2b_api_key)
     github = FakeGitHubAdmin(fault_stack.github_url)
-    data = factories.squad_data()
-    owner, name = data["repository"].split("/")
-    repository = github.create_repo(owner, name)
     platform = PlatformClient(fault_stack.base_url)
-    squad = platform.create_squad(**data)
-    client = platform.as_squad(squad["token"])
-    agent = client.create_agent(**factories.agent_data())
-    task = client.create_task(**factories.task_data())
-    scene = Scene(fault_stack, e2b, github, client, squad["token"], owner, name, repository["clone_url"], agent, task)
+    squads = SquadFactory(platform, github, fault_stack.base_url)
+    squad = squads()
+    squad.task = squad.new_task()
+    scene = Scene(fault_stack, e2b, github, squad)
     yield scene
     # Rules are narrowed to this test's task and repository, but a rule never reached must not linger;
     # rate limits are per token, shared by every squad of the stack: give the token a full window back.
     e2b.clear_faults()
     github.clear_faults()
     scene.restore_rate_limit()
-    for admin in (client, platform, e2b, github):
-        admin.http.close()
+    squads.close()
+    for admin in (platform, e2b, github):
+        admin.close()
