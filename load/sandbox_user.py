@@ -1,6 +1,6 @@
 """Sandbox users: squads that create a sandbox for a task all at the same instant, then destroy it.
 
-Seed 004 asks for 10 sandbox creations at once. Pipelines cannot show that (the worker runs at
+The load targets include 10 sandbox creations at once. Pipelines cannot show that (the worker runs at
 most WORKER_CONCURRENCY jobs, and their creations drift apart), so these users call the platform's
 `POST /api/v1/sandboxes` themselves. Each makes its squad (a repository in the fake GitHub, the
 squad) and a task, then waits; when every sandbox user of this Locust process is ready (the

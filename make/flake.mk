@@ -1,4 +1,4 @@
-# The flake gate (issue 8): the backend suite 20 times in random order with two xdist workers, then
+# The flake gate: the backend suite 20 times in random order with two xdist workers, then
 # the browser suite 10 times; zero failures allowed. A failing run prints its seed and the command
 # that reruns that very order (tools/flake.py); logs under reports/flake/.
 # Included by the Makefile (PY, PYTEST and STAMP come from there).

@@ -1,4 +1,4 @@
-# Reliability gates (issue 8). The fault matrix: every fault through the live stack, on SQLite and
+# Reliability gates. The fault matrix: every fault through the live stack, on SQLite and
 # then on a throwaway PostgreSQL cluster (where the pg_terminate_backend case runs). See RELIABILITY.md.
 .PHONY: faults
 

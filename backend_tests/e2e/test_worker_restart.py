@@ -1,4 +1,4 @@
-"""A pipeline survives its worker dying mid-way (seed 000: recycle the worker, run again).
+"""A pipeline survives its worker dying mid-way: another worker takes the job over and runs it again.
 
 The platform runs without its in-app worker; pipelines run in `python -m app.worker` processes.
 One is killed with SIGKILL in the middle of a task; another takes the job over once its lease

@@ -1,4 +1,5 @@
-"""Seed 004's error scenarios, run through the whole pipeline in-process.
+"""Each way the pipeline's services fail (sandbox creation, clone, push, GitHub's limits...), run
+through the whole pipeline in-process.
 
 Every failure must end the same way: the task failed with a reason a person can act on, an error
 event on the stream, and no sandbox left running.

@@ -1,7 +1,7 @@
 """The pipeline's steps by hand over the API: sandbox, clone, branch, commit, push, pull request.
 
-Seed 004's integration list: POST /sandboxes stores the sandbox, /git/clone clones in it, /git/push
-pushes the branch, /github/pull-requests opens the PR and updates the task; and the error answers.
+POST /sandboxes stores the sandbox, /git/clone clones in it, /git/push pushes the branch,
+/github/pull-requests opens the PR and updates the task; and the error answers of each.
 """
 
 import pytest

@@ -1,7 +1,7 @@
 """E2BSandboxService against the fake E2B (REST API and envd), mounted with respx.
 
-Seed 004, step 2: sandbox creation (success, quota error, timeout), command execution (stdout, stderr,
-exit codes, per-command timeout), destruction (success, already destroyed), retry of transient failures.
+Sandbox creation (success, quota error, timeout), command execution (stdout, stderr, exit codes,
+per-command timeout), destruction (success, already destroyed), retry of transient failures.
 """
 
 import asyncio

@@ -1,7 +1,7 @@
 """GitService: real git in the fake E2B's sandboxes, against the fake GitHub's repositories over HTTP.
 
-Seed 004, step 3: clone (success, auth failure, network timeout), create branch (success, branch exists,
-default branch not found), commit (success, nothing to commit, invalid message), push (success, auth
+Clone (success, auth failure, network timeout), create branch (success, branch exists, default
+branch not found), commit (success, nothing to commit, invalid message), push (success, auth
 failure, rejected). Cases git cannot be made to produce on demand are scripted (`scripted_git`).
 """
 

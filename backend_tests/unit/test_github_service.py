@@ -1,7 +1,7 @@
 """GitHubService against the fake GitHub's REST API, mounted with respx.
 
-Seed 004, step 4: create a pull request (success, duplicate, validation error), check for an existing
-one (found, not found), rate limits (primary and secondary, honouring `retry-after` and
+Create a pull request (success, duplicate, validation error), check for an existing one (found,
+not found), rate limits (primary and secondary, honouring `retry-after` and
 `x-ratelimit-reset`, with a cap).
 """
 
