@@ -1,7 +1,9 @@
 """Assigning a task from the board, by drag-and-drop or from the keyboard."""
 
+from typing import Any
+
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 from fixtures import factories
 from fixtures.platform_client import FakeAdmin
@@ -64,13 +66,18 @@ def test_dragging_a_card_to_in_progress_assigns_it_and_shows_the_pipeline_live(
     assert board.page.evaluate("performance.timeOrigin") == document_origin, "the page was reloaded"
 
 
-@pytest.mark.e2e
-@pytest.mark.priority_p0
-def test_enter_on_a_focused_card_assigns_it_to_the_agent_chosen_in_the_dialog(board: BoardPage, new_squad: Squad):
+def _with_a_second_agent(board: BoardPage, new_squad: Squad) -> tuple[dict[str, Any], dict[str, Any], Locator]:
+    """A second agent in the squad and a task to do, on the board: the agent, the task and its card."""
     second_agent = new_squad.client.create_agent(**factories.agent_data())
     task = new_squad.client.create_task(**factories.task_data())
     board.open(new_squad.squad["id"], new_squad.token)
-    card = board.card(task["id"])
+    return second_agent, task, board.card(task["id"])
+
+
+@pytest.mark.e2e
+@pytest.mark.priority_p0
+def test_enter_on_a_focused_card_assigns_it_to_the_agent_chosen_in_the_dialog(board: BoardPage, new_squad: Squad):
+    second_agent, task, card = _with_a_second_agent(board, new_squad)
 
     card.focus()
     board.page.keyboard.press("Enter")
@@ -96,10 +103,7 @@ def test_enter_on_a_focused_card_assigns_it_to_the_agent_chosen_in_the_dialog(bo
 @pytest.mark.e2e
 @pytest.mark.priority_p1
 def test_dropping_a_card_when_the_squad_has_several_agents_asks_which_one(board: BoardPage, new_squad: Squad):
-    second_agent = new_squad.client.create_agent(**factories.agent_data())
-    task = new_squad.client.create_task(**factories.task_data())
-    board.open(new_squad.squad["id"], new_squad.token)
-    card = board.card(task["id"])
+    second_agent, task, card = _with_a_second_agent(board, new_squad)
 
     card.drag_to(board.column("in_progress"))
     dialog = board.page.get_by_role("dialog", name="Move to In Progress")
