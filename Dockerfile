@@ -1,5 +1,6 @@
 # The images of docker-compose.test.yml, one Dockerfile, three stages:
-#   base     the platform (app/), the fakes (mocks/), the shared harness (fixtures/), the Locust users (load/)
+#   base     the platform (app/), the fakes (mocks/), the shared harness (fixtures/), its commands (tools/),
+#            the Locust users (load/)
 #   browser  base + Debian's Chromium + the browser suite (frontend_tests/): the Playwright runner
 #   runtime  base, as it runs every service but the runner (the default: `docker build .`)
 FROM python:3.11-slim AS base
@@ -31,6 +32,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY app ./app
 COPY mocks ./mocks
 COPY fixtures ./fixtures
+COPY tools ./tools
 COPY load ./load
 RUN pip install --no-deps .
 

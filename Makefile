@@ -59,7 +59,7 @@ suites: setup
 	-@$(MAKE) --no-print-directory test-backend; echo $$? > $(REPORTS)/status/backend
 	-@$(MAKE) --no-print-directory test-frontend; echo $$? > $(REPORTS)/status/frontend
 	-@$(MAKE) --no-print-directory test-load; echo $$? > $(REPORTS)/status/load
-	@$(PY) -m fixtures.summary
+	@$(PY) -m tools.summary
 
 # The secrets scan runs last: it reads every report and log the others left.
 test: suites test-environment test-security lint typecheck test-backend-postgres
@@ -73,7 +73,7 @@ test-backend: $(STAMP)
 # Its coverage adds to test-backend's (--cov-append): the reports and the 95% floor are of app/ as
 # both databases run it (the PostgreSQL-only code, LISTEN/NOTIFY, runs only here).
 test-backend-postgres: $(STAMP)
-	$(PY) -m fixtures.postgres -- $(PYTEST) backend_tests -n $(BACKEND_WORKERS) -p no:randomly \
+	$(PY) -m tools.postgres -- $(PYTEST) backend_tests -n $(BACKEND_WORKERS) -p no:randomly \
 	  --junitxml=$(REPORTS)/junit/backend-postgres.xml --cov=app --cov-append --cov-fail-under=95 \
 	  --cov-report=term:skip-covered --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=html:$(REPORTS)/coverage-html
 
@@ -85,14 +85,14 @@ test-frontend-headed: setup
 
 test-load: $(STAMP)
 	@mkdir -p $(REPORTS)/load
-	$(PY) -m fixtures.stack run --log-dir $(REPORTS)/stack/load -- $(VENV)/bin/locust $(LOAD_ARGS)
+	$(PY) -m tools.stack run --log-dir $(REPORTS)/stack/load -- $(VENV)/bin/locust $(LOAD_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 up: $(STAMP)
-	$(PY) -m fixtures.stack up
+	$(PY) -m tools.stack up
 
 clean:
 	rm -rf $(REPORTS) .squad .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.*

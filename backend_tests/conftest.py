@@ -16,7 +16,7 @@ from fixtures.worker_stack import WorkerStack, launch_worker_stack
 def worker_stack_starting(
     request: pytest.FixtureRequest,
     live_stack_starting: StartedInBackground[Stack] | None,
-    worker_id_label: str,
+    worker_id: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[StartedInBackground[WorkerStack] | None]:
     """In a serial run with the worker-restart tests, their stack starts in the background at the
@@ -26,7 +26,7 @@ def worker_stack_starting(
     if not wanted or live_stack_starting is None or hasattr(request.config, "workerinput"):
         yield None
         return
-    starting = launch_worker_stack(live_stack_starting.wait, worker_id_label, tmp_path_factory.mktemp("workers-db"))
+    starting = launch_worker_stack(live_stack_starting.wait, worker_id, tmp_path_factory.mktemp("workers-db"))
     yield starting
     # This stack and the live stack stop side by side (each takes a moment to shut down cleanly); the
     # live stack's own teardown then finds it stopped.

@@ -82,7 +82,7 @@ def check_against_builtin_schema() -> Callable[[Path, str], None]:
 
 
 @pytest.fixture(scope="session")
-def native_stack(request: pytest.FixtureRequest, worker_id_label: str, tmp_path_factory) -> Iterator[Stack]:
+def native_stack(request: pytest.FixtureRequest, worker_id: str, tmp_path_factory) -> Iterator[Stack]:
     """The native launcher's stack (fixtures/stack.py) on free ports, started from a bare environment.
 
     Always started here, whatever SQUAD_BASE_URL says: these tests are about what the launcher
@@ -94,7 +94,7 @@ def native_stack(request: pytest.FixtureRequest, worker_id_label: str, tmp_path_
         stack = start_stack(
             environ=environ,
             database_url=f"sqlite+aiosqlite:///{database}",
-            log_dir=ROOT / "reports" / "stack" / f"environment-{worker_id_label}",
+            log_dir=ROOT / "reports" / "stack" / f"environment-{worker_id}",
             announce=lambda line: announce_stack(request.config, line),
         )
     except StackError as error:

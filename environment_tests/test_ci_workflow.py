@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.unit, pytest.mark.priority_p0]
 
 # `make` as a command: at the start of a line or after ;, &&, || or |.
 MAKE_CALL = re.compile(r"(?:^|[;&|]\s*)make\s+([^;&|#\n]*)", re.MULTILINE)
-# What every pull request checks (issue 7): lint, types, backend on SQLite and PostgreSQL, contracts,
+# What every pull request checks: lint, types, backend on SQLite and PostgreSQL, contracts,
 # frontend flows, load smoke.
 PULL_REQUEST_TARGETS = {
     "lint",
@@ -152,7 +152,7 @@ def _scenario_options() -> dict[str, str]:
     return {"options": declared, "scenarios": set(re.findall(r'"(\w+)"', scenarios.group(1)))}
 
 
-# The nightly load shapes (issue 7): each with the suite's config and the scenario that shapes it.
+# The nightly load shapes: each with the suite's config and the scenario that shapes it.
 NIGHTLY_LOAD_SHAPES = {
     "stress": ["--config", "load/locust.conf", "--scenario", "stress"],
     "soak": ["--config", "load/locust.conf", "--scenario", "soak", "--soak-minutes", "30"],

@@ -32,7 +32,7 @@ CORE_SERVICES = {"postgres", "fake-e2b", "fake-github", "app", "worker"}
 PROFILES = {"browser": {"browser-tests"}, "load": {"locust-master", "locust-worker"}}
 # Runs to completion and is judged by its exit code (`docker compose run`), so it has no health.
 RUN_TO_COMPLETION = {"browser-tests"}
-PROJECT_PACKAGES = {"app", "mocks", "fixtures"}
+PROJECT_PACKAGES = {"app", "mocks", "fixtures", "tools"}
 # The working directory's folder the services write into (a bind mount), not a source.
 OUTPUT_ROOTS = {"reports"}
 

@@ -9,7 +9,7 @@ import pytest
 
 from app.settings import Settings
 from environment_tests.environment_files import MAKEFILES, REPO_ROOT
-from fixtures import health
+from fixtures.targets import TARGETS
 
 pytestmark = [pytest.mark.unit, pytest.mark.priority_p0]
 
@@ -23,14 +23,15 @@ SUITE_VARIABLES = {
     "LOAD_SLO_MAX_FAILURE_RATIO",
 }
 
-# The code whose environment is the user's: the harness, the browser settings, the browser suite's
-# conftests and the load suite (Locust options with an `env_var`).
-USER_CODE = ["fixtures", "load", "frontend_tests", "playwright.config.py"]
-# `os.environ.get("X")`, `environ["X"]`, `getenv("X")`, `env_var="X"`, `Settings().x`.
+# The code whose environment is the user's: the harness and its commands, the browser settings, the
+# browser suite's conftests and the load suite (Locust options with an `env_var`).
+USER_CODE = ["fixtures", "tools", "load", "frontend_tests", "playwright.config.py"]
+# `os.environ.get("X")`, `environ["X"]`, `getenv("X")`, `env_var="X"` (a Locust option),
+# `variable="X"` (a service of fixtures/targets.py), `Settings().x`.
 READS = [
     re.compile(r"""(?:environ\.get|environ\.pop|environ\.setdefault|getenv)\(\s*["']([A-Z][A-Z0-9_]*)["']"""),
     re.compile(r"""environ\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\]"""),
-    re.compile(r"""env_var\s*=\s*["']([A-Z][A-Z0-9_]*)["']"""),
+    re.compile(r"""(?:env_var|variable)\s*=\s*["']([A-Z][A-Z0-9_]*)["']"""),
 ]
 SETTINGS_READ = re.compile(r"Settings\(\)\.([a-z][a-z0-9_]*)")
 # Set by the system or by pytest itself, not by a user of the suites.
@@ -88,7 +89,7 @@ def _first_column_names(markdown: str) -> set[str]:
 
 def test_readme_variable_table_has_every_variable_the_suites_read():
     documented = _first_column_names(_section(REPO_ROOT / "README.md", "## Environment variables"))
-    expected = SUITE_VARIABLES | {service.variable for service in health.HTTP_SERVICES}
+    expected = SUITE_VARIABLES | {service.variable for service in TARGETS}
     assert expected <= documented, f"README's table lacks {sorted(expected - documented)}"
 
 

@@ -73,7 +73,7 @@ def test_make_test_external_starts_one_stack_and_points_the_suites_at_it(repo_ro
     result = subprocess.run(["make", "-n", "test-external"], cwd=repo_root, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.replace("\\\n", " ").splitlines()  # continued lines joined
-    [launch] = [line for line in lines if "-m fixtures.stack run" in line]
+    [launch] = [line for line in lines if "-m tools.stack run" in line]
     assert "pytest backend_tests/e2e" in launch and "pytest frontend_tests/flows" in launch, launch
     assert launch.count("-n 0") == 2, f"each suite must run in one process, so its [stack] lines show: {launch}"
     assert "E2B_API_KEY=" in launch and "GITHUB_TOKEN=" in launch, f"the suites need the fakes' credentials: {launch}"

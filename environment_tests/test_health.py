@@ -1,4 +1,4 @@
-"""`make health` (fixtures/health.py): one line per service, which is down and how to start it,
+"""`make health` (tools/health.py): one line per service, which is down and how to start it,
 and a non-zero exit status when any is down."""
 
 import os
@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from fixtures import health
 from fixtures.postgres import PostgresUnavailable, throwaway_cluster
+from tools import health
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
 
@@ -29,7 +29,7 @@ def _closed_port() -> int:
 def _health(repo_root, environ: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     clean = {name: value for name, value in os.environ.items() if name not in TARGET_VARIABLES}
     return subprocess.run(
-        [sys.executable, "-m", "fixtures.health", *args],
+        [sys.executable, "-m", "tools.health", *args],
         cwd=repo_root,
         env=clean | environ,
         capture_output=True,
@@ -76,7 +76,7 @@ def unhealthy_platform() -> Iterator[str]:
 def test_make_health_runs_the_health_check(repo_root):
     result = subprocess.run(["make", "-n", "health"], cwd=repo_root, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "-m fixtures.health" in result.stdout, result.stdout
+    assert "-m tools.health" in result.stdout, result.stdout
 
 
 def test_every_service_of_a_running_stack_is_up(repo_root, native_stack):

@@ -20,9 +20,8 @@ from environment_tests.environment_files import (
     published_ports,
     url_target,
 )
-from fixtures import health
-from fixtures.stack import FIXED_PORTS, Stack
-from load import _targets
+from fixtures.stack import Stack
+from fixtures.targets import FAKE_GITHUB, FIXED_PORTS, PLATFORM, TARGETS
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
 
@@ -80,7 +79,7 @@ def test_each_service_runs_the_same_program_in_both(compose, native_stack, nativ
 
 @pytest.mark.parametrize("native_name", sorted(FIXED_PORTS))
 def test_each_service_is_probed_on_the_same_health_path_in_both(compose, native_name):
-    probe = next(s for s in health.HTTP_SERVICES if s.name == native_name)
+    probe = next(s for s in TARGETS if s.name == native_name)
     host, port, path = healthcheck_url(compose["services"][COMPOSE_NAME[native_name]])
     assert (host, port, path) == ("127.0.0.1", FIXED_PORTS[native_name], probe.health_path), (
         f"compose probes {native_name} at {host}:{port}{path}; `make health` and the launcher at "
@@ -89,13 +88,13 @@ def test_each_service_is_probed_on_the_same_health_path_in_both(compose, native_
 
 
 def test_make_health_and_the_load_suite_default_to_the_make_up_ports():
-    assert {service.name: service.port for service in health.HTTP_SERVICES} == FIXED_PORTS
-    assert url_target(_targets.DEFAULT_PLATFORM_URL) == ("127.0.0.1", FIXED_PORTS["platform"])
-    assert url_target(_targets.DEFAULT_FAKE_GITHUB_URL) == ("127.0.0.1", FIXED_PORTS["fake-github"])
+    assert {service.name: service.port for service in TARGETS} == FIXED_PORTS
+    assert url_target(PLATFORM.url({})) == ("127.0.0.1", FIXED_PORTS["platform"])
+    assert url_target(FAKE_GITHUB.url({})) == ("127.0.0.1", FIXED_PORTS["fake-github"])
 
 
 def test_suite_variables_name_the_same_services(native_stack):
-    expected = {variable: service.name for service in health.HTTP_SERVICES for variable in [service.variable]}
+    expected = {variable: service.name for service in TARGETS for variable in [service.variable]}
     assert _suite_variables(native_stack) == expected, (
         f"the launcher points suites with {_suite_variables(native_stack)}; `make health` reads {expected}"
     )
@@ -105,7 +104,7 @@ def test_suite_variables_name_the_same_services(native_stack):
 def test_compose_points_each_suite_runner_with_the_launchers_variables(compose, native_stack, runner):
     variables = environment(compose["services"][runner])
     missing = set(native_stack.environment()) - set(variables)
-    assert not missing, f"{runner} lacks {sorted(missing)}, which `python -m fixtures.stack run` sets"
+    assert not missing, f"{runner} lacks {sorted(missing)}, which `python -m tools.stack run` sets"
     wrong = {
         variable: variables[variable]
         for variable, native_name in _suite_variables(native_stack).items()

@@ -13,14 +13,15 @@ left as it was. The figures are per operation (a rule names one):
 already run with FAKE_E2B_LATENCY_MS / FAKE_GITHUB_LATENCY_MS.
 """
 
-import json
 import logging
-import urllib.request
 
-from _targets import fake_e2b_url, fake_github_url
+import httpx
 from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
+
+from fixtures.platform_client import ApiError, FakeAdmin
+from fixtures.targets import FAKE_E2B, FAKE_GITHUB, Target
 
 E2B_LATENCY_MS = {"create_sandbox": 200, "process_start": 30, "kill_sandbox": 50}
 GITHUB_LATENCY_MS = {
@@ -37,8 +38,8 @@ GITHUB_LATENCY_MS = {
 ADMIN_TIMEOUT_S = 5.0
 
 log = logging.getLogger("fake-latency")
-# (fake's base URL, rule id) of the rules this process added.
-_added: list[tuple[str, int]] = []
+# (fake's admin client, rule id) of the rules this process added.
+_added: list[tuple[FakeAdmin, int]] = []
 
 
 @events.init_command_line_parser.add_listener
@@ -53,18 +54,10 @@ def add_latency_option(parser, **_kwargs: object) -> None:
     )
 
 
-def _admin(method: str, url: str, body: dict | None = None) -> dict | None:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=ADMIN_TIMEOUT_S) as response:
-        payload = response.read()
-    return json.loads(payload) if payload else None
-
-
-def latency_rules() -> list[tuple[str, str, int]]:
-    """(fake's base URL, operation, latency in ms) for every rule a run adds."""
-    return [(fake_e2b_url(), operation, ms) for operation, ms in E2B_LATENCY_MS.items()] + [
-        (fake_github_url(), operation, ms) for operation, ms in GITHUB_LATENCY_MS.items()
+def latency_rules() -> list[tuple[Target, str, int]]:
+    """(fake, operation, latency in ms) for every rule a run adds."""
+    return [(FAKE_E2B, operation, ms) for operation, ms in E2B_LATENCY_MS.items()] + [
+        (FAKE_GITHUB, operation, ms) for operation, ms in GITHUB_LATENCY_MS.items()
     ]
 
 
@@ -75,14 +68,10 @@ def add_latency(environment: Environment, **_kwargs: object) -> None:
     options = environment.parsed_options
     if options is not None and options.fake_latency == "off":
         return
-    for base_url, operation, ms in latency_rules():
-        rule = _admin(
-            "POST",
-            f"{base_url}/_fake/faults",
-            {"operation": operation, "kind": "latency", "latency_ms": ms, "times": None},
-        )
-        if rule is not None and "id" in rule:
-            _added.append((base_url, rule["id"]))
+    admins = {fake: FakeAdmin(fake.url(), timeout=ADMIN_TIMEOUT_S) for fake in (FAKE_E2B, FAKE_GITHUB)}
+    for fake, operation, ms in latency_rules():
+        rule = admins[fake].add_fault(operation=operation, kind="latency", latency_ms=ms, times=None)
+        _added.append((admins[fake], rule["id"]))
     log.info("fakes answer with realistic latency: %s", ", ".join(f"{op} {ms} ms" for _, op, ms in latency_rules()))
 
 
@@ -90,9 +79,12 @@ def add_latency(environment: Environment, **_kwargs: object) -> None:
 def remove_latency(environment: Environment, **_kwargs: object) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return
+    admins = {admin for admin, _ in _added}
     while _added:
-        base_url, rule_id = _added.pop()
+        admin, rule_id = _added.pop()
         try:
-            _admin("DELETE", f"{base_url}/_fake/faults/{rule_id}")
-        except OSError as error:  # the fake went first (the stack stops): nothing left to clean
-            log.warning("could not remove latency rule %s of %s: %s", rule_id, base_url, error)
+            admin.remove_fault(rule_id)
+        except (httpx.HTTPError, ApiError) as error:  # the fake went first (the stack stops): nothing left to clean
+            log.warning("could not remove latency rule %s of %s: %s", rule_id, admin.base_url, error)
+    for admin in admins:
+        admin.close()

@@ -5,30 +5,21 @@ trace per user. Checked once, on the master or the only process (workers trust t
 """
 
 import sys
-import urllib.error
-import urllib.request
 
-from _targets import fake_e2b_url, fake_github_url
 from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from fixtures.targets import FAKE_E2B, FAKE_GITHUB, PLATFORM, Target, http_problem
+
 PROBE_TIMEOUT_S = 3.0
 
 
-def _probe(url: str) -> str | None:
-    """None when `url` answers 2xx; otherwise what went wrong, in a few words."""
-    try:
-        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S):
-            return None
-    except urllib.error.HTTPError as error:
-        return f"GET {url} answered HTTP {error.code}"
-    except urllib.error.URLError as error:
-        reason = error.reason
-        words = reason.strerror if isinstance(reason, OSError) and reason.strerror else reason
-        return f"GET {url} failed: {words}"
-    except OSError as error:  # timeouts and resets arrive without a URLError wrapper
-        return f"GET {url} failed: {error}"
+def _problem(base_url: str, target: Target) -> str | None:
+    """None when the service at `base_url` says it is ready; otherwise what went wrong, in a few words."""
+    url = f"{base_url}{target.health_path}"
+    problem = http_problem(url, PROBE_TIMEOUT_S)
+    return problem and f"GET {url}: {problem}"
 
 
 def _platform_host(environment: Environment) -> str | None:
@@ -51,22 +42,22 @@ def require_targets(environment: Environment, **_kwargs: object) -> None:
     host = _platform_host(environment)
     if host is None:
         return  # no single host to check; the web UI asks for one
-    problem = _probe(f"{host}/health")
+    problem = _problem(host, PLATFORM)
     if problem:
         _refuse(
             f"no Agent Squad platform at {host} — start one with `make up`, or pass --host "
-            f"(or set SQUAD_BASE_URL). [{problem}]"
+            f"(or set {PLATFORM.variable}). [{problem}]"
         )
-    github = fake_github_url()
-    problem = _probe(f"{github}/_fake/health")
+    github = FAKE_GITHUB.url()
+    problem = _problem(github, FAKE_GITHUB)
     if problem:
-        _refuse(f"no fake GitHub at {github} — `make up` starts it, or set FAKE_GITHUB_URL. [{problem}]")
+        _refuse(f"no fake GitHub at {github} — `make up` starts it, or set {FAKE_GITHUB.variable}. [{problem}]")
     options = environment.parsed_options
     if options is not None and getattr(options, "fake_latency", "off") == "on":
-        e2b = fake_e2b_url()
-        problem = _probe(f"{e2b}/health")
+        e2b = FAKE_E2B.url()
+        problem = _problem(e2b, FAKE_E2B)
         if problem:
             _refuse(
-                f"no fake E2B at {e2b} (the run sets its latency) — `make up` starts it, or set FAKE_E2B_URL, "
-                f"or pass --fake-latency off. [{problem}]"
+                f"no fake E2B at {e2b} (the run sets its latency) — `make up` starts it, or set "
+                f"{FAKE_E2B.variable}, or pass --fake-latency off. [{problem}]"
             )

@@ -9,16 +9,16 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from _targets import fake_github_url, platform_url
 from locust import HttpUser
 from locust.exception import StopUser
 
 from fixtures.factories import agent_data, repository_data, squad_data
+from fixtures.targets import FAKE_GITHUB, PLATFORM
 
 
 class SquadUser(HttpUser):
     abstract = True
-    host = platform_url()
+    host = PLATFORM.url()
 
     token: str
     squad_id: str
@@ -55,7 +55,7 @@ class SquadUser(HttpUser):
         repo = repository_data(name=f"load-{uuid.uuid4().hex[:12]}")
         created = self.expect(
             "POST",
-            f"{fake_github_url()}/_fake/repos",
+            f"{FAKE_GITHUB.url()}/_fake/repos",
             201,
             json={"owner": repo["owner"], "name": repo["name"], "default_branch": "main"},
             name="fake GitHub /_fake/repos",

@@ -22,10 +22,10 @@ import _slo
 import gevent
 from _squad_user import SquadUser
 from _sse import StreamFailure, open_stream, stopping
-from _targets import fake_github_url
 from locust import between, events, task
 
 from fixtures.factories import task_data
+from fixtures.targets import FAKE_GITHUB
 
 PIPELINE_TIMEOUT_S = 600.0
 ASSIGN_ROUTE = "/api/v1/tasks/{id}/assign"
@@ -117,7 +117,7 @@ class AssignmentUser(SquadUser):
         )
 
     def _check_pull_request_count(self) -> None:
-        journal = f"{fake_github_url()}/_fake/journal"
+        journal = f"{FAKE_GITHUB.url()}/_fake/journal"
         params = {"operation": "create_pull_request", "path": f"/repos/{self.repository}/pulls"}
         # No squad token for the fake's admin API: that token is the platform's business only.
         no_token = {"Authorization": None}

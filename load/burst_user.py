@@ -1,6 +1,6 @@
 """Burst users: 100 API calls back to back, with no wait between them, as a script or a busy UI does.
 
-Seed 004 asks for 100 rapid API calls. A burst user makes its squad (a repository in the fake
+The load targets include 100 rapid API calls. A burst user makes its squad (a repository in the fake
 GitHub, the squad) and a few tasks, then fires `--burst-calls` calls (default 100) one after the
 other: the task list and single tasks, alternately. They are named `/api/v1/tasks (burst)` and
 `/api/v1/tasks/{id} (burst)`, so the SLO gate judges the burst's p95 on its own, apart from the

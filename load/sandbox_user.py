@@ -1,6 +1,6 @@
 """Sandbox users: squads that create a sandbox for a task all at the same instant, then destroy it.
 
-Seed 004 asks for 10 sandbox creations at once. Pipelines cannot show that (the worker runs at
+The load targets include 10 sandbox creations at once. Pipelines cannot show that (the worker runs at
 most WORKER_CONCURRENCY jobs, and their creations drift apart), so these users call the platform's
 `POST /api/v1/sandboxes` themselves. Each makes its squad (a repository in the fake GitHub, the
 squad) and a task, then waits; when every sandbox user of this Locust process is ready (the
@@ -27,7 +27,6 @@ import _preflight  # noqa: F401  (registers the start-up check of the targets)
 import _slo  # noqa: F401  (registers the SLO gate and its options)
 import gevent
 from _squad_user import SquadUser
-from _targets import fake_e2b_url
 from gevent.event import Event
 from locust import between, events, task
 from locust.env import Environment
@@ -35,6 +34,7 @@ from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from fixtures.factories import task_data
+from fixtures.targets import FAKE_E2B
 
 SANDBOXES_ROUTE = "/api/v1/sandboxes"
 SANDBOX_ROUTE = "/api/v1/sandboxes/{id}"
@@ -222,7 +222,7 @@ class SandboxUser(SquadUser):
         no_token = {"Authorization": None}  # the fake's admin API; the squad's token is the platform's
         try:
             with self.client.get(
-                f"{fake_e2b_url()}/_fake/state", headers=no_token, name=RUNNING_CHECK, catch_response=True
+                f"{FAKE_E2B.url()}/_fake/state", headers=no_token, name=RUNNING_CHECK, catch_response=True
             ) as response:
                 try:
                     sandboxes = response.json()["sandboxes"]

@@ -3,7 +3,7 @@
 Choose one with `--scenario NAME` (or LOAD_SCENARIO, or `scenario = NAME` in a config file):
 
     manual    (default) plain Locust: --users/--spawn-rate/--run-time or the web UI, all user classes
-    smoke     seed 004's figures at once: 10 sandbox creations released at the same instant
+    smoke     the suite's target figures at once: 10 sandbox creations released at the same instant
               (sandbox_user.py), 50 open streams, a burst of 100 API calls back to back
               (burst_user.py), 10 assignments in flight and board users making their API calls;
               over when the sandboxes were created and destroyed, the burst fired, every

@@ -3,7 +3,7 @@
 
 bench-isolation: $(STAMP)
 	$(PY) -m benchmarks.isolation --runs 200
-	$(PY) -m fixtures.postgres -- $(PY) -m benchmarks.isolation --runs 200
+	$(PY) -m tools.postgres -- $(PY) -m benchmarks.isolation --runs 200
 
 bench-backend: $(STAMP) bench-isolation
 	@echo "== pytest backend_tests, serial, SQLite"
@@ -11,7 +11,7 @@ bench-backend: $(STAMP) bench-isolation
 	@echo "== the same, its throwaway files on disk (SQUAD_TEST_TMPDIR=/var/tmp) instead of in shared memory"
 	@SQUAD_TEST_TMPDIR=/var/tmp $(PYTEST) backend_tests -q -p no:randomly -p no:cacheprovider | tail -1
 	@echo "== pytest backend_tests, serial, PostgreSQL (throwaway cluster)"
-	@$(PY) -m fixtures.postgres -- $(PYTEST) backend_tests -q -p no:randomly -p no:cacheprovider | tail -1
+	@$(PY) -m tools.postgres -- $(PYTEST) backend_tests -q -p no:randomly -p no:cacheprovider | tail -1
 	@echo "== pytest backend_tests -n 2, SQLite"
 	@$(PYTEST) backend_tests -q -n 2 -p no:cacheprovider | tail -1
 
@@ -19,6 +19,6 @@ bench-backend: $(STAMP) bench-isolation
 # PostgreSQL (a throwaway cluster, or TEST_DATABASE_URL), combined; fails under 95%.
 coverage-backend: $(STAMP)
 	$(PYTEST) backend_tests -q --cov=app --cov-report=
-	$(PY) -m fixtures.postgres -- $(PYTEST) backend_tests -q -p no:randomly --cov=app --cov-append \
+	$(PY) -m tools.postgres -- $(PYTEST) backend_tests -q -p no:randomly --cov=app --cov-append \
 	  --cov-report=term --cov-fail-under=95 \
 	  --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=html:$(REPORTS)/coverage-html

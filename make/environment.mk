@@ -33,12 +33,12 @@ BACKEND_SHARD_PATHS = $(or $(BACKEND_SHARD_PATHS_$(BACKEND_SHARD)),$(error BACKE
 BACKEND_SHARD_SUFFIX = $(if $(filter all,$(BACKEND_SHARD)),,-$(BACKEND_SHARD))
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy app mocks fixtures
+	$(VENV)/bin/mypy app mocks fixtures tools
 
 # Which services of the stack answer (SQUAD_BASE_URL, FAKE_E2B_URL, FAKE_GITHUB_URL or the `make up`
 # ports; PostgreSQL when TEST_DATABASE_URL is set), and how to start the ones that do not.
 health: $(STAMP)
-	@$(PY) -m fixtures.health
+	@$(PY) -m tools.health
 
 # The environment files: compose and Dockerfile (schema, hadolint, commands), the workflows, the
 # native launcher's agreement with compose, `make health`, the external mode.
@@ -58,16 +58,16 @@ test-backend-tier: $(STAMP)
 	  --junitxml=$(REPORTS)/junit/backend$(BACKEND_SHARD_SUFFIX).xml \
 	  --cov=app --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=html:$(REPORTS)/coverage-html
 
-# The same on PostgreSQL: TEST_DATABASE_URL when set, else a throwaway cluster (fixtures/postgres.py).
+# The same on PostgreSQL: TEST_DATABASE_URL when set, else a throwaway cluster (tools/postgres.py).
 test-backend-postgres-tier: $(STAMP)
-	$(PY) -m fixtures.postgres -- $(PYTEST) $(BACKEND_SHARD_PATHS) -m "($(TIER_MARKERS)) and not contract" \
+	$(PY) -m tools.postgres -- $(PYTEST) $(BACKEND_SHARD_PATHS) -m "($(TIER_MARKERS)) and not contract" \
 	  -n $(WORKERS) -p no:randomly --junitxml=$(REPORTS)/junit/backend-postgres$(BACKEND_SHARD_SUFFIX).xml
 
 # The browser suite of one tier, headless, in parallel.
 test-frontend-tier: setup
 	$(PYTEST) frontend_tests -m "$(TIER_MARKERS)" -n $(WORKERS) --junitxml=$(REPORTS)/junit/frontend.xml
 
-# The external mode: one stack started by `python -m fixtures.stack run`, and the live suites pointed
+# The external mode: one stack started by `python -m tools.stack run`, and the live suites pointed
 # at it by SQUAD_BASE_URL, FAKE_E2B_URL and FAKE_GITHUB_URL. Each suite prints "[stack] ...: reusing"
 # for every service instead of starting its own. In one process each (-n 0), so those lines show.
 EXTERNAL_SUITES = $(PYTEST) backend_tests/e2e -m "$(TIER_MARKERS)" -n 0 \
@@ -80,7 +80,7 @@ EXTERNAL_CREDENTIALS = E2B_API_KEY=e2b_external0000000000000000000000000000000 \
 	GITHUB_TOKEN=ghp_external000000000000000000000000000
 
 test-external: setup
-	$(EXTERNAL_CREDENTIALS) $(PY) -m fixtures.stack run --log-dir $(REPORTS)/stack/external -- \
+	$(EXTERNAL_CREDENTIALS) $(PY) -m tools.stack run --log-dir $(REPORTS)/stack/external -- \
 	  bash -c '$(EXTERNAL_SUITES)'
 
 # The same suites against whatever SQUAD_BASE_URL, FAKE_E2B_URL and FAKE_GITHUB_URL name: your own

@@ -14,7 +14,7 @@
 LOCUST := $(VENV)/bin/locust
 LOAD_REPORTS := $(REPORTS)/load
 # A fresh stack (platform and both fakes on free loopback ports) around one command.
-LOAD_STACK = $(PY) -m fixtures.stack run --log-dir $(REPORTS)/stack/load-$(1) --
+LOAD_STACK = $(PY) -m tools.stack run --log-dir $(REPORTS)/stack/load-$(1) --
 # Locust with the suite's config, its reports in reports/load/$(1)/; the log is kept there too.
 LOAD_RUN = $(LOCUST) --config load/locust.conf --html $(LOAD_REPORTS)/$(1)/report.html --csv $(LOAD_REPORTS)/$(1)/stats
 # Each stream is a socket in the platform and one in Locust: 1,000 streams need more than the
@@ -24,8 +24,8 @@ RAISE_OPEN_FILES = ulimit -Sn $(OPEN_FILES) 2>/dev/null || ulimit -Sn "$$(ulimit
 # The lines of a run's log that carry its figures.
 LOAD_FIGURES := 'SLO (met|failed)|scenario|smoke:|streams:|pipeline:|stress:|postgres:'
 
-# The platform on a throwaway PostgreSQL cluster (fixtures/postgres.py) instead of SQLite.
-ON_POSTGRES = $(PY) -m fixtures.postgres -- env
+# The platform on a throwaway PostgreSQL cluster (tools/postgres.py) instead of SQLite.
+ON_POSTGRES = $(PY) -m tools.postgres -- env
 POSTGRES_PLATFORM = DATABASE_URL="$${TEST_DATABASE_URL/postgresql:/postgresql+asyncpg:}"
 
 # name, Locust options, and an optional wrapper (ON_POSTGRES): one benchmark against a fresh stack.

@@ -1,4 +1,4 @@
-# Reliability gates (issue 8). The fault matrix: every fault through the live stack, on SQLite and
+# Reliability gates. The fault matrix: every fault through the live stack, on SQLite and
 # then on a throwaway PostgreSQL cluster (where the pg_terminate_backend case runs). See RELIABILITY.md.
 .PHONY: faults
 
@@ -6,5 +6,5 @@ faults: $(STAMP)
 	@echo "== fault matrix, SQLite"
 	$(PYTEST) reliability_tests/faults backend_tests/e2e/test_worker_restart.py -p no:randomly -q
 	@echo "== fault matrix, PostgreSQL (throwaway cluster)"
-	$(PY) -m fixtures.postgres -- $(PYTEST) reliability_tests/faults backend_tests/e2e/test_worker_restart.py \
+	$(PY) -m tools.postgres -- $(PYTEST) reliability_tests/faults backend_tests/e2e/test_worker_restart.py \
 	  -p no:randomly -q

@@ -20,4 +20,4 @@ fuzz: $(STAMP)
 # After the suites: no canary credential (nor E2B_API_KEY / GITHUB_TOKEN when set) in anything under
 # reports/ or .squad/, zip archives (Playwright traces) included. Names the file and the kind of secret.
 secrets-scan: $(STAMP)
-	$(PY) -m fixtures.secrets_scan
+	$(PY) -m tools.secrets_scan

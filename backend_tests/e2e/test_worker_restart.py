@@ -1,4 +1,4 @@
-"""A pipeline survives its worker dying mid-way (seed 000: recycle the worker, run again).
+"""A pipeline survives its worker dying mid-way: another worker takes the job over and runs it again.
 
 The platform runs without its in-app worker; pipelines run in `python -m app.worker` processes.
 One is killed with SIGKILL in the middle of a task; another takes the job over once its lease
@@ -11,9 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from fixtures.factories import agent_data, squad_data, task_data
+from fixtures.factories import task_data
 from fixtures.outcomes import assert_no_sandbox_left, assert_replay_equals_database
 from fixtures.platform_client import FakeE2BAdmin, FakeGitHubAdmin, PlatformClient
+from fixtures.squads import SquadFactory
 from fixtures.sse import SseRecorder
 from fixtures.worker_stack import WorkerStack, launch_worker_stack
 
@@ -21,12 +22,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.errors, pytest.mark.slow, pytest.mark
 
 
 @pytest.fixture(scope="module")
-def worker_stack(worker_stack_starting, live_stack, worker_id_label, tmp_path_factory) -> Iterator[WorkerStack]:
+def worker_stack(worker_stack_starting, live_stack, worker_id, tmp_path_factory) -> Iterator[WorkerStack]:
     """Started in the background at the session's start (a serial run), else here."""
     if worker_stack_starting is not None:
         yield worker_stack_starting.result(announce=lambda line: None)  # stopped at the session's end
         return
-    starting = launch_worker_stack(lambda: live_stack, worker_id_label, tmp_path_factory.mktemp("workers-db"))
+    starting = launch_worker_stack(lambda: live_stack, worker_id, tmp_path_factory.mktemp("workers-db"))
     yield starting.result(announce=lambda line: None)
     starting.stop()
 
@@ -46,14 +47,10 @@ def first_worker(worker_stack) -> subprocess.Popen:
 @pytest.mark.parametrize("kill_after", ["clone", "pull_request"])
 def test_a_job_whose_worker_was_killed_is_taken_over_and_opens_one_pull_request(worker_stack, first_worker, kill_after):
     stack = worker_stack.stack
-    platform = PlatformClient(stack.base_url)
     github = FakeGitHubAdmin(stack.github_url)
-    squad_body = squad_data()
-    owner, name = squad_body["repository"].split("/")
-    github.create_repo(owner, name)
-    squad = platform.create_squad(**squad_body)
-    client = platform.as_squad(squad["token"])
-    agent = client.create_agent(**agent_data())
+    made = SquadFactory(PlatformClient(stack.base_url), github, stack.base_url)()
+    squad, client, agent = made.squad, made.client, made.agent
+    owner, name = made.owner, made.repo_name
     task = client.create_task(**task_data())
     e2b = FakeE2BAdmin(stack.e2b_url, stack.e2b_api_key)
     if kill_after == "clone":

@@ -7,21 +7,19 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Event, Task
-from fixtures.api_squad import ApiSquad, make_squad
+from fixtures.platform_client import AsyncPlatformClient
+from fixtures.squads import Squad, make_squad
 
 
 @dataclass
 class PipelineRun:
-    api: ApiSquad
+    squad: Squad[AsyncPlatformClient]
     runtime: Any
     db_session: Any
     task: dict[str, Any]
 
     async def assign_and_run(self) -> Task:
-        response = await self.api.call(
-            "POST", f"/api/v1/tasks/{self.task['id']}/assign", json={"agent_id": self.api.agent["id"]}
-        )
-        assert response.status_code == 202, response.text
+        await self.squad.assign(self.task["id"])
         assert await self.runtime.worker().run_once()
         self.db_session.expire_all()
         return await self.db_session.get(Task, self.task["id"])
@@ -33,5 +31,5 @@ class PipelineRun:
 
 @pytest.fixture
 async def pipeline_run(app_client, runtime, db_session, fake_e2b, fake_github) -> PipelineRun:
-    api = await make_squad(app_client, fake_github)
-    return PipelineRun(api, runtime, db_session, await api.new_task())
+    squad = await make_squad(app_client, fake_github)
+    return PipelineRun(squad, runtime, db_session, await squad.new_task())

@@ -13,8 +13,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
 from app.models import Task
-from fixtures.api_squad import make_squad
 from fixtures.factories import task_data
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.errors, pytest.mark.priority_p0]
 

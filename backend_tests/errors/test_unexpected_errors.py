@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from fixtures import http
-from fixtures.api_squad import make_squad
-from fixtures.inprocess import E2B_TEST_KEY
+from fixtures.credentials import CANARY_E2B_API_KEY
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.errors, pytest.mark.priority_p1]
 
@@ -31,11 +31,11 @@ async def test_an_unexpected_exception_is_a_500_problem_without_its_message(
     task = await api.new_task()
 
     async def broken_create(**metadata):
-        raise RuntimeError(f"bug while holding {E2B_TEST_KEY}")
+        raise RuntimeError(f"bug while holding {CANARY_E2B_API_KEY}")
 
     monkeypatch.setattr(runtime.sandboxes, "create", broken_create)
     response = await api.call("POST", "/api/v1/sandboxes", json={"task_id": task["id"]})
 
     assert response.status_code == 500
     assert response.json() == {"detail": "internal error; the platform's log has the details"}
-    assert "bug while holding" not in response.text and E2B_TEST_KEY not in response.text
+    assert "bug while holding" not in response.text and CANARY_E2B_API_KEY not in response.text

@@ -2,14 +2,15 @@
 
 import pytest
 
-from fixtures.api_squad import ApiSquad, make_squad
+from fixtures.platform_client import AsyncPlatformClient
+from fixtures.squads import Squad, make_squad
 
 
 @pytest.fixture
-async def api_squad(app_client, fake_e2b, fake_github) -> ApiSquad:
+async def api_squad(app_client, fake_e2b, fake_github) -> Squad[AsyncPlatformClient]:
     return await make_squad(app_client, fake_github)
 
 
 @pytest.fixture
-async def other_squad(app_client, fake_github) -> ApiSquad:
+async def other_squad(app_client, fake_github) -> Squad[AsyncPlatformClient]:
     return await make_squad(app_client, fake_github)

@@ -4,24 +4,18 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Event, Job, Sandbox
-from fixtures.factories import agent_data, squad_data, task_data
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
 
 
 async def _squad_with_task(app_client, fake_github):
-    squad_body = squad_data()
-    owner, name = squad_body["repository"].split("/")
-    fake_github.fake.create_repo(owner, name)
-    squad = (await app_client.post("/api/v1/squads", json=squad_body)).json()
-    headers = {"Authorization": f"Bearer {squad['token']}"}
-    agent = (await app_client.post("/api/v1/agents", json=agent_data(), headers=headers)).json()
-    task = (await app_client.post("/api/v1/tasks", json=task_data(), headers=headers)).json()
-    return squad, headers, agent, task
+    made = await make_squad(app_client, fake_github)
+    return made.squad, made.headers, made.agent, await made.new_task()
 
 
 async def test_assignment_stores_a_queued_job_and_the_worker_turns_it_into_a_pull_request(
-    app_client, runtime, db_session, fake_e2b, fake_github
+    app_client, runtime, db_session, fake_e2b, e2b_routes, fake_github, github_routes
 ):
     squad, headers, agent, task = await _squad_with_task(app_client, fake_github)
 
@@ -38,12 +32,12 @@ async def test_assignment_stores_a_queued_job_and_the_worker_turns_it_into_a_pul
     stored = (await app_client.get(f"/api/v1/tasks/{task['id']}", headers=headers)).json()
     assert stored["status"] == "review", stored["error"]
     owner, name = squad["repository"].split("/")
-    pulls = fake_github.fake.pull_requests(owner, name)
+    pulls = fake_github.pull_requests(owner, name)
     assert [(p.number, p.head_ref) for p in pulls] == [(stored["pr_number"], stored["branch"])]
-    assert fake_github.router["create_pull_request"].call_count == 1
-    assert fake_e2b.router["create_sandbox"].call_count == 1
-    assert fake_e2b.router["kill_sandbox"].call_count == 1
-    assert fake_e2b.fake.running_sandboxes() == []
+    assert github_routes["create_pull_request"].call_count == 1
+    assert e2b_routes["create_sandbox"].call_count == 1
+    assert e2b_routes["kill_sandbox"].call_count == 1
+    assert fake_e2b.running_sandboxes() == []
 
     db_session.expire_all()
     sandbox = (await db_session.scalars(select(Sandbox).where(Sandbox.task_id == task["id"]))).one()

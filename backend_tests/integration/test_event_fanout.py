@@ -26,10 +26,10 @@ NO_POLL_S = 60.0
 
 
 @pytest.fixture(scope="module")
-def fanout_database_url(worker_id_label: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+def fanout_database_url(worker_id: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     from app.runtime import migrate
 
-    url = worker_database_url(f"{worker_id_label}_fanout", tmp_path_factory.mktemp("fanout-db"))
+    url = worker_database_url(f"{worker_id}_fanout", tmp_path_factory.mktemp("fanout-db"))
     migrate(url)
     return url
 

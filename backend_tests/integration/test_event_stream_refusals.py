@@ -26,7 +26,7 @@ async def test_a_stream_with_an_unknown_token_is_401(app_client):
 
 
 async def test_the_bearer_token_is_accepted(api_squad):
-    response = await api_squad.client.get("/api/v1/events", headers=api_squad.headers | BAD_RESUME)
+    response = await api_squad.call("GET", "/api/v1/events", headers=BAD_RESUME)
 
     assert response.status_code == 400, f"expected the token accepted (then the bad Last-Event-ID refused): {response}"
 
@@ -46,7 +46,7 @@ async def test_a_filter_on_the_squads_own_agent_and_task_is_accepted(api_squad):
     task = await api_squad.new_task()
     params = {"agent_id": api_squad.agent["id"], "task_id": task["id"]}
 
-    response = await api_squad.client.get("/api/v1/events", params=params, headers=api_squad.headers | BAD_RESUME)
+    response = await api_squad.call("GET", "/api/v1/events", params=params, headers=BAD_RESUME)
 
     assert response.status_code == 400, f"expected the filters accepted (then Last-Event-ID refused): {response.text}"
 
@@ -54,8 +54,8 @@ async def test_a_filter_on_the_squads_own_agent_and_task_is_accepted(api_squad):
 async def test_a_filter_on_another_squads_agent_is_404_like_a_missing_one(api_squad, other_squad):
     theirs = other_squad.agent["id"]
 
-    foreign = await api_squad.client.get("/api/v1/events", params={"agent_id": theirs}, headers=api_squad.headers)
-    missing = await api_squad.client.get("/api/v1/events", params={"agent_id": "nope"}, headers=api_squad.headers)
+    foreign = await api_squad.call("GET", "/api/v1/events", params={"agent_id": theirs})
+    missing = await api_squad.call("GET", "/api/v1/events", params={"agent_id": "nope"})
 
     assert (foreign.status_code, foreign.json()["detail"]) == (404, f"agent {theirs} not found")
     assert (missing.status_code, missing.json()["detail"]) == (404, "agent nope not found")
@@ -64,8 +64,8 @@ async def test_a_filter_on_another_squads_agent_is_404_like_a_missing_one(api_sq
 async def test_a_filter_on_another_squads_task_is_404_like_a_missing_one(api_squad, other_squad):
     theirs = (await other_squad.new_task())["id"]
 
-    foreign = await api_squad.client.get("/api/v1/events", params={"task_id": theirs}, headers=api_squad.headers)
-    missing = await api_squad.client.get("/api/v1/events", params={"task_id": "nope"}, headers=api_squad.headers)
+    foreign = await api_squad.call("GET", "/api/v1/events", params={"task_id": theirs})
+    missing = await api_squad.call("GET", "/api/v1/events", params={"task_id": "nope"})
 
     assert (foreign.status_code, foreign.json()["detail"]) == (404, f"task {theirs} not found")
     assert (missing.status_code, missing.json()["detail"]) == (404, "task nope not found")

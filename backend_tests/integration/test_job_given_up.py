@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Event, Task
-from fixtures.api_squad import make_squad
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
@@ -23,7 +23,7 @@ async def test_giving_up_fails_the_task_with_the_reason_and_destroys_its_sandbox
     app_client, runtime, db_session, fake_e2b, fake_github
 ):
     api, task = await assigned_task(app_client, fake_github)
-    stray = fake_e2b.fake.create_sandbox(metadata={"task_id": task["id"], "squad_id": api.squad["id"]})
+    stray = fake_e2b.create_sandbox(metadata={"task_id": task["id"], "squad_id": api.squad["id"]})
 
     await runtime.pipeline.give_up(task["id"], REASON)
 
@@ -32,7 +32,7 @@ async def test_giving_up_fails_the_task_with_the_reason_and_destroys_its_sandbox
     assert (stored.status, stored.error) == ("failed", REASON)
     types = list(await db_session.scalars(select(Event.type).where(Event.task_id == task["id"]).order_by(Event.id)))
     assert types[-2:] == ["task.status", "sandbox.status"], types
-    assert stray.sandbox_id not in {sandbox.sandbox_id for sandbox in fake_e2b.fake.running_sandboxes()}
+    assert stray.sandbox_id not in {sandbox.sandbox_id for sandbox in fake_e2b.running_sandboxes()}
 
 
 async def test_giving_up_on_a_task_no_longer_in_progress_changes_nothing(
@@ -40,11 +40,11 @@ async def test_giving_up_on_a_task_no_longer_in_progress_changes_nothing(
 ):
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
-    bystander = fake_e2b.fake.create_sandbox(metadata={"task_id": task["id"], "squad_id": api.squad["id"]})
+    bystander = fake_e2b.create_sandbox(metadata={"task_id": task["id"], "squad_id": api.squad["id"]})
 
     await runtime.pipeline.give_up(task["id"], REASON)
 
     db_session.expire_all()
     stored = await db_session.get(Task, task["id"])
     assert (stored.status, stored.error) == (task["status"], None)
-    assert bystander.sandbox_id in {sandbox.sandbox_id for sandbox in fake_e2b.fake.running_sandboxes()}
+    assert bystander.sandbox_id in {sandbox.sandbox_id for sandbox in fake_e2b.running_sandboxes()}

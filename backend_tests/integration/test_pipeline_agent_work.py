@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Event, Sandbox, Task
-from fixtures.api_squad import make_squad
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
@@ -27,7 +27,7 @@ async def test_the_agent_commits_a_note_of_the_task_and_its_terminal_shows_it(
     stored = await db_session.get(Task, task["id"])
     assert stored.status == "review", stored.error
     path = f".agent-squad/task-{task['id']}.md"
-    repo = fake_github.fake.get_repo(*api.owner_and_name)
+    repo = fake_github.get_repo(api.owner, api.repo_name)
     assert repo.git.git("show", f"{stored.branch}:{path}") == "# Fix the login\n\nUsers cannot log in.\n"
     query = select(Event.data).where(Event.task_id == task["id"], Event.type == "terminal.output")
     lines = list(await db_session.scalars(query))
@@ -43,7 +43,7 @@ async def test_the_sandbox_row_keeps_the_access_token_e2b_issued(
     task = await run_assigned_task(api, runtime)
 
     row = (await db_session.scalars(select(Sandbox).where(Sandbox.task_id == task["id"]))).one()
-    issued = {sandbox.sandbox_id: sandbox.envd_access_token for sandbox in fake_e2b.fake.killed_sandboxes()}
+    issued = {sandbox.sandbox_id: sandbox.envd_access_token for sandbox in fake_e2b.killed_sandboxes()}
     assert row.envd_access_token == issued[row.e2b_sandbox_id]
 
 
@@ -51,7 +51,7 @@ async def test_agent_work_exiting_non_zero_fails_the_task_with_its_exit_code_and
     app_client, runtime, db_session, fake_e2b, fake_github
 ):
     api = await make_squad(app_client, fake_github)
-    fake_e2b.fake.script_command(r"mkdir -p \.agent-squad", stderr="No space left on device\n", exit_code=3)
+    fake_e2b.script_command(r"mkdir -p \.agent-squad", stderr="No space left on device\n", exit_code=3)
 
     task = await run_assigned_task(api, runtime)
 
@@ -61,7 +61,7 @@ async def test_agent_work_exiting_non_zero_fails_the_task_with_its_exit_code_and
 
 
 async def test_every_command_of_the_pipeline_runs_under_the_configured_command_timeout(
-    app_client, runtime, db_connection, fake_e2b, fake_github
+    app_client, runtime, db_connection, e2b_routes, fake_github
 ):
     from app.runtime import Runtime
 
@@ -75,5 +75,5 @@ async def test_every_command_of_the_pipeline_runs_under_the_configured_command_t
     finally:
         await configured.__aexit__(None, None, None)
 
-    deadlines = {call.request.headers["connect-timeout-ms"] for call in fake_e2b.router["process_start"].calls}
+    deadlines = {call.request.headers["connect-timeout-ms"] for call in e2b_routes["process_start"].calls}
     assert deadlines == {"42000"}, "each command (git and the agent's work) carries COMMAND_TIMEOUT_S to envd"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.models import Sandbox, Task
-from fixtures.api_squad import make_squad
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
@@ -20,22 +20,22 @@ async def test_the_dead_attempts_sandboxes_are_destroyed_and_nothing_else(
     api = await make_squad(app_client, fake_github)
     task, other_task = await api.new_task(), await api.new_task()
     # No metadata on these: only the database knows whose they are (the stray sweep cannot find them).
-    left = [fake_e2b.fake.create_sandbox() for _ in range(2)]
-    other = fake_e2b.fake.create_sandbox()
-    gone = fake_e2b.fake.create_sandbox()
-    fake_e2b.fake.kill_sandbox(gone.sandbox_id)
+    left = [fake_e2b.create_sandbox() for _ in range(2)]
+    other = fake_e2b.create_sandbox()
+    gone = fake_e2b.create_sandbox()
+    fake_e2b.kill_sandbox(gone.sandbox_id)
     rows = [Sandbox(task_id=task["id"], e2b_sandbox_id=s.sandbox_id, status="ready") for s in left]
     other_row = Sandbox(task_id=other_task["id"], e2b_sandbox_id=other.sandbox_id, status="ready")
     gone_row = Sandbox(task_id=task["id"], e2b_sandbox_id=gone.sandbox_id, status="destroyed", destroyed_at=LONG_AGO)
     db_session.add_all([*rows, other_row, gone_row])
     await db_session.commit()
     # E2B refuses the first destroy: the other leftover is still destroyed.
-    fake_e2b.fake.add_fault("kill_sandbox", 400, body={"code": 400, "message": "sandbox is pausing"}, times=1)
+    fake_e2b.add_fault("kill_sandbox", 400, body={"code": 400, "message": "sandbox is pausing"}, times=1)
 
     await api.assign(task["id"])
     assert await runtime.worker().run_once()
 
-    running = {s.sandbox_id for s in fake_e2b.fake.running_sandboxes()}
+    running = {s.sandbox_id for s in fake_e2b.running_sandboxes()}
     assert len(running & {s.sandbox_id for s in left}) == 1, "one leftover refused, the other destroyed"
     for row in [*rows, other_row, gone_row]:
         await db_session.refresh(row)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.models import Event, Task
 from app.pipeline import STEPS
-from fixtures.api_squad import make_squad
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
@@ -42,7 +42,7 @@ async def test_the_sandbox_status_goes_creating_ready_running_pushing_done(
 
     query = select(Event.data).where(Event.task_id == task["id"], Event.type == "sandbox.status").order_by(Event.id)
     statuses = [(data["status"], data["sandbox_id"]) for data in await db_session.scalars(query)]
-    (sandbox,) = fake_e2b.fake.killed_sandboxes()
+    (sandbox,) = fake_e2b.killed_sandboxes()
     assert statuses == [("creating", None)] + [
         (status, sandbox.sandbox_id) for status in ("ready", "running", "pushing", "done")
     ], statuses
@@ -53,7 +53,7 @@ async def test_the_sandbox_is_created_with_its_task_its_squad_and_the_pipeline_o
 ):
     api, task = await run_a_task(app_client, runtime, fake_github)
 
-    (sandbox,) = fake_e2b.fake.killed_sandboxes()
+    (sandbox,) = fake_e2b.killed_sandboxes()
     assert sandbox.metadata == {"task_id": task["id"], "squad_id": api.squad["id"], "origin": "pipeline"}
 
 

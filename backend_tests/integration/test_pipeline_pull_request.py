@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.models import Event, Task
 from app.pipeline import branch_name
-from fixtures.api_squad import make_squad
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
@@ -25,10 +25,10 @@ async def stored_events(db_session, task_id: str) -> list[Event]:
 
 def open_a_pull_request_first(fake_github, api, task) -> tuple[str, int]:
     """The task's branch with a commit and an open pull request on GitHub, as a first attempt leaves them."""
-    owner, name = api.owner_and_name
+    owner, name = api.owner, api.repo_name
     branch = branch_name(SimpleNamespace(id=task["id"], title=task["title"]))  # type: ignore[arg-type]
-    fake_github.fake.commit(owner, name, branch, {"FIRST.md": "first attempt\n"}, "First attempt")
-    pull = fake_github.fake.create_pull_request(owner, name, head=branch, base="main", title=task["title"])
+    fake_github.commit(owner, name, branch, {"FIRST.md": "first attempt\n"}, "First attempt")
+    pull = fake_github.create_pull_request(owner, name, head=branch, base="main", title=task["title"])
     return branch, pull.number
 
 
@@ -42,7 +42,7 @@ async def test_the_pull_request_carries_the_task_and_is_announced_with_its_url_t
 
     stored = await db_session.get(Task, task["id"])
     assert (stored.status, stored.error) == ("review", None)
-    (pull,) = fake_github.fake.pull_requests(*api.owner_and_name)
+    (pull,) = fake_github.pull_requests(api.owner, api.repo_name)
     assert (pull.title, pull.body) == ("Speed up search", f"Search takes 3 s.\n\nOpened by {api.agent['name']}.")
     assert (stored.pr_number, stored.pr_url.endswith(f"/pull/{pull.number}")) == (pull.number, True)
     events = await stored_events(db_session, task["id"])
@@ -58,7 +58,7 @@ async def test_the_pull_request_carries_the_task_and_is_announced_with_its_url_t
 
 
 async def test_a_pull_request_already_open_for_the_branch_is_reused_without_asking_for_another(
-    app_client, runtime, db_session, fake_e2b, fake_github
+    app_client, runtime, db_session, fake_e2b, fake_github, github_routes
 ):
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
@@ -68,26 +68,26 @@ async def test_a_pull_request_already_open_for_the_branch_is_reused_without_aski
 
     stored = await db_session.get(Task, task["id"])
     assert (stored.status, stored.pr_number) == ("review", number), stored.error
-    assert fake_github.router["create_pull_request"].call_count == 0
-    assert len(fake_github.fake.pull_requests(*api.owner_and_name)) == 1
+    assert github_routes["create_pull_request"].call_count == 0
+    assert len(fake_github.pull_requests(api.owner, api.repo_name)) == 1
 
 
 async def test_a_pull_request_opened_between_the_check_and_the_request_is_taken_as_the_tasks(
-    app_client, runtime, db_session, fake_e2b, fake_github
+    app_client, runtime, db_session, fake_e2b, fake_github, github_routes
 ):
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
     _, number = open_a_pull_request_first(fake_github, api, task)
     # The first look finds nothing (another worker's pull request is not listed yet); GitHub then
     # refuses a second one as a duplicate, and the second look finds it.
-    fake_github.fake.add_fault("list_pull_requests", status=200, body=[], times=1)
+    fake_github.add_fault("list_pull_requests", status=200, body=[], times=1)
 
     await run_task(api, runtime, task)
 
     stored = await db_session.get(Task, task["id"])
     assert (stored.status, stored.pr_number) == ("review", number), stored.error
-    assert fake_github.router["create_pull_request"].call_count == 1
-    assert len(fake_github.fake.pull_requests(*api.owner_and_name)) == 1
+    assert github_routes["create_pull_request"].call_count == 1
+    assert len(fake_github.pull_requests(api.owner, api.repo_name)) == 1
 
 
 async def test_a_job_whose_task_is_gone_says_which_task(runtime):
@@ -102,11 +102,11 @@ async def test_an_agent_that_changed_nothing_fails_the_task_saying_so(
 ):
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
-    fake_e2b.fake.script_command(r"mkdir -p \.agent-squad", stdout="thought about it\n", exit_code=0)
+    fake_e2b.script_command(r"mkdir -p \.agent-squad", stdout="thought about it\n", exit_code=0)
 
     await run_task(api, runtime, task)
 
     stored = await db_session.get(Task, task["id"])
     assert stored.status == "failed"
     assert stored.error.startswith("commit step: ") and "nothing to commit" in stored.error, stored.error
-    assert fake_github.fake.pull_requests(*api.owner_and_name) == []
+    assert fake_github.pull_requests(api.owner, api.repo_name) == []

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.models import Event, Task
 from app.pipeline import branch_name
-from fixtures.api_squad import make_squad
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
@@ -19,9 +19,9 @@ async def test_a_pushed_branch_is_resumed_and_its_pull_request_holds_both_attemp
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
     branch = branch_name(SimpleNamespace(id=task["id"], title=task["title"]))  # type: ignore[arg-type]
-    repo = fake_github.fake.get_repo(*api.owner_and_name)
+    repo = fake_github.get_repo(api.owner, api.repo_name)
     # What a first attempt pushed: a commit on the branch, on top of the default branch.
-    first = fake_github.fake.commit(*api.owner_and_name, branch, {"FIRST.md": "first attempt\n"}, "First attempt")
+    first = fake_github.commit(api.owner, api.repo_name, branch, {"FIRST.md": "first attempt\n"}, "First attempt")
 
     await api.assign(task["id"])
     assert await runtime.worker().run_once()

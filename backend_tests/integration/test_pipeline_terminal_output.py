@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Event, Task
-from fixtures.api_squad import make_squad
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Sandbox, Task
-from fixtures.api_squad import make_squad
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
@@ -15,7 +15,7 @@ async def test_a_sandbox_e2b_will_not_destroy_keeps_its_row_ready_and_the_task_i
 ):
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
-    fake_e2b.fake.add_fault("kill_sandbox", 400, body={"code": 400, "message": "cannot kill now"})
+    fake_e2b.add_fault("kill_sandbox", 400, body={"code": 400, "message": "cannot kill now"})
 
     await api.assign(task["id"])
     assert await runtime.worker().run_once()

@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from app.models import Job, JobState
 from app.reaper import PIPELINE_ORIGIN, SandboxReaper
-from fixtures.api_squad import make_squad
+from fixtures.squads import make_squad
 from fixtures.waiting import eventually_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
@@ -17,11 +17,11 @@ INTERVAL_S = 0.05
 
 
 def running_ids(fake_e2b) -> set[str]:
-    return {sandbox.sandbox_id for sandbox in fake_e2b.fake.running_sandboxes()}
+    return {sandbox.sandbox_id for sandbox in fake_e2b.running_sandboxes()}
 
 
 def pipeline_sandbox(fake_e2b, task_id: str, squad_id: str):
-    return fake_e2b.fake.create_sandbox(metadata={"task_id": task_id, "squad_id": squad_id, **PIPELINE_ORIGIN})
+    return fake_e2b.create_sandbox(metadata={"task_id": task_id, "squad_id": squad_id, **PIPELINE_ORIGIN})
 
 
 async def wait_until_destroyed(fake_e2b, sandbox_id: str) -> None:
@@ -44,7 +44,7 @@ async def test_only_pipeline_sandboxes_of_tasks_without_a_running_job_are_destro
     await db_session.commit()
     orphans = {pipeline_sandbox(fake_e2b, task["id"], api.squad["id"]).sandbox_id for task in (idle, finished)}
     in_use = pipeline_sandbox(fake_e2b, busy["id"], api.squad["id"])
-    by_hand = fake_e2b.fake.create_sandbox(metadata={"task_id": idle["id"], "squad_id": api.squad["id"]})
+    by_hand = fake_e2b.create_sandbox(metadata={"task_id": idle["id"], "squad_id": api.squad["id"]})
 
     reaped = await SandboxReaper(runtime.sessionmaker, runtime.sandboxes, INTERVAL_S).reap_once()
 
@@ -67,11 +67,11 @@ async def test_pipeline_sandboxes_of_tasks_this_platform_does_not_know_are_left_
 
 
 async def test_the_reaper_looks_again_on_its_interval_and_outlives_a_failed_listing(
-    app_client, runtime, fake_e2b, fake_github
+    app_client, runtime, fake_e2b, e2b_routes, fake_github
 ):
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
-    fake_e2b.fake.add_fault("list_sandboxes", 400, body={"code": 400, "message": "bad metadata filter"}, times=1)
+    fake_e2b.add_fault("list_sandboxes", 400, body={"code": 400, "message": "bad metadata filter"}, times=1)
     first = pipeline_sandbox(fake_e2b, task["id"], api.squad["id"])
     reaper = asyncio.create_task(SandboxReaper(runtime.sessionmaker, runtime.sandboxes, INTERVAL_S).run_forever())
     try:
@@ -80,7 +80,7 @@ async def test_the_reaper_looks_again_on_its_interval_and_outlives_a_failed_list
         await wait_until_destroyed(fake_e2b, second.sandbox_id)
     finally:
         reaper.cancel()
-    assert fake_e2b.router["list_sandboxes"].call_count >= 3, "a refused listing, then one pass per sandbox"
+    assert e2b_routes["list_sandboxes"].call_count >= 3, "a refused listing, then one pass per sandbox"
 
 
 async def test_a_sandbox_e2b_will_not_destroy_is_left_for_the_next_pass_and_the_others_are_reaped(
@@ -89,7 +89,7 @@ async def test_a_sandbox_e2b_will_not_destroy_is_left_for_the_next_pass_and_the_
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
     orphans = {pipeline_sandbox(fake_e2b, task["id"], api.squad["id"]).sandbox_id for _ in range(2)}
-    fake_e2b.fake.add_fault("kill_sandbox", 400, body={"code": 400, "message": "sandbox is pausing"}, times=1)
+    fake_e2b.add_fault("kill_sandbox", 400, body={"code": 400, "message": "sandbox is pausing"}, times=1)
     reaper = SandboxReaper(runtime.sessionmaker, runtime.sandboxes, INTERVAL_S)
 
     first_pass = await reaper.reap_once()

@@ -115,14 +115,9 @@ async def test_the_agent_filter_shows_only_that_agents_events(live_stack, new_sq
     assert theirs["id"] not in {e["task_id"] for e in events}
 
 
-async def test_another_squads_events_never_arrive(live_stack, new_squad, platform, fake_github_admin):
-    from fixtures.factories import squad_data
-
-    other = squad_data()
-    fake_github_admin.create_repo(*other["repository"].split("/"))
-    other_squad = await asyncio.to_thread(platform.create_squad, **other)
-    other_client = platform.as_squad(other_squad["token"])
-    await asyncio.to_thread(other_client.create_task, **task_data())
+async def test_another_squads_events_never_arrive(live_stack, new_squad, squads):
+    other_squad = await asyncio.to_thread(squads)
+    await asyncio.to_thread(other_squad.client.create_task, **task_data())
     mine = await asyncio.to_thread(new_squad.client.create_task, **task_data())
 
     events = await read_events(live_stack.base_url, new_squad.token, has_type("task.created", title=mine["title"]))

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from app.models import Event
-from fixtures.api_squad import make_squad
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
@@ -15,7 +15,7 @@ async def test_a_failed_task_announces_failed_with_no_pull_request_and_the_reaso
 ):
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
-    fake_e2b.fake.add_fault("create_sandbox", status=500)
+    fake_e2b.add_fault("create_sandbox", status=500)
 
     await api.assign(task["id"])
     assert await runtime.worker().run_once()

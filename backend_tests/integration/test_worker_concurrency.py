@@ -19,8 +19,8 @@ from sqlalchemy import select, update
 from app.models import Job, JobState, Sandbox, Task
 from app.reaper import PIPELINE_ORIGIN, SandboxReaper
 from fixtures import http
-from fixtures.api_squad import ApiSquad, make_squad
 from fixtures.databases import worker_database_url
+from fixtures.squads import Squad, make_squad
 from fixtures.waiting import eventually_async
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
@@ -29,10 +29,10 @@ DEADLINE_S = 15.0
 
 
 @pytest.fixture(scope="module")
-def concurrency_database_url(worker_id_label, tmp_path_factory) -> str:
+def concurrency_database_url(worker_id, tmp_path_factory) -> str:
     from app.runtime import migrate
 
-    url = worker_database_url(f"{worker_id_label}_concurrency", tmp_path_factory.mktemp("concurrency-db"))
+    url = worker_database_url(f"{worker_id}_concurrency", tmp_path_factory.mktemp("concurrency-db"))
     migrate(url)
     return url
 
@@ -62,7 +62,7 @@ async def own_client(own_runtime) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def assign_tasks(squad: ApiSquad, count: int) -> list[str]:
+async def assign_tasks(squad: Squad, count: int) -> list[str]:
     task_ids = []
     for _ in range(count):
         task = await squad.new_task()
@@ -231,7 +231,7 @@ async def test_a_running_worker_reaps_sandboxes_of_pipelines_that_are_over_and_s
     squad = await make_squad(own_client, fake_github, with_repository=False)
     task = await squad.new_task()
     metadata = {"task_id": task["id"], "squad_id": squad.squad["id"], **PIPELINE_ORIGIN}
-    orphan = fake_e2b.fake.create_sandbox(metadata=metadata)
+    orphan = fake_e2b.create_sandbox(metadata=metadata)
     reaper = SandboxReaper(own_runtime.sessionmaker, own_runtime.sandboxes, interval_s=60)
     worker = gated_worker(own_runtime, GatedPipeline(), concurrency=1, reaper=reaper)
 
@@ -239,7 +239,7 @@ async def test_a_running_worker_reaps_sandboxes_of_pipelines_that_are_over_and_s
     try:
 
         def reaped() -> None:
-            assert orphan.sandbox_id not in {s.sandbox_id for s in fake_e2b.fake.running_sandboxes()}
+            assert orphan.sandbox_id not in {s.sandbox_id for s in fake_e2b.running_sandboxes()}
 
         await eventually_async(reaped, deadline_s=DEADLINE_S, description="the worker's reaper to destroy the orphan")
     finally:
@@ -248,10 +248,12 @@ async def test_a_running_worker_reaps_sandboxes_of_pipelines_that_are_over_and_s
     assert [t for t in asyncio.all_tasks() if t.get_name() == "reaper"] == [], "the reaper outlived its worker"
 
 
-async def test_concurrent_pipelines_open_one_pull_request_per_task(own_client, own_runtime, fake_e2b, fake_github):
+async def test_concurrent_pipelines_open_one_pull_request_per_task(
+    own_client, own_runtime, fake_e2b, fake_github, github_routes
+):
     squad = await make_squad(own_client, fake_github)
     # Sandboxes take a while to start, as E2B's do: the jobs overlap if the worker lets them.
-    fake_e2b.fake.add_fault("create_sandbox", kind="latency", latency_ms=150)
+    fake_e2b.add_fault("create_sandbox", kind="latency", latency_ms=150)
     task_ids = await assign_tasks(squad, 3)
     worker = own_runtime.worker()
     assert worker.concurrency == 3
@@ -279,11 +281,11 @@ async def test_concurrent_pipelines_open_one_pull_request_per_task(own_client, o
     async with own_runtime.sessionmaker() as session:
         tasks = (await session.scalars(select(Task).where(Task.id.in_(task_ids)))).all()
     assert [(task.status, task.error) for task in tasks] == [("review", None)] * 3
-    owner, name = squad.owner_and_name
-    pulls = fake_github.fake.pull_requests(owner, name)
+    owner, name = squad.owner, squad.repo_name
+    pulls = fake_github.pull_requests(owner, name)
     assert len(pulls) == 3 and len({pull.head_ref for pull in pulls}) == 3, pulls
-    assert fake_github.router["create_pull_request"].call_count == 3
-    assert fake_e2b.fake.running_sandboxes() == []
+    assert github_routes["create_pull_request"].call_count == 3
+    assert fake_e2b.running_sandboxes() == []
     async with own_runtime.sessionmaker() as session:
         sandboxes = (await session.scalars(select(Sandbox).where(Sandbox.task_id.in_(task_ids)))).all()
     assert len(sandboxes) == 3 and all(row.destroyed_at is not None for row in sandboxes)

@@ -23,8 +23,8 @@ _serial = itertools.count()
 
 
 @pytest.fixture
-def empty_database(worker_id_label, tmp_path) -> str:
-    return worker_database_url(f"{worker_id_label}_mig{next(_serial)}", tmp_path)
+def empty_database(worker_id, tmp_path) -> str:
+    return worker_database_url(f"{worker_id}_mig{next(_serial)}", tmp_path)
 
 
 def query(url: str, sql: str, **params: Any) -> list[tuple]:
@@ -107,7 +107,7 @@ def test_the_migrated_schema_equals_the_models(empty_database):
     assert schema_differences(empty_database) == []
 
 
-def test_migrations_started_together_in_one_process_all_reach_head(worker_id_label, tmp_path):
+def test_migrations_started_together_in_one_process_all_reach_head(worker_id, tmp_path):
     """Alembic keeps the running migration in module globals: runtimes starting together, or a test
     session migrating two databases from two threads (the worker-restart stack's, in the background,
     and the in-process one), must not clobber each other's (one hung, the other lost its context)."""
@@ -120,7 +120,7 @@ def test_migrations_started_together_in_one_process_all_reach_head(worker_id_lab
             failures.append(error)
 
     for round_ in range(3):
-        urls = [worker_database_url(f"{worker_id_label}_twin{round_}{n}", tmp_path) for n in range(2)]
+        urls = [worker_database_url(f"{worker_id}_twin{round_}{n}", tmp_path) for n in range(2)]
         threads = [threading.Thread(target=migrate_to_head, args=(url,), daemon=True) for url in urls]
         for thread in threads:
             thread.start()

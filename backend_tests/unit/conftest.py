@@ -20,7 +20,7 @@ from app.services.git import GitService
 from app.services.github import GitHubService
 from app.services.retry import RetryPolicy
 from fixtures import http
-from fixtures.inprocess import E2B_TEST_KEY, GITHUB_TEST_TOKEN, MountedFake
+from fixtures.credentials import CANARY_E2B_API_KEY, CANARY_GITHUB_TOKEN
 from mocks.e2b.router import E2B_API_URL, E2B_SANDBOX_URL
 from mocks.e2b.state import FakeE2B
 from mocks.github.router import GITHUB_API_URL
@@ -60,7 +60,7 @@ def retry_policy(sleeps: RecordedSleeps) -> RetryPolicy:
 # them whenever a fake's router is active, and they keep no state between requests.
 @pytest.fixture(scope="session")
 async def e2b_api() -> AsyncIterator[httpx.AsyncClient]:
-    async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": E2B_TEST_KEY}) as client:
+    async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": CANARY_E2B_API_KEY}) as client:
         yield client
 
 
@@ -93,7 +93,7 @@ def make_sandboxes(
 
 
 @pytest.fixture
-def sandboxes(fake_e2b: MountedFake[FakeE2B], make_sandboxes: Callable[..., E2BSandboxService]) -> E2BSandboxService:
+def sandboxes(fake_e2b: FakeE2B, make_sandboxes: Callable[..., E2BSandboxService]) -> E2BSandboxService:
     return make_sandboxes()
 
 
@@ -141,14 +141,12 @@ def github_client_for(token: str) -> httpx.AsyncClient:
 
 @pytest.fixture(scope="session")
 async def github_client() -> AsyncIterator[httpx.AsyncClient]:
-    async with github_client_for(GITHUB_TEST_TOKEN) as client:
+    async with github_client_for(CANARY_GITHUB_TOKEN) as client:
         yield client
 
 
 @pytest.fixture
-def github(
-    fake_github: MountedFake[FakeGitHub], github_client: httpx.AsyncClient, retry_policy: RetryPolicy
-) -> GitHubService:
+def github(fake_github: FakeGitHub, github_client: httpx.AsyncClient, retry_policy: RetryPolicy) -> GitHubService:
     return GitHubService(github_client, retry=retry_policy)
 
 
@@ -179,11 +177,11 @@ class FakeRepo:
 
 
 @pytest.fixture
-def repo(fake_github: MountedFake[FakeGitHub]) -> FakeRepo:
+def repo(fake_github: FakeGitHub) -> FakeRepo:
     """A repository of its own in the fake GitHub (one commit, README.md, on main)."""
     owner, name = f"acme-{uuid.uuid4().hex[:8]}", "widgets"
-    fake_github.fake.create_repo(owner, name)
-    return FakeRepo(fake_github.fake, owner, name)
+    fake_github.create_repo(owner, name)
+    return FakeRepo(fake_github, owner, name)
 
 
 # -- git ----------------------------------------------------------------------------------------------------
@@ -191,7 +189,7 @@ def repo(fake_github: MountedFake[FakeGitHub]) -> FakeRepo:
 
 @pytest.fixture
 def make_git(sandboxes: E2BSandboxService, retry_policy: RetryPolicy) -> Callable[..., GitService]:
-    def make(token: str = GITHUB_TEST_TOKEN, **options: object) -> GitService:
+    def make(token: str = CANARY_GITHUB_TOKEN, **options: object) -> GitService:
         options = {"timeout_s": 20.0, "retry": retry_policy, **options}
         return GitService(sandboxes, token, **options)  # type: ignore[arg-type]
 
@@ -255,7 +253,7 @@ def scripted_git(retry_policy: RetryPolicy) -> Callable[..., tuple[GitService, S
     """`scripted_git(*answers)`: a GitService whose sandbox answers each command from the script."""
 
     def make(
-        *answers: CommandResult | Exception, token: str = GITHUB_TEST_TOKEN
+        *answers: CommandResult | Exception, token: str = CANARY_GITHUB_TOKEN
     ) -> tuple[GitService, ScriptedSandboxes]:
         runner = ScriptedSandboxes(list(answers))
         return GitService(runner, token, timeout_s=5.0, retry=retry_policy), runner

@@ -8,13 +8,15 @@ from app.services.errors import CommandFailed, SandboxError, SandboxQuotaExceede
 pytestmark = [pytest.mark.unit, pytest.mark.priority_p1]
 
 
-async def test_envd_answering_500_is_retried_and_reported_as_the_sandbox_unavailable(sandboxes, sandbox, fake_e2b):
-    fake_e2b.fake.add_fault("process_start", 500, body="envd fell over")
+async def test_envd_answering_500_is_retried_and_reported_as_the_sandbox_unavailable(
+    sandboxes, sandbox, fake_e2b, e2b_routes
+):
+    fake_e2b.add_fault("process_start", 500, body="envd fell over")
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.run(sandbox, "echo hi")
 
-    assert raised.value.transient and fake_e2b.router["process_start"].call_count == 3
+    assert raised.value.transient and e2b_routes["process_start"].call_count == 3
     assert raised.value.message == (
         f"running a command in sandbox {sandbox.sandbox_id} failed: the sandbox is unavailable "
         "(HTTP 500: envd fell over) (gave up after 3 attempts)"
@@ -22,7 +24,7 @@ async def test_envd_answering_500_is_retried_and_reported_as_the_sandbox_unavail
 
 
 async def test_envd_asking_to_retry_after_a_wait_is_waited_for(sandboxes, sandbox, fake_e2b, sleeps):
-    fake_e2b.fake.add_fault("process_start", 503, headers={"Retry-After": "7"}, times=1)
+    fake_e2b.add_fault("process_start", 503, headers={"Retry-After": "7"}, times=1)
 
     result = await sandboxes.run(sandbox, "echo ran")
 
@@ -31,7 +33,7 @@ async def test_envd_asking_to_retry_after_a_wait_is_waited_for(sandboxes, sandbo
 
 
 async def test_the_quota_message_says_what_to_do(sandboxes, fake_e2b):
-    fake_e2b.fake.add_fault("create_sandbox", 429, body={"code": 429, "message": "too many sandboxes"})
+    fake_e2b.add_fault("create_sandbox", 429, body={"code": 429, "message": "too many sandboxes"})
 
     with pytest.raises(SandboxQuotaExceeded) as raised:
         await sandboxes.create()
@@ -43,7 +45,7 @@ async def test_the_quota_message_says_what_to_do(sandboxes, fake_e2b):
 
 
 async def test_a_refusal_without_a_hint_ends_with_e2bs_words(sandboxes, sandbox, fake_e2b):
-    fake_e2b.fake.add_fault("kill_sandbox", 409, body={"code": 409, "message": "sandbox is busy"})
+    fake_e2b.add_fault("kill_sandbox", 409, body={"code": 409, "message": "sandbox is busy"})
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.destroy(sandbox.sandbox_id)
@@ -54,7 +56,7 @@ async def test_a_refusal_without_a_hint_ends_with_e2bs_words(sandboxes, sandbox,
 
 
 async def test_e2bs_words_are_cut_to_300_characters(sandboxes, fake_e2b):
-    fake_e2b.fake.add_fault("create_sandbox", 400, body="a" * 300 + "b" * 50)
+    fake_e2b.add_fault("create_sandbox", 400, body="a" * 300 + "b" * 50)
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.create()
@@ -84,7 +86,7 @@ async def test_a_refused_creation_names_e2b_template_only_when_the_template_may_
     make_sandboxes, fake_e2b, status, said, hint
 ):
     sandboxes = make_sandboxes(template="no-such-template")
-    fake_e2b.fake.add_fault("create_sandbox", status, body={"code": status, "message": said})
+    fake_e2b.add_fault("create_sandbox", status, body={"code": status, "message": said})
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.create()

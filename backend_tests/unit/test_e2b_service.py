@@ -1,7 +1,7 @@
 """E2BSandboxService against the fake E2B (REST API and envd), mounted with respx.
 
-Seed 004, step 2: sandbox creation (success, quota error, timeout), command execution (stdout, stderr,
-exit codes, per-command timeout), destruction (success, already destroyed), retry of transient failures.
+Sandbox creation (success, quota error, timeout), command execution (stdout, stderr, exit codes,
+per-command timeout), destruction (success, already destroyed), retry of transient failures.
 """
 
 import asyncio
@@ -12,6 +12,7 @@ import time
 
 import httpx
 import pytest
+import respx
 
 from app.services.e2b import CommandResult, SandboxHandle
 from app.services.errors import (
@@ -24,7 +25,7 @@ from app.services.errors import (
     SandboxTimeout,
 )
 from fixtures import http
-from fixtures.inprocess import E2B_TEST_KEY
+from fixtures.credentials import CANARY_E2B_API_KEY
 
 pytestmark = pytest.mark.unit
 
@@ -48,7 +49,7 @@ EXIT_0: tuple[int, dict] = (0, {"event": {"end": {"exitCode": 0, "exited": True,
 END_OK: tuple[int, dict] = (2, {})
 
 
-def envd_answers(fake_e2b, *bodies: bytes | httpx.Response) -> list[httpx.Request]:
+def envd_answers(e2b_routes: respx.MockRouter, *bodies: bytes | httpx.Response) -> list[httpx.Request]:
     """Script envd's answers to process.Process/Start (the last one repeats); returns the requests seen."""
     seen: list[httpx.Request] = []
     answers = list(bodies)
@@ -60,7 +61,7 @@ def envd_answers(fake_e2b, *bodies: bytes | httpx.Response) -> list[httpx.Reques
             return body
         return httpx.Response(200, content=body, headers={"content-type": "application/connect+json"})
 
-    fake_e2b.router["process_start"].mock(side_effect=answer)
+    e2b_routes["process_start"].mock(side_effect=answer)
     return seen
 
 
@@ -68,24 +69,26 @@ def envd_answers(fake_e2b, *bodies: bytes | httpx.Response) -> list[httpx.Reques
 
 
 @pytest.mark.priority_p0
-async def test_create_starts_a_sandbox_from_the_template_with_its_metadata_and_lifetime(sandboxes, fake_e2b):
+async def test_create_starts_a_sandbox_from_the_template_with_its_metadata_and_lifetime(
+    sandboxes, fake_e2b, e2b_routes
+):
     handle = await sandboxes.create(metadata={"task_id": "t-1"})
 
-    running = fake_e2b.fake.get_sandbox(handle.sandbox_id)
+    running = fake_e2b.get_sandbox(handle.sandbox_id)
     assert running is not None, f"{handle.sandbox_id} is not running in the fake"
     assert running.template_id == "base"
     assert running.metadata == {"task_id": "t-1"}
     # SANDBOX_TIMEOUT_S (300 here): E2B ends a sandbox nobody destroyed after that long.
     assert (running.end_at - running.started_at).total_seconds() == 300
     assert handle.envd_access_token == running.envd_access_token
-    assert fake_e2b.router["create_sandbox"].call_count == 1
+    assert e2b_routes["create_sandbox"].call_count == 1
 
 
 @pytest.mark.priority_p0
 async def test_create_over_the_quota_retries_then_raises_quota_exceeded_with_e2bs_reason(
-    sandboxes, fake_e2b, monkeypatch, sleeps
+    sandboxes, fake_e2b, e2b_routes, monkeypatch, sleeps
 ):
-    monkeypatch.setattr(fake_e2b.fake, "max_concurrent", 1)
+    monkeypatch.setattr(fake_e2b, "max_concurrent", 1)
     await sandboxes.create()
 
     with pytest.raises(SandboxQuotaExceeded) as raised:
@@ -94,25 +97,27 @@ async def test_create_over_the_quota_retries_then_raises_quota_exceeded_with_e2b
     message = raised.value.message
     assert "maximum number of concurrent E2B sandboxes (1)" in message, message
     assert "wait for running sandboxes to finish" in message and "gave up after 3 attempts" in message
-    assert fake_e2b.router["create_sandbox"].call_count == 1 + 3
-    assert len(fake_e2b.fake.running_sandboxes()) == 1
+    assert e2b_routes["create_sandbox"].call_count == 1 + 3
+    assert len(fake_e2b.running_sandboxes()) == 1
 
 
 @pytest.mark.priority_p1
 async def test_create_succeeds_when_a_quota_slot_frees_up_before_the_retry(sandboxes, fake_e2b, monkeypatch, sleeps):
-    monkeypatch.setattr(fake_e2b.fake, "max_concurrent", 1)
+    monkeypatch.setattr(fake_e2b, "max_concurrent", 1)
     first = await sandboxes.create()
-    sleeps.hooks.append(lambda _: fake_e2b.fake.kill_sandbox(first.sandbox_id))  # it finishes while we wait
+    sleeps.hooks.append(lambda _: fake_e2b.kill_sandbox(first.sandbox_id))  # it finishes while we wait
 
     second = await sandboxes.create()
 
-    assert fake_e2b.fake.get_sandbox(second.sandbox_id) is not None
+    assert fake_e2b.get_sandbox(second.sandbox_id) is not None
     assert len(sleeps.waits) == 1
 
 
 @pytest.mark.priority_p0
-async def test_create_that_times_out_is_retried_then_raises_sandbox_timeout(sandboxes, fake_e2b, fail_first):
-    route = fake_e2b.router["create_sandbox"]
+async def test_create_that_times_out_is_retried_then_raises_sandbox_timeout(
+    sandboxes, fake_e2b, e2b_routes, fail_first
+):
+    route = e2b_routes["create_sandbox"]
     fail_first(route, *(httpx.ReadTimeout("timed out") for _ in range(3)))
 
     with pytest.raises(SandboxTimeout) as raised:
@@ -122,33 +127,35 @@ async def test_create_that_times_out_is_retried_then_raises_sandbox_timeout(sand
         "creating a sandbox timed out: E2B did not answer in time (ReadTimeout); it may be overloaded "
         "(gave up after 3 attempts)"
     )
-    assert route.call_count == 3 and fake_e2b.fake.running_sandboxes() == []
+    assert route.call_count == 3 and fake_e2b.running_sandboxes() == []
 
 
 @pytest.mark.priority_p1
-async def test_create_recovers_when_only_the_first_attempt_times_out(sandboxes, fake_e2b, fail_first):
-    fail_first(fake_e2b.router["create_sandbox"], httpx.ConnectTimeout("timed out"))
+async def test_create_recovers_when_only_the_first_attempt_times_out(sandboxes, fake_e2b, e2b_routes, fail_first):
+    fail_first(e2b_routes["create_sandbox"], httpx.ConnectTimeout("timed out"))
 
     handle = await sandboxes.create()
 
-    assert fake_e2b.fake.get_sandbox(handle.sandbox_id) is not None
-    assert fake_e2b.router["create_sandbox"].call_count == 2
+    assert fake_e2b.get_sandbox(handle.sandbox_id) is not None
+    assert e2b_routes["create_sandbox"].call_count == 2
 
 
 @pytest.mark.priority_p0
-async def test_create_with_a_refused_api_key_is_not_retried_and_does_not_show_the_key(fake_e2b, make_sandboxes, sleeps):
+async def test_create_with_a_refused_api_key_is_not_retried_and_does_not_show_the_key(
+    e2b_routes, make_sandboxes, sleeps
+):
     async with http.AsyncClient(base_url="https://api.e2b.app", headers={"X-API-Key": WRONG_KEY}) as api:
         with pytest.raises(SandboxAuthError) as raised:
             await make_sandboxes(api=api).create()
 
     assert "check E2B_API_KEY" in raised.value.message and "Invalid API key" in raised.value.message
     assert WRONG_KEY not in str(raised.value)
-    assert fake_e2b.router["create_sandbox"].call_count == 1 and sleeps.waits == []
+    assert e2b_routes["create_sandbox"].call_count == 1 and sleeps.waits == []
 
 
 @pytest.mark.priority_p2
-async def test_create_refused_as_a_bad_request_names_the_template(make_sandboxes, fake_e2b):
-    fake_e2b.fake.add_fault("create_sandbox", 400, body={"code": 400, "message": "template 'nope' not found"})
+async def test_create_refused_as_a_bad_request_names_the_template(make_sandboxes, fake_e2b, e2b_routes):
+    fake_e2b.add_fault("create_sandbox", 400, body={"code": 400, "message": "template 'nope' not found"})
 
     with pytest.raises(SandboxError) as raised:
         await make_sandboxes(template="nope").create()
@@ -157,22 +164,22 @@ async def test_create_refused_as_a_bad_request_names_the_template(make_sandboxes
         "creating a sandbox failed: E2B refused the request (HTTP 400: template 'nope' not found); "
         "check E2B_TEMPLATE ('nope')"
     )
-    assert not raised.value.transient and fake_e2b.router["create_sandbox"].call_count == 1
+    assert not raised.value.transient and e2b_routes["create_sandbox"].call_count == 1
 
 
 @pytest.mark.priority_p2
 @pytest.mark.parametrize("kind", ["malformed", "not-a-sandbox"])
-async def test_create_answered_with_an_unreadable_body_fails_without_retrying(sandboxes, fake_e2b, kind):
+async def test_create_answered_with_an_unreadable_body_fails_without_retrying(sandboxes, fake_e2b, e2b_routes, kind):
     if kind == "malformed":
-        fake_e2b.fake.add_fault("create_sandbox", 201, kind="malformed")
+        fake_e2b.add_fault("create_sandbox", 201, kind="malformed")
     else:
-        fake_e2b.fake.add_fault("create_sandbox", 201, body={"templateID": "base"})
+        fake_e2b.add_fault("create_sandbox", 201, body={"templateID": "base"})
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.create()
 
     assert "E2B answered 201 with a body that is not a sandbox" in raised.value.message
-    assert fake_e2b.router["create_sandbox"].call_count == 1
+    assert e2b_routes["create_sandbox"].call_count == 1
 
 
 # -- run ------------------------------------------------------------------------------------------------------
@@ -213,7 +220,7 @@ async def test_run_returns_a_non_zero_exit_code_without_raising(sandboxes, sandb
 
 @pytest.mark.priority_p1
 async def test_run_uses_the_working_directory_and_environment_given(sandboxes, sandbox, fake_e2b):
-    (fake_e2b.fake.workspace(sandbox.sandbox_id) / "project").mkdir()
+    (fake_e2b.workspace(sandbox.sandbox_id) / "project").mkdir()
 
     result = await sandboxes.run(sandbox, 'echo "$(pwd) $GREETING"', cwd="/home/user/project", envs={"GREETING": "hi"})
 
@@ -221,7 +228,7 @@ async def test_run_uses_the_working_directory_and_environment_given(sandboxes, s
 
 
 @pytest.mark.priority_p0
-async def test_run_past_its_timeout_is_stopped_and_raises_command_timeout(sandboxes, sandbox, fake_e2b):
+async def test_run_past_its_timeout_is_stopped_and_raises_command_timeout(sandboxes, sandbox, e2b_routes):
     started = time.monotonic()
 
     with pytest.raises(CommandTimeout) as raised:
@@ -230,16 +237,16 @@ async def test_run_past_its_timeout_is_stopped_and_raises_command_timeout(sandbo
     assert time.monotonic() - started < 5, "the command was not stopped at its timeout"
     assert raised.value.message.startswith("the command timed out after 0.1 s and was stopped")
     assert raised.value.transient
-    assert fake_e2b.router["process_start"].call_count == 1, "a command that ran was started again"
+    assert e2b_routes["process_start"].call_count == 1, "a command that ran was started again"
 
 
 @pytest.mark.priority_p1
-async def test_run_whose_stream_never_ends_is_abandoned_at_its_deadline(make_sandboxes, sandbox, fake_e2b):
+async def test_run_whose_stream_never_ends_is_abandoned_at_its_deadline(make_sandboxes, sandbox, e2b_routes):
     async def first_output_then_silence():
         yield connect_stream(stdout_event("working...\n"))
         await asyncio.Event().wait()  # envd never says the command ended
 
-    envd_answers(fake_e2b, httpx.Response(200, content=first_output_then_silence()))
+    envd_answers(e2b_routes, httpx.Response(200, content=first_output_then_silence()))
     service = make_sandboxes(command_grace_s=0.05)
 
     with pytest.raises(CommandTimeout) as raised:
@@ -249,7 +256,7 @@ async def test_run_whose_stream_never_ends_is_abandoned_at_its_deadline(make_san
 
 
 @pytest.mark.priority_p1
-async def test_run_in_a_destroyed_sandbox_raises_sandbox_not_running(sandboxes, sandbox, fake_e2b):
+async def test_run_in_a_destroyed_sandbox_raises_sandbox_not_running(sandboxes, sandbox, e2b_routes):
     await sandboxes.destroy(sandbox.sandbox_id)
 
     with pytest.raises(SandboxNotRunning) as raised:
@@ -259,7 +266,7 @@ async def test_run_in_a_destroyed_sandbox_raises_sandbox_not_running(sandboxes, 
         f"running a command in sandbox {sandbox.sandbox_id} failed: the sandbox is not running "
         "(destroyed, or past its timeout)"
     )
-    assert fake_e2b.router["process_start"].call_count == 1
+    assert e2b_routes["process_start"].call_count == 1
 
 
 @pytest.mark.priority_p1
@@ -275,13 +282,13 @@ async def test_run_with_a_refused_access_token_raises_without_showing_it(sandbox
 
 @pytest.mark.priority_p0
 @pytest.mark.parametrize("status", [429, 502, 503])
-async def test_run_refused_before_the_command_started_is_retried(sandboxes, sandbox, fake_e2b, status):
-    fake_e2b.fake.add_fault("process_start", status, times=2)
+async def test_run_refused_before_the_command_started_is_retried(sandboxes, sandbox, fake_e2b, e2b_routes, status):
+    fake_e2b.add_fault("process_start", status, times=2)
 
     result = await sandboxes.run(sandbox, "echo ran")
 
     assert result.stdout == "ran\n"
-    assert fake_e2b.router["process_start"].call_count == 3
+    assert e2b_routes["process_start"].call_count == 3
 
 
 @pytest.mark.priority_p1
@@ -290,8 +297,8 @@ async def test_run_refused_before_the_command_started_is_retried(sandboxes, sand
     [httpx.ConnectError("connection refused"), httpx.ConnectTimeout("timed out")],
     ids=["connect-error", "connect-timeout"],
 )
-async def test_run_that_cannot_reach_the_sandbox_is_retried_then_raised(sandboxes, sandbox, fake_e2b, failure):
-    route = fake_e2b.router["process_start"]
+async def test_run_that_cannot_reach_the_sandbox_is_retried_then_raised(sandboxes, sandbox, e2b_routes, failure):
+    route = e2b_routes["process_start"]
     route.mock(side_effect=failure)
 
     with pytest.raises(SandboxError) as raised:
@@ -303,19 +310,19 @@ async def test_run_that_cannot_reach_the_sandbox_is_retried_then_raised(sandboxe
 
 @pytest.mark.priority_p1
 @pytest.mark.parametrize("status", [400, 404, 415])
-async def test_run_refused_for_good_is_not_retried(sandboxes, sandbox, fake_e2b, status):
-    fake_e2b.fake.add_fault("process_start", status, body="no such thing")
+async def test_run_refused_for_good_is_not_retried(sandboxes, sandbox, fake_e2b, e2b_routes, status):
+    fake_e2b.add_fault("process_start", status, body="no such thing")
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.run(sandbox, "echo hi")
 
     assert raised.value.message.endswith(f"the sandbox refused the command (HTTP {status}: no such thing)")
-    assert not raised.value.transient and fake_e2b.router["process_start"].call_count == 1
+    assert not raised.value.transient and e2b_routes["process_start"].call_count == 1
 
 
 @pytest.mark.priority_p1
-async def test_run_whose_stream_breaks_off_is_not_started_again(sandboxes, sandbox, fake_e2b):
-    fake_e2b.fake.add_fault("process_start", 200, kind="malformed")
+async def test_run_whose_stream_breaks_off_is_not_started_again(sandboxes, sandbox, fake_e2b, e2b_routes):
+    fake_e2b.add_fault("process_start", 200, kind="malformed")
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.run(sandbox, "echo once")
@@ -325,12 +332,12 @@ async def test_run_whose_stream_breaks_off_is_not_started_again(sandboxes, sandb
         "it may or may not have finished"
     )
     assert raised.value.transient
-    assert fake_e2b.router["process_start"].call_count == 1, "a command that may have run was started again"
+    assert e2b_routes["process_start"].call_count == 1, "a command that may have run was started again"
 
 
 @pytest.mark.priority_p2
-async def test_run_whose_stream_stops_between_messages_says_the_command_may_have_run(sandboxes, sandbox, fake_e2b):
-    envd_answers(fake_e2b, connect_stream(stdout_event("done\n"), EXIT_0))  # no end-of-stream envelope
+async def test_run_whose_stream_stops_between_messages_says_the_command_may_have_run(sandboxes, sandbox, e2b_routes):
+    envd_answers(e2b_routes, connect_stream(stdout_event("done\n"), EXIT_0))  # no end-of-stream envelope
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.run(sandbox, "echo done")
@@ -351,8 +358,8 @@ async def test_run_that_envd_cannot_start_raises_envds_reason(sandboxes, sandbox
 
 @pytest.mark.priority_p2
 @pytest.mark.parametrize("code", ["unavailable", "resource_exhausted", "aborted"])
-async def test_run_stopped_by_an_unavailable_sandbox_is_a_transient_error(sandboxes, sandbox, fake_e2b, code):
-    envd_answers(fake_e2b, connect_stream((2, {"error": {"code": code, "message": "sandbox is restarting"}})))
+async def test_run_stopped_by_an_unavailable_sandbox_is_a_transient_error(sandboxes, sandbox, e2b_routes, code):
+    envd_answers(e2b_routes, connect_stream((2, {"error": {"code": code, "message": "sandbox is restarting"}})))
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.run(sandbox, "echo hi")
@@ -373,19 +380,19 @@ async def test_run_stopped_by_an_unavailable_sandbox_is_a_transient_error(sandbo
     ],
     ids=["not-json", "not-object", "compressed", "bad-base64", "bad-exit-code"],
 )
-async def test_run_with_a_broken_command_stream_raises_a_sandbox_error(sandboxes, sandbox, fake_e2b, stream, reason):
-    envd_answers(fake_e2b, stream)
+async def test_run_with_a_broken_command_stream_raises_a_sandbox_error(sandboxes, sandbox, e2b_routes, stream, reason):
+    envd_answers(e2b_routes, stream)
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.run(sandbox, "echo hi")
 
     assert raised.value.message.startswith(f"the sandbox's command stream is broken: {reason}"), raised.value.message
-    assert fake_e2b.router["process_start"].call_count == 1
+    assert e2b_routes["process_start"].call_count == 1
 
 
 @pytest.mark.priority_p2
-async def test_run_accepts_an_end_of_stream_message_without_a_body(sandboxes, sandbox, fake_e2b):
-    envd_answers(fake_e2b, connect_stream(stdout_event("ok\n"), EXIT_0, (2, b"")))
+async def test_run_accepts_an_end_of_stream_message_without_a_body(sandboxes, sandbox, e2b_routes):
+    envd_answers(e2b_routes, connect_stream(stdout_event("ok\n"), EXIT_0, (2, b"")))
 
     result = await sandboxes.run(sandbox, "echo ok")
 
@@ -393,8 +400,8 @@ async def test_run_accepts_an_end_of_stream_message_without_a_body(sandboxes, sa
 
 
 @pytest.mark.priority_p2
-async def test_run_whose_stream_ends_without_an_exit_code_raises(sandboxes, sandbox, fake_e2b):
-    envd_answers(fake_e2b, connect_stream(stdout_event("partial\n"), (0, {"event": {"keepalive": {}}}), END_OK))
+async def test_run_whose_stream_ends_without_an_exit_code_raises(sandboxes, sandbox, e2b_routes):
+    envd_answers(e2b_routes, connect_stream(stdout_event("partial\n"), (0, {"event": {"keepalive": {}}}), END_OK))
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.run(sandbox, "echo hi")
@@ -409,30 +416,30 @@ async def test_run_whose_stream_ends_without_an_exit_code_raises(sandboxes, sand
     ids=["connection-lost", "read-timeout"],
 )
 async def test_run_that_loses_the_stream_midway_raises_without_starting_again(
-    sandboxes, sandbox, fake_e2b, failure, expected
+    sandboxes, sandbox, e2b_routes, failure, expected
 ):
     async def output_then_failure():
         yield connect_stream(stdout_event("half\n"))
         raise failure
 
-    envd_answers(fake_e2b, httpx.Response(200, content=output_then_failure()))
+    envd_answers(e2b_routes, httpx.Response(200, content=output_then_failure()))
 
     with pytest.raises(expected) as raised:
         await sandboxes.run(sandbox, "echo hi")
 
     assert type(raised.value) is expected and raised.value.transient
-    assert fake_e2b.router["process_start"].call_count == 1
+    assert e2b_routes["process_start"].call_count == 1
 
 
 @pytest.mark.priority_p2
-async def test_run_reaches_envd_at_the_sandbox_domain_when_no_sandbox_url_is_set(make_sandboxes, fake_e2b):
+async def test_run_reaches_envd_at_the_sandbox_domain_when_no_sandbox_url_is_set(make_sandboxes, e2b_routes):
     seen: list[httpx.Request] = []
 
     def envd(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         return httpx.Response(200, content=connect_stream(stdout_event("hi\n"), EXIT_0, END_OK))
 
-    fake_e2b.router.route(host="49983-sbx1.sandboxes.example").mock(side_effect=envd)
+    e2b_routes.route(host="49983-sbx1.sandboxes.example").mock(side_effect=envd)
     service = make_sandboxes(sandbox_url=None, domain="e2b.app")
 
     result = await service.run(SandboxHandle("sbx1", "tok-1", domain="sandboxes.example"), "echo hi")
@@ -443,8 +450,8 @@ async def test_run_reaches_envd_at_the_sandbox_domain_when_no_sandbox_url_is_set
 
 
 @pytest.mark.priority_p2
-async def test_run_sends_the_command_as_envd_expects_it(sandboxes, fake_e2b):
-    seen = envd_answers(fake_e2b, connect_stream(EXIT_0, END_OK))
+async def test_run_sends_the_command_as_envd_expects_it(sandboxes, e2b_routes):
+    seen = envd_answers(e2b_routes, connect_stream(EXIT_0, END_OK))
 
     await sandboxes.run(SandboxHandle("sbx2", None), "ls -la", timeout_s=2.5)
 
@@ -466,31 +473,31 @@ async def test_run_sends_the_command_as_envd_expects_it(sandboxes, fake_e2b):
 async def test_destroy_kills_the_sandbox(sandboxes, sandbox, fake_e2b):
     assert await sandboxes.destroy(sandbox.sandbox_id) is True
 
-    assert fake_e2b.fake.get_sandbox(sandbox.sandbox_id) is None
-    assert [s.sandbox_id for s in fake_e2b.fake.killed_sandboxes()] == [sandbox.sandbox_id]
+    assert fake_e2b.get_sandbox(sandbox.sandbox_id) is None
+    assert [s.sandbox_id for s in fake_e2b.killed_sandboxes()] == [sandbox.sandbox_id]
 
 
 @pytest.mark.priority_p0
-async def test_destroying_an_already_destroyed_sandbox_returns_false_and_is_no_error(sandboxes, sandbox, fake_e2b):
+async def test_destroying_an_already_destroyed_sandbox_returns_false_and_is_no_error(sandboxes, sandbox, e2b_routes):
     await sandboxes.destroy(sandbox.sandbox_id)
 
     assert await sandboxes.destroy(sandbox.sandbox_id) is False
     assert await sandboxes.destroy("never-existed") is False
-    assert fake_e2b.router["kill_sandbox"].call_count == 3, "a 404 was retried"
+    assert e2b_routes["kill_sandbox"].call_count == 3, "a 404 was retried"
 
 
 @pytest.mark.priority_p1
-async def test_destroy_retries_a_server_error(sandboxes, sandbox, fake_e2b):
-    fake_e2b.fake.add_fault("kill_sandbox", 500, times=1)
+async def test_destroy_retries_a_server_error(sandboxes, sandbox, fake_e2b, e2b_routes):
+    fake_e2b.add_fault("kill_sandbox", 500, times=1)
 
     assert await sandboxes.destroy(sandbox.sandbox_id) is True
 
-    assert fake_e2b.router["kill_sandbox"].call_count == 2
+    assert e2b_routes["kill_sandbox"].call_count == 2
 
 
 @pytest.mark.priority_p1
-async def test_destroy_when_e2b_is_unreachable_raises_after_the_retries(sandboxes, sandbox, fake_e2b):
-    fake_e2b.router["kill_sandbox"].mock(side_effect=httpx.ConnectError("Connection refused"))
+async def test_destroy_when_e2b_is_unreachable_raises_after_the_retries(sandboxes, sandbox, e2b_routes):
+    e2b_routes["kill_sandbox"].mock(side_effect=httpx.ConnectError("Connection refused"))
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.destroy(sandbox.sandbox_id)
@@ -502,13 +509,13 @@ async def test_destroy_when_e2b_is_unreachable_raises_after_the_retries(sandboxe
 
 
 @pytest.mark.priority_p2
-async def test_destroy_refused_for_the_key_is_an_auth_error(sandboxes, sandbox, fake_e2b):
-    fake_e2b.fake.add_fault("kill_sandbox", 403)
+async def test_destroy_refused_for_the_key_is_an_auth_error(sandboxes, sandbox, fake_e2b, e2b_routes):
+    fake_e2b.add_fault("kill_sandbox", 403)
 
     with pytest.raises(SandboxAuthError):
         await sandboxes.destroy(sandbox.sandbox_id)
 
-    assert fake_e2b.router["kill_sandbox"].call_count == 1
+    assert e2b_routes["kill_sandbox"].call_count == 1
 
 
 # -- retry: transient only ------------------------------------------------------------------------------------
@@ -520,41 +527,41 @@ async def test_destroy_refused_for_the_key_is_an_auth_error(sandboxes, sandbox, 
     [httpx.ConnectError("Connection refused"), httpx.RemoteProtocolError("Server disconnected")],
     ids=["connect-error", "disconnected"],
 )
-async def test_connection_errors_are_retried(sandboxes, fake_e2b, fail_first, failure):
-    fail_first(fake_e2b.router["create_sandbox"], failure)
+async def test_connection_errors_are_retried(sandboxes, fake_e2b, e2b_routes, fail_first, failure):
+    fail_first(e2b_routes["create_sandbox"], failure)
 
     handle = await sandboxes.create()
 
-    assert fake_e2b.fake.get_sandbox(handle.sandbox_id) is not None
-    assert fake_e2b.router["create_sandbox"].call_count == 2
+    assert fake_e2b.get_sandbox(handle.sandbox_id) is not None
+    assert e2b_routes["create_sandbox"].call_count == 2
 
 
 @pytest.mark.priority_p0
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
-async def test_server_errors_and_429_are_retried(sandboxes, fake_e2b, status, sleeps):
-    fake_e2b.fake.add_fault("create_sandbox", status, times=2)
+async def test_server_errors_and_429_are_retried(sandboxes, fake_e2b, e2b_routes, status, sleeps):
+    fake_e2b.add_fault("create_sandbox", status, times=2)
 
     await sandboxes.create()
 
-    assert fake_e2b.router["create_sandbox"].call_count == 3
+    assert e2b_routes["create_sandbox"].call_count == 3
     assert len(sleeps.waits) == 2 and all(wait <= 0.004 for wait in sleeps.waits), sleeps.waits
 
 
 @pytest.mark.priority_p0
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409])
-async def test_failures_that_are_not_transient_are_not_retried(sandboxes, fake_e2b, status, sleeps):
-    fake_e2b.fake.add_fault("create_sandbox", status)
+async def test_failures_that_are_not_transient_are_not_retried(sandboxes, fake_e2b, e2b_routes, status, sleeps):
+    fake_e2b.add_fault("create_sandbox", status)
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.create()
 
     assert not raised.value.transient
-    assert fake_e2b.router["create_sandbox"].call_count == 1 and sleeps.waits == []
+    assert e2b_routes["create_sandbox"].call_count == 1 and sleeps.waits == []
 
 
 @pytest.mark.priority_p1
 async def test_the_wait_e2b_asks_for_in_retry_after_is_honoured(sandboxes, fake_e2b, sleeps):
-    fake_e2b.fake.add_fault("create_sandbox", 503, headers={"Retry-After": "7"}, times=1)
+    fake_e2b.add_fault("create_sandbox", 503, headers={"Retry-After": "7"}, times=1)
 
     await sandboxes.create()
 
@@ -562,8 +569,8 @@ async def test_the_wait_e2b_asks_for_in_retry_after_is_honoured(sandboxes, fake_
 
 
 @pytest.mark.priority_p1
-async def test_persistent_server_errors_give_up_after_the_policys_attempts(sandboxes, fake_e2b):
-    fake_e2b.fake.add_fault("create_sandbox", 503)
+async def test_persistent_server_errors_give_up_after_the_policys_attempts(sandboxes, fake_e2b, e2b_routes):
+    fake_e2b.add_fault("create_sandbox", 503)
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.create()
@@ -571,7 +578,7 @@ async def test_persistent_server_errors_give_up_after_the_policys_attempts(sandb
     assert raised.value.message == (
         "creating a sandbox failed: E2B had a server error (HTTP 503: Service unavailable) (gave up after 3 attempts)"
     )
-    assert fake_e2b.router["create_sandbox"].call_count == 3
+    assert e2b_routes["create_sandbox"].call_count == 3
 
 
 # -- secrets --------------------------------------------------------------------------------------------------
@@ -579,12 +586,12 @@ async def test_persistent_server_errors_give_up_after_the_policys_attempts(sandb
 
 @pytest.mark.priority_p0
 async def test_the_api_key_never_appears_in_an_error_even_when_e2b_echoes_it(sandboxes, fake_e2b):
-    fake_e2b.fake.add_fault("create_sandbox", 500, body={"code": 500, "message": f"bad key {E2B_TEST_KEY}"})
+    fake_e2b.add_fault("create_sandbox", 500, body={"code": 500, "message": f"bad key {CANARY_E2B_API_KEY}"})
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.create()
 
-    assert E2B_TEST_KEY not in str(raised.value) and E2B_TEST_KEY not in repr(raised.value.args)
+    assert CANARY_E2B_API_KEY not in str(raised.value) and CANARY_E2B_API_KEY not in repr(raised.value.args)
     assert "bad key ***" in raised.value.message
 
 
@@ -593,7 +600,7 @@ async def test_the_sandbox_access_token_never_appears_in_an_error_even_when_envd
     sandboxes, sandbox, fake_e2b
 ):
     token = sandbox.envd_access_token
-    fake_e2b.fake.add_fault("process_start", 400, body=f"token {token} is not allowed here")
+    fake_e2b.add_fault("process_start", 400, body=f"token {token} is not allowed here")
 
     with pytest.raises(SandboxError) as raised:
         await sandboxes.run(sandbox, "echo hi")

@@ -1,7 +1,7 @@
 """GitService: real git in the fake E2B's sandboxes, against the fake GitHub's repositories over HTTP.
 
-Seed 004, step 3: clone (success, auth failure, network timeout), create branch (success, branch exists,
-default branch not found), commit (success, nothing to commit, invalid message), push (success, auth
+Clone (success, auth failure, network timeout), create branch (success, branch exists, default
+branch not found), commit (success, nothing to commit, invalid message), push (success, auth
 failure, rejected). Cases git cannot be made to produce on demand are scripted (`scripted_git`).
 """
 
@@ -30,7 +30,7 @@ from app.services.errors import (
 )
 from app.services.git import TOKEN_ENV, is_valid_branch_name
 from app.services.retry import RetryPolicy
-from fixtures.inprocess import GITHUB_TEST_TOKEN
+from fixtures.credentials import CANARY_GITHUB_TOKEN
 
 pytestmark = pytest.mark.unit
 
@@ -40,12 +40,12 @@ SCRIPTED = SandboxHandle("scripted-sandbox", "scripted-envd-token")
 
 def workdir(fake_e2b, sandbox: SandboxHandle) -> Path:
     """The host directory of the sandbox's /home/user/repo."""
-    return fake_e2b.fake.workspace(sandbox.sandbox_id) / "repo"
+    return fake_e2b.workspace(sandbox.sandbox_id) / "repo"
 
 
 def git_starts(fake_e2b) -> list[str]:
     """The commands the sandbox was asked to run, in order."""
-    return [entry.body["process"]["args"][-1] for entry in fake_e2b.fake.requests("process_start")]
+    return [entry.body["process"]["args"][-1] for entry in fake_e2b.requests("process_start")]
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def template_repo(tmp_path_factory) -> Path:
 def local_repo(sandbox, fake_e2b, template_repo) -> SandboxHandle:
     """A sandbox holding a copy of `template_repo`, as after a clone but without the network (cheaper).
     Its `origin` leads nowhere: for tests of local commands only."""
-    target = fake_e2b.fake.workspace(sandbox.sandbox_id) / "repo"
+    target = fake_e2b.workspace(sandbox.sandbox_id) / "repo"
     shutil.copytree(template_repo, target, symlinks=True)
     set_origin(target, "http://127.0.0.1:9/offline/nowhere.git")
     return sandbox
@@ -123,7 +123,7 @@ async def test_clone_checks_out_the_branch_into_the_repo_directory(git, sandbox,
 
 @pytest.mark.priority_p1
 async def test_clone_replaces_what_a_failed_attempt_left_in_the_repo_directory(git, sandbox, repo, fake_e2b):
-    leftover = fake_e2b.fake.workspace(sandbox.sandbox_id) / "repo"
+    leftover = fake_e2b.workspace(sandbox.sandbox_id) / "repo"
     leftover.mkdir()
     (leftover / "half-written.pack").write_text("partial")
 
@@ -134,7 +134,7 @@ async def test_clone_replaces_what_a_failed_attempt_left_in_the_repo_directory(g
 
 @pytest.mark.priority_p0
 async def test_clone_with_a_refused_token_raises_auth_failed_naming_the_setting_not_the_token(
-    make_git, sandbox, repo, fake_e2b, output, sleeps
+    make_git, sandbox, repo, e2b_routes, output, sleeps
 ):
     with pytest.raises(GitAuthFailed) as raised:
         await make_git(WRONG_TOKEN).clone(sandbox, repo.clone_url, "main", output)
@@ -143,18 +143,18 @@ async def test_clone_with_a_refused_token_raises_auth_failed_naming_the_setting_
     assert message.startswith("git clone failed: GitHub refused the token; check that GITHUB_TOKEN is valid")
     assert "Authentication failed" in message, message
     assert WRONG_TOKEN not in message and WRONG_TOKEN not in output.text
-    assert fake_e2b.router["process_start"].call_count == 1 and sleeps.waits == [], "an auth failure was retried"
+    assert e2b_routes["process_start"].call_count == 1 and sleeps.waits == [], "an auth failure was retried"
 
 
 @pytest.mark.priority_p1
-async def test_clone_of_a_missing_repository_raises_repository_not_found(git, sandbox, repo, fake_e2b):
+async def test_clone_of_a_missing_repository_raises_repository_not_found(git, sandbox, repo, e2b_routes):
     missing = repo.clone_url.replace("/widgets.git", "/gadgets.git")
 
     with pytest.raises(RepositoryNotFound) as raised:
         await git.clone(sandbox, missing, "main")
 
     assert "the repository does not exist, or GITHUB_TOKEN cannot see it" in raised.value.message
-    assert fake_e2b.router["process_start"].call_count == 1
+    assert e2b_routes["process_start"].call_count == 1
 
 
 @pytest.mark.priority_p0
@@ -169,8 +169,8 @@ async def test_clone_of_a_default_branch_that_does_not_exist_raises_branch_not_f
 
 
 @pytest.mark.priority_p0
-async def test_clone_network_timeout_is_retried_then_raises_git_timeout(make_git, sandbox, repo, fake_e2b, sleeps):
-    fake_e2b_starts_before = fake_e2b.router["process_start"].call_count
+async def test_clone_network_timeout_is_retried_then_raises_git_timeout(make_git, sandbox, repo, e2b_routes, sleeps):
+    fake_e2b_starts_before = e2b_routes["process_start"].call_count
     repo.fake.add_fault("git_info_refs", kind="latency", latency_ms=3000)  # GitHub stalls
     git = make_git(timeout_s=0.1, retry=RetryPolicy(attempts=2, base_delay_s=0.001, sleep=sleeps))
 
@@ -181,7 +181,7 @@ async def test_clone_network_timeout_is_retried_then_raises_git_timeout(make_git
         "git clone timed out after 0.1 s: GitHub did not answer in time (gave up after 2 attempts)"
     )
     assert isinstance(raised.value, GitNetworkError) and raised.value.transient
-    assert fake_e2b.router["process_start"].call_count - fake_e2b_starts_before == 2
+    assert e2b_routes["process_start"].call_count - fake_e2b_starts_before == 2
 
 
 @pytest.mark.priority_p0
@@ -202,17 +202,17 @@ async def test_clone_after_a_network_timeout_succeeds_on_the_retry(scripted_git)
     [{"kind": "reset"}, {"status": 503}, {"status": 429}],
     ids=["connection-dropped", "server-error", "too-many-requests"],
 )
-async def test_clone_network_failure_is_retried_and_succeeds(git, sandbox, repo, fake_e2b, fault, sleeps):
+async def test_clone_network_failure_is_retried_and_succeeds(git, sandbox, repo, fake_e2b, e2b_routes, fault, sleeps):
     repo.fake.add_fault("git_info_refs", times=1, **fault)
 
     await git.clone(sandbox, repo.clone_url, "main")
 
     assert (workdir(fake_e2b, sandbox) / "README.md").exists()
-    assert fake_e2b.router["process_start"].call_count == 2 and len(sleeps.waits) == 1
+    assert e2b_routes["process_start"].call_count == 2 and len(sleeps.waits) == 1
 
 
 @pytest.mark.priority_p1
-async def test_clone_network_failure_that_persists_raises_git_network_error(git, sandbox, repo, fake_e2b):
+async def test_clone_network_failure_that_persists_raises_git_network_error(git, sandbox, repo, e2b_routes):
     repo.fake.add_fault("git_info_refs", 502)
 
     with pytest.raises(GitNetworkError) as raised:
@@ -220,7 +220,7 @@ async def test_clone_network_failure_that_persists_raises_git_network_error(git,
 
     assert "network failure talking to GitHub" in raised.value.message
     assert "The requested URL returned error: 502" in raised.value.message
-    assert raised.value.attempts == 3 and fake_e2b.router["process_start"].call_count == 3
+    assert raised.value.attempts == 3 and e2b_routes["process_start"].call_count == 3
 
 
 # -- create_branch --------------------------------------------------------------------------------------------
@@ -292,12 +292,12 @@ async def test_create_branch_from_origins_default_branch(git, cloned, sh):
         "tab\tname",
     ],
 )
-async def test_create_branch_with_an_invalid_name_raises_before_running_git(git, fake_e2b, sandbox, name):
+async def test_create_branch_with_an_invalid_name_raises_before_running_git(git, e2b_routes, sandbox, name):
     with pytest.raises(InvalidBranchName) as raised:
         await git.create_branch(sandbox, name)
 
     assert raised.value.message == f"{name!r} is not a valid branch name (see git check-ref-format)"
-    assert fake_e2b.router["process_start"].call_count == 0
+    assert e2b_routes["process_start"].call_count == 0
 
 
 @pytest.mark.priority_p2
@@ -343,23 +343,23 @@ async def test_commit_with_nothing_changed_raises_nothing_to_commit(git, local_r
     ],
     ids=["empty", "blank", "nul"],
 )
-async def test_commit_with_an_invalid_message_raises_before_running_git(git, fake_e2b, sandbox, message, reason):
+async def test_commit_with_an_invalid_message_raises_before_running_git(git, e2b_routes, sandbox, message, reason):
     with pytest.raises(InvalidCommitMessage) as raised:
         await git.commit(sandbox, message, "Ada Agent")
 
     assert raised.value.message.startswith(reason)
-    assert fake_e2b.router["process_start"].call_count == 0
+    assert e2b_routes["process_start"].call_count == 0
 
 
 @pytest.mark.priority_p2
 @pytest.mark.parametrize("author", ["", "   ", "a\x00b"])
-async def test_commit_without_an_author_name_raises_before_running_git(git, fake_e2b, sandbox, author):
+async def test_commit_without_an_author_name_raises_before_running_git(git, e2b_routes, sandbox, author):
     with pytest.raises(GitError) as raised:
         await git.commit(sandbox, "Message", author)
 
     assert raised.value.message == "the commit author's name is empty; git needs a name to commit"
 
-    assert fake_e2b.router["process_start"].call_count == 0
+    assert e2b_routes["process_start"].call_count == 0
 
 
 @pytest.mark.priority_p1
@@ -423,15 +423,15 @@ async def test_push_rejected_when_github_has_commits_the_sandbox_lacks(git, link
 
 
 @pytest.mark.priority_p1
-async def test_push_network_failure_is_retried_and_succeeds(git, linked_repo, fake_e2b, repo):
+async def test_push_network_failure_is_retried_and_succeeds(git, linked_repo, fake_e2b, e2b_routes, repo):
     await git.create_branch(linked_repo, "agent/10-flaky")
     sha = await commit_a_change(git, fake_e2b, linked_repo)
-    starts = fake_e2b.router["process_start"].call_count
+    starts = e2b_routes["process_start"].call_count
     repo.fake.add_fault("git_info_refs", kind="reset", times=1, match={"query": "service=git-receive-pack"})
 
     await git.push(linked_repo, "agent/10-flaky")
 
-    assert fake_e2b.router["process_start"].call_count - starts == 2
+    assert e2b_routes["process_start"].call_count - starts == 2
     assert repo.fake.branch_log(repo.owner, repo.name, "agent/10-flaky")[0]["sha"] == sha
 
 
@@ -453,7 +453,7 @@ async def test_push_of_a_branch_already_on_github_is_a_no_op(git, linked_repo, f
 async def test_cloned_branch_exists_knows_the_branches_github_had_at_the_clone(git, sandbox, repo, fake_e2b):
     repo.add_branch_commit("agent/12-pushed")
     await git.clone(sandbox, repo.clone_url, "main")
-    asked_before = len(fake_e2b.fake.requests("process_start"))
+    asked_before = len(fake_e2b.requests("process_start"))
 
     assert await git.cloned_branch_exists(sandbox, "agent/12-pushed") is True
     assert await git.cloned_branch_exists(sandbox, "agent/12-never-pushed") is False
@@ -495,21 +495,21 @@ async def test_checkout_remote_branch_that_does_not_exist_raises_branch_not_foun
 
 @pytest.mark.priority_p2
 @pytest.mark.parametrize("operation", ["clone", "push", "cloned_branch_exists", "checkout_remote_branch"])
-async def test_branch_operations_refuse_an_invalid_branch_name_before_running_git(git, sandbox, fake_e2b, operation):
+async def test_branch_operations_refuse_an_invalid_branch_name_before_running_git(git, sandbox, e2b_routes, operation):
     arguments = ("https://github.com/a/b.git", "bad..name") if operation == "clone" else ("bad..name",)
 
     with pytest.raises(InvalidBranchName):
         await getattr(git, operation)(sandbox, *arguments)
 
-    assert fake_e2b.router["process_start"].call_count == 0
+    assert e2b_routes["process_start"].call_count == 0
 
 
 @pytest.mark.priority_p2
-async def test_create_branch_refuses_an_invalid_base_before_running_git(git, sandbox, fake_e2b):
+async def test_create_branch_refuses_an_invalid_base_before_running_git(git, sandbox, e2b_routes):
     with pytest.raises(InvalidBranchName):
         await git.create_branch(sandbox, "agent/16", base="ma..in")
 
-    assert fake_e2b.router["process_start"].call_count == 0
+    assert e2b_routes["process_start"].call_count == 0
 
 
 # -- the token ------------------------------------------------------------------------------------------------
@@ -524,27 +524,27 @@ async def test_the_token_is_never_on_a_command_line_only_in_the_environment_of_n
     await git.push(cloned, "agent/17-token")
     await git.cloned_branch_exists(cloned, "agent/17-token")
 
-    starts = fake_e2b.fake.requests("process_start")
+    starts = fake_e2b.requests("process_start")
     assert starts, "no command was run"
     for entry in starts:
         process = entry.body["process"]
-        assert GITHUB_TEST_TOKEN not in " ".join(process["args"]), process["args"]
+        assert CANARY_GITHUB_TOKEN not in " ".join(process["args"]), process["args"]
         networked = any(word in process["args"][-1] for word in (" clone ", " push ", " fetch "))
-        assert (process["envs"].get(TOKEN_ENV) == GITHUB_TEST_TOKEN) is networked, process
+        assert (process["envs"].get(TOKEN_ENV) == CANARY_GITHUB_TOKEN) is networked, process
         # No git command may wait for a password nobody will type.
         assert process["envs"].get("GIT_TERMINAL_PROMPT") == "0", process
 
 
 @pytest.mark.priority_p0
 async def test_output_and_errors_are_cleaned_of_the_token_even_when_git_prints_it(scripted_git, output):
-    leak = f"fatal: unable to access 'https://x-access-token:{GITHUB_TEST_TOKEN}@github.com/a/b.git/': Bad request\n"
+    leak = f"fatal: unable to access 'https://x-access-token:{CANARY_GITHUB_TOKEN}@github.com/a/b.git/': Bad request\n"
     git, _ = scripted_git(CommandResult(128, stderr=leak))
 
     with pytest.raises(GitError) as raised:
         await git.create_branch(SCRIPTED, "agent/18", output)
 
-    assert GITHUB_TEST_TOKEN not in raised.value.message and "x-access-token:***@github.com" in raised.value.message
-    assert GITHUB_TEST_TOKEN not in output.text and "x-access-token:***@github.com" in output.text
+    assert CANARY_GITHUB_TOKEN not in raised.value.message and "x-access-token:***@github.com" in raised.value.message
+    assert CANARY_GITHUB_TOKEN not in output.text and "x-access-token:***@github.com" in output.text
 
 
 # -- git's other words, scripted ------------------------------------------------------------------------------

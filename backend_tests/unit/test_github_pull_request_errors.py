@@ -14,7 +14,7 @@ async def repository(github, repo):
 
 
 async def test_a_refused_lookup_names_the_branch_and_the_repository(github, repository, fake_github):
-    fake_github.fake.add_fault("list_pull_requests", 418, body={"message": "no"})
+    fake_github.add_fault("list_pull_requests", 418, body={"message": "no"})
 
     with pytest.raises(GitHubError) as raised:
         await github.find_open_pull_request(repository, "agent/9")
@@ -25,7 +25,7 @@ async def test_a_refused_lookup_names_the_branch_and_the_repository(github, repo
 
 
 async def test_an_unreadable_lookup_answer_names_the_branch_and_the_repository(github, repository, fake_github):
-    fake_github.fake.add_fault("list_pull_requests", 200, body=[{"number": 1}])
+    fake_github.add_fault("list_pull_requests", 200, body=[{"number": 1}])
 
     with pytest.raises(GitHubError) as raised:
         await github.find_open_pull_request(repository, "agent/9")
@@ -40,7 +40,7 @@ async def test_a_creation_answered_without_the_pull_requests_fields_names_the_cr
     github, repository, repo, fake_github
 ):
     repo.add_branch_commit("agent/9")
-    fake_github.fake.add_fault("create_pull_request", 201, body={"number": 1})
+    fake_github.add_fault("create_pull_request", 201, body={"number": 1})
 
     with pytest.raises(GitHubError) as raised:
         await github.create_pull_request(repository, "agent/9", "Title", "")

@@ -7,13 +7,13 @@ import pytest
 
 from app.services.errors import GitHubError, RateLimited
 from app.services.retry import format_moment
-from fixtures.inprocess import GITHUB_TEST_TOKEN
+from fixtures.credentials import CANARY_GITHUB_TOKEN
 
 pytestmark = [pytest.mark.unit, pytest.mark.priority_p1]
 
 
 async def test_a_429_without_any_rate_limit_header_waits_the_secondary_limits_minute(github, repo, fake_github, sleeps):
-    fake_github.fake.add_fault("get_repository", 429, body={"message": "slow down"}, times=1)
+    fake_github.add_fault("get_repository", 429, body={"message": "slow down"}, times=1)
 
     await github.get_repository(repo.full_name)
 
@@ -21,7 +21,7 @@ async def test_a_429_without_any_rate_limit_header_waits_the_secondary_limits_mi
 
 
 async def test_a_persisting_secondary_limit_names_the_call_and_the_wait(github, repo, fake_github, sleeps):
-    fake_github.fake.add_fault("get_repository", 429, body={"message": "slow down"})
+    fake_github.add_fault("get_repository", 429, body={"message": "slow down"})
 
     with pytest.raises(RateLimited) as raised:
         await github.get_repository(repo.full_name)
@@ -33,7 +33,7 @@ async def test_a_persisting_secondary_limit_names_the_call_and_the_wait(github, 
 
 
 async def test_an_exhausted_limit_without_a_reset_time_says_no_reset_time(github, repo, fake_github, sleeps):
-    fake_github.fake.add_fault(
+    fake_github.add_fault(
         "get_repository", 403, body={"message": "API rate limit exceeded"}, headers={"x-ratelimit-remaining": "0"}
     )
 
@@ -47,8 +47,8 @@ async def test_an_exhausted_limit_without_a_reset_time_says_no_reset_time(github
 
 
 async def test_the_reset_moment_in_the_message_is_the_one_github_named(github, repo, fake_github, sleeps):
-    reset = int(fake_github.fake.time()) + 2 * 3600
-    fake_github.fake.set_rate_limit(GITHUB_TEST_TOKEN, remaining=0, reset=reset)
+    reset = int(fake_github.time()) + 2 * 3600
+    fake_github.set_rate_limit(CANARY_GITHUB_TOKEN, remaining=0, reset=reset)
 
     with pytest.raises(RateLimited) as raised:
         await github.get_repository(repo.full_name)
@@ -61,7 +61,7 @@ async def test_the_reset_moment_in_the_message_is_the_one_github_named(github, r
 
 
 async def test_githubs_words_are_cut_to_300_characters(github, repo, fake_github):
-    fake_github.fake.add_fault("get_repository", 418, body={"message": "a" * 300 + "b" * 50})
+    fake_github.add_fault("get_repository", 418, body={"message": "a" * 300 + "b" * 50})
 
     with pytest.raises(GitHubError) as raised:
         await github.get_repository(repo.full_name)

@@ -18,7 +18,7 @@ async def repository(github, repo):
 
 async def test_a_422_lists_every_error_github_gave(github, repository, fake_github):
     errors = [{"resource": "PullRequest", "field": "head", "code": "invalid"}, {"message": "No commits between"}]
-    fake_github.fake.add_fault("create_pull_request", 422, body={"message": "Validation Failed", "errors": errors})
+    fake_github.add_fault("create_pull_request", 422, body={"message": "Validation Failed", "errors": errors})
 
     with pytest.raises(PullRequestValidationError) as raised:
         await github.create_pull_request(repository, "agent/6", "Title", "")
@@ -30,7 +30,7 @@ async def test_a_422_lists_every_error_github_gave(github, repository, fake_gith
 
 async def test_a_duplicate_pull_request_keeps_every_error_github_gave(github, repository, fake_github):
     errors = [{"message": "A pull request already exists for acme:agent/6."}, {"message": "Head is busy"}]
-    fake_github.fake.add_fault("create_pull_request", 422, body={"message": "Validation Failed", "errors": errors})
+    fake_github.add_fault("create_pull_request", 422, body={"message": "Validation Failed", "errors": errors})
 
     with pytest.raises(DuplicatePullRequest) as raised:
         await github.create_pull_request(repository, "agent/6", "Title", "")
@@ -46,8 +46,8 @@ async def test_a_client_without_a_token_gets_githubs_refusal_reported(fake_githu
     assert raised.value.message.startswith(f"reading repository {repo.full_name} failed: GitHub refused the token")
 
 
-async def test_an_unreachable_github_is_reported_with_the_connection_error(github, repo, fake_github):
-    fake_github.router["get_repository"].mock(side_effect=httpx.ConnectError("Connection refused"))
+async def test_an_unreachable_github_is_reported_with_the_connection_error(github, repo, github_routes):
+    github_routes["get_repository"].mock(side_effect=httpx.ConnectError("Connection refused"))
 
     with pytest.raises(GitHubError) as raised:
         await github.get_repository(repo.full_name)

@@ -1,7 +1,7 @@
 """GitHubService against the fake GitHub's REST API, mounted with respx.
 
-Seed 004, step 4: create a pull request (success, duplicate, validation error), check for an existing
-one (found, not found), rate limits (primary and secondary, honouring `retry-after` and
+Create a pull request (success, duplicate, validation error), check for an existing one (found,
+not found), rate limits (primary and secondary, honouring `retry-after` and
 `x-ratelimit-reset`, with a cap).
 """
 
@@ -21,7 +21,7 @@ from app.services.errors import (
 )
 from app.services.github import GitHubService, PullRequest, Repository
 from fixtures import http
-from fixtures.inprocess import GITHUB_TEST_TOKEN
+from fixtures.credentials import CANARY_GITHUB_TOKEN
 
 pytestmark = pytest.mark.unit
 
@@ -36,7 +36,7 @@ async def repository(github, repo) -> Repository:
 @pytest.fixture
 def advance_fake_clock_on_sleep(sleeps, fake_github):
     """While the service waits, the fake's clock moves on by as much: its limits reset as GitHub's would."""
-    sleeps.hooks.append(fake_github.fake.advance_time)
+    sleeps.hooks.append(fake_github.advance_time)
 
 
 # -- repositories ---------------------------------------------------------------------------------------------
@@ -52,7 +52,7 @@ async def test_get_repository_reads_owner_clone_url_and_default_branch(github, r
 
 
 @pytest.mark.priority_p1
-async def test_get_repository_that_does_not_exist_raises_not_found_without_retrying(github, fake_github):
+async def test_get_repository_that_does_not_exist_raises_not_found_without_retrying(github, github_routes):
     with pytest.raises(GitHubNotFound) as raised:
         await github.get_repository("acme/nothing-here")
 
@@ -60,7 +60,7 @@ async def test_get_repository_that_does_not_exist_raises_not_found_without_retry
         "reading repository acme/nothing-here failed: not found (HTTP 404); the repository does not exist "
         "or GITHUB_TOKEN cannot see it"
     )
-    assert fake_github.router["get_repository"].call_count == 1
+    assert github_routes["get_repository"].call_count == 1
 
 
 # -- create_pull_request --------------------------------------------------------------------------------------
@@ -74,7 +74,7 @@ async def test_create_pull_request_opens_it_from_the_branch_to_the_default_branc
 
     pull = await github.create_pull_request(repository, "agent/1-login", "Fix the login", "Closes task 1.")
 
-    stored = fake_github.fake.pull_requests(repo.owner, repo.name)
+    stored = fake_github.pull_requests(repo.owner, repo.name)
     assert [(p.number, p.head_ref, p.head_sha, p.base_ref, p.title, p.body) for p in stored] == [
         (pull.number, "agent/1-login", head, "main", "Fix the login", "Closes task 1.")
     ]
@@ -95,11 +95,11 @@ async def test_create_pull_request_twice_raises_duplicate_pull_request(github, r
         f"A pull request already exists for {repo.owner}:agent/2-twice."
     )
     assert isinstance(raised.value, GitHubError) and not raised.value.transient
-    assert len(fake_github.fake.pull_requests(repo.owner, repo.name)) == 1
+    assert len(fake_github.pull_requests(repo.owner, repo.name)) == 1
 
 
 @pytest.mark.priority_p0
-async def test_create_pull_request_without_commits_raises_a_validation_error(github, repository, repo, fake_github):
+async def test_create_pull_request_without_commits_raises_a_validation_error(github, repository, repo, github_routes):
     repo.fake.get_repo(repo.owner, repo.name).git.git("branch", "agent/3-empty", "main")
 
     with pytest.raises(PullRequestValidationError) as raised:
@@ -108,7 +108,7 @@ async def test_create_pull_request_without_commits_raises_a_validation_error(git
     assert raised.value.message.endswith(
         "GitHub refused it (HTTP 422: Validation Failed: No commits between main and agent/3-empty)"
     )
-    assert fake_github.router["create_pull_request"].call_count == 1
+    assert github_routes["create_pull_request"].call_count == 1
 
 
 @pytest.mark.priority_p1
@@ -131,9 +131,7 @@ async def test_create_pull_request_without_a_title_raises_a_validation_error(git
 
 @pytest.mark.priority_p2
 async def test_a_422_without_details_keeps_githubs_message(github, repository, fake_github):
-    fake_github.fake.add_fault(
-        "create_pull_request", 422, body={"message": 'Invalid request.\n\n"head" wasn\'t supplied.'}
-    )
+    fake_github.add_fault("create_pull_request", 422, body={"message": 'Invalid request.\n\n"head" wasn\'t supplied.'})
 
     with pytest.raises(PullRequestValidationError) as raised:
         await github.create_pull_request(repository, "agent/6", "Title", "")
@@ -143,10 +141,10 @@ async def test_a_422_without_details_keeps_githubs_message(github, repository, f
 
 @pytest.mark.priority_p0
 async def test_create_pull_request_refused_with_403_says_which_permission_is_missing(
-    github, repository, repo, fake_github
+    github, repository, repo, fake_github, github_routes
 ):
     repo.add_branch_commit("agent/7-forbidden")
-    fake_github.fake.add_fault(
+    fake_github.add_fault(
         "create_pull_request",
         403,
         body={"message": "Resource not accessible by personal access token"},
@@ -161,7 +159,7 @@ async def test_create_pull_request_refused_with_403_says_which_permission_is_mis
         "Resource not accessible by personal access token); GITHUB_TOKEN lacks a permission for this repository "
         "(pull requests and contents need write access)"
     )
-    assert fake_github.router["create_pull_request"].call_count == 1
+    assert github_routes["create_pull_request"].call_count == 1
 
 
 # -- find_open_pull_request -----------------------------------------------------------------------------------
@@ -176,12 +174,12 @@ async def test_find_open_pull_request_finds_the_branchs_pull_request(github, rep
 
 
 @pytest.mark.priority_p0
-async def test_find_open_pull_request_returns_none_when_the_branch_has_none(github, repository, repo, fake_github):
+async def test_find_open_pull_request_returns_none_when_the_branch_has_none(github, repository, repo, github_routes):
     repo.add_branch_commit("agent/9-other")
     await github.create_pull_request(repository, "agent/9-other", "Another branch's", "")
 
     assert await github.find_open_pull_request(repository, "agent/9-none") is None
-    query = fake_github.router["list_pull_requests"].calls.last.request.url.params
+    query = github_routes["list_pull_requests"].calls.last.request.url.params
     assert (query["head"], query["state"]) == (f"{repo.owner}:agent/9-none", "open")
 
 
@@ -191,16 +189,16 @@ async def test_find_open_pull_request_returns_none_when_the_branch_has_none(gith
 @pytest.mark.priority_p0
 @pytest.mark.parametrize("status", [403, 429])
 async def test_primary_rate_limit_waits_until_the_reset_then_succeeds(
-    github, repo, fake_github, sleeps, advance_fake_clock_on_sleep, status
+    github, repo, fake_github, github_routes, sleeps, advance_fake_clock_on_sleep, status
 ):
-    reset = int(fake_github.fake.time()) + 40
-    fake_github.fake.set_rate_limit(GITHUB_TEST_TOKEN, remaining=0, reset=reset, status=status)
+    reset = int(fake_github.time()) + 40
+    fake_github.set_rate_limit(CANARY_GITHUB_TOKEN, remaining=0, reset=reset, status=status)
 
     found = await github.get_repository(repo.full_name)
 
     assert found.full_name == repo.full_name
     assert len(sleeps.waits) == 1 and 30 <= sleeps.waits[0] <= 40, f"not the wait until the reset: {sleeps.waits}"
-    assert fake_github.router["get_repository"].call_count == 2
+    assert github_routes["get_repository"].call_count == 2
 
 
 @pytest.mark.priority_p0
@@ -209,19 +207,17 @@ async def test_secondary_rate_limit_waits_as_long_as_retry_after_says_then_succe
     github, repository, repo, fake_github, sleeps, advance_fake_clock_on_sleep, status
 ):
     repo.add_branch_commit("agent/10-busy")
-    fake_github.fake.trip_secondary_rate_limit(GITHUB_TEST_TOKEN, retry_after=25, status=status)
+    fake_github.trip_secondary_rate_limit(CANARY_GITHUB_TOKEN, retry_after=25, status=status)
 
     pull = await github.create_pull_request(repository, "agent/10-busy", "Busy", "")
 
     assert sleeps.waits == [25.0]
-    assert [p.number for p in fake_github.fake.pull_requests(repo.owner, repo.name)] == [pull.number]
+    assert [p.number for p in fake_github.pull_requests(repo.owner, repo.name)] == [pull.number]
 
 
 @pytest.mark.priority_p1
 async def test_secondary_rate_limit_without_retry_after_waits_a_minute(github, repo, fake_github, sleeps):
-    fake_github.fake.add_fault(
-        "get_repository", 403, body={"message": "You have exceeded a secondary rate limit."}, times=1
-    )
+    fake_github.add_fault("get_repository", 403, body={"message": "You have exceeded a secondary rate limit."}, times=1)
 
     await github.get_repository(repo.full_name)
 
@@ -230,10 +226,10 @@ async def test_secondary_rate_limit_without_retry_after_waits_a_minute(github, r
 
 @pytest.mark.priority_p0
 async def test_primary_rate_limit_resetting_later_than_the_cap_fails_at_once_saying_when(
-    github, repo, fake_github, sleeps
+    github, repo, fake_github, github_routes, sleeps
 ):
-    reset = int(fake_github.fake.time()) + 2 * 3600
-    fake_github.fake.set_rate_limit(GITHUB_TEST_TOKEN, remaining=0, reset=reset)
+    reset = int(fake_github.time()) + 2 * 3600
+    fake_github.set_rate_limit(CANARY_GITHUB_TOKEN, remaining=0, reset=reset)
 
     with pytest.raises(RateLimited) as raised:
         await github.get_repository(repo.full_name)
@@ -243,7 +239,7 @@ async def test_primary_rate_limit_resetting_later_than_the_cap_fails_at_once_say
     said = re.search(r"; it resets at \d\d:\d\d:\d\d UTC, in (\d+) s ", message)
     assert said and 7100 <= int(said.group(1)) <= 7200, message
     assert "longer than the 60 s this platform waits (max_retry_after_s); try again later" in message
-    assert sleeps.waits == [] and fake_github.router["get_repository"].call_count == 1
+    assert sleeps.waits == [] and github_routes["get_repository"].call_count == 1
 
 
 @pytest.mark.priority_p0
@@ -251,19 +247,19 @@ async def test_secondary_rate_limit_asking_for_more_than_the_cap_fails_at_once(
     github, repository, repo, fake_github, sleeps
 ):
     repo.add_branch_commit("agent/11-slow-down")
-    fake_github.fake.trip_secondary_rate_limit(GITHUB_TEST_TOKEN, retry_after=3600)
+    fake_github.trip_secondary_rate_limit(CANARY_GITHUB_TOKEN, retry_after=3600)
 
     with pytest.raises(RateLimited) as raised:
         await github.create_pull_request(repository, "agent/11-slow-down", "Later", "")
 
     assert "GitHub's secondary rate limit (You have exceeded a secondary rate limit" in raised.value.message
     assert "GitHub asked to wait 3600 s before retrying, longer than the 60 s" in raised.value.message
-    assert sleeps.waits == [] and fake_github.fake.pull_requests(repo.owner, repo.name) == []
+    assert sleeps.waits == [] and fake_github.pull_requests(repo.owner, repo.name) == []
 
 
 @pytest.mark.priority_p1
 async def test_a_rate_limit_that_outlasts_the_attempts_gives_up_saying_so(github, repo, fake_github, sleeps):
-    fake_github.fake.trip_secondary_rate_limit(GITHUB_TEST_TOKEN, retry_after=5)  # the clock never moves
+    fake_github.trip_secondary_rate_limit(CANARY_GITHUB_TOKEN, retry_after=5)  # the clock never moves
 
     with pytest.raises(RateLimited) as raised:
         await github.get_repository(repo.full_name)
@@ -274,7 +270,7 @@ async def test_a_rate_limit_that_outlasts_the_attempts_gives_up_saying_so(github
 
 @pytest.mark.priority_p2
 async def test_an_exhausted_limit_without_a_reset_time_backs_off(github, repo, fake_github, sleeps):
-    fake_github.fake.add_fault("get_repository", 403, headers={"x-ratelimit-remaining": "0"}, times=1)
+    fake_github.add_fault("get_repository", 403, headers={"x-ratelimit-remaining": "0"}, times=1)
 
     await github.get_repository(repo.full_name)
 
@@ -303,32 +299,32 @@ async def test_a_refused_token_is_an_auth_error_naming_the_setting_not_the_token
 
 @pytest.mark.priority_p0
 async def test_the_token_never_appears_in_an_error_even_when_github_echoes_it(github, repository, fake_github):
-    fake_github.fake.add_fault(
+    fake_github.add_fault(
         "create_pull_request",
         422,
-        body={"message": f"token {GITHUB_TEST_TOKEN} said no", "errors": [{"message": f"bad {GITHUB_TEST_TOKEN}"}]},
+        body={"message": f"token {CANARY_GITHUB_TOKEN} said no", "errors": [{"message": f"bad {CANARY_GITHUB_TOKEN}"}]},
     )
 
     with pytest.raises(GitHubError) as raised:
         await github.create_pull_request(repository, "agent/12", "Title", "")
 
-    assert GITHUB_TEST_TOKEN not in str(raised.value)
+    assert CANARY_GITHUB_TOKEN not in str(raised.value)
     assert "token *** said no: bad ***" in raised.value.message
 
 
 @pytest.mark.priority_p1
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
-async def test_server_errors_are_retried(github, repo, fake_github, status):
-    fake_github.fake.add_fault("get_repository", status, times=2)
+async def test_server_errors_are_retried(github, repo, fake_github, github_routes, status):
+    fake_github.add_fault("get_repository", status, times=2)
 
     await github.get_repository(repo.full_name)
 
-    assert fake_github.router["get_repository"].call_count == 3
+    assert github_routes["get_repository"].call_count == 3
 
 
 @pytest.mark.priority_p1
 async def test_server_errors_that_persist_give_up_after_the_attempts(github, repo, fake_github):
-    fake_github.fake.add_fault("get_repository", 502)
+    fake_github.add_fault("get_repository", 502)
 
     with pytest.raises(GitHubError) as raised:
         await github.get_repository(repo.full_name)
@@ -348,8 +344,8 @@ async def test_server_errors_that_persist_give_up_after_the_attempts(github, rep
     ],
     ids=["timeout", "unreachable"],
 )
-async def test_timeouts_and_connection_errors_are_retried(github, repo, fake_github, fail_first, failure, said):
-    route = fake_github.router["get_repository"]
+async def test_timeouts_and_connection_errors_are_retried(github, repo, github_routes, fail_first, failure, said):
+    route = github_routes["get_repository"]
     fail_first(route, failure, failure)
 
     await github.get_repository(repo.full_name)
@@ -362,29 +358,31 @@ async def test_timeouts_and_connection_errors_are_retried(github, repo, fake_git
 
 
 @pytest.mark.priority_p1
-async def test_an_unreadable_answer_to_a_read_is_retried(github, repo, fake_github):
-    fake_github.fake.add_fault("get_repository", 200, kind="malformed", times=1)
+async def test_an_unreadable_answer_to_a_read_is_retried(github, repo, fake_github, github_routes):
+    fake_github.add_fault("get_repository", 200, kind="malformed", times=1)
 
     await github.get_repository(repo.full_name)
 
-    assert fake_github.router["get_repository"].call_count == 2
+    assert github_routes["get_repository"].call_count == 2
 
 
 @pytest.mark.priority_p1
-async def test_an_unreadable_answer_to_a_pull_request_creation_is_not_repeated(github, repository, repo, fake_github):
+async def test_an_unreadable_answer_to_a_pull_request_creation_is_not_repeated(
+    github, repository, repo, fake_github, github_routes
+):
     repo.add_branch_commit("agent/13-once")
-    fake_github.fake.add_fault("create_pull_request", 201, kind="malformed", times=1)
+    fake_github.add_fault("create_pull_request", 201, kind="malformed", times=1)
 
     with pytest.raises(GitHubError) as raised:
         await github.create_pull_request(repository, "agent/13-once", "Once", "")
 
     assert raised.value.message.endswith("failed: GitHub answered HTTP 201 with a body that is not JSON")
-    assert not raised.value.transient and fake_github.router["create_pull_request"].call_count == 1
+    assert not raised.value.transient and github_routes["create_pull_request"].call_count == 1
 
 
 @pytest.mark.priority_p2
 async def test_an_answer_missing_a_field_is_a_clear_error(github, repo, fake_github):
-    fake_github.fake.add_fault("get_repository", 200, body={"full_name": repo.full_name})
+    fake_github.add_fault("get_repository", 200, body={"full_name": repo.full_name})
 
     with pytest.raises(GitHubError) as raised:
         await github.get_repository(repo.full_name)
@@ -396,12 +394,12 @@ async def test_an_answer_missing_a_field_is_a_clear_error(github, repo, fake_git
 
 @pytest.mark.priority_p2
 @pytest.mark.parametrize(("status", "body"), [(409, {"message": "Git Repository is empty."}), (400, "Bad things")])
-async def test_other_refusals_are_reported_as_github_said_them(github, repo, fake_github, status, body):
-    fake_github.fake.add_fault("get_repository", status, body=body)
+async def test_other_refusals_are_reported_as_github_said_them(github, repo, fake_github, github_routes, status, body):
+    fake_github.add_fault("get_repository", status, body=body)
 
     with pytest.raises(GitHubError) as raised:
         await github.get_repository(repo.full_name)
 
     said = body["message"] if isinstance(body, dict) else body
     assert raised.value.message == f"reading repository {repo.full_name} failed: GitHub answered HTTP {status}: {said}"
-    assert not raised.value.transient and fake_github.router["get_repository"].call_count == 1
+    assert not raised.value.transient and github_routes["get_repository"].call_count == 1

@@ -6,26 +6,17 @@ import pytest
 from playwright.sync_api import Page
 
 from fixtures.platform_client import FakeGitHubAdmin, PlatformClient
-from fixtures.plugin import SquadContext
-from frontend_tests.flows.squads import FaultRules, FinishedTask, SquadMaker
+from fixtures.squads import FinishedTask, SquadFactory
+from frontend_tests.flows.pipeline import FaultRules
 from frontend_tests.pages.board import BoardPage
 
 
 @pytest.fixture
-def squads(platform: PlatformClient, fake_github_admin: FakeGitHubAdmin, base_url: str) -> Iterator[SquadMaker]:
-    """Makes squads for this test; at its end, waits until their pipelines are over."""
-    maker = SquadMaker(platform, fake_github_admin, base_url)
-    try:
-        yield maker
-        maker.settle()
-    finally:
-        maker.close()
-
-
-@pytest.fixture
-def new_squad(squads: SquadMaker) -> SquadContext:
-    """The shared fixture's squad (a repository, the squad, one agent), made through `squads`."""
-    return squads()
+def squads(squads: SquadFactory) -> Iterator[SquadFactory]:
+    """The shared factory (and so `new_squad`); at the end of the test, it waits until the pipelines of
+    its squads are over."""
+    yield squads
+    squads.settle()
 
 
 @pytest.fixture(scope="session")
@@ -34,17 +25,17 @@ def finished_tasks(
 ) -> Iterator[dict[str, FinishedTask]]:
     """Two squads with one finished task each: "review" (pipeline succeeded) and "failed" (its
     repository does not exist). Made once per session; tests only read them."""
-    maker = SquadMaker(platform, fake_github_admin, base_url)
+    factory = SquadFactory(platform, fake_github_admin, base_url)
     try:
         finished = {
-            "review": maker.run_task(maker()),
-            "failed": maker.run_task(maker(with_repository=False)),
+            "review": factory.run_task(factory()),
+            "failed": factory.run_task(factory(with_repository=False)),
         }
         for status, run in finished.items():
             assert run.task["status"] == status, f"expected a task in {status}, got {run.task}"
         yield finished
     finally:
-        maker.close()
+        factory.close()
 
 
 @pytest.fixture

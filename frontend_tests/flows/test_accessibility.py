@@ -7,8 +7,7 @@ import pytest
 from playwright.sync_api import Route, expect
 
 from fixtures import factories
-from fixtures.plugin import SquadContext
-from frontend_tests.flows.squads import FinishedTask
+from fixtures.squads import FinishedTask, Squad
 from frontend_tests.pages.accessibility import assert_no_serious_violations
 from frontend_tests.pages.board import EVENTS_PATH, BoardPage
 
@@ -25,7 +24,7 @@ def test_signed_out_board_has_no_serious_accessibility_violation(board: BoardPag
 
 @pytest.mark.integration
 @pytest.mark.priority_p1
-def test_board_with_tasks_to_do_has_no_serious_accessibility_violation(board: BoardPage, new_squad: SquadContext):
+def test_board_with_tasks_to_do_has_no_serious_accessibility_violation(board: BoardPage, new_squad: Squad):
     for _ in range(2):
         new_squad.client.create_task(**factories.task_data())
     board.open(new_squad.squad["id"], new_squad.token)
@@ -36,7 +35,7 @@ def test_board_with_tasks_to_do_has_no_serious_accessibility_violation(board: Bo
 
 @pytest.mark.integration
 @pytest.mark.priority_p1
-def test_open_assign_dialog_has_no_serious_accessibility_violation(board: BoardPage, new_squad: SquadContext):
+def test_open_assign_dialog_has_no_serious_accessibility_violation(board: BoardPage, new_squad: Squad):
     task = new_squad.client.create_task(**factories.task_data())
     board.open(new_squad.squad["id"], new_squad.token)
     board.card(task["id"]).focus()
@@ -50,7 +49,7 @@ def test_open_assign_dialog_has_no_serious_accessibility_violation(board: BoardP
 @pytest.mark.integration
 @pytest.mark.priority_p2
 def test_board_whose_stream_is_refused_shows_reconnecting_without_serious_accessibility_violation(
-    board: BoardPage, new_squad: SquadContext
+    board: BoardPage, new_squad: Squad
 ):
     new_squad.client.create_task(**factories.task_data())
 

@@ -5,16 +5,10 @@ from playwright.sync_api import expect
 
 from fixtures import factories
 from fixtures.platform_client import FakeGitHubAdmin
-from fixtures.plugin import SquadContext
+from fixtures.squads import PIPELINE_TIMEOUT_S, FinishedTask, Squad, task_finished
 from fixtures.sse import SseRecorder
 from fixtures.stack import Stack
-from frontend_tests.flows.squads import (
-    PIPELINE_TIMEOUT_S,
-    SANDBOX_STATES_ON_SUCCESS,
-    FinishedTask,
-    task_finished,
-    terminal_lines,
-)
+from frontend_tests.flows.pipeline import SANDBOX_STATES_ON_SUCCESS, terminal_lines
 from frontend_tests.pages.accessibility import assert_no_serious_violations
 from frontend_tests.pages.board import BoardPage
 
@@ -24,7 +18,7 @@ PIPELINE_STEPS = 7
 @pytest.mark.e2e
 @pytest.mark.priority_p0
 def test_board_shows_a_pipeline_started_elsewhere_live_badge_progress_terminal_and_pull_request(
-    board: BoardPage, new_squad: SquadContext, fake_github_admin: FakeGitHubAdmin, live_stack: Stack, base_url: str
+    board: BoardPage, new_squad: Squad, fake_github_admin: FakeGitHubAdmin, live_stack: Stack, base_url: str
 ):
     """The task is assigned through the API, not the board: every change the page shows comes
     from the event stream. The page's record is compared with what the stream itself delivers."""

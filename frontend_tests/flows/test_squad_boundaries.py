@@ -6,16 +6,16 @@ import pytest
 from playwright.sync_api import BrowserContext, expect
 
 from fixtures import factories
-from fixtures.plugin import SquadContext
+from fixtures.squads import PIPELINE_TIMEOUT_S, Squad, SquadFactory
 from fixtures.sse import SseRecorder
-from frontend_tests.flows.squads import PIPELINE_TIMEOUT_MS, PIPELINE_TIMEOUT_S, SquadMaker
+from frontend_tests.flows.pipeline import PIPELINE_TIMEOUT_MS
 from frontend_tests.pages.board import BoardPage
 
 
 @pytest.mark.e2e
 @pytest.mark.priority_p1
 def test_two_browsers_on_the_same_squad_both_see_a_task_move_and_finish(
-    board: BoardPage, new_squad: SquadContext, new_context: Callable[..., BrowserContext], base_url: str
+    board: BoardPage, new_squad: Squad, new_context: Callable[..., BrowserContext], base_url: str
 ):
     """Two separate browser contexts (two people) have the squad's board open; one drags the card,
     and both watch it through to its pull request."""
@@ -45,7 +45,7 @@ def test_two_browsers_on_the_same_squad_both_see_a_task_move_and_finish(
 
 @pytest.mark.e2e
 @pytest.mark.priority_p0
-def test_another_squads_pipeline_never_shows_on_the_board(board: BoardPage, squads: SquadMaker, base_url: str):
+def test_another_squads_pipeline_never_shows_on_the_board(board: BoardPage, squads: SquadFactory, base_url: str):
     """Our board stays open while another squad's task runs its whole pipeline. Events reach a
     stream in id order, so once our own later event has arrived, anything of theirs that the
     stream let through would have arrived before it."""

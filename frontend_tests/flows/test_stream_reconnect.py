@@ -4,10 +4,10 @@ import pytest
 from playwright.sync_api import expect
 
 from fixtures import factories
-from fixtures.plugin import SquadContext
+from fixtures.squads import PIPELINE_TIMEOUT_S, Squad, task_finished
 from fixtures.sse import SseRecorder
 from fixtures.stack import Stack
-from frontend_tests.flows.squads import PIPELINE_TIMEOUT_S, SANDBOX_STATES_ON_SUCCESS, task_finished
+from frontend_tests.flows.pipeline import SANDBOX_STATES_ON_SUCCESS
 from frontend_tests.pages.board import BoardPage
 from frontend_tests.pages.stream_gate import StreamGate
 
@@ -19,7 +19,7 @@ RECONNECT_TIMEOUT_MS = 20_000
 @pytest.mark.errors
 @pytest.mark.priority_p0
 def test_board_reconnects_after_the_platform_drops_the_stream_and_misses_no_update(
-    board: BoardPage, new_squad: SquadContext, live_stack: Stack, base_url: str
+    board: BoardPage, new_squad: Squad, live_stack: Stack, base_url: str
 ):
     """1. The board is live on a squad with one To do task.
     2. The platform process is restarted: the server ends the stream. The board's reconnection is

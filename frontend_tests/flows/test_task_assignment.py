@@ -1,20 +1,22 @@
 """Assigning a task from the board, by drag-and-drop or from the keyboard."""
 
+from typing import Any
+
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 from fixtures import factories
 from fixtures.platform_client import FakeAdmin
-from fixtures.plugin import SquadContext
+from fixtures.squads import Squad
 from fixtures.stack import Stack
-from frontend_tests.flows.squads import PIPELINE_TIMEOUT_MS, SANDBOX_STATES_ON_SUCCESS
+from frontend_tests.flows.pipeline import PIPELINE_TIMEOUT_MS, SANDBOX_STATES_ON_SUCCESS
 from frontend_tests.pages.board import BoardPage, is_assign
 
 
 @pytest.mark.e2e
 @pytest.mark.priority_p0
 def test_dragging_a_card_to_in_progress_assigns_it_and_shows_the_pipeline_live(
-    board: BoardPage, new_squad: SquadContext, live_stack: Stack
+    board: BoardPage, new_squad: Squad, live_stack: Stack
 ):
     """Drag a To do card into In Progress, then watch the same page, without reloading:
     the stream is open, the assign call goes out once with the squad's only agent, one sandbox is
@@ -64,15 +66,18 @@ def test_dragging_a_card_to_in_progress_assigns_it_and_shows_the_pipeline_live(
     assert board.page.evaluate("performance.timeOrigin") == document_origin, "the page was reloaded"
 
 
-@pytest.mark.e2e
-@pytest.mark.priority_p0
-def test_enter_on_a_focused_card_assigns_it_to_the_agent_chosen_in_the_dialog(
-    board: BoardPage, new_squad: SquadContext
-):
+def _with_a_second_agent(board: BoardPage, new_squad: Squad) -> tuple[dict[str, Any], dict[str, Any], Locator]:
+    """A second agent in the squad and a task to do, on the board: the agent, the task and its card."""
     second_agent = new_squad.client.create_agent(**factories.agent_data())
     task = new_squad.client.create_task(**factories.task_data())
     board.open(new_squad.squad["id"], new_squad.token)
-    card = board.card(task["id"])
+    return second_agent, task, board.card(task["id"])
+
+
+@pytest.mark.e2e
+@pytest.mark.priority_p0
+def test_enter_on_a_focused_card_assigns_it_to_the_agent_chosen_in_the_dialog(board: BoardPage, new_squad: Squad):
+    second_agent, task, card = _with_a_second_agent(board, new_squad)
 
     card.focus()
     board.page.keyboard.press("Enter")
@@ -97,11 +102,8 @@ def test_enter_on_a_focused_card_assigns_it_to_the_agent_chosen_in_the_dialog(
 
 @pytest.mark.e2e
 @pytest.mark.priority_p1
-def test_dropping_a_card_when_the_squad_has_several_agents_asks_which_one(board: BoardPage, new_squad: SquadContext):
-    second_agent = new_squad.client.create_agent(**factories.agent_data())
-    task = new_squad.client.create_task(**factories.task_data())
-    board.open(new_squad.squad["id"], new_squad.token)
-    card = board.card(task["id"])
+def test_dropping_a_card_when_the_squad_has_several_agents_asks_which_one(board: BoardPage, new_squad: Squad):
+    second_agent, task, card = _with_a_second_agent(board, new_squad)
 
     card.drag_to(board.column("in_progress"))
     dialog = board.page.get_by_role("dialog", name="Move to In Progress")
@@ -120,7 +122,7 @@ def test_dropping_a_card_when_the_squad_has_several_agents_asks_which_one(board:
 @pytest.mark.e2e
 @pytest.mark.priority_p1
 def test_escape_in_the_assign_dialog_leaves_the_task_in_to_do_without_calling_the_api(
-    board: BoardPage, new_squad: SquadContext
+    board: BoardPage, new_squad: Squad
 ):
     task = new_squad.client.create_task(**factories.task_data())
     board.open(new_squad.squad["id"], new_squad.token)

@@ -5,8 +5,8 @@ from playwright.sync_api import expect
 
 from fixtures import factories
 from fixtures.platform_client import FakeGitHubAdmin
-from fixtures.plugin import SquadContext
-from frontend_tests.flows.squads import PIPELINE_TIMEOUT_MS, FaultRules, SquadMaker
+from fixtures.squads import Squad, SquadFactory
+from frontend_tests.flows.pipeline import PIPELINE_TIMEOUT_MS, FaultRules
 from frontend_tests.pages.accessibility import assert_no_serious_violations
 from frontend_tests.pages.board import BoardPage
 
@@ -15,7 +15,7 @@ from frontend_tests.pages.board import BoardPage
 @pytest.mark.errors
 @pytest.mark.priority_p0
 def test_github_refusing_the_pull_request_moves_the_card_to_failed_with_the_reason_in_a_toast(
-    board: BoardPage, new_squad: SquadContext, github_faults: FaultRules, fake_github_admin: FakeGitHubAdmin
+    board: BoardPage, new_squad: Squad, github_faults: FaultRules, fake_github_admin: FakeGitHubAdmin
 ):
     """The fake GitHub answers 403 to this squad's create-pull-request call (a rule added through
     its admin API); everything before it (sandbox, clone, commit, push) succeeds."""
@@ -54,7 +54,7 @@ def test_github_refusing_the_pull_request_moves_the_card_to_failed_with_the_reas
 @pytest.mark.errors
 @pytest.mark.priority_p1
 def test_a_squad_whose_repository_is_missing_gets_its_card_in_failed_with_the_reason(
-    board: BoardPage, squads: SquadMaker
+    board: BoardPage, squads: SquadFactory
 ):
     """No fault rule at all: the fake GitHub does not know the squad's repository, so the pipeline
     fails on its own, for this squad only."""

@@ -10,13 +10,14 @@ import pytest
 from playwright.sync_api import BrowserContext, Request, expect
 
 from fixtures import factories
-from frontend_tests.flows.squads import PIPELINE_TIMEOUT_MS, FinishedTask, SquadMaker
+from fixtures.squads import FinishedTask, SquadFactory
+from frontend_tests.flows.pipeline import PIPELINE_TIMEOUT_MS
 from frontend_tests.pages.board import BoardPage, is_task_update
 
 COLUMN_NAMES = {"todo": "To do", "in_progress": "In Progress", "review": "Review", "done": "Done", "failed": "Failed"}
 
 
-def _finished_task(squads: SquadMaker, status: str) -> FinishedTask:
+def _finished_task(squads: SquadFactory, status: str) -> FinishedTask:
     """A task of a squad of its own whose pipeline ended in `status` (review, or failed: the squad's
     repository does not exist)."""
     run = squads.run_task(squads(with_repository=status != "failed"))
@@ -51,7 +52,7 @@ def _assert_follows_over_the_stream(viewer: BoardPage, task_id: str, status: str
 @pytest.mark.e2e
 @pytest.mark.priority_p0
 def test_dragging_a_review_card_to_done_patches_it_once_and_another_browser_sees_it_done(
-    board: BoardPage, squads: SquadMaker, new_context: Callable[..., BrowserContext], base_url: str
+    board: BoardPage, squads: SquadFactory, new_context: Callable[..., BrowserContext], base_url: str
 ):
     run = _finished_task(squads, "review")
     task_id, squad = run.task["id"], run.squad
@@ -80,7 +81,7 @@ def test_dragging_a_review_card_to_done_patches_it_once_and_another_browser_sees
 @pytest.mark.e2e
 @pytest.mark.priority_p0
 def test_dragging_a_failed_card_to_to_do_reopens_it_once_and_another_browser_sees_it_unassigned(
-    board: BoardPage, squads: SquadMaker, new_context: Callable[..., BrowserContext], base_url: str
+    board: BoardPage, squads: SquadFactory, new_context: Callable[..., BrowserContext], base_url: str
 ):
     run = _finished_task(squads, "failed")
     task_id, squad = run.task["id"], run.squad
@@ -117,7 +118,7 @@ def test_dragging_a_failed_card_to_to_do_reopens_it_once_and_another_browser_see
 )
 def test_enter_on_a_focused_card_opens_the_move_control_and_confirming_moves_it(
     board: BoardPage,
-    squads: SquadMaker,
+    squads: SquadFactory,
     new_context: Callable[..., BrowserContext],
     base_url: str,
     start: str,
@@ -181,7 +182,7 @@ def test_escape_in_the_move_dialog_leaves_a_review_card_in_review_without_callin
 )
 def test_an_illegal_drag_is_refused_with_a_message_and_the_card_stays(
     board: BoardPage,
-    squads: SquadMaker,
+    squads: SquadFactory,
     finished_tasks: dict[str, FinishedTask],
     start: str,
     destination: str,
@@ -215,7 +216,7 @@ def test_an_illegal_drag_is_refused_with_a_message_and_the_card_stays(
 @pytest.mark.e2e
 @pytest.mark.errors
 @pytest.mark.priority_p1
-def test_a_reopened_task_that_fails_again_raises_a_new_failure_toast(board: BoardPage, squads: SquadMaker):
+def test_a_reopened_task_that_fails_again_raises_a_new_failure_toast(board: BoardPage, squads: SquadFactory):
     """The board does not announce the failure it loaded with (old news), but once the task is
     reopened and assigned again, its second failure is news, even for the very same reason."""
     run = _finished_task(squads, "failed")

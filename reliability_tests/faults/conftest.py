@@ -8,25 +8,26 @@ from collections.abc import Iterator
 
 import pytest
 
-from fixtures import factories
 from fixtures.databases import worker_database_url
 from fixtures.outcomes import HTTP_TIMEOUT_S, Scene
 from fixtures.platform_client import FakeE2BAdmin, FakeGitHubAdmin, PlatformClient
+from fixtures.squads import SquadFactory
 from fixtures.stack import ROOT, Stack, StackError, start_stack
+from fixtures.targets import without_targets
 
 
 @pytest.fixture(scope="session")
-def fault_stack(worker_id_label, tmp_path_factory) -> Iterator[Stack]:
+def fault_stack(worker_id, tmp_path_factory) -> Iterator[Stack]:
     """A stack of its own, tuned so faults play out in seconds: a short HTTP timeout, short retry
     backoff, a short job lease (a job cut off by a platform restart is taken over quickly), and a
     reaper that looks every half second (a sandbox E2B created after its request timed out is gone
     within the outcome checks' deadline)."""
-    environ = {k: v for k, v in os.environ.items() if k not in ("SQUAD_BASE_URL", "FAKE_E2B_URL", "FAKE_GITHUB_URL")}
+    environ = without_targets(os.environ)
     try:
         stack = start_stack(
             environ=environ,
-            database_url=worker_database_url(f"{worker_id_label}_faults", tmp_path_factory.mktemp("faults-db")),
-            log_dir=ROOT / "reports" / "stack" / f"{worker_id_label}-faults",
+            database_url=worker_database_url(f"{worker_id}_faults", tmp_path_factory.mktemp("faults-db")),
+            log_dir=ROOT / "reports" / "stack" / f"{worker_id}-faults",
             announce=lambda line: None,
             extra_platform_env={
                 "HTTP_TIMEOUT_S": str(HTTP_TIMEOUT_S),
@@ -49,20 +50,17 @@ def fault_stack(worker_id_label, tmp_path_factory) -> Iterator[Stack]:
 def scene(fault_stack: Stack) -> Iterator[Scene]:
     e2b = FakeE2BAdmin(fault_stack.e2b_url, fault_stack.e2b_api_key)
     github = FakeGitHubAdmin(fault_stack.github_url)
-    data = factories.squad_data()
-    owner, name = data["repository"].split("/")
-    repository = github.create_repo(owner, name)
     platform = PlatformClient(fault_stack.base_url)
-    squad = platform.create_squad(**data)
-    client = platform.as_squad(squad["token"])
-    agent = client.create_agent(**factories.agent_data())
-    task = client.create_task(**factories.task_data())
-    scene = Scene(fault_stack, e2b, github, client, squad["token"], owner, name, repository["clone_url"], agent, task)
+    squads = SquadFactory(platform, github, fault_stack.base_url)
+    squad = squads()
+    squad.task = squad.new_task()
+    scene = Scene(fault_stack, e2b, github, squad)
     yield scene
     # Rules are narrowed to this test's task and repository, but a rule never reached must not linger;
     # rate limits are per token, shared by every squad of the stack: give the token a full window back.
     e2b.clear_faults()
     github.clear_faults()
     scene.restore_rate_limit()
-    for admin in (client, platform, e2b, github):
-        admin.http.close()
+    squads.close()
+    for admin in (platform, e2b, github):
+        admin.close()

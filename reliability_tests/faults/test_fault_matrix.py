@@ -111,7 +111,7 @@ def test_a_service_fault_ends_the_task_cleanly_with_every_event_and_one_pull_req
     scene.restore_rate_limit()  # a rate-limit fault must not keep the checks below from reading GitHub
 
     assert_defined_end(scene, task, fault.outcome, fault.reason)
-    assert_replay_equals_database(scene.stack, scene.token, scene.task_id, received)
+    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
     if fault.creations is not None:
         eventually(lambda: _sandboxes_created(scene, fault.creations), description="every sandbox creation to land")
     assert_no_sandbox_left(scene.e2b, scene.task_id)
@@ -162,7 +162,7 @@ def test_a_sandbox_killed_mid_command_fails_the_task_saying_the_sandbox_is_gone(
         received = list(live.events)
 
     assert_defined_end(scene, task, "failed", "clone step")
-    assert_replay_equals_database(scene.stack, scene.token, scene.task_id, received)
+    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
     assert_no_sandbox_left(scene.e2b, scene.task_id)
 
 
@@ -184,12 +184,12 @@ def test_a_push_rejected_by_the_remote_fails_the_task_and_opens_no_pull_request(
         received = list(live.events)
 
     assert_defined_end(scene, task, "failed", "rejected")
-    assert_replay_equals_database(scene.stack, scene.token, scene.task_id, received)
+    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
     assert_no_sandbox_left(scene.e2b, scene.task_id)
 
 
 def _rival_push(scene: Scene, branch: str, workdir) -> None:
-    url = scene.clone_url.replace("://", f"://x-access-token:{scene.stack.github_token}@", 1)
+    url = scene.squad.repository["clone_url"].replace("://", f"://x-access-token:{scene.stack.github_token}@", 1)
     git = ["git", "-c", "user.name=rival", "-c", "user.email=rival@example.invalid", "-C", str(workdir)]
     subprocess.run([*git, "clone", "--quiet", url, "rival"], check=True, timeout=30)
     (workdir / "rival" / "RIVAL.md").write_text("someone else was here\n")
@@ -215,13 +215,16 @@ def test_a_platform_restart_under_connected_streams_loses_no_event_and_the_job_i
         received += list(resumed.events)
 
     assert_defined_end(scene, task, "review")
-    assert_replay_equals_database(scene.stack, scene.token, scene.task_id, received)
+    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
     assert_no_sandbox_left(scene.e2b, scene.task_id)
 
 
 def _resumed(scene: Scene, last_event_id: int) -> SseRecorder:
     return SseRecorder(
-        scene.stack.base_url, scene.token, params={"task_id": scene.task_id}, **{"Last-Event-ID": str(last_event_id)}
+        scene.stack.base_url,
+        scene.squad.token,
+        params={"task_id": scene.task_id},
+        **{"Last-Event-ID": str(last_event_id)},
     )
 
 
@@ -229,7 +232,7 @@ def _resumed(scene: Scene, last_event_id: int) -> SseRecorder:
 def test_database_connections_terminated_mid_pipeline_lose_nothing_and_the_task_finishes(scene: Scene):
     url = make_url(scene.stack.database_url or "")
     if url.get_backend_name() != "postgresql":
-        pytest.skip("needs PostgreSQL (run under `python -m fixtures.postgres --`): SQLite has no connections to kill")
+        pytest.skip("needs PostgreSQL (run under `python -m tools.postgres --`): SQLite has no connections to kill")
     _hold_the_clone(scene, latency_ms=1500)
 
     with scene.stream() as live:
@@ -242,5 +245,5 @@ def test_database_connections_terminated_mid_pipeline_lose_nothing_and_the_task_
 
     assert terminated > 0, "the platform held no database connection to terminate"
     assert_defined_end(scene, task, "review")
-    assert_replay_equals_database(scene.stack, scene.token, scene.task_id, received)
+    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
     assert_no_sandbox_left(scene.e2b, scene.task_id)

@@ -2,53 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import pytest
 
-from fixtures.api_squad import ApiSquad, make_squad
+from fixtures.platform_client import AsyncPlatformClient
+from fixtures.squads import Squad, make_squad
 
 FUZZ_COUNTS = pytest.StashKey[dict[str, int]]()
 
 
-@dataclass
-class Tenant:
-    """A squad through the API with one of each resource: the ids tenancy tests aim at each other."""
-
-    api: ApiSquad
-    task: dict[str, Any]
-    sandbox: dict[str, Any]
-
-    @property
-    def id(self) -> str:
-        return self.api.squad["id"]
-
-    @property
-    def ids(self) -> dict[str, str]:
-        return {"task": self.task["id"], "agent": self.api.agent["id"], "sandbox": self.sandbox["id"]}
-
-    @property
-    def secrets(self) -> list[str]:
-        """What must never appear in an answer to another squad: its ids, name and token."""
-        return [*self.ids.values(), self.id, self.api.squad["name"], self.api.squad["token"]]
-
-
-async def make_tenant(app_client, fake_github) -> Tenant:
-    api = await make_squad(app_client, fake_github)
-    task = await api.new_task()
-    sandbox = await api.new_sandbox(task["id"])
-    return Tenant(api, task, sandbox)
+async def make_squad_owning_one_of_each(app_client, fake_github) -> Squad[AsyncPlatformClient]:
+    """A squad through the API with one of each resource (`task`, `sandbox`): the ids tenancy tests aim
+    at each other."""
+    squad = await make_squad(app_client, fake_github)
+    squad.task = await squad.new_task()
+    squad.sandbox = await squad.new_sandbox(squad.task["id"])
+    return squad
 
 
 @pytest.fixture
-async def squad_a(app_client, fake_e2b, fake_github) -> Tenant:
-    return await make_tenant(app_client, fake_github)
+async def squad_a(app_client, fake_e2b, fake_github) -> Squad[AsyncPlatformClient]:
+    return await make_squad_owning_one_of_each(app_client, fake_github)
 
 
 @pytest.fixture
-async def squad_b(app_client, fake_e2b, fake_github) -> Tenant:
-    return await make_tenant(app_client, fake_github)
+async def squad_b(app_client, fake_e2b, fake_github) -> Squad[AsyncPlatformClient]:
+    return await make_squad_owning_one_of_each(app_client, fake_github)
 
 
 @pytest.fixture

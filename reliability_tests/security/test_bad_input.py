@@ -11,7 +11,7 @@ import json
 import anyio
 import pytest
 
-from reliability_tests.security.conftest import Tenant
+from fixtures.squads import Squad
 from reliability_tests.security.platform_api import Operation, api_operations
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
@@ -21,8 +21,8 @@ MIB = 1024 * 1024
 BROKEN_JSON = [b'{"title": ', b"\xff\xfe{", b"{'title': 'x'}", b'{"title": "x"}}', b"[" * 10_000]
 
 
-def path_of(operation: Operation, tenant: Tenant) -> str:
-    return operation.path.replace("{task_id}", tenant.task["id"]).replace("{sandbox_id}", tenant.sandbox["id"])
+def path_of(operation: Operation, squad: Squad) -> str:
+    return operation.path.replace("{task_id}", squad.task["id"]).replace("{sandbox_id}", squad.sandbox["id"])
 
 
 def assert_refused(response, statuses: set[int], what: str) -> None:
@@ -31,11 +31,11 @@ def assert_refused(response, statuses: set[int], what: str) -> None:
 
 
 @pytest.mark.parametrize("operation", WITH_BODY, ids=lambda op: op.label)
-async def test_a_body_over_a_mebibyte_is_refused_with_413_or_422(app_client, squad_a: Tenant, operation):
+async def test_a_body_over_a_mebibyte_is_refused_with_413_or_422(app_client, squad_a: Squad, operation):
     body = {"title": "x" * (2 * MIB), "description": "y" * MIB, "name": "z" * MIB, "message": "m" * MIB}
 
     response = await app_client.request(
-        operation.method, path_of(operation, squad_a), json=body, headers=squad_a.api.headers
+        operation.method, path_of(operation, squad_a), json=body, headers=squad_a.headers
     )
 
     assert_refused(response, {413, 422}, f"{operation.label} with a 4 MiB body")
@@ -43,8 +43,8 @@ async def test_a_body_over_a_mebibyte_is_refused_with_413_or_422(app_client, squ
 
 @pytest.mark.parametrize("operation", WITH_BODY, ids=lambda op: op.label)
 @pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "multipart/form-data; boundary=x"])
-async def test_a_body_that_is_not_json_is_refused_with_415_or_422(app_client, squad_a: Tenant, operation, content_type):
-    headers = squad_a.api.headers | {"Content-Type": content_type}
+async def test_a_body_that_is_not_json_is_refused_with_415_or_422(app_client, squad_a: Squad, operation, content_type):
+    headers = squad_a.headers | {"Content-Type": content_type}
     content = json.dumps({"title": "x", "name": "x", "task_id": squad_a.task["id"]})
 
     response = await app_client.request(operation.method, path_of(operation, squad_a), content=content, headers=headers)
@@ -53,8 +53,8 @@ async def test_a_body_that_is_not_json_is_refused_with_415_or_422(app_client, sq
 
 
 @pytest.mark.parametrize("operation", WITH_BODY, ids=lambda op: op.label)
-async def test_broken_json_is_refused_with_400_or_422(app_client, squad_a: Tenant, operation):
-    headers = squad_a.api.headers | {"Content-Type": "application/json"}
+async def test_broken_json_is_refused_with_400_or_422(app_client, squad_a: Squad, operation):
+    headers = squad_a.headers | {"Content-Type": "application/json"}
     for content in BROKEN_JSON:
         response = await app_client.request(
             operation.method, path_of(operation, squad_a), content=content, headers=headers
@@ -68,20 +68,16 @@ async def test_broken_json_is_refused_with_400_or_422(app_client, squad_a: Tenan
     ["9" * 10_000, str(2**63), "1e9", "+7", "7_0", "0x10", "\u0663", "-0", ""],
     ids=["10k-digits", "past-int64", "float", "plus", "underscore", "hex", "arabic-digit", "minus-zero", "empty"],
 )
-async def test_an_absurd_last_event_id_is_400_before_any_stream_opens(app_client, squad_a: Tenant, value):
+async def test_an_absurd_last_event_id_is_400_before_any_stream_opens(app_client, squad_a: Squad, value):
     # A value taken for an id would open the endless stream: the deadline turns that into a failure.
     with anyio.fail_after(10):
-        response = await app_client.get(
-            "/api/v1/events", headers=squad_a.api.headers | {"Last-Event-ID": value.encode()}
-        )
+        response = await app_client.get("/api/v1/events", headers=squad_a.headers | {"Last-Event-ID": value.encode()})
 
     assert_refused(response, {400}, f"Last-Event-ID {value[:20]!r}")
     assert "Last-Event-ID" in response.json()["detail"]
 
 
-async def test_an_absurd_last_event_id_query_parameter_is_422(app_client, squad_a: Tenant):
-    response = await app_client.get(
-        "/api/v1/events", params={"last_event_id": "9" * 5_000}, headers=squad_a.api.headers
-    )
+async def test_an_absurd_last_event_id_query_parameter_is_422(app_client, squad_a: Squad):
+    response = await app_client.get("/api/v1/events", params={"last_event_id": "9" * 5_000}, headers=squad_a.headers)
 
     assert_refused(response, {422}, "last_event_id of 5,000 digits")

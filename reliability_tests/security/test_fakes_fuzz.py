@@ -21,7 +21,7 @@ from schemathesis import Case
 
 from backend_tests.contracts.openapi_contract import client_side_problems
 from fixtures import http
-from fixtures.inprocess import E2B_TEST_KEY, GITHUB_TEST_TOKEN
+from fixtures.credentials import CANARY_E2B_API_KEY, CANARY_GITHUB_TOKEN
 from mocks.e2b.router import E2B_API_URL
 from mocks.github.router import GITHUB_API_URL
 from reliability_tests.security.schema_fuzz import FuzzRun, fuzz, httpx_arguments, request_budget
@@ -78,22 +78,22 @@ async def run_against(
 
 
 async def test_generated_github_requests_get_answers_that_follow_the_official_description(fake_github, fuzz_report):
-    fake_github.fake.create_repo("acme", "widgets")
-    fake_github.fake.commit("acme", "widgets", "agent/fuzz", {"notes.md": "fuzz"})
-    pull = fake_github.fake.create_pull_request("acme", "widgets", title="Fuzz", head="agent/fuzz", base="main")
+    fake_github.create_repo("acme", "widgets")
+    fake_github.commit("acme", "widgets", "agent/fuzz", {"notes.md": "fuzz"})
+    pull = fake_github.create_pull_request("acme", "widgets", title="Fuzz", head="agent/fuzz", base="main")
     real = {"owner": "acme", "repo": "widgets", "branch": "agent/fuzz", "ref": "heads/main", "pull_number": pull.number}
 
     run = await run_against(
-        "github", GITHUB_API_URL, {"Authorization": f"token {GITHUB_TEST_TOKEN}"}, real, fuzz_report
+        "github", GITHUB_API_URL, {"Authorization": f"token {CANARY_GITHUB_TOKEN}"}, real, fuzz_report
     )
 
     assert run.total >= request_budget() // SHARE // 2, f"only {run.total} requests: {run.sent}"
 
 
 async def test_generated_e2b_requests_get_answers_that_follow_the_official_description(fake_e2b, fuzz_report):
-    sandbox = fake_e2b.fake.create_sandbox()
+    sandbox = fake_e2b.create_sandbox()
     real = {"sandboxID": sandbox.sandbox_id}
 
-    run = await run_against("e2b", E2B_API_URL, {"X-API-Key": E2B_TEST_KEY}, real, fuzz_report)
+    run = await run_against("e2b", E2B_API_URL, {"X-API-Key": CANARY_E2B_API_KEY}, real, fuzz_report)
 
     assert run.total >= request_budget() // SHARE // 2, f"only {run.total} requests: {run.sent}"

@@ -17,7 +17,7 @@ import schemathesis
 from hypothesis import strategies as st
 from schemathesis import Case
 
-from reliability_tests.security.conftest import Tenant
+from fixtures.squads import Squad
 from reliability_tests.security.platform_api import RESOURCE_FIELDS, openapi_document
 from reliability_tests.security.schema_fuzz import FuzzRun, conforms, fuzz, httpx_arguments, request_budget
 
@@ -59,7 +59,7 @@ def aimed_at(case: Case, ids: dict[str, str]) -> None:
 
 
 async def test_generated_requests_get_documented_answers_and_never_a_server_error(
-    app_client: httpx.AsyncClient, squad_a: Tenant, fuzz_report
+    app_client: httpx.AsyncClient, squad_a: Squad, fuzz_report
 ):
     async def send(case: Case, extra: dict[str, Any]) -> httpx.Response:
         if extra["real_ids"] and not (case.meta and case.meta.generation.mode.is_negative):
@@ -73,7 +73,7 @@ async def test_generated_requests_get_documented_answers_and_never_a_server_erro
         budget=request_budget(),
         run=FuzzRun(),
         variants=st.fixed_dictionaries({"real_ids": st.booleans()}),
-        headers=squad_a.api.headers,
+        headers=squad_a.headers,
     )
 
     fuzz_report("platform API (in-process)", run.total)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.secrets_scan import CANARY_E2B_API_KEY, CANARY_GITHUB_TOKEN, ROOT, main
+from fixtures.credentials import CANARY_E2B_API_KEY, CANARY_GITHUB_TOKEN
+from tools.secrets_scan import ROOT, main
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
 
@@ -100,7 +101,7 @@ def test_the_command_line_exits_1_on_a_leak(reports):
     (reports / "coverage.xml").write_text(f"<source>{CANARY_E2B_API_KEY}</source>")
 
     result = subprocess.run(
-        [sys.executable, "-m", "fixtures.secrets_scan", str(reports)],
+        [sys.executable, "-m", "tools.secrets_scan", str(reports)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.main import create_app
 from app.models import Agent, Event, Job, Sandbox, Squad, Task
-from reliability_tests.security.conftest import Tenant
 from reliability_tests.security.platform_api import (
     PUBLIC_API_OPERATIONS,
     PUBLIC_ROUTES,
@@ -128,7 +127,7 @@ def test_the_public_operations_listed_are_exactly_the_ones_without_security():
 @pytest.mark.parametrize("operation", PROTECTED, ids=lambda op: op.label)
 @pytest.mark.parametrize("token", [None, "sq_not-a-real-token"], ids=["no-token", "unknown-token"])
 async def test_every_protected_operation_refuses_a_request_without_a_valid_token(
-    app_client, squad_a: Tenant, squad_b: Tenant, db_session, operation: Operation, token
+    app_client, squad_a, squad_b, db_session, operation: Operation, token
 ):
     before = await squad_rows(db_session, squad_a.id)
     request = build_request(operation, squad_a.ids, None, squad_b.ids)
@@ -171,18 +170,18 @@ def _cases() -> list[Any]:
 
 @pytest.mark.parametrize(("operation", "foreign"), _cases())
 async def test_squad_a_never_reads_changes_or_streams_anything_of_squad_b(
-    app_client, squad_a: Tenant, squad_b: Tenant, db_session, fake_e2b, fake_github, operation: Operation, foreign
+    app_client, squad_a, squad_b, db_session, fake_e2b, fake_github, operation: Operation, foreign
 ):
     """Each id an operation takes is, in turn, squad B's (the others A's own): the answer is 404, B's
     rows in the database, its sandbox in E2B and its repository in GitHub are untouched. An operation
     that takes no id is answered with A's data only: nothing of B (ids, name, token) in the body."""
     before = await squad_rows(db_session, squad_b.id)
-    sandboxes_before = fake_e2b.fake.snapshot()["sandboxes"]
-    owner, name = squad_b.api.owner_and_name
-    branches_before = fake_github.fake.branches(owner, name)
+    sandboxes_before = fake_e2b.snapshot()["sandboxes"]
+    owner, name = squad_b.owner, squad_b.repo_name
+    branches_before = fake_github.branches(owner, name)
     request = build_request(operation, squad_a.ids, foreign, squad_b.ids)
 
-    response = await send(app_client, request, squad_a.api.headers)
+    response = await send(app_client, request, squad_a.headers)
 
     if foreign is not None and foreign[0] != "query":
         assert response.status_code == 404, f"{operation.label}: {response.status_code} {response.text[:300]}"
@@ -196,6 +195,6 @@ async def test_squad_a_never_reads_changes_or_streams_anything_of_squad_b(
     leaked = [secret for secret in squad_b.secrets if secret in response.text and secret not in sent]
     assert not leaked, f"{operation.label} answered squad A with squad B's {leaked}"
     assert await squad_rows(db_session, squad_b.id) == before, f"{operation.label} changed squad B's data"
-    assert fake_e2b.fake.snapshot()["sandboxes"] == sandboxes_before
-    assert fake_github.fake.branches(owner, name) == branches_before
-    assert fake_github.fake.pull_requests(owner, name) == []
+    assert fake_e2b.snapshot()["sandboxes"] == sandboxes_before
+    assert fake_github.branches(owner, name) == branches_before
+    assert fake_github.pull_requests(owner, name) == []
