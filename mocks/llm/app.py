@@ -254,12 +254,15 @@ class OpenAIHeadersMiddleware:
 
 
 def build_app(fake: FakeLLM) -> ASGIApp:
+    def fault_body(status: int) -> Response:
+        return status_error(status, fake.rate_limits)
+
     app = Starlette(
         routes=[
             *admin_routes(fake),
             *fake_admin_routes(fake),
-            *starlette_routes(fake, ROUTES, status_error),
-            catch_all(fake, unknown_url, status_error),
+            *starlette_routes(fake, ROUTES, fault_body),
+            catch_all(fake, unknown_url, fault_body),
         ]
     )
     return RecordingMiddleware(OpenAIHeadersMiddleware(app), fake)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
-from mocks.llm.state import LLMError
+from mocks.llm.rate_limits import RateLimits
+from mocks.llm.state import RETRY_AFTER_429, LLMError
 
 HELP = "You can retry your request, or contact us through our help center at help.openai.com if the error persists."
 # status -> (type, message) of OpenAI's answer when nothing more specific is known
@@ -27,10 +28,6 @@ STATUS_ERRORS = {
     503: ("server_error", f"That model is currently overloaded with other requests. {HELP}"),
     504: ("server_error", f"The server did not respond in time. {HELP}"),
 }
-# What a fault answering 429 adds when its rule names no headers: a retry-after, as OpenAI's 429s have.
-# Only `retry-after`: a rule's own `retry-after-ms` then takes precedence in clients (the SDK prefers it),
-# and a rule's own `retry-after` replaces this one.
-FAULT_HEADERS = {429: {"retry-after": "1"}}
 
 
 def openai_error(
@@ -49,9 +46,15 @@ def openai_error(
     return JSONResponse({"error": body}, status, headers=headers)
 
 
-def status_error(status: int) -> JSONResponse:
-    """OpenAI's answer for a bare status (what a status fault without a body answers)."""
-    return openai_error(status, headers=FAULT_HEADERS.get(status))
+def status_error(status: int, limits: RateLimits | None = None) -> JSONResponse:
+    """OpenAI's answer for a bare status (what a status fault without a body answers). A 429 says, as
+    OpenAI's do, when to retry and which limit ran out (the requests per minute of `limits`)."""
+    if status != 429:
+        return openai_error(status)
+    headers = dict(RETRY_AFTER_429)
+    if limits is not None:
+        headers.update(limits.exhausted_headers(RETRY_AFTER_429["retry-after"] + "s"))
+    return openai_error(status, headers=headers)
 
 
 def error_response(error: LLMError) -> JSONResponse:

@@ -83,6 +83,18 @@ class RateLimits:
             kind, limit, used, retry_after = refusal
             return Decision(False, headers, kind, limit, used, 1 if kind == "requests" else tokens, retry_after)
 
+    def exhausted_headers(self, reset: str) -> dict[str, str]:
+        """The headers of an answer refused for running out of requests, which come back after `reset`."""
+        with self._lock:
+            return {
+                "x-ratelimit-limit-requests": str(self.requests_per_minute),
+                "x-ratelimit-limit-tokens": str(self.tokens_per_minute),
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-remaining-tokens": str(self.tokens_per_minute),
+                "x-ratelimit-reset-requests": reset,
+                "x-ratelimit-reset-tokens": "0s",
+            }
+
     def clear(self) -> None:
         with self._lock:
             self._buckets.clear()

@@ -32,6 +32,10 @@ RATE_LIMITS_DOCS = "https://platform.openai.com/account/rate-limits"
 DEFAULT_MODELS = {"gpt-4o-mini": 128_000, "gpt-4o": 128_000, "gpt-4.1-mini": 1_047_576, "gpt-3.5-turbo": 16_385}
 MODEL_CREATED = 1_715_367_049  # a fixed `created` for the built-in models
 ID_ALPHABET = string.ascii_letters + string.digits
+# What a 429 the fake was told to give (a fault, a scripted error) says when its headers do not: retry in a
+# second. Only `retry-after`, so that headers given with it win: their `retry-after` replaces it, their
+# `retry-after-ms` is what clients read first (the openai SDK prefers it).
+RETRY_AFTER_429 = {"retry-after": "1"}
 
 
 class LLMError(Exception):
@@ -422,7 +426,11 @@ class FakeLLM(FakeService):
                         type=error.type,
                         param=error.param,
                         code=error.code,
-                        headers={**decision.headers, **error.headers},
+                        headers={
+                            **decision.headers,
+                            **(RETRY_AFTER_429 if error.status == 429 else {}),
+                            **error.headers,
+                        },
                     )
                 turn = scripted or Turn(
                     content=f"[fake LLM] {script.label} has no turn {turn_index + 1}: it scripts {len(script.steps())}."
