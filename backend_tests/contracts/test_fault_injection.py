@@ -434,9 +434,12 @@ def test_a_429_fault_says_when_to_retry_as_its_rule_says(
 
     response = llm_client.post("/v1/chat/completions", json=LLM_REQUEST)
 
-    assert {
-        name: response.headers.get(name) for name in ("retry-after", "retry-after-ms") if name in response.headers
-    } == (expected)
+    retry_headers = {name: value for name, value in response.headers.items() if name.startswith("retry-after")}
+    assert retry_headers == expected
+    assert (response.headers["x-ratelimit-remaining-requests"], response.headers["x-ratelimit-limit-requests"]) == (
+        "0",
+        "10000",
+    )
 
 
 def test_a_reset_fault_drops_a_streamed_llm_request(llm_client: httpx.Client, fake_llm: FakeLLM) -> None:
