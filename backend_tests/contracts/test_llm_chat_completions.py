@@ -286,6 +286,14 @@ async def test_a_scripted_finish_reason_and_usage_are_answered_as_given(
     )
 
 
+async def test_a_turn_that_says_nothing_is_an_empty_message(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+    fake_llm.script("task-12", [Turn()])
+
+    message = (await complete(llm, messages=prompt("task-12"))).json()["choices"][0]["message"]
+
+    assert (message["content"], message.get("tool_calls")) == ("", None)
+
+
 # -- headers ------------------------------------------------------------------------------------------
 async def test_answers_carry_openais_request_id_version_and_rate_limit_headers(llm: httpx.AsyncClient) -> None:
     first = await complete(llm, messages=prompt("task-12"))

@@ -258,7 +258,13 @@ def tool_call_id(conversation: str, turn: int, index: int) -> str:
 
 
 class FakeLLM(FakeService):
-    """An OpenAI-compatible provider: chat completions (plain and streamed, with tools) and models."""
+    """An OpenAI-compatible provider: chat completions (plain and streamed, with tools) and models.
+
+    `api_keys` are the keys it accepts; `models` maps the model ids it serves to their context windows
+    (default DEFAULT_MODELS); `time_to_first_token_ms` and `per_token_ms` are how fast its model
+    generates; `requests_per_minute` and `tokens_per_minute` every key's rate limits. All of these
+    survive reset(); what a test changes afterwards (models added, pace, limits, scripts) does not.
+    """
 
     def __init__(
         self,
@@ -466,7 +472,8 @@ class FakeLLM(FakeService):
     def _generated(
         conversation: str, turn_index: int, source: str, turn: Turn, request: ChatRequest, prompt_tokens: int
     ) -> Answer:
-        content = turn.content
+        # A turn that says nothing and calls nothing is an empty message, as OpenAI sends one: "", not null.
+        content = turn.content if turn.content is not None or turn.tool_calls else ""
         calls = [
             ToolCall(call.name, call.arguments, call.id or tool_call_id(conversation, turn_index, index))
             for index, call in enumerate(turn.tool_calls)
