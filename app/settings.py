@@ -1,4 +1,4 @@
-"""Configuration of the platform, read from environment variables (documented in the README)."""
+"""Configuration of the platform, read from environment variables (documented in docs/configuration.md)."""
 
 from functools import lru_cache
 
