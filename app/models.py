@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -51,6 +51,11 @@ class JobState(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+
+
+# A job in these states is the task's run, or about to be: a task has at most one.
+ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING)
+_ACTIVE_JOB = text("state IN ('queued', 'running')")
 
 
 class Squad(Base):
@@ -119,6 +124,17 @@ class Event(Base):
 
 class Job(Base):
     __tablename__ = "jobs"
+    # The database's own guarantee of one run per task, whatever races the API's conditional
+    # update may miss: a second queued or running job of a task cannot be stored.
+    __table_args__ = (
+        Index(
+            "uq_jobs_task_id_active",
+            "task_id",
+            unique=True,
+            sqlite_where=_ACTIVE_JOB,
+            postgresql_where=_ACTIVE_JOB,
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
