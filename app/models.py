@@ -103,6 +103,9 @@ class Sandbox(Base):
     # envd's per-sandbox token: needed to run commands later (the step endpoints); never returned.
     envd_access_token: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
+    # The pipeline run that made it (a job's `run_id`); none for one made by hand through the API.
+    # Cleanup goes by run, so a run never destroys a sandbox it did not make.
+    run_id: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     destroyed_at: Mapped[datetime | None] = mapped_column()
 
@@ -142,5 +145,9 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column()
+    # Every claim starts a run of its own id (the current or last one here, the ones before it in
+    # `earlier_run_ids`): the run's sandboxes carry it, and a takeover destroys its predecessors' by it.
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    earlier_run_ids: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -13,8 +13,11 @@ many of them.
 - Each claim gets a lease token of its own (worker name and claim number), renewed while the
   pipeline runs; renewing and finishing check the token, so a job whose lease ran out and was
   taken over (by another process, or another slot of this one) is only ever finished by its
-  current holder. A job taken over re-runs a pipeline that resumes: it reuses the pushed branch
-  and finds the pull request already opened, so no pull request is opened twice.
+  current holder. Each claim also starts a run of its own id (`Job.run_id`; the job keeps its
+  earlier runs' in `earlier_run_ids`): the run's sandboxes carry it, so a run destroys only what
+  it made, and a takeover destroys what the runs before it left. A job taken over re-runs a
+  pipeline that resumes: it reuses the pushed branch and finds the pull request already opened,
+  so no pull request is opened twice.
 - Stopping (cancelling `run_forever`, SIGTERM/SIGINT for `python -m app worker`) claims nothing
   more, cancels the running pipelines (each still destroys its sandbox) and hands their jobs back
   to the queue at once, for the next worker, instead of leaving them until their leases run out.
@@ -34,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import finish_then_cancel, runs_to_completion
 from app.events import EventSignal
-from app.models import Job, JobState, utcnow
+from app.models import Job, JobState, new_id, utcnow
 from app.pipeline import Pipeline
 from app.reaper import SandboxReaper
 
@@ -107,6 +110,9 @@ class Worker:
             job.attempts += 1
             job.lease_owner = f"{self.name}#{next(self._claims)}"
             job.lease_expires_at = now + self._lease
+            if job.run_id is not None:
+                job.earlier_run_ids = [*(job.earlier_run_ids or []), job.run_id]
+            job.run_id = new_id()
             await session.commit()
             return job
 
@@ -146,14 +152,16 @@ class Worker:
     async def _run_claimed(self, job: Job) -> None:
         if job.attempts > self._max_attempts:
             await self._pipeline.give_up(
-                job.task_id, f"gave up after {self._max_attempts} attempts: the workers running it stopped mid-way"
+                job.task_id,
+                f"gave up after {self._max_attempts} attempts: the workers running it stopped mid-way",
+                earlier_run_ids=job.earlier_run_ids or [],
             )
             await self._settle(job, JobState.FAILED)
             return
         log.info("worker %s runs job %s (task %s, attempt %d)", job.lease_owner, job.id, job.task_id, job.attempts)
         lease = asyncio.create_task(self._keep_lease(job))
         try:
-            await self._pipeline.run(job.task_id)
+            await self._pipeline.run(job.task_id, run_id=job.run_id, earlier_run_ids=job.earlier_run_ids or [])
         except asyncio.CancelledError:
             # Stopping: the pipeline has destroyed its sandbox; the job goes back to the queue.
             lease.cancel()

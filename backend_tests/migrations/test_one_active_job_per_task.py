@@ -93,3 +93,20 @@ def test_duplicate_active_jobs_are_retired_and_the_upgrade_round_trips(database_
     alembic_command("upgrade", url, "head")
     with pytest.raises(Exception, match="(?i)unique"):
         insert_job(url, "j3d", "t3", "running", 3)
+
+
+def test_the_index_stays_partial_through_later_migrations_down_and_up(database_before_the_index):
+    """SQLite changes a table by copying it: a later migration's downgrade must keep the index partial."""
+    url = database_before_the_index
+    query(url, "INSERT INTO squads VALUES ('s1', 'Squad', 'acme/widgets', 'hash', :now)", now=EARLY)
+    insert_task(url, "t1")
+    alembic_command("upgrade", url, "head")
+    alembic_command("downgrade", url, "0003")
+
+    insert_job(url, "j1", "t1", "done", 0)
+    insert_job(url, "j2", "t1", "failed", 1)
+    insert_job(url, "j3", "t1", "queued", 2)
+    with pytest.raises(Exception, match="(?i)unique"):
+        insert_job(url, "j4", "t1", "running", 3)
+    alembic_command("upgrade", url, "head")
+    assert sorted(query(url, "SELECT id, state FROM jobs")) == [("j1", "done"), ("j2", "failed"), ("j3", "queued")]
