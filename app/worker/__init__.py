@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import finish_then_cancel, runs_to_completion
+from app.db import finish_then_cancel, lock_wait, runs_to_completion
 from app.events import EventSignal
 from app.models import Job, JobState, new_id, utcnow
 from app.pipeline import Pipeline
@@ -46,6 +46,14 @@ log = logging.getLogger(__name__)
 # How long a stopping worker waits for its cancelled pipelines to clean up (destroy their
 # sandboxes, hand their jobs back); after that their leases run out and others take them over.
 STOP_GRACE_S = 10.0
+# A running job's lease is renewed this many times per lease, so that a renewal or two may fail (the
+# database busy, or briefly away) before the lease runs out.
+RENEWALS_PER_LEASE = 3
+# A renewal waits for the database's lock at most this share of the lease, then fails and is tried
+# again after another share: queued behind the other writers for the database's own 30 s (SQLite's
+# busy timeout), one renewal could outlast the lease it renews.
+RENEWAL_LOCK_WAIT_SHARE = 1 / 6
+RENEWAL_RETRY_SHARE = 1 / 30
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -133,15 +141,34 @@ class Worker:
         await finish_then_cancel(self._finish(job, state))
 
     async def _keep_lease(self, job: Job) -> None:
-        """Renew the lease while the pipeline runs, so only a dead worker's job is taken over."""
+        """Renew the lease while the pipeline runs, so only a dead worker's job is taken over.
+
+        A renewal that fails is tried again soon, not given up: one busy moment of the database
+        must not leave a live worker's job to be taken over when its lease runs out.
+        """
+        lease_s = self._lease.total_seconds()
+        delay_s = lease_s / RENEWALS_PER_LEASE
         while True:
-            await asyncio.sleep(self._lease.total_seconds() / 3)
-            if not await self._renew_lease(job):
-                return
+            await asyncio.sleep(delay_s)
+            try:
+                if not await self._renew_lease(job):
+                    return
+            except Exception as error:
+                log.warning(
+                    "worker %s could not renew the lease of job %s (%s: %s); trying again",
+                    job.lease_owner,
+                    job.id,
+                    type(error).__name__,
+                    error,
+                )
+                delay_s = lease_s * RENEWAL_RETRY_SHARE
+            else:
+                delay_s = lease_s / RENEWALS_PER_LEASE
 
     @runs_to_completion
     async def _renew_lease(self, job: Job) -> bool:
         async with self._sessionmaker() as session:
+            await session.connection(execution_options=lock_wait(self._lease.total_seconds() * RENEWAL_LOCK_WAIT_SHARE))
             stored = await session.get(Job, job.id)
             if stored is None or stored.lease_owner != job.lease_owner:
                 return False
