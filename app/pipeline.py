@@ -245,8 +245,15 @@ class TaskRun:
             self.services.metrics.step_seconds.labels(name).observe(time.perf_counter() - started)
             self._step = None
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What this run keeps out of everything it says: the platform's secrets and its sandbox's
+        envd access token (a command may print it, and it opens the sandbox to whoever holds it)."""
+        token = self.sandbox.envd_access_token if self.sandbox else None
+        return (*self.services.secrets, token) if token else self.services.secrets
+
     async def terminal(self, stream: str, text: str) -> None:
-        await self.emit("terminal.output", {"stream": stream, "text": redact(text, self.services.secrets)})
+        await self.emit("terminal.output", {"stream": stream, "text": redact(text, self.secrets)})
 
     @runs_to_completion
     async def _store_sandbox(self, status: str) -> None:
@@ -264,7 +271,7 @@ class TaskRun:
             self.sandbox_row_id = row.id
 
     async def _fail(self, reason: str) -> None:
-        reason = redact(reason, self.services.secrets)
+        reason = redact(reason, self.secrets)
         log.warning("task %s failed: %s", self.task.id, reason)
         await self.emit(
             "task.status",
