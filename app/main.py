@@ -5,12 +5,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.api import API_PREFIX, agents, git, health, metrics, pull_requests, sandboxes, squads, stream, tasks
 from app.api.errors import install_error_handlers
+from app.api.parameters import refuse_unstorable_parameters
 from app.metrics import MetricsMiddleware
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
@@ -40,7 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     with contextlib.suppress(asyncio.CancelledError):
                         await worker_task
 
-    app = FastAPI(title="Agent Squad", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Agent Squad",
+        version="0.1.0",
+        lifespan=lifespan,
+        dependencies=[Depends(refuse_unstorable_parameters)],
+    )
     for module in (squads, agents, tasks, sandboxes, git, pull_requests, stream):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(health.router)
