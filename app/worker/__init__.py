@@ -140,11 +140,13 @@ class Worker:
         """Store how the job ended even when the worker is being stopped meanwhile."""
         await finish_then_cancel(self._finish(job, state))
 
-    async def _keep_lease(self, job: Job) -> None:
+    async def _keep_lease(self, job: Job, lost: asyncio.Event, runner: asyncio.Task[None]) -> None:
         """Renew the lease while the pipeline runs, so only a dead worker's job is taken over.
 
         A renewal that fails is tried again soon, not given up: one busy moment of the database
-        must not leave a live worker's job to be taken over when its lease runs out.
+        must not leave a live worker's job to be taken over when its lease runs out. A lease found
+        in another worker's hands (this one stalled past it) stops this run: the job is that
+        worker's now, and two runs of one task would fight over its outcome.
         """
         lease_s = self._lease.total_seconds()
         delay_s = lease_s / RENEWALS_PER_LEASE
@@ -152,6 +154,13 @@ class Worker:
             await asyncio.sleep(delay_s)
             try:
                 if not await self._renew_lease(job):
+                    log.warning(
+                        "worker %s lost the lease of job %s to another worker; stopping its run",
+                        job.lease_owner,
+                        job.id,
+                    )
+                    lost.set()
+                    runner.cancel()
                     return
             except Exception as error:
                 log.warning(
@@ -186,12 +195,18 @@ class Worker:
             await self._settle(job, JobState.FAILED)
             return
         log.info("worker %s runs job %s (task %s, attempt %d)", job.lease_owner, job.id, job.task_id, job.attempts)
-        lease = asyncio.create_task(self._keep_lease(job))
+        runner = asyncio.current_task()
+        assert runner is not None
+        lost = asyncio.Event()
+        lease = asyncio.create_task(self._keep_lease(job, lost, runner))
         try:
             await self._pipeline.run(job.task_id, run_id=job.run_id, earlier_run_ids=job.earlier_run_ids or [])
         except asyncio.CancelledError:
-            # Stopping: the pipeline has destroyed its sandbox; the job goes back to the queue.
             lease.cancel()
+            # The pipeline has destroyed its own sandbox either way.
+            if lost.is_set() and runner.uncancel() == 0:
+                return  # only the lost lease stopped it: the job and its outcome are the new holder's
+            # Stopping: the job goes back to the queue.
             log.info("worker %s stopped job %s; it is queued again", job.lease_owner, job.id)
             await self._settle(job, JobState.QUEUED)
             raise

@@ -9,6 +9,7 @@ transaction cannot give: these tests run a runtime with its own engine on a data
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -68,10 +69,15 @@ class HeldPipeline:
     def __init__(self) -> None:
         self.started = asyncio.Event()
         self.release = asyncio.Event()
+        self.cancelled = False
 
     async def run(self, task_id: str, **run_ids: Any) -> None:
         self.started.set()
-        await self.release.wait()
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
 
     async def give_up(self, task_id: str, reason: str, **run_ids: Any) -> None:
         raise AssertionError(f"no job should be given up here, but task {task_id} was: {reason}")
@@ -112,20 +118,6 @@ async def stored_job(runtime, job_id: str) -> Job:
     return job
 
 
-async def eventually_async_await(check, *, deadline_s: float, what: str) -> None:
-    """`eventually_async` for a check that has to await (a database read)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + deadline_s
-    while True:
-        try:
-            await check()
-            return
-        except AssertionError as error:
-            if loop.time() >= deadline:
-                raise AssertionError(f"waited {deadline_s:.1f} s for {what}; last seen: {error}") from error
-        await asyncio.sleep(0.02)  # polling interval between checks, bounded by the deadline above
-
-
 async def test_a_renewal_kept_waiting_by_the_database_fails_fast_and_is_tried_again_so_the_lease_holds(
     own_client, own_runtime, fake_github, caplog
 ):
@@ -164,7 +156,7 @@ async def test_a_renewal_kept_waiting_by_the_database_fails_fast_and_is_tried_ag
             stored = await stored_job(own_runtime, job.id)
             assert stored.lease_expires_at > expires_while_held, "the lease has not been renewed since"
 
-        await eventually_async_await(renewed, deadline_s=LEASE_S * 2, what="a renewal once the lock was let go")
+        await eventually_async(renewed, deadline_s=LEASE_S * 2, description="a renewal once the lock was let go")
         assert await worker_of(own_runtime, HeldPipeline()).claim() is None, "another worker took the job over"
         stored = await stored_job(own_runtime, job.id)
         assert (stored.state, stored.lease_owner, stored.run_id, stored.attempts) == ("running", *claimed, 1)
@@ -215,3 +207,37 @@ def test_by_default_a_dead_workers_job_is_claimable_again_within_15_seconds():
     defaults = {name: field.default for name, field in Settings.model_fields.items()}
     worst_case_s = defaults["job_lease_s"] + defaults["worker_poll_interval_s"]
     assert worst_case_s < 15, f"a killed worker's job waits up to {worst_case_s} s for another worker"
+
+
+async def test_a_worker_that_finds_its_job_taken_over_stops_its_run_and_leaves_the_job_to_the_new_holder(
+    own_client, own_runtime, fake_github
+):
+    """1. A worker runs a job and stalls past its lease; another worker takes the job over.
+    2. The first worker's next renewal finds the job in the other's hands: it stops its run (whose
+    clean-up destroys only its own sandbox) and writes nothing to the job, whose outcome is the new
+    holder's; two runs of one task never go on side by side."""
+    squad = await make_squad(own_client, fake_github, with_repository=False)
+    task = await squad.new_task()
+    await squad.assign(task["id"])
+    pipeline = HeldPipeline()
+    running = asyncio.create_task(worker_of(own_runtime, pipeline).run_once())
+    try:
+        async with asyncio.timeout(DEADLINE_S):
+            await pipeline.started.wait()
+        taken_over = {"lease_owner": "another-worker#1", "run_id": "run-of-another-worker"}
+        async with own_runtime.sessionmaker() as session:
+            job = (await session.scalars(select(Job).where(Job.task_id == task["id"]))).one()
+            await session.execute(
+                update(Job)
+                .where(Job.id == job.id)
+                .values(**taken_over, lease_expires_at=utcnow() + timedelta(seconds=60))
+            )
+            await session.commit()
+
+        async with asyncio.timeout(LEASE_S * 3):
+            assert await running is True, "the run stops without an error of its own"
+    finally:
+        pipeline.release.set()
+    assert pipeline.cancelled, "the pipeline was not stopped"
+    stored = await stored_job(own_runtime, job.id)
+    assert (stored.state, stored.lease_owner, stored.run_id) == ("running", *taken_over.values())
