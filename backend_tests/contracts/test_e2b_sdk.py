@@ -80,7 +80,8 @@ def test_sdk_commands_share_the_sandbox_workspace_with_cwd_and_envs(fake_e2b: Fa
     )
 
     workspace = fake_e2b.workspace(sandbox.sandbox_id)
-    assert result.stdout == f"kept\nhello from-create\n{workspace / 'repo'}\n"
+    assert result.stdout == "kept\nhello from-create\n/home/user/repo\n"
+    assert (workspace / "repo" / "notes.txt").read_text() == "kept\n"
     sandbox.kill()
     assert not workspace.exists(), "killing the sandbox deletes its workspace"
 
