@@ -80,6 +80,7 @@ async def health(fake: FakeE2B, request: Request) -> Response:
 
 
 async def create_sandbox(fake: FakeE2B, request: Request) -> Response:
+    """`secure` as the API's description has it: only then an envd access token, which envd then requires."""
     data = parse_body(await request.body(), NEW_SANDBOX)
     sandbox = await run_in_threadpool(  # making its namespaces takes milliseconds: not on the event loop
         functools.partial(
@@ -89,6 +90,7 @@ async def create_sandbox(fake: FakeE2B, request: Request) -> Response:
             metadata=data.get("metadata") or {},
             env_vars=data.get("envVars") or {},
             auto_pause=data.get("autoPause", False),
+            secure=data.get("secure", False),
         )
     )
     return JSONResponse(sandbox_json(sandbox), 201)

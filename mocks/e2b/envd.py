@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
@@ -37,11 +38,13 @@ KEEPALIVE_HEADER = "keepalive-ping-interval"
 
 
 def authorize(fake: FakeE2B, request: Request) -> Sandbox | Response:
+    """The running sandbox the request names; envd of a `secure` sandbox also wants its access token."""
     sandbox_id = request.headers.get(SANDBOX_ID_HEADER, "")
     sandbox = fake.get_sandbox(sandbox_id)
     if sandbox is None:
         return envd_sandbox_gone(sandbox_id)
-    if request.headers.get(ACCESS_TOKEN_HEADER) != sandbox.envd_access_token:
+    token = sandbox.envd_access_token
+    if token is not None and not secrets.compare_digest(request.headers.get(ACCESS_TOKEN_HEADER, ""), token):
         return e2b_error(401, ENVD_UNAUTHORIZED)
     return sandbox
 

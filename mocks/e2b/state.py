@@ -113,7 +113,7 @@ def new_sandbox_id() -> str:
 class Sandbox:
     sandbox_id: str
     template_id: str
-    envd_access_token: str
+    envd_access_token: str | None  # None unless created `secure`: envd then asks for no token
     root: Path  # the host directory that is the sandbox's `/`
     namespaces: SandboxNamespaces = field(repr=False)
     started_at: datetime
@@ -243,9 +243,14 @@ class FakeE2B(FakeService):
         metadata: dict[str, str] | None = None,
         env_vars: dict[str, str] | None = None,
         auto_pause: bool = False,
+        secure: bool = True,
     ) -> Sandbox:
         """Start a sandbox (what POST /sandboxes does). Raises QuotaExceeded past `max_concurrent`,
-        InvalidTimeout past the team's longest sandbox life, SandboxUnavailable when bubblewrap fails."""
+        InvalidTimeout past the team's longest sandbox life, SandboxUnavailable when bubblewrap fails.
+
+        `secure` (the API's `secure`; this helper defaults to it, as the SDK and the platform ask for it)
+        gives the sandbox an envd access token that envd then requires.
+        """
         self._check_timeout(timeout)
         with self._lock:
             self._expire()
@@ -269,7 +274,7 @@ class FakeE2B(FakeService):
             sandbox = Sandbox(
                 sandbox_id=sandbox_id,
                 template_id=template_id,
-                envd_access_token=secrets.token_urlsafe(24),
+                envd_access_token=secrets.token_urlsafe(24) if secure else None,
                 root=root,
                 namespaces=namespaces,
                 started_at=now,
