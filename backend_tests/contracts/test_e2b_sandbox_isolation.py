@@ -285,6 +285,19 @@ def test_expiry_ends_every_process_of_the_sandbox(fake_e2b: FakeE2B, e2b_sdk_env
     eventually(lambda: assert_gone_from_host(markers), description="the expired sandbox's processes to end")
 
 
+def test_a_command_cannot_end_its_own_sandbox(fake_e2b: FakeE2B, e2b_sdk_env: str) -> None:
+    """A sandbox's first process ignores the signals of its own sandbox: `kill -9 -1` as root, or
+    killing the sandbox's processes by name, leaves the sandbox running."""
+    sandbox = Sandbox.create()
+
+    sandbox.commands.run("kill -KILL 1; kill -KILL -1; pkill -KILL sleep; true", user="root")
+    after = sandbox.commands.run("echo still here")
+
+    assert after.stdout == "still here\n"
+    assert fake_e2b.get_sandbox(sandbox.sandbox_id) is not None
+    sandbox.kill()
+
+
 @pytest.mark.priority_p1
 def test_pause_stops_and_resume_continues_processes_that_left_their_command(
     fake_e2b: FakeE2B, e2b_sdk_env: str
