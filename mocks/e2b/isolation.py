@@ -60,7 +60,7 @@ ROOT_HOME = PurePosixPath("/root")
 # /lib... into /usr (the sandbox gets the same links); older ones have real directories, mounted too.
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # Host files under /etc that programs read (name resolution, TLS roots, alternatives' links, shells),
-# copied once per fake into the /etc every sandbox gets read-only: one mount rather than one a file
+# copied once per fake into the /etc every sandbox gets read-only: one mount rather than one per file
 # (fifteen binds cost a sandbox's start about 7 ms).
 SYSTEM_ETC = (
     "alternatives",
@@ -170,7 +170,7 @@ def _probe(search_path: str) -> Tools:
                     raise unavailable(
                         f"nsenter could not run a command as {user} in a sandbox's namespaces ({message})",
                         "check that bwrap is not installed setuid root (`ls -l $(command -v bwrap)`) and that "
-                        "nsenter is util-linux 2.23 or later",
+                        "nsenter is util-linux 2.28 or later (--preserve-credentials)",
                     )
         finally:
             namespaces.kill()
