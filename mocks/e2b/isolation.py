@@ -488,16 +488,16 @@ class SandboxNamespaces:
             self._killed = True
             try:
                 signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
-                # The pidfd reads as ready when that process has exited, which it does only after the
-                # kernel has killed the rest of its namespace.
-                select.select([self._pidfd], [], [], EXIT_TIMEOUT_S)
             except ProcessLookupError:
                 pass
-            self._holder.kill()
+            # bubblewrap reaps its child and exits with it, which happens only once the kernel has killed
+            # the rest of the namespace. Killed first, it would leave that child a zombie for the host's
+            # init to reap, which in a container may never happen.
             try:
                 self._holder.wait(EXIT_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                pass
+                self._holder.kill()
+                self._holder.wait()
             for fd in (self._pidfd, self._root_fd, *self._ns_fds.values()):
                 os.close(fd)
             if self._holder.stderr is not None:
