@@ -6,17 +6,26 @@ the host side (a file, a process) it finds through the host's own /proc and file
 
 from __future__ import annotations
 
+import os
 import secrets
+import select
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from e2b import Sandbox
 from e2b.exceptions import FileNotFoundException, SandboxException
 
+from fixtures import http
 from fixtures.waiting import eventually
 from mocks.e2b import FakeE2B
+from mocks.e2b.connect_protocol import CONTENT_TYPE, encode_envelope
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p0]
+
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 # What `ls /` may show in a sandbox: its own directories and the mount points of the host's system
 # directories (lib32, libx32 only where the host has them).
@@ -314,3 +323,48 @@ def test_pause_stops_and_resume_continues_processes_that_left_their_command(
     Sandbox.connect(sandbox.sandbox_id)
     eventually(lambda: in_state("S"), description="the resumed sandbox's daemon to continue")
     sandbox.kill()
+
+
+@pytest.mark.priority_p1
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["terminated", "killed"])
+def test_a_fake_server_that_stops_leaves_no_sandbox_process_behind(stop: signal.Signals, tmp_path: Path) -> None:
+    """Stopped (SIGTERM), the fake kills its sandboxes; killed outright (SIGKILL), it cannot, and the
+    sandboxes die with it all the same (bubblewrap's --die-with-parent)."""
+    marker = marker_duration()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mocks.e2b", "--host", "127.0.0.1", "--port", "0"],
+        cwd=REPOSITORY,
+        env={
+            **os.environ,
+            "FAKE_E2B_API_KEYS": "e2b_" + "5" * 40,
+            "TMPDIR": str(tmp_path),
+        },  # a killed fake leaves its files
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None and select.select([server.stdout], [], [], 30)[0], "the fake did not start"
+        url = server.stdout.readline().split()[-1]
+        created = http.post(
+            f"{url}/v2/sandboxes", json={"templateID": "base"}, headers={"X-API-Key": "e2b_" + "5" * 40}
+        )
+        start = encode_envelope(
+            {"process": {"cmd": "/bin/bash", "args": ["-c", f"setsid sleep {marker} >/dev/null 2>&1 &"]}}
+        )
+        http.post(
+            f"{url}/process.Process/Start",
+            content=start,
+            headers={"E2b-Sandbox-Id": created.json()["sandboxID"], "Content-Type": CONTENT_TYPE},
+        )
+        eventually(lambda: assert_running_on_host([marker]), description="the sandbox's daemon to run")
+
+        server.send_signal(stop)
+        server.wait(timeout=30)
+
+        eventually(lambda: assert_gone_from_host([marker]), description="the stopped fake's sandbox processes to end")
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        assert server.stdout is not None
+        server.stdout.close()
