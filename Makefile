@@ -50,12 +50,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-# Debian's Chromium (Playwright cannot download its own browser here) and Xvfb for --headed.
+# Debian's Chromium (Playwright cannot download its own browser here), Xvfb for --headed, and
+# bubblewrap, which makes the fake E2B's sandboxes (Linux namespaces; mocks/e2b/isolation.py).
 # Installed with apt-get when root; otherwise the command to run is printed.
 system-packages: ## only the Debian packages (installed as root, else the apt-get command is printed)
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v xvfb-run >/dev/null || missing="$$missing xvfb"; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
