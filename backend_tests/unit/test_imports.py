@@ -1,5 +1,6 @@
 """The layout's import rules (DESIGN.md, section 2), read from the source by fixtures/imports.py: the
-packages every suite shares (app/, mocks/, fixtures/, tools/) import one another without a cycle.
+packages every suite shares (app/, mocks/, fixtures/, tools/) import one another without a cycle, and
+no suite imports a conftest.py or a module of another suite (what two suites share lives in fixtures/).
 
 An import inside a function counts as much as one at the top of a module: it runs later, but it
 still ties the two modules together, and moving it to the top (or calling it at import time) turns
@@ -11,6 +12,8 @@ import pytest
 from fixtures.imports import (
     ROOT,
     SHARED_PACKAGES,
+    SUITES,
+    cross_suite_imports,
     find_cycle,
     import_cycle,
     import_graph,
@@ -82,3 +85,40 @@ def test_the_cycle_check_finds_a_cycle() -> None:
 
     assert find_cycle(graph) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+# -- no suite imports another -----------------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_no_suite_imports_a_conftest_or_a_module_of_another_suite():
+    scanned = module_names(*(ROOT / suite for suite in SUITES))
+    assert {"backend_tests.unit.test_imports", "reliability_tests.security.test_fakes_fuzz"} <= set(scanned), (
+        f"the scan of {SUITES} missed modules: it found {len(scanned)}"
+    )
+
+    found = cross_suite_imports(ROOT)
+
+    assert found == [], "suites import what is not theirs:\n" + "\n".join(found)
+
+
+@pytest.mark.unit
+def test_the_suite_check_finds_a_conftest_and_another_suites_module_wherever_they_are_imported(tmp_path):
+    files = {
+        "backend_tests/contracts/checker.py": "def check(): ...\n",
+        "backend_tests/unit/test_own.py": "from backend_tests.contracts.checker import check\n",
+        "reliability_tests/security/test_fuzz.py": "from backend_tests.contracts.checker import check\n",
+        "frontend_tests/flows/test_board.py": "def test_x():\n    from conftest import board\n",
+        "load/users.py": "pytest_plugins = ['environment_tests.environment_files']\nfrom fixtures import factories\n",
+    }
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+
+    found = cross_suite_imports(tmp_path)
+
+    assert [line.split(" (")[0] for line in found] == [
+        "frontend_tests/flows/test_board.py: imports conftest",
+        "load/users.py: imports environment_tests.environment_files",
+        "reliability_tests/security/test_fuzz.py: imports backend_tests.contracts.checker",
+    ], found
