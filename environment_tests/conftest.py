@@ -2,7 +2,6 @@
 the Makefile, the native launcher and `make health`."""
 
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -15,6 +14,7 @@ from ruamel.yaml import YAML
 from environment_tests.environment_files import (
     BARE_ENVIRONMENT,
     COMPOSE_FILE,
+    MAKE_RULE,
     MAKEFILES,
     REPO_ROOT,
     WORKFLOW_FILE,
@@ -22,9 +22,6 @@ from environment_tests.environment_files import (
 )
 from fixtures.plugin import announce_stack
 from fixtures.stack import ROOT, Stack, StackError, start_stack
-
-# A rule line: `name:` or `a b: deps`, but not a `VAR := value` assignment.
-MAKE_RULE = re.compile(r"^([A-Za-z0-9_.-]+(?:[ \t]+[A-Za-z0-9_.-]+)*)[ \t]*::?(?!=)", re.MULTILINE)
 
 
 def load_yaml(path: Path) -> dict[str, Any]:

@@ -17,6 +17,8 @@ WORKFLOWS_DIR = REPO_ROOT / ".github" / "workflows"
 WORKFLOW_FILE = WORKFLOWS_DIR / "ci.yml"
 PUBLISHER_FILE = WORKFLOWS_DIR / "test-results.yml"
 MAKEFILES = [REPO_ROOT / "Makefile", *sorted((REPO_ROOT / "make").glob("*.mk"))]
+# A rule line: `name:` or `a b: deps`, but not a `VAR := value` assignment.
+MAKE_RULE = re.compile(r"^([A-Za-z0-9_.-]+(?:[ \t]+[A-Za-z0-9_.-]+)*)[ \t]*::?(?!=)", re.MULTILINE)
 # What the environment tests start the native stack with: enough to run Python, nothing that
 # configures the stack, so every other variable its processes get is the launcher's own doing.
 BARE_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")

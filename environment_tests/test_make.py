@@ -6,8 +6,7 @@ import subprocess
 
 import pytest
 
-from environment_tests.conftest import MAKE_RULE
-from environment_tests.environment_files import MAKEFILES, REPO_ROOT
+from environment_tests.environment_files import MAKE_RULE, MAKEFILES, REPO_ROOT
 
 pytestmark = [pytest.mark.unit, pytest.mark.priority_p0]
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import respx
 
-from backend_tests.contracts.openapi_contract import ContractGuard, ServiceContract, component_problems
+from fixtures.openapi_contract import ContractGuard, ServiceContract, component_problems
 from mocks.common.server import ServerHandle, serve_in_thread
 from mocks.common.service import FakeService
 from mocks.e2b import FakeE2B

@@ -1,7 +1,7 @@
 """Bad input to any operation of the fakes is refused as the real service refuses it, never with a traceback.
 
 Every answer here is also checked against the official error schema by the suite's observer
-(openapi_contract.py), so "4xx" below means "4xx in the service's own error shape".
+(fixtures/openapi_contract.py), so "4xx" below means "4xx in the service's own error shape".
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from backend_tests.contracts.openapi_contract import client_side_problems
 from fixtures import http
+from fixtures.openapi_contract import client_side_problems
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p1]
 

@@ -1,12 +1,11 @@
 """Every fake in mocks/ has one shape (moto's discipline): the same seven modules, a state that knows
-nothing of HTTP, respx routes matching exactly the paths of the app's routes (both come from one
-table), and no import cycle anywhere in mocks/."""
+nothing of HTTP, and respx routes matching exactly the paths of the app's routes (both come from one
+table). That mocks/ imports itself without a cycle is checked with the other import rules, in
+backend_tests/unit/test_imports.py."""
 
 from __future__ import annotations
 
-import ast
 import importlib
-import importlib.util
 import json
 import re
 import subprocess
@@ -37,70 +36,6 @@ def http_frameworks_loaded_by(module: str) -> set[str]:
     return set(json.loads(result.stdout)) & HTTP_FRAMEWORKS
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def runtime_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
-    """The import statements that run: those under `if TYPE_CHECKING:` do not."""
-    found: list[ast.Import | ast.ImportFrom] = []
-    pending = [tree]
-    while pending:
-        node = pending.pop()
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
-                pending.extend(child.orelse)
-                continue
-            if isinstance(child, (ast.Import, ast.ImportFrom)):
-                found.append(child)
-            pending.append(child)
-    return found
-
-
-def import_graph(root: Path) -> dict[str, set[str]]:
-    """mocks' modules -> the modules of mocks each imports (`from package import module` names the module)."""
-    modules = {module_name(path): path for path in root.rglob("*.py")}
-    graph: dict[str, set[str]] = {name: set() for name in modules}
-    for name, path in modules.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for statement in runtime_imports(ast.parse(path.read_text(), str(path))):
-            if isinstance(statement, ast.Import):
-                targets = [alias.name for alias in statement.names]
-            else:
-                base = importlib.util.resolve_name("." * statement.level + (statement.module or ""), package)
-                targets = [f"{base}.{alias.name}" for alias in statement.names]
-                targets = [target if target in modules else base for target in targets]
-            graph[name] |= {target for target in targets if target in modules and target != name}
-    return graph
-
-
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
-    """One import cycle of `graph` as [a, b, ..., a], or None."""
-    done: set[str] = set()
-    path: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        if node in path:
-            return [*path[path.index(node) :], node]
-        if node in done:
-            return None
-        path.append(node)
-        for target in sorted(graph.get(node, ())):
-            cycle = visit(target)
-            if cycle:
-                return cycle
-        path.pop()
-        done.add(node)
-        return None
-
-    for start in sorted(graph):
-        cycle = visit(start)
-        if cycle:
-            return cycle
-    return None
-
-
 def test_there_are_fakes_to_check() -> None:
     assert {"e2b", "github", "llm"} <= set(SERVICES), f"mocks/ holds {SERVICES}"
 
@@ -129,17 +64,3 @@ def test_the_respx_routes_match_the_paths_the_app_routes_match(service: str) -> 
     starlette = {entry.path: re.sub(r"\(\?P<\w+>", "(?:", compile_path(entry.path)[0].pattern) for entry in table}
 
     assert {entry.path: f"^{path_regex(entry.path)}$" for entry in table} == starlette
-
-
-def test_mocks_has_no_import_cycle() -> None:
-    graph = import_graph(MOCKS)
-
-    assert graph["mocks.e2b.app"] >= {"mocks.e2b.state", "mocks.e2b.envd"}, "the import graph misses imports"
-    assert find_cycle(graph) is None, f"import cycle in mocks/: {' -> '.join(find_cycle(graph) or [])}"
-
-
-def test_the_cycle_check_finds_a_cycle() -> None:
-    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
-
-    assert find_cycle(graph) == ["a", "b", "c", "a"]
-    assert find_cycle({"a": {"b"}, "b": set()}) is None

@@ -2,7 +2,7 @@
 headers, models, and OpenAI's refusals (bodies, statuses, `param` and `code`).
 
 Every answer is also checked against OpenAI's official description by the suite's observer
-(openapi_contract.py), stream chunks one by one.
+(fixtures/openapi_contract.py), stream chunks one by one.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import httpx
 import pytest
 import respx
 
-from backend_tests.contracts.openapi_contract import event_stream_data
 from fixtures import http
+from fixtures.openapi_contract import event_stream_data
 from mocks.llm import FakeLLM, ToolCall, Turn
 from mocks.llm.router import LLM_API_URL, llm_router
 

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from backend_tests.contracts.openapi_contract import client_side_problems
 from fixtures import http
+from fixtures.openapi_contract import client_side_problems
 from mocks.llm import FakeLLM, Turn
 from mocks.llm.router import LLM_API_URL, llm_router
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from starlette.routing import Route
 
-from backend_tests.contracts.openapi_contract import SPECS, ServiceContract
+from fixtures.openapi_contract import SPECS, ServiceContract
 from mocks.common.service import ObservedResponse
 from mocks.e2b import FakeE2B
 from mocks.e2b.app import build_app as build_e2b_app
@@ -60,7 +60,7 @@ CONTRACTS = {"e2b": "e2b", "github": "github", "llm": "openai"}
 NOT_OPENAPI = {
     "e2b": {
         "process_start": "envd's Connect RPC: test_envd_process_stream.py reads its envelopes",
-        "not_found": "catch-all: its 404 must still be the service's Error JSON (openapi_contract.py)",
+        "not_found": "catch-all: its 404 must still be the service's Error JSON (fixtures/openapi_contract.py)",
     },
     "github": {
         "git_info_refs": "git smart HTTP: real git in test_github_git_and_pulls.py",

@@ -1,7 +1,8 @@
 """E2BSandboxService against the fake E2B (REST API and envd), mounted with respx.
 
 Sandbox creation (success, quota error, timeout), command execution (stdout, stderr, exit codes,
-per-command timeout), destruction (success, already destroyed), retry of transient failures.
+per-command timeout), destruction (success, already destroyed), retry of transient failures, finding
+running sandboxes by their metadata, and the messages E2B's and envd's refusals become.
 """
 
 import asyncio
@@ -618,3 +619,195 @@ def test_a_failed_command_keeps_its_exit_code_output_and_the_end_of_the_output_i
     assert (failed.exit_code, failed.output) == (2, output)
     assert failed.message.startswith("agent work exited with code 2: ") and failed.message.endswith("the actual reason")
     assert len(failed.message) < 560
+
+
+# -- finding running sandboxes --------------------------------------------------------------------------------
+# E2BSandboxService.running_with_metadata and running_sandboxes: the running sandboxes carrying all the
+# given metadata, every page of them, and a failure to list them that says it was the listing.
+
+
+@pytest.mark.priority_p1
+async def test_only_running_sandboxes_with_all_the_metadata_are_found(sandboxes, fake_e2b):
+    wanted = fake_e2b.create_sandbox(metadata={"task_id": "t-1", "squad_id": "s-1"})
+    other_task = fake_e2b.create_sandbox(metadata={"task_id": "t-2", "squad_id": "s-1"})
+    killed = fake_e2b.create_sandbox(metadata={"task_id": "t-1", "squad_id": "s-1"})
+    fake_e2b.kill_sandbox(killed.sandbox_id)
+
+    found = await sandboxes.running_with_metadata({"task_id": "t-1", "squad_id": "s-1"})
+
+    assert found == [wanted.sandbox_id], f"expected only {wanted.sandbox_id}, found {found} (not {other_task})"
+
+
+@pytest.mark.priority_p1
+async def test_a_paused_sandbox_is_not_listed_as_running(sandboxes, fake_e2b):
+    running = fake_e2b.create_sandbox(metadata={"task_id": "t-4"})
+    paused = fake_e2b.create_sandbox(metadata={"task_id": "t-4"})
+    fake_e2b.pause(paused.sandbox_id)  # someone paused it to look inside: it is theirs to end
+
+    found = await sandboxes.running_with_metadata({"task_id": "t-4"})
+
+    assert found == [running.sandbox_id]
+
+
+@pytest.mark.priority_p1
+async def test_a_listing_e2b_never_answers_says_it_was_the_listing(sandboxes, fake_e2b):
+    fake_e2b.add_fault("list_sandboxes", kind="reset")
+
+    with pytest.raises(SandboxError) as raised:
+        await sandboxes.running_with_metadata({"task_id": "t-1"})
+
+    assert raised.value.message.startswith("listing sandboxes ")
+
+
+@pytest.mark.priority_p1
+async def test_a_refused_listing_says_it_was_the_listing(sandboxes, fake_e2b):
+    fake_e2b.add_fault("list_sandboxes", 400, body={"code": 400, "message": "bad metadata filter"})
+
+    with pytest.raises(SandboxError) as raised:
+        await sandboxes.running_with_metadata({"task_id": "t-1"})
+
+    assert raised.value.message == "listing sandboxes failed: E2B refused the request (HTTP 400: bad metadata filter)"
+
+
+@pytest.mark.priority_p1
+async def test_a_listing_that_fails_for_a_moment_is_retried(sandboxes, fake_e2b, sleeps):
+    wanted = fake_e2b.create_sandbox(metadata={"task_id": "t-3"})
+    fake_e2b.add_fault("list_sandboxes", 503, times=1)
+
+    found = await sandboxes.running_with_metadata({"task_id": "t-3"})
+
+    assert found == [wanted.sandbox_id] and len(sleeps.waits) == 1
+
+
+@pytest.mark.priority_p1
+async def test_a_listing_answered_with_something_else_than_a_list_says_so(sandboxes, fake_e2b):
+    fake_e2b.add_fault("list_sandboxes", 200, body={"sandboxes": "somewhere"})
+
+    with pytest.raises(SandboxError) as raised:
+        await sandboxes.running_with_metadata({"task_id": "t-1"})
+
+    assert raised.value.message == "listing sandboxes failed: E2B answered a body that is not a list of sandboxes"
+
+
+@pytest.mark.priority_p1
+async def test_every_page_of_the_listing_is_read_with_each_sandboxs_metadata(
+    sandboxes, fake_e2b, e2b_routes, monkeypatch
+):
+    monkeypatch.setattr("app.services.e2b.LIST_PAGE_SIZE", 2)
+    created = [fake_e2b.create_sandbox(metadata={"task_id": f"t-{n}", "origin": "pipeline"}) for n in range(5)]
+
+    found = await sandboxes.running_sandboxes({"origin": "pipeline"})
+
+    listed = sorted((s.metadata["task_id"], s.sandbox_id) for s in found)
+    assert listed == [(f"t-{n}", s.sandbox_id) for n, s in enumerate(created)]
+    assert e2b_routes["list_sandboxes"].call_count == 3
+
+
+@pytest.mark.priority_p1
+async def test_the_listing_stops_after_its_page_cap(sandboxes, fake_e2b, e2b_routes, monkeypatch):
+    monkeypatch.setattr("app.services.e2b.LIST_PAGE_SIZE", 2)
+    monkeypatch.setattr("app.services.e2b.MAX_LISTED_PAGES", 2)
+    for n in range(5):
+        fake_e2b.create_sandbox(metadata={"task_id": f"t-{n}"})
+
+    found = await sandboxes.running_sandboxes({})
+
+    assert len(found) == 4 and e2b_routes["list_sandboxes"].call_count == 2
+
+
+# -- what a refusal says --------------------------------------------------------------------------------------
+# What an E2B or envd refusal turns into: which statuses are worth a retry, the wait they ask for, and a
+# message that quotes the service's own words (cut to a readable length) and says what to do.
+
+
+@pytest.mark.priority_p1
+async def test_envd_answering_500_is_retried_and_reported_as_the_sandbox_unavailable(
+    sandboxes, sandbox, fake_e2b, e2b_routes
+):
+    fake_e2b.add_fault("process_start", 500, body="envd fell over")
+
+    with pytest.raises(SandboxError) as raised:
+        await sandboxes.run(sandbox, "echo hi")
+
+    assert raised.value.transient and e2b_routes["process_start"].call_count == 3
+    assert raised.value.message == (
+        f"running a command in sandbox {sandbox.sandbox_id} failed: the sandbox is unavailable "
+        "(HTTP 500: envd fell over) (gave up after 3 attempts)"
+    )
+
+
+@pytest.mark.priority_p1
+async def test_envd_asking_to_retry_after_a_wait_is_waited_for(sandboxes, sandbox, fake_e2b, sleeps):
+    fake_e2b.add_fault("process_start", 503, headers={"Retry-After": "7"}, times=1)
+
+    result = await sandboxes.run(sandbox, "echo ran")
+
+    assert result.stdout == "ran\n"
+    assert sleeps.waits == [7.0], f"expected the 7 s envd asked for, waited {sleeps.waits}"
+
+
+@pytest.mark.priority_p1
+async def test_the_quota_message_says_what_to_do(sandboxes, fake_e2b):
+    fake_e2b.add_fault("create_sandbox", 429, body={"code": 429, "message": "too many sandboxes"})
+
+    with pytest.raises(SandboxQuotaExceeded) as raised:
+        await sandboxes.create()
+
+    assert raised.value.message == (
+        "creating a sandbox failed: E2B's sandbox quota or rate limit is reached (HTTP 429: too many sandboxes); "
+        "wait for running sandboxes to finish, or raise the account's limit (gave up after 3 attempts)"
+    )
+
+
+@pytest.mark.priority_p1
+async def test_a_refusal_without_a_hint_ends_with_e2bs_words(sandboxes, sandbox, fake_e2b):
+    fake_e2b.add_fault("kill_sandbox", 409, body={"code": 409, "message": "sandbox is busy"})
+
+    with pytest.raises(SandboxError) as raised:
+        await sandboxes.destroy(sandbox.sandbox_id)
+
+    assert raised.value.message == (
+        f"destroying sandbox {sandbox.sandbox_id} failed: E2B refused the request (HTTP 409: sandbox is busy)"
+    )
+
+
+@pytest.mark.priority_p1
+async def test_e2bs_words_are_cut_to_300_characters(sandboxes, fake_e2b):
+    fake_e2b.add_fault("create_sandbox", 400, body="a" * 300 + "b" * 50)
+
+    with pytest.raises(SandboxError) as raised:
+        await sandboxes.create()
+
+    assert "(HTTP 400: " + "a" * 300 + ")" in raised.value.message, raised.value.message
+    assert "b" not in raised.value.message.split("(HTTP 400: ", 1)[1].split(")", 1)[0]
+
+
+@pytest.mark.priority_p1
+def test_a_failed_command_message_keeps_exactly_the_last_500_characters_of_the_output():
+    output = "x" * 1000 + "y" * 499 + "\n"
+
+    failed = CommandFailed("agent work", 2, output)
+
+    assert failed.message == "agent work exited with code 2: " + "x" + "y" * 499
+
+
+@pytest.mark.priority_p1
+@pytest.mark.parametrize(
+    ("status", "said", "hint"),
+    [
+        # The fake starts any template; E2B answers an unknown one with 404 (or 400 for a bad name).
+        (404, "template not found", "; check E2B_TEMPLATE ('no-such-template')"),
+        (400, "bad template name", "; check E2B_TEMPLATE ('no-such-template')"),
+        (409, "too many sandboxes starting", ""),
+    ],
+)
+async def test_a_refused_creation_names_e2b_template_only_when_the_template_may_be_wrong(
+    make_sandboxes, fake_e2b, status, said, hint
+):
+    sandboxes = make_sandboxes(template="no-such-template")
+    fake_e2b.add_fault("create_sandbox", status, body={"code": status, "message": said})
+
+    with pytest.raises(SandboxError) as raised:
+        await sandboxes.create()
+
+    assert raised.value.message == f"creating a sandbox failed: E2B refused the request (HTTP {status}: {said}){hint}"

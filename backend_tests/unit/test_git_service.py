@@ -2,7 +2,8 @@
 
 Clone (success, auth failure, network timeout), create branch (success, branch exists, default
 branch not found), commit (success, nothing to commit, invalid message), push (success, auth
-failure, rejected). Cases git cannot be made to produce on demand are scripted (`scripted_git`).
+failure, rejected), resuming a branch a first attempt pushed, and how git's own words become typed
+errors. Cases git cannot be made to produce on demand are scripted (`scripted_git`).
 """
 
 import os
@@ -680,3 +681,101 @@ async def test_a_sandbox_failure_is_raised_as_the_sandbox_error_it_is(scripted_g
         await git.clone(SCRIPTED, "https://github.com/a/b.git", "main")
 
     assert raised.value is gone and len(runner.calls) == 1
+
+
+# -- how git's words are read ---------------------------------------------------------------------------------
+# How git's own words are read: each way git says a thing failed (any one of them is enough) becomes the
+# typed error for it, and a phrase that only looks alike does not. Scripted: the exact wording is the point.
+
+
+@pytest.mark.priority_p1
+@pytest.mark.parametrize(
+    ("git_said", "expected"),
+    [
+        ("ERROR: Repository not found.", RepositoryNotFound),
+        ("fatal: repository 'https://github.com/acme/gone.git/' not found", RepositoryNotFound),
+        ('no changes added to commit (use "git add" and/or "git commit -a")', NothingToCommit),
+        ("! [remote rejected] agent/7 -> agent/7 (denied by the pre-receive hook)", PushRejected),
+        ("fatal: the object 3f2a was not found on the server", GitError),
+        ("warning: the remote branch agent/7 has moved", GitError),
+    ],
+    ids=[
+        "ssh-repository-not-found",
+        "https-repository-not-found",
+        "no-changes-added",
+        "denied-by-a-hook-is-not-a-token-problem",
+        "not-found-alone-is-no-missing-branch",
+        "remote-branch-alone-is-no-missing-branch",
+    ],
+)
+async def test_each_way_git_says_it_is_read_as_that_failure(scripted_git, git_said, expected):
+    git, _ = scripted_git(CommandResult(1, stderr=git_said + "\n"))
+
+    with pytest.raises(GitError) as raised:
+        await git.push(SCRIPTED, "agent/7")
+
+    assert type(raised.value) is expected, f"{git_said!r}: expected {expected.__name__}, got {raised.value!r}"
+
+
+@pytest.mark.priority_p1
+async def test_git_said_is_its_lines_joined_without_hints(scripted_git):
+    git, _ = scripted_git(CommandResult(1, stderr="error: first thing\nhint: try this\nfatal: second thing\n"))
+
+    with pytest.raises(GitError) as raised:
+        await git.push(SCRIPTED, "agent/7")
+
+    assert raised.value.message.endswith("git said: error: first thing | fatal: second thing"), raised.value.message
+
+
+@pytest.mark.priority_p1
+async def test_git_said_keeps_the_last_400_characters(scripted_git):
+    git, _ = scripted_git(CommandResult(1, stderr="s" + "e" * 400 + "\n"))
+
+    with pytest.raises(GitError) as raised:
+        await git.push(SCRIPTED, "agent/7")
+
+    assert raised.value.message.endswith("git said: " + "e" * 400), raised.value.message[-420:]
+
+
+# -- resuming a pushed branch ---------------------------------------------------------------------------------
+# GitService.checkout_remote_branch (resuming a branch a first attempt pushed): both git commands it runs,
+# the fetch and the checkout, show their output live, and a failing checkout is reported as the checkout,
+# naming the branch. Scripted: a checkout that fails after its fetch succeeded cannot be made on demand.
+
+FETCHED = CommandResult(0, stderr="From https://github.com/acme/widgets\n * [new branch] agent/7 -> origin/agent/7\n")
+SWITCHED = CommandResult(0, stderr="Switched to a new branch 'agent/7'\n")
+
+
+@pytest.mark.priority_p1
+async def test_the_output_of_the_fetch_and_of_the_checkout_reaches_on_output(scripted_git, output):
+    git, _ = scripted_git(FETCHED, SWITCHED)
+
+    await git.checkout_remote_branch(SCRIPTED, "agent/7", output)
+
+    assert output.text == FETCHED.stderr + SWITCHED.stderr, output.text
+
+
+@pytest.mark.priority_p1
+async def test_a_checkout_that_fails_after_the_fetch_names_the_checkout_and_the_branch(scripted_git):
+    refused = CommandResult(
+        128, stderr="fatal: 'refs/remotes/origin/agent/7' is not a commit and a branch 'agent/7' cannot be created\n"
+    )
+    git, _ = scripted_git(FETCHED, refused)
+
+    with pytest.raises(BranchNotFound) as raised:
+        await git.checkout_remote_branch(SCRIPTED, "agent/7")
+
+    assert raised.value.message.startswith(
+        "git checkout failed: the branch 'agent/7' does not exist in the repository on GitHub"
+    ), raised.value.message
+
+
+@pytest.mark.priority_p1
+async def test_a_checkout_that_fails_for_another_reason_says_git_checkout_failed(scripted_git):
+    locked = CommandResult(128, stderr="fatal: Unable to create '/home/user/repo/.git/index.lock': File exists.\n")
+    git, _ = scripted_git(FETCHED, locked)
+
+    with pytest.raises(GitError) as raised:
+        await git.checkout_remote_branch(SCRIPTED, "agent/7")
+
+    assert raised.value.message.startswith("git checkout failed with exit code 128. git said: fatal: Unable to")

@@ -2,7 +2,7 @@
 
 Create a pull request (success, duplicate, validation error), check for an existing one (found,
 not found), rate limits (primary and secondary, honouring `retry-after` and
-`x-ratelimit-reset`, with a cap).
+`x-ratelimit-reset`, with a cap), and the messages GitHub's limits and refusals become.
 """
 
 import re
@@ -20,6 +20,7 @@ from app.services.errors import (
     RateLimited,
 )
 from app.services.github import GitHubService, PullRequest, Repository
+from app.services.retry import format_moment
 from fixtures import http
 from fixtures.credentials import CANARY_GITHUB_TOKEN
 
@@ -403,3 +404,167 @@ async def test_other_refusals_are_reported_as_github_said_them(github, repo, fak
     said = body["message"] if isinstance(body, dict) else body
     assert raised.value.message == f"reading repository {repo.full_name} failed: GitHub answered HTTP {status}: {said}"
     assert not raised.value.transient and github_routes["get_repository"].call_count == 1
+
+
+# -- what a rate limit says -----------------------------------------------------------------------------------
+# What a GitHub rate limit turns into: which answers count as one, how long the platform waits, and a
+# message that names the call, quotes GitHub and says when the limit resets.
+
+
+@pytest.mark.priority_p1
+async def test_a_429_without_any_rate_limit_header_waits_the_secondary_limits_minute(github, repo, fake_github, sleeps):
+    fake_github.add_fault("get_repository", 429, body={"message": "slow down"}, times=1)
+
+    await github.get_repository(repo.full_name)
+
+    assert sleeps.waits == [60.0]
+
+
+@pytest.mark.priority_p1
+async def test_a_persisting_secondary_limit_names_the_call_and_the_wait(github, repo, fake_github, sleeps):
+    fake_github.add_fault("get_repository", 429, body={"message": "slow down"})
+
+    with pytest.raises(RateLimited) as raised:
+        await github.get_repository(repo.full_name)
+
+    assert raised.value.message == (
+        f"reading repository {repo.full_name} failed: GitHub's secondary rate limit (slow down); "
+        "waiting the minute GitHub asks for (gave up after 3 attempts)"
+    )
+
+
+@pytest.mark.priority_p1
+async def test_an_exhausted_limit_without_a_reset_time_says_no_reset_time(github, repo, fake_github, sleeps):
+    fake_github.add_fault(
+        "get_repository", 403, body={"message": "API rate limit exceeded"}, headers={"x-ratelimit-remaining": "0"}
+    )
+
+    with pytest.raises(RateLimited) as raised:
+        await github.get_repository(repo.full_name)
+
+    assert raised.value.message == (
+        f"reading repository {repo.full_name} failed: GitHub's API rate limit for this token is exhausted "
+        "(API rate limit exceeded) (gave up after 3 attempts)"
+    )
+
+
+@pytest.mark.priority_p1
+async def test_the_reset_moment_in_the_message_is_the_one_github_named(github, repo, fake_github, sleeps):
+    reset = int(fake_github.time()) + 2 * 3600
+    fake_github.set_rate_limit(CANARY_GITHUB_TOKEN, remaining=0, reset=reset)
+
+    with pytest.raises(RateLimited) as raised:
+        await github.get_repository(repo.full_name)
+
+    shown = re.search(r"it resets at (\d\d:\d\d:\d\d UTC)", raised.value.message)
+    assert shown, raised.value.message
+    near_reset = {format_moment(reset + offset) for offset in (-2, -1, 0, 1, 2)}
+    assert shown.group(1) in near_reset, f"expected about {format_moment(reset)}, the message says {shown.group(1)}"
+    assert raised.value.message.startswith(f"reading repository {repo.full_name} failed: ")
+
+
+@pytest.mark.priority_p1
+async def test_githubs_words_are_cut_to_300_characters(github, repo, fake_github):
+    fake_github.add_fault("get_repository", 418, body={"message": "a" * 300 + "b" * 50})
+
+    with pytest.raises(GitHubError) as raised:
+        await github.get_repository(repo.full_name)
+
+    assert raised.value.message == f"reading repository {repo.full_name} failed: GitHub answered HTTP 418: {'a' * 300}"
+
+
+# -- refusals reported whole ----------------------------------------------------------------------------------
+# GitHub's refusals reported whole: every item of a 422's `errors` in the message, the connection error when
+# GitHub cannot be reached, and an answer to a client without a token reported rather than crashing the report.
+
+
+@pytest.mark.priority_p1
+async def test_a_422_lists_every_error_github_gave(github, repository, fake_github):
+    errors = [{"resource": "PullRequest", "field": "head", "code": "invalid"}, {"message": "No commits between"}]
+    fake_github.add_fault("create_pull_request", 422, body={"message": "Validation Failed", "errors": errors})
+
+    with pytest.raises(PullRequestValidationError) as raised:
+        await github.create_pull_request(repository, "agent/6", "Title", "")
+
+    assert raised.value.message.endswith(
+        "GitHub refused it (HTTP 422: Validation Failed: PullRequest head invalid; No commits between)"
+    ), raised.value.message
+
+
+@pytest.mark.priority_p1
+async def test_a_duplicate_pull_request_keeps_every_error_github_gave(github, repository, fake_github):
+    errors = [{"message": "A pull request already exists for acme:agent/6."}, {"message": "Head is busy"}]
+    fake_github.add_fault("create_pull_request", 422, body={"message": "Validation Failed", "errors": errors})
+
+    with pytest.raises(DuplicatePullRequest) as raised:
+        await github.create_pull_request(repository, "agent/6", "Title", "")
+
+    assert raised.value.message.endswith("failed: A pull request already exists for acme:agent/6.; Head is busy")
+
+
+@pytest.mark.priority_p1
+async def test_a_client_without_a_token_gets_githubs_refusal_reported(fake_github, repo, retry_policy):
+    async with http.AsyncClient(base_url="https://api.github.com") as client:
+        with pytest.raises(GitHubAuthError) as raised:
+            await GitHubService(client, retry=retry_policy).get_repository(repo.full_name)
+
+    assert raised.value.message.startswith(f"reading repository {repo.full_name} failed: GitHub refused the token")
+
+
+@pytest.mark.priority_p1
+async def test_an_unreachable_github_is_reported_with_the_connection_error(github, repo, github_routes):
+    github_routes["get_repository"].mock(side_effect=httpx.ConnectError("Connection refused"))
+
+    with pytest.raises(GitHubError) as raised:
+        await github.get_repository(repo.full_name)
+
+    assert raised.value.message.startswith(
+        f"reading repository {repo.full_name} failed: cannot reach GitHub at https://api.github.com "
+        "(ConnectError: Connection refused)"
+    ), raised.value.message
+
+
+# -- pull request calls failing -------------------------------------------------------------------------------
+# Pull request calls failing: the message names the call (looking one up, or creating one), the branch
+# and the repository, whether GitHub refused it or answered something unreadable.
+
+
+@pytest.mark.priority_p2
+async def test_a_refused_lookup_names_the_branch_and_the_repository(github, repository, fake_github):
+    fake_github.add_fault("list_pull_requests", 418, body={"message": "no"})
+
+    with pytest.raises(GitHubError) as raised:
+        await github.find_open_pull_request(repository, "agent/9")
+
+    assert raised.value.message == (
+        f"looking for an open pull request from agent/9 in {repository.full_name} failed: GitHub answered HTTP 418: no"
+    )
+
+
+@pytest.mark.priority_p2
+async def test_an_unreadable_lookup_answer_names_the_branch_and_the_repository(github, repository, fake_github):
+    fake_github.add_fault("list_pull_requests", 200, body=[{"number": 1}])
+
+    with pytest.raises(GitHubError) as raised:
+        await github.find_open_pull_request(repository, "agent/9")
+
+    assert raised.value.message.startswith(
+        f"looking for an open pull request from agent/9 in {repository.full_name} failed: "
+        "GitHub's answer lacks an expected field (KeyError: "
+    ), raised.value.message
+
+
+@pytest.mark.priority_p2
+async def test_a_creation_answered_without_the_pull_requests_fields_names_the_creation(
+    github, repository, repo, fake_github
+):
+    repo.add_branch_commit("agent/9")
+    fake_github.add_fault("create_pull_request", 201, body={"number": 1})
+
+    with pytest.raises(GitHubError) as raised:
+        await github.create_pull_request(repository, "agent/9", "Title", "")
+
+    assert raised.value.message.startswith(
+        f"creating a pull request from agent/9 in {repository.full_name} failed: "
+        "GitHub's answer lacks an expected field (KeyError: "
+    ), raised.value.message

@@ -1,13 +1,16 @@
-"""RetryPolicy and with_retries: capped exponential backoff with jitter, only transient failures retried,
-the wait a service asks for honoured up to a cap."""
+"""RetryPolicy and with_retries (app/services/retry.py): capped exponential backoff with jitter, only transient
+failures retried, the wait a service asks for honoured up to a cap; the settings a policy refuses, and the
+moments services name read and shown in UTC."""
 
 import email.utils
 import random
+import time
+from collections.abc import Iterator
 
 import pytest
 
 from app.services.errors import GitHubError, SandboxError, ServiceError
-from app.services.retry import RetryPolicy, parse_retry_after, seconds_until, with_retries
+from app.services.retry import RetryPolicy, format_moment, parse_retry_after, seconds_until, with_retries
 
 pytestmark = pytest.mark.unit
 
@@ -168,7 +171,7 @@ def test_a_negative_retry_after_means_no_wait():
     assert RetryPolicy().delay(1, ServiceError("x", transient=True, retry_after=-5)) == 0.0
 
 
-NOW = 1_700_000_000.0
+NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 
 
 @pytest.mark.priority_p1
@@ -220,3 +223,82 @@ async def test_a_wait_over_the_cap_gives_up_at_the_first_attempt_and_an_outer_lo
 
     assert raised.value.attempts == 1, f"expected the give-up to record 1 attempt, got {raised.value.attempts}"
     assert inner_call.calls == 1, f"the outer loop retried a failure the inner loop gave up on: {inner_call.calls}"
+
+
+# -- impossible settings --------------------------------------------------------------------------------------
+# RetryPolicy refuses impossible settings with a message naming the setting, and accepts the edges.
+
+
+@pytest.mark.priority_p2
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"attempts": 0}, "attempts must be at least 1"),
+        ({"base_delay_s": -0.5}, "delays must not be negative"),
+        ({"max_delay_s": -0.5}, "delays must not be negative"),
+        ({"max_retry_after_s": -0.5}, "delays must not be negative"),
+        ({"jitter": -0.1}, "jitter must be between 0 and 1"),
+        ({"jitter": 1.01}, "jitter must be between 0 and 1"),
+    ],
+    ids=["attempts", "base-delay", "max-delay", "max-retry-after", "jitter-below", "jitter-above"],
+)
+def test_an_impossible_setting_is_refused_with_a_message_naming_it(options, message):
+    with pytest.raises(ValueError) as raised:
+        RetryPolicy(**options)
+
+    assert str(raised.value) == message, f"expected {message!r}, got {str(raised.value)!r}"
+
+
+@pytest.mark.priority_p2
+def test_zero_delays_are_allowed_and_mean_no_wait():
+    no_wait = RetryPolicy(base_delay_s=0, max_delay_s=0, max_retry_after_s=0, jitter=0)
+
+    assert no_wait.backoff(1) == 0.0
+
+
+@pytest.mark.priority_p2
+def test_full_jitter_is_allowed_and_can_take_the_whole_backoff_off():
+    full = RetryPolicy(base_delay_s=1.0, max_delay_s=1.0, jitter=1, random=lambda: 1.0)
+
+    assert full.backoff(1) == 0.0
+
+
+@pytest.mark.priority_p2
+def test_a_single_attempt_is_allowed():
+    assert RetryPolicy(attempts=1).attempts == 1
+
+
+# -- moments in UTC -------------------------------------------------------------------------------------------
+# Moments from services are read and shown in UTC, whatever time zone the machine runs in.
+#
+# The machine's zone is set to India's (UTC+05:30, a POSIX rule, so no tz database is needed) for each
+# test of this section: on a machine in UTC a date read as local time would look right by accident.
+
+
+@pytest.fixture
+def machine_in_india(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "IST-5:30")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.priority_p1
+@pytest.mark.usefixtures("machine_in_india")
+def test_an_http_date_with_a_numeric_zone_is_read_as_utc_not_local_time():
+    header = email.utils.formatdate(NOW + 45)  # "... -0000": parsed as a naive datetime
+
+    assert parse_retry_after(header, now=NOW) == 45.0
+
+
+@pytest.mark.priority_p1
+@pytest.mark.usefixtures("machine_in_india")
+def test_an_http_date_in_gmt_is_read_as_utc():
+    assert parse_retry_after(email.utils.formatdate(NOW + 45, usegmt=True), now=NOW) == 45.0
+
+
+@pytest.mark.priority_p1
+@pytest.mark.usefixtures("machine_in_india")
+def test_a_reset_moment_is_shown_in_utc():
+    assert format_moment(NOW) == "22:13:20 UTC"

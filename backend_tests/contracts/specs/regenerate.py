@@ -22,6 +22,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from tools.specs import components, references
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCE = HERE.parents[3] / "shared" / "specs"
 E2B_COMMIT = "b8029973aa7da5f741f7bb1a9f833b38a0885438"  # the commit of e2b-dev/E2B the specs were taken from
@@ -60,35 +62,6 @@ OPENAI_ROOTS = ["ErrorResponse", "CreateChatCompletionResponse", "CreateChatComp
 EVENT_STREAM = "text/event-stream"
 SCHEMA_PREFIX = "#/components/schemas/"
 RESPONSE_PREFIX = "#/components/responses/"
-
-
-def references(node: Any) -> set[str]:
-    """Every `$ref` in `node`, e.g. "#/components/schemas/Error"."""
-    if isinstance(node, dict):
-        found = {node["$ref"]} if isinstance(node.get("$ref"), str) else set()
-        for value in node.values():
-            found |= references(value)
-        return found
-    if isinstance(node, list):
-        return set().union(*(references(item) for item in node)) if node else set()
-    return set()
-
-
-def components(document: dict[str, Any], refs: set[str]) -> dict[str, dict[str, Any]]:
-    """The components `refs` name and every component they reference in turn, unchanged: {kind: {name: node}}."""
-    kept: dict[str, dict[str, Any]] = {}
-    pending = set(refs)
-    seen: set[str] = set()
-    while pending:
-        ref = pending.pop()
-        if ref in seen:
-            continue
-        seen.add(ref)
-        _, _, kind, name = ref.split("/", 3)
-        node = document["components"][kind][name]
-        kept.setdefault(kind, {})[name] = node
-        pending |= references(node) - seen
-    return kept
 
 
 def operation_responses(document: dict[str, Any], key: str) -> dict[str, Any]:

@@ -4,8 +4,8 @@
 
 contracts/specs keeps the responses of every operation the fakes serve; this keeps the same operations
 whole (parameters, request bodies, responses) as an OpenAPI document schemathesis can generate requests
-from, with every component they reference, unchanged; the slicing is that of contracts/specs/regenerate.py,
-and SPECS_DIR is as there.
+from, with every component they reference, unchanged; the slicing (tools/specs.py) is that of
+contracts/specs/regenerate.py, and SPECS_DIR is as there.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from backend_tests.contracts.specs.regenerate import components, references
+from tools.specs import components, references
 
 HERE = Path(__file__).resolve().parent
 CONTRACT_SPECS = HERE.parents[2] / "backend_tests" / "contracts" / "specs"
