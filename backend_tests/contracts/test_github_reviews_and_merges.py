@@ -394,3 +394,18 @@ def test_each_token_acts_as_its_own_user(fake_github: FakeGitHub, github_url: st
     assert own_approval.status_code == 422
     assert (approval.status_code, approval.json()["user"]["login"]) == (200, fake_github.user_login)
     assert {"login": "olga-ops", "id": added.json()["id"]} in users
+
+
+def test_reviews_and_comments_count_against_the_secondary_limit_on_creating_content(
+    fake_github: FakeGitHub, widgets: str, bot: httpx.Client, reviewer: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    open_pull(fake_github, bot, "squad/task-18", {"a.txt": "a\n"})
+    monkeypatch.setattr(fake_github.rate_limits, "content_creation_per_minute", 2)
+
+    comment = reviewer.post(f"{widgets}/issues/1/comments", json={"body": "one"})
+    review = reviewer.post(f"{widgets}/pulls/1/reviews", json={"event": "COMMENT", "body": "two"})
+    third = reviewer.post(f"{widgets}/issues/1/comments", json={"body": "three"})
+
+    assert (comment.status_code, review.status_code, third.status_code) == (201, 200, 403)
+    assert third.json()["message"].startswith("You have exceeded a secondary rate limit")
+    assert int(third.headers["retry-after"]) > 0

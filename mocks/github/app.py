@@ -74,7 +74,8 @@ from mocks.github.validation import (
 from mocks.github.webhooks import Delivery, Hook
 
 API_HEADERS = {"x-github-media-type": "github.v3; format=json", "x-github-api-version-selected": "2022-11-28"}
-CONTENT_CREATING = frozenset({"create_pull_request"})
+# What GitHub's secondary limit counts as creating content: pull requests, reviews and comments.
+CONTENT_CREATING = frozenset({"create_pull_request", "create_review", "create_review_comment", "create_issue_comment"})
 REQUEST_ID_KEY = "fake.github_request_id"
 Handler = Callable[[FakeGitHub, Request], Awaitable[Response]]
 
@@ -129,7 +130,7 @@ def rest(name: str, method: str, path: str, handler: Handler, *, anonymous: bool
                 else:
                     response = github_error(
                         window.status,
-                        f"API rate limit exceeded for user ID {user_id(fake.user_login)}.",
+                        f"API rate limit exceeded for user ID {user_id(fake.login_for(token))}.",
                         documentation_url=RATE_LIMIT_DOCS,
                     )
         response.headers.update({**API_HEADERS, **window.headers()})

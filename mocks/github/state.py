@@ -283,7 +283,8 @@ class FakeGitHub(FakeService):
 
     @property
     def content_creation_per_minute(self) -> int:
-        """Content-creating calls (POST pulls) a token may make per minute before the secondary limit."""
+        """Content-creating calls (pull requests, reviews, comments) a token may make per minute before
+        the secondary limit."""
         return self.rate_limits.content_creation_per_minute
 
     @content_creation_per_minute.setter
