@@ -409,3 +409,15 @@ def test_reviews_and_comments_count_against_the_secondary_limit_on_creating_cont
     assert (comment.status_code, review.status_code, third.status_code) == (201, 200, 403)
     assert third.json()["message"].startswith("You have exceeded a secondary rate limit")
     assert int(third.headers["retry-after"]) > 0
+
+
+def test_an_exhausted_rate_limit_names_the_tokens_own_user(
+    fake_github: FakeGitHub, widgets: str, reviewer: httpx.Client, github_url: str
+) -> None:
+    fake_github.set_rate_limit(REVIEWER_TOKEN, remaining=0)
+    users = {user["login"]: user["id"] for user in http.get(f"{github_url}/_fake/users").json()}
+
+    limited = reviewer.get(widgets)
+
+    assert limited.status_code == 403
+    assert limited.json()["message"] == f"API rate limit exceeded for user ID {users[REVIEWER]}."
