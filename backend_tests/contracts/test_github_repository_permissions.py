@@ -166,3 +166,16 @@ async def test_the_role_holds_in_process_through_respx_too(widgets, fake_github:
         response = await client.get("/repos/acme/widgets")
 
     assert response.json()["permissions"]["push"] is False
+
+
+def test_a_deleted_repository_is_gone_for_the_api_and_for_git(
+    widgets, fake_github: FakeGitHub, github_url: str, github_token: str, git, tmp_path: Path
+) -> None:
+    deleted = http.request("DELETE", f"{github_url}/_fake/repos/acme/widgets")
+    again = http.request("DELETE", f"{github_url}/_fake/repos/acme/widgets")
+
+    cloned = git.run("clone", clone_url(github_url, github_token), str(tmp_path / "w"), check=False)
+    assert deleted.status_code == 204 and again.status_code == 404
+    assert get_repository(github_url, github_token).status_code == 404
+    assert cloned.returncode != 0 and "not found" in cloned.stderr.lower(), cloned.stderr
+    assert fake_github.repos() == []

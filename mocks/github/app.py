@@ -245,6 +245,7 @@ def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
     - GET  /_fake/repos/{owner}/{repo}/branches/{branch}/log             -> 200 {"commits": [{sha, message}]}
     - POST /_fake/rate_limit {"token", "remaining"?, "limit"?, "reset"?, "status"? (403|429)} -> 200 window
     - POST /_fake/secondary_rate_limit {"token"? (absent: all), "retry_after"? (60), "status"? (403|429)} -> 204
+    - DELETE /_fake/repos/{owner}/{repo}                                 -> 204 (404: no such repository)
     - POST /_fake/repos/{owner}/{repo}/permissions {"token", "permission": none|pull|triage|push|maintain|admin}
                                                                          -> 200 {"permission", "permissions"}
     """
@@ -328,8 +329,16 @@ def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
             return admin_error(str(error.args[0]), 404)
         return JSONResponse({"permission": role, "permissions": permissions_json(role)})
 
+    async def delete_repo(request: Request) -> Response:
+        try:
+            await run_in_threadpool(fake.delete_repo, request.path_params["owner"], request.path_params["repo"])
+        except KeyError as error:
+            return admin_error(str(error.args[0]), 404)
+        return Response(status_code=204)
+
     return [
         Route("/_fake/repos", create_repo, methods=["POST"]),
+        Route("/_fake/repos/{owner}/{repo}", delete_repo, methods=["DELETE"]),
         Route("/_fake/repos/{owner}/{repo}/permissions", set_permission, methods=["POST"]),
         Route("/_fake/repos/{owner}/{repo}/branches/{branch:path}/log", branch_log, methods=["GET"]),
         Route("/_fake/rate_limit", set_rate_limit, methods=["POST"]),

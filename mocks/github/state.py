@@ -232,6 +232,13 @@ class FakeGitHub(FakeService):
             self._repos[key] = repo
             return repo
 
+    def delete_repo(self, owner: str, name: str) -> None:
+        """The repository and its git data are gone, as after a deletion on GitHub. KeyError: no repository."""
+        repo = self._require(owner, name)
+        with self._lock:
+            self._repos.pop((repo.owner.lower(), repo.name.lower()), None)
+        shutil.rmtree(repo.git.path, ignore_errors=True)
+
     def get_repo(self, owner: str, name: str) -> Repository | None:
         """Names are case-insensitive, as on GitHub; a trailing ".git" is ignored."""
         with self._lock:
