@@ -1,8 +1,10 @@
 """The live stack from the command line.
 
 `python -m tools.stack` (or `... up`) is `make up`: the stack on the fixed ports 8000-8002 with a
-demo squad, until Ctrl-C. `python -m tools.stack run -- CMD ...` runs CMD against a fresh stack on
-free ports, pointed at it by SQUAD_BASE_URL, FAKE_E2B_URL and FAKE_GITHUB_URL, then stops it.
+demo squad, until Ctrl-C; it prints the platform's admin token (SQUAD_ADMIN_TOKEN: random, unless
+the environment sets it), which creating squads takes. `python -m tools.stack run -- CMD ...` runs
+CMD against a fresh stack on free ports, pointed at it by SQUAD_BASE_URL, FAKE_E2B_URL and
+FAKE_GITHUB_URL and given its credentials (SQUAD_ADMIN_TOKEN, E2B_API_KEY, GITHUB_TOKEN), then stops it.
 """
 
 import argparse
@@ -16,13 +18,14 @@ from pathlib import Path
 
 from fixtures.factories import agent_data, task_data
 from fixtures.platform_client import FakeGitHubAdmin, PlatformClient
-from fixtures.stack import ROOT, Stack, StackError, start_stack
+from fixtures.stack import DEMO_OWNER, ROOT, Stack, StackError, start_stack
+from fixtures.targets import ADMIN_TOKEN_VARIABLE
 
 
 def _seed_demo(stack: Stack) -> str:
-    FakeGitHubAdmin(stack.github_url).create_repo("squad-demo", "webapp")
-    platform = PlatformClient(stack.base_url)
-    squad = platform.create_squad(name="Demo squad", repository="squad-demo/webapp")
+    FakeGitHubAdmin(stack.github_url).create_repo(DEMO_OWNER, "webapp")
+    platform = PlatformClient(stack.base_url, admin_token=stack.admin_token)
+    squad = platform.create_squad(name="Demo squad", repository=f"{DEMO_OWNER}/webapp")
     client = platform.as_squad(squad["token"])
     client.create_agent(**agent_data(name="ada-bot"))
     for title in ("Add a health badge to the README", "Fix the login redirect", "Write the changelog"):
@@ -44,6 +47,9 @@ def _up(args: argparse.Namespace) -> int:
         print(f"platform API docs: {stack.base_url}/docs")
         print(f"fake E2B admin:    {stack.e2b_url}/_fake/state")
         print(f"fake GitHub admin: {stack.github_url}/_fake/state")
+        # The operator's token: creating squads (the suites, `locust -f load/`) takes it.
+        admin_token = stack.admin_token or "(the reused platform's own: not known here)"
+        print(f"squad admin token: {ADMIN_TOKEN_VARIABLE}={admin_token}")
         if not args.no_demo:
             print(f"demo board:        {_seed_demo(stack)}")
         print("press Ctrl-C to stop", flush=True)
@@ -60,7 +66,8 @@ def _run(args: argparse.Namespace) -> int:
     database_url = f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='squad-run-')}/squad.db"
     stack = start_stack(log_dir=Path(args.log_dir) if args.log_dir else None, database_url=database_url)
     try:
-        return subprocess.call(args.command, env=os.environ | stack.environment(), cwd=ROOT)
+        # The command gets the credentials in its environment, so it can create squads on this stack.
+        return subprocess.call(args.command, env=os.environ | stack.environment() | stack.credentials(), cwd=ROOT)
     finally:
         stack.stop()
 
