@@ -2,8 +2,10 @@
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.repositories import AllowedRepositories
 
 
 class Settings(BaseSettings):
@@ -25,6 +27,14 @@ class Settings(BaseSettings):
 
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr = SecretStr("")
+
+    # The operator's token: creating a squad (POST /api/v1/squads) takes it as a bearer token. Empty:
+    # nobody can create squads (the refusal names this setting).
+    squad_admin_token: SecretStr = SecretStr("")
+    # The repositories a squad may name, comma-separated: `owner/name`, or `owner/*` for all of an
+    # owner's. Empty: none (the refusal names this setting). The platform's GITHUB_TOKEN must also be
+    # able to push to a repository, which GitHub is asked when the squad is created.
+    allowed_repositories: str = ""
 
     # Transient failures of E2B, git and GitHub: attempts, capped exponential backoff with jitter,
     # and the longest wait a service may ask for (Retry-After, rate-limit reset) before giving up.
@@ -50,9 +60,19 @@ class Settings(BaseSettings):
     # (events written by worker processes elsewhere).
     sse_poll_interval_s: float = 1.0
 
+    @field_validator("allowed_repositories")
+    @classmethod
+    def _entries_are_repositories(cls, value: str) -> str:
+        AllowedRepositories.parse(value)  # a typo must stop the start-up, not silently allow nothing
+        return value
+
+    def allowed(self) -> AllowedRepositories:
+        return AllowedRepositories.parse(self.allowed_repositories)
+
     def secrets(self) -> list[str]:
         """Every secret value the platform holds, for redaction."""
-        return [s for s in (self.e2b_api_key.get_secret_value(), self.github_token.get_secret_value()) if s]
+        held = (self.e2b_api_key, self.github_token, self.squad_admin_token)
+        return [value for secret in held if (value := secret.get_secret_value())]
 
 
 @lru_cache

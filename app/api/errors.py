@@ -34,6 +34,7 @@ class Problem(BaseModel):
 PROBLEMS = {
     400: "the body is not readable JSON, or a header value is malformed",
     401: "no bearer token, or one of no squad",
+    403: "the token may not do this, or the platform's operator does not allow it; `detail` says which",
     404: "no such resource in this squad (another squad's are reported exactly like missing ones)",
     409: "the request conflicts with the current state of the task, sandbox or branch",
     502: "an outside service (E2B, git, GitHub) refused the request; `service` names it",

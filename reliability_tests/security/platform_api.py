@@ -15,7 +15,9 @@ from starlette.routing import BaseRoute, Mount, Route
 
 API_PREFIX = "/api/v1"
 # Everything else under /api/v1 needs a squad's token: these are reachable without one.
-PUBLIC_API_OPERATIONS = {("POST", "/api/v1/squads")}  # how a squad (and its token) comes to exist
+PUBLIC_API_OPERATIONS: set[tuple[str, str]] = set()
+# These take the operator's token (SQUAD_ADMIN_TOKEN) instead of a squad's.
+OPERATOR_API_OPERATIONS = {("POST", "/api/v1/squads")}  # how a squad (and its token) comes to exist
 # Outside /api/v1 (the probe, the scrape, the API description, the board) every route is public.
 PUBLIC_ROUTES = {
     "/health",
@@ -44,6 +46,10 @@ class Operation:
     @property
     def is_public(self) -> bool:
         return (self.method, self.path) in PUBLIC_API_OPERATIONS
+
+    @property
+    def is_operators(self) -> bool:
+        return (self.method, self.path) in OPERATOR_API_OPERATIONS
 
     def parameters(self, location: str) -> list[dict[str, Any]]:
         return [p for p in self.spec.get("parameters", []) if p["in"] == location]
