@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     command_timeout_s: float = 120.0
     http_timeout_s: float = 30.0
 
+    # Every request (app/http_limits.py): the largest body taken (413 past it, read or declared) and
+    # how long the whole body may take to arrive (408 past it).
+    request_max_body_bytes: int = Field(1024 * 1024, ge=1)
+    request_body_timeout_s: float = Field(30.0, gt=0)
+    # The server (`python -m app`, app/server.py): how long a connection may take to send a request's
+    # headers (then it is closed, 408), an idle keep-alive connection is kept, and how many
+    # connections (streams included) it serves at once before answering 503.
+    request_header_timeout_s: float = Field(10.0, gt=0)
+    server_keep_alive_s: float = Field(5.0, gt=0)
+    server_max_connections: int = Field(4096, ge=1)
+
     sse_heartbeat_s: float = 15.0
     # How often a stream re-reads the event table when no in-process signal arrives
     # (events written by worker processes elsewhere).
