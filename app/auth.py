@@ -39,11 +39,21 @@ async def squad_for_token(session: AsyncSession, token: str | None) -> Squad:
     return squad
 
 
+def within_rate(request: Request, squad: Squad) -> None:
+    """429 for a squad past its request rate (SQUAD_RATE_LIMIT_PER_S), before its request does any work."""
+    rate = get_runtime(request).request_rate
+    if rate is not None:
+        rate.check(squad.id)
+
+
 async def current_squad(
+    request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
     session: AsyncSession = Depends(get_session),
 ) -> Squad:
-    return await squad_for_token(session, credentials.credentials if credentials else None)
+    squad = await squad_for_token(session, credentials.credentials if credentials else None)
+    within_rate(request, squad)
+    return squad
 
 
 def _same_secret(given: str, expected: str) -> bool:

@@ -43,8 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Agent Squad", version="0.1.0", lifespan=lifespan)
     for module in (squads, agents, tasks, sandboxes, git, pull_requests, stream):
-        # Every API route may meet the request limits (app/http_limits.py).
-        app.include_router(module.router, prefix=API_PREFIX, responses=documented(408, 413))
+        # Every API route may meet the request limits (app/http_limits.py) and a squad's limits (app/limits.py).
+        app.include_router(module.router, prefix=API_PREFIX, responses=documented(408, 413, 429))
     app.include_router(health.router)
     app.include_router(metrics.router)
     install_error_handlers(app)

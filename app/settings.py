@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     command_timeout_s: float = 120.0
     http_timeout_s: float = 30.0
 
+    # Per squad, so one squad cannot starve the others (app/limits.py; per web process, but sandboxes,
+    # which are counted in the database): its request rate, a token bucket refilled at this many
+    # requests a second (0: no limit) holding at most SQUAD_RATE_LIMIT_BURST; its event streams open
+    # at once; its live sandboxes (made by hand or by its pipelines). Past a limit: 429 + Retry-After.
+    squad_rate_limit_per_s: float = Field(20.0, ge=0)
+    squad_rate_limit_burst: int = Field(200, ge=1)
+    squad_max_streams: int = Field(100, ge=1)
+    squad_max_sandboxes: int = Field(10, ge=1)
     # Every request (app/http_limits.py): the largest body taken (413 past it, read or declared) and
     # how long the whole body may take to arrive (408 past it).
     request_max_body_bytes: int = Field(1024 * 1024, ge=1)
