@@ -34,11 +34,14 @@ def _seed_demo(stack: Stack) -> str:
 
 
 def _up(args: argparse.Namespace) -> int:
-    log_dir = ROOT / "reports" / "stack" / "up"
-    # The fakes start empty, so the platform does too: old squads would name repositories gone with them.
-    for stale in log_dir.glob("squad.db*"):
-        stale.unlink()
-    stack = start_stack(fixed_ports=not args.free_ports, database_url=args.database_url, log_dir=log_dir)
+    # The fakes start empty, so the platform does too: old squads would name repositories gone with
+    # them. Only this stack's own database goes: a stack already running keeps its directory.
+    stack = start_stack(
+        fixed_ports=not args.free_ports,
+        database_url=args.database_url,
+        log_dir=ROOT / "reports" / "stack" / "up",
+        fresh_database=True,
+    )
     stopping = threading.Event()
     # Installed after the services started, so they keep the default handlers and stop on SIGTERM.
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -62,8 +65,11 @@ def _up(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     if not args.command:
         raise SystemExit("usage: python -m tools.stack run -- COMMAND [ARGS...]")
-    # A database of its own: two runs at once must not take each other's jobs.
-    database_url = f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='squad-run-')}/squad.db"
+    # The database DATABASE_URL names (make bench-load's PostgreSQL runs), else a new one: two runs at
+    # once must not take each other's jobs.
+    database_url = (
+        os.environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='squad-run-')}/squad.db"
+    )
     stack = start_stack(log_dir=Path(args.log_dir) if args.log_dir else None, database_url=database_url)
     try:
         # The command gets the credentials in its environment, so it can create squads on this stack.
