@@ -70,13 +70,16 @@ def test_a_request_flood_is_refused_with_retry_after_while_another_squad_gets_ev
     flooder, bystander = limited_squads(), limited_squads()
     with http.Client(base_url=limited_stack.base_url, headers=bystander.headers, timeout=30) as client:
         _, before = timed_requests(client, BYSTANDER_BEFORE)
+        flood_started = time.monotonic()
         with ThreadPoolExecutor(1) as background:
             flooding = background.submit(
                 flood, limited_stack.base_url, flooder, lambda c: c.get("/api/v1/tasks"), FLOOD_REQUESTS
             )
             during_statuses, during = timed_requests(client, BYSTANDER_DURING)
-            flooded = [response.status_code for response in flooding.result()]
-        refused = http.get(f"{limited_stack.base_url}/api/v1/tasks", headers=flooder.headers)
+            answers = flooding.result()
+        flood_s = time.monotonic() - flood_started
+    flooded = [response.status_code for response in answers]
+    waits = {int(response.headers["retry-after"]) for response in answers if response.status_code == 429}
 
     flood_report(
         "request flood",
@@ -84,14 +87,17 @@ def test_a_request_flood_is_refused_with_retry_after_while_another_squad_gets_ev
             "flooder requests": FLOOD_REQUESTS,
             "flooder answered 200": flooded.count(200),
             "flooder refused 429": flooded.count(429),
+            "flood seconds": round(flood_s, 2),
             "bystander p95 before (ms)": round(p95(before) * 1000, 1),
             "bystander p95 during (ms)": round(p95(during) * 1000, 1),
         },
     )
-    assert set(flooded) <= {200, 429} and flooded.count(429) >= FLOOD_REQUESTS - LIMITS.burst - 60, flooded
+    # The squad's burst, and what its bucket refilled while the flood lasted: no more got through.
+    allowed = LIMITS.burst + LIMITS.rate_per_s * flood_s + 2
+    assert set(flooded) <= {200, 429} and flooded.count(200) <= allowed, f"{flooded.count(200)} > {allowed:.0f}"
     assert during_statuses == [200] * len(during_statuses), "the other squad was refused during the flood"
     assert p95(during) < BYSTANDER_P95_LIMIT_S, f"the other squad's p95 was {p95(during):.2f} s during the flood"
-    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert waits and min(waits) >= 1, f"the refusals said to retry after {waits} s"
 
 
 def test_a_stream_flood_opens_only_the_squads_share_and_another_squads_stream_still_delivers(
