@@ -2,8 +2,9 @@
 its open event streams, and its sandbox creations in flight.
 
 Each process keeps its own counts (one event loop: no lock is needed). With several web processes a
-squad gets up to the limit in each; the sandboxes a squad holds are counted in the database as well
-(app/api/sandboxes.py), so that one is a platform-wide limit.
+squad gets up to the rate and stream limits in each. The sandboxes a squad holds are counted in the
+database (app/api/sandboxes.py), so that limit is the platform's, but for creations in flight in
+another process at the same moment.
 """
 
 import math

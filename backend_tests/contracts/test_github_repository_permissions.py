@@ -1,5 +1,6 @@
 """A token's role on a repository, as GitHub applies it: what GET /repos says it may do, what git lets
-it push, and a repository it may not see at all answering 404 everywhere."""
+it push, and a repository it may not see at all answering 404 everywhere; and a repository deleted
+through the admin API, gone for the API and for git."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The state model of the fake GitHub: tokens, repositories (real bare git repositories), pull requests.
+"""The state model of the fake GitHub: tokens, repositories (real bare git repositories), each token's
+role on a repository (GitHub's collaborators, by token), pull requests.
 
 What GitHub would refuse raises a GitHubError carrying the status of GitHub's answer (errors.py words the
 body). Plain Python: no HTTP framework here; the app (app.py) is the only HTTP front.

@@ -41,7 +41,7 @@ FIELD_VALUES: dict[str, Any] = {
 }
 # An endless stream must not open where a refusal is expected: a hang fails here, not at the suite timeout.
 REQUEST_DEADLINE_S = 10.0
-# The operations a squad's token opens (the operator's are tested in test_squad_creation_refusals.py).
+# The operations a squad's token opens (the operator's: backend_tests/integration/test_squad_creation_operator.py).
 PROTECTED = [op for op in api_operations() if not op.is_public and not op.is_operators]
 
 
