@@ -7,8 +7,10 @@ database (app/api/sandboxes.py), so that limit is the platform's, but for creati
 another process at the same moment.
 """
 
+import asyncio
 import math
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -94,6 +96,15 @@ class SquadCounts:
 
     def __init__(self) -> None:
         self._counts: dict[str, int] = {}
+        # Kept only while a request holds one (weakly referenced): no lock outlives its squad's requests.
+        self._deciding: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def deciding(self, squad_id: str) -> asyncio.Lock:
+        """The lock under which the squad's requests check their limit and take their place, one at a time."""
+        lock = self._deciding.get(squad_id)
+        if lock is None:
+            lock = self._deciding[squad_id] = asyncio.Lock()
+        return lock
 
     def held(self, squad_id: str) -> int:
         return self._counts.get(squad_id, 0)

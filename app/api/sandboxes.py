@@ -11,7 +11,7 @@ from app.api.errors import documented
 from app.api.tasks import own_task
 from app.auth import current_squad
 from app.events import record_event
-from app.limits import too_many
+from app.limits import Slot, too_many
 from app.models import Sandbox, Squad, Task, utcnow
 from app.runtime import Runtime
 from app.schemas import SandboxCreate, SandboxOut
@@ -47,10 +47,8 @@ async def create_sandbox(
     runtime: Runtime = Depends(get_runtime),
 ) -> Sandbox:
     task = await own_task(session, squad, body.task_id)
-    await within_sandbox_limit(session, squad, runtime)
     await end_transaction(session)
-    # Held until the row is stored, so creations of the squad in flight count too.
-    creating = runtime.sandbox_creations.take(squad.id)
+    creating = await reserve_sandbox(session, squad, runtime)
     try:
         handle = await runtime.sandboxes.create(metadata={"task_id": task.id, "squad_id": squad.id})
         sandbox = Sandbox(
@@ -72,6 +70,17 @@ async def create_sandbox(
     finally:
         creating.release()
     return sandbox
+
+
+async def reserve_sandbox(session: AsyncSession, squad: Squad, runtime: Runtime) -> Slot:
+    """A place for one more sandbox of the squad's, held until its row is stored (so creations in flight
+    count too); 429 when it has none left. The squad's concurrent requests decide one at a time: counted
+    apart, each would see the same free place (on PostgreSQL, whose transactions do not queue)."""
+    async with runtime.sandbox_creations.deciding(squad.id):
+        await within_sandbox_limit(session, squad, runtime)
+        place = runtime.sandbox_creations.take(squad.id)
+        await end_transaction(session)
+    return place
 
 
 async def within_sandbox_limit(session: AsyncSession, squad: Squad, runtime: Runtime) -> None:

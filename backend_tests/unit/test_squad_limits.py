@@ -1,5 +1,7 @@
 """The per-squad counters of app/limits.py: the request-rate token bucket and the held-slot counts."""
 
+import asyncio
+
 import pytest
 
 from app.limits import MAX_TRACKED_SQUADS, RequestRate, SquadCounts, too_many
@@ -84,3 +86,26 @@ def test_a_slot_is_given_back_once_however_often_it_is_released():
     assert counts.held("a") == 1
     second.release()
     assert counts.held("a") == 0 and counts._counts == {}
+
+
+async def test_a_squads_requests_decide_one_at_a_time_and_other_squads_do_not_wait():
+    counts = SquadCounts()
+    order: list[str] = []
+
+    async def decide(squad_id: str, name: str, holding: asyncio.Event | None = None) -> None:
+        async with counts.deciding(squad_id):
+            order.append(f"{name} in")
+            if holding is not None:
+                await holding.wait()
+            order.append(f"{name} out")
+
+    release = asyncio.Event()
+    first = asyncio.create_task(decide("a", "first", release))
+    await asyncio.sleep(0)  # allowed-sleep: lets the first task take the lock, it waits for nothing
+    second = asyncio.create_task(decide("a", "second"))
+    other = asyncio.create_task(decide("b", "other"))
+    await other
+    release.set()
+    await asyncio.gather(first, second)
+
+    assert order == ["first in", "other in", "other out", "first out", "second in", "second out"]
