@@ -1,32 +1,46 @@
-# Agent Squad test monorepo. `make suites` is the main job, `make test` is everything CI checks.
-# Every target sets up what it needs first (virtual environment, Python packages, Chromium, Xvfb).
+# Agent Squad test monorepo. `make` lists every target; `make suites` is the main job, `make test` is
+# everything CI checks. Every target sets up what it needs first (virtual environment, Python
+# packages, Chromium, Xvfb).
+#
+# This file holds the variables every area shares, the set-up, the top-level jobs and `help`; each
+# area's targets live in make/<area>.mk, included at the end. A target line carries its help text:
+# `name: prerequisites ## what it does`; `make help` lists those lines under each file's `##@` heading.
+# The make variables a user may set are in docs/make.md.
+
+##@ Main jobs and set-up
 
 SHELL := /bin/bash
+.DEFAULT_GOAL := help
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 STAMP := $(VENV)/.installed-stamp
 REPORTS := reports
-# The smoke profile (users, run time, reports) lives in load/locust.conf.
-LOAD_ARGS ?= --config load/locust.conf
-# pytest-xdist processes for the backend suite (each with its own database and stack); 0 = serial.
-BACKEND_WORKERS ?= 2
 
-.PHONY: help setup system-packages suites test test-backend test-backend-postgres test-frontend \
-        test-frontend-headed test-load lint up health clean
+# CI tiers by priority marker (docs/running.md, "Markers and tiers"): TIER=pr runs p0 (pull requests,
+# the default), TIER=merge p0 and p1 (pushes to main), TIER=nightly everything. The `*-tier` targets
+# and test-contracts read it.
+TIER ?= pr
+TIER_MARKERS_pr := priority_p0
+TIER_MARKERS_merge := priority_p0 or priority_p1
+TIER_MARKERS_nightly := priority_p0 or priority_p1 or priority_p2
+TIER_MARKERS = $(or $(TIER_MARKERS_$(TIER)),$(error TIER is "$(TIER)": use pr, merge or nightly))
+# pytest-xdist processes of the `*-tier` targets and test-security, each with its own database and
+# stack: a number, or auto (one per CPU).
+WORKERS ?= auto
 
-# Targets of one area each (benchmarks, flake loops, environment checks) live in make/*.mk.
--include make/*.mk
+.PHONY: help setup system-packages suites test ci-pr up health clean
 
-help:
-	@echo "make suites    run backend, frontend and load suites on the embedded default, print a summary"
-	@echo "make test      everything CI checks: suites + lint + backend on PostgreSQL"
-	@echo "make up        start the platform and both fakes on ports 8000-8002, with a demo squad"
-	@echo "make health    say which of the platform and the fakes is up, and how to start what is not"
-	@echo "make test-external  run the suites against a stack started once, as an external deployment"
-	@echo "make ci-pr     the pull-request tier of CI, locally"
-	@echo "make test-backend | test-frontend | test-load | test-backend-postgres | lint | typecheck"
-	@echo "make bench-backend | bench-fakes | bench-load   benchmarks (figures in BENCHMARKS.md)"
+help: ## list every target, grouped by area (plain `make` prints the same)
+	@echo "usage: make <target> [VARIABLE=value ...]   (the variables: docs/make.md)"
+	@awk ' \
+	  /^##@ / { text[++n] = "\n" substr($$0, 5) "  (" FILENAME ")"; next } \
+	  /^[a-zA-Z0-9_-]+:([^=]|$$).*## / { \
+	    name = $$0; sub(/:.*/, "", name); help = $$0; sub(/^[^#]*## /, "", help); \
+	    target[++n] = name; text[n] = help; if (length(name) > width) width = length(name) } \
+	  END { for (i = 1; i <= n; i++) \
+	    if (i in target) printf "  %-" width "s  %s\n", target[i], text[i]; else print text[i] }' \
+	  $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	@command -v python3 >/dev/null || { echo "python3 is missing: install Python 3.11+"; exit 1; }
@@ -36,12 +50,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-# Debian's Chromium (Playwright cannot download its own browser here) and Xvfb for --headed.
+# Debian's Chromium (Playwright cannot download its own browser here), Xvfb for --headed, and
+# bubblewrap, which makes the fake E2B's sandboxes (Linux namespaces; mocks/e2b/isolation.py).
 # Installed with apt-get when root; otherwise the command to run is printed.
-system-packages:
+system-packages: ## only the Debian packages (installed as root, else the apt-get command is printed)
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v xvfb-run >/dev/null || missing="$$missing xvfb"; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -51,10 +67,11 @@ system-packages:
 	  fi; \
 	fi
 
-setup: $(STAMP) system-packages
+
+setup: $(STAMP) system-packages ## the virtual environment .venv with the Python packages, and Debian's chromium and xvfb
 
 # Each suite records its exit status, so all three run and the summary reports every one.
-suites: setup
+suites: setup ## the main job: backend, browser and load suites on the embedded default, one summary
 	@rm -rf $(REPORTS)/junit $(REPORTS)/load $(REPORTS)/status && mkdir -p $(REPORTS)/status
 	-@$(MAKE) --no-print-directory test-backend; echo $$? > $(REPORTS)/status/backend
 	-@$(MAKE) --no-print-directory test-frontend; echo $$? > $(REPORTS)/status/frontend
@@ -62,37 +79,23 @@ suites: setup
 	@$(PY) -m tools.summary
 
 # The secrets scan runs last: it reads every report and log the others left.
-test: suites test-environment test-security lint typecheck test-backend-postgres
+test: suites test-environment test-security lint typecheck test-backend-postgres ## everything CI checks: suites, environment, security, lint, types, PostgreSQL, secrets
 	@$(MAKE) --no-print-directory secrets-scan
 
-test-backend: $(STAMP)
-	$(PYTEST) backend_tests -n $(BACKEND_WORKERS) --junitxml=$(REPORTS)/junit/backend.xml \
-	  --cov=app --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=html:$(REPORTS)/coverage-html
+# What a pull request's CI runs (.github/workflows/ci.yml), one job after the other.
+ci-pr: lint typecheck test-backend-tier test-backend-postgres-tier test-contracts test-frontend-tier test-load ## the pull-request jobs of CI, one after the other
 
-# On TEST_DATABASE_URL when set; otherwise on a throwaway cluster from the local PostgreSQL binaries.
-# Its coverage adds to test-backend's (--cov-append): the reports and the 95% floor are of app/ as
-# both databases run it (the PostgreSQL-only code, LISTEN/NOTIFY, runs only here).
-test-backend-postgres: $(STAMP)
-	$(PY) -m tools.postgres -- $(PYTEST) backend_tests -n $(BACKEND_WORKERS) -p no:randomly \
-	  --junitxml=$(REPORTS)/junit/backend-postgres.xml --cov=app --cov-append --cov-fail-under=95 \
-	  --cov-report=term:skip-covered --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=html:$(REPORTS)/coverage-html
-
-test-frontend: setup
-	$(PYTEST) frontend_tests --junitxml=$(REPORTS)/junit/frontend.xml
-
-test-frontend-headed: setup
-	xvfb-run -a $(PYTEST) frontend_tests --headed
-
-test-load: $(STAMP)
-	@mkdir -p $(REPORTS)/load
-	$(PY) -m tools.stack run --log-dir $(REPORTS)/stack/load -- $(VENV)/bin/locust $(LOAD_ARGS)
-
-lint: $(STAMP)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-
-up: $(STAMP)
+up: $(STAMP) ## the platform and both fakes on ports 8000-8002 with a demo board, until Ctrl-C
 	$(PY) -m tools.stack up
 
-clean:
+# Which services of the stack answer (SQUAD_BASE_URL, FAKE_E2B_URL, FAKE_GITHUB_URL or the `make up`
+# ports; PostgreSQL when TEST_DATABASE_URL is set), and how to start the ones that do not.
+health: $(STAMP) ## which services answer where the suites would look, and how to start the others
+	@$(PY) -m tools.health
+
+clean: ## remove reports/ and the caches
 	rm -rf $(REPORTS) .squad .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.*
+
+# Each area's targets. `include`, not `-include`: a file that goes missing is an error to see. They
+# come last, after every variable they use when make reads them (VENV, PY, STAMP, REPORTS ...).
+include make/*.mk

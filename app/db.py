@@ -10,17 +10,42 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+# How long a transaction waits for a lock (SQLite's write lock, a PostgreSQL row lock) by default.
+LOCK_WAIT_S = 30.0
+# The execution option that bounds it for one transaction, given when its connection is taken
+# (`session.connection(execution_options=lock_wait(s))` before the session's first statement): work
+# that would rather fail fast and try again than queue behind the other writers (a lease renewal).
+_LOCK_WAIT_OPTION = "squad_lock_wait_s"
+# Where a SQLite connection remembers the busy timeout last set on it.
+_BUSY_TIMEOUT_MS = "squad_busy_timeout_ms"
+
+
+def lock_wait(seconds: float) -> dict[str, Any]:
+    """Execution options under which a transaction waits at most `seconds` for a lock, then fails."""
+    return {_LOCK_WAIT_OPTION: seconds}
+
 
 def create_engine(database_url: str, echo: bool = False) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        _bound_postgresql_lock_waits(engine)
+        return engine
 
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": LOCK_WAIT_S})
     _use_explicit_sqlite_transactions(engine)
     return engine
+
+
+def _bound_postgresql_lock_waits(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection):
+        wait_s = connection.get_execution_options().get(_LOCK_WAIT_OPTION)
+        if wait_s is not None:
+            # Local to the transaction: the pooled connection goes back with the server's default.
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {max(1, int(wait_s * 1000))}")
 
 
 def _use_explicit_sqlite_transactions(engine: AsyncEngine) -> None:
@@ -31,17 +56,28 @@ def _use_explicit_sqlite_transactions(engine: AsyncEngine) -> None:
     for the busy timeout; BEGIN IMMEDIATE waits.
     """
 
+    default_ms = int(LOCK_WAIT_S * 1000)
+
     @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection, _record):
+    def _on_connect(dbapi_connection, record):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={default_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+        record.info[_BUSY_TIMEOUT_MS] = default_ms
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection):
+        # The busy timeout belongs to the connection, not the transaction: set it for each transaction
+        # that asks for another one, and back to the default for the next that does not.
+        wait_s = connection.get_execution_options().get(_LOCK_WAIT_OPTION)
+        wanted_ms = default_ms if wait_s is None else max(1, int(wait_s * 1000))
+        info = connection.connection.info
+        if info.get(_BUSY_TIMEOUT_MS) != wanted_ms:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={wanted_ms}")
+            info[_BUSY_TIMEOUT_MS] = wanted_ms
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 

@@ -5,12 +5,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.api import API_PREFIX, agents, git, health, metrics, pull_requests, sandboxes, squads, stream, tasks
 from app.api.errors import documented, install_error_handlers
+from app.api.parameters import refuse_unstorable_parameters
 from app.http_limits import RequestBodyLimits
 from app.metrics import MetricsMiddleware
 from app.runtime import Runtime
@@ -41,7 +42,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     with contextlib.suppress(asyncio.CancelledError):
                         await worker_task
 
-    app = FastAPI(title="Agent Squad", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Agent Squad",
+        version="0.1.0",
+        lifespan=lifespan,
+        dependencies=[Depends(refuse_unstorable_parameters)],
+    )
     for module in (squads, agents, tasks, sandboxes, git, pull_requests, stream):
         # Every API route may meet the request limits (app/http_limits.py) and a squad's limits (app/limits.py).
         app.include_router(module.router, prefix=API_PREFIX, responses=documented(408, 413, 429))

@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -53,6 +53,11 @@ class JobState(enum.StrEnum):
     FAILED = "failed"
 
 
+# A job in these states is the task's run, or about to be: a task has at most one.
+ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING)
+_ACTIVE_JOB = text("state IN ('queued', 'running')")
+
+
 class Squad(Base):
     __tablename__ = "squads"
 
@@ -98,6 +103,9 @@ class Sandbox(Base):
     # envd's per-sandbox token: needed to run commands later (the step endpoints); never returned.
     envd_access_token: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
+    # The pipeline run that made it (a job's `run_id`); none for one made by hand through the API.
+    # Cleanup goes by run, so a run never destroys a sandbox it did not make.
+    run_id: Mapped[str | None] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     destroyed_at: Mapped[datetime | None] = mapped_column()
 
@@ -119,6 +127,17 @@ class Event(Base):
 
 class Job(Base):
     __tablename__ = "jobs"
+    # The database's own guarantee of one run per task, whatever races the API's conditional
+    # update may miss: a second queued or running job of a task cannot be stored.
+    __table_args__ = (
+        Index(
+            "uq_jobs_task_id_active",
+            "task_id",
+            unique=True,
+            sqlite_where=_ACTIVE_JOB,
+            postgresql_where=_ACTIVE_JOB,
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
@@ -126,5 +145,9 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column()
+    # Every claim starts a run of its own id (the current or last one here, the ones before it in
+    # `earlier_run_ids`): the run's sandboxes carry it, and a takeover destroys its predecessors' by it.
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    earlier_run_ids: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

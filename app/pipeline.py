@@ -2,12 +2,18 @@
 
 Every step is announced as a persisted event; any failure marks the task failed with a readable
 reason, and the sandbox is destroyed whatever happens.
+
+A run destroys only what it made: each run has an id (the worker's claim, `Job.run_id`) that its
+sandbox carries in E2B's metadata and on its row. A sandbox made by hand for the same task, or by
+the task's next run, is never the business of this one. A run that takes over a job destroys what
+the job's earlier runs left, by their ids.
 """
 
 import logging
 import re
 import shlex
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import runs_to_completion
 from app.events import record_event
 from app.metrics import Metrics
-from app.models import Agent, Sandbox, Squad, Task, TaskStatus, utcnow
+from app.models import Agent, Sandbox, Squad, Task, TaskStatus, new_id, utcnow
 from app.reaper import PIPELINE_ORIGIN
 from app.redaction import redact
 from app.services.e2b import E2BSandboxService, SandboxHandle
@@ -59,33 +65,45 @@ class Pipeline:
 
     services: PipelineServices
 
-    async def run(self, task_id: str) -> None:
-        await TaskRun(self.services, task_id).run()
+    async def run(self, task_id: str, *, run_id: str | None = None, earlier_run_ids: Sequence[str] = ()) -> None:
+        await TaskRun(self.services, task_id, run_id=run_id, earlier_run_ids=earlier_run_ids).run()
 
-    async def give_up(self, task_id: str, reason: str) -> None:
-        await TaskRun(self.services, task_id).give_up(reason)
+    async def give_up(self, task_id: str, reason: str, *, earlier_run_ids: Sequence[str] = ()) -> None:
+        await TaskRun(self.services, task_id, earlier_run_ids=earlier_run_ids).give_up(reason)
 
 
 class TaskRun:
     """One execution of the pipeline for one task, from its sandbox to its pull request.
 
     `run` is the path of a task, step by step; `give_up` fails a task whose job could not finish.
+    `run_id` names this run (a fresh one when not given); `earlier_run_ids` are the runs of the same
+    job before it, whose leftovers it destroys.
     """
 
-    def __init__(self, services: PipelineServices, task_id: str) -> None:
+    def __init__(
+        self,
+        services: PipelineServices,
+        task_id: str,
+        *,
+        run_id: str | None = None,
+        earlier_run_ids: Sequence[str] = (),
+    ) -> None:
         self.services = services
         self.task_id = task_id
+        self.run_id = run_id or new_id()
+        self.earlier_run_ids = tuple(earlier_run_ids)
         self.sandbox: SandboxHandle | None = None
         self.sandbox_row_id: str | None = None
         self._step: tuple[str, float] | None = None
 
     async def run(self) -> None:
         await self._load()
+        # A job taken over from a dead worker: its earlier runs may have left sandboxes behind,
+        # whether or not there is anything left for this run to do.
+        await self._destroy_sandboxes_of(self.earlier_run_ids)
         if self.task.status != TaskStatus.IN_PROGRESS:
             log.info("task %s is %s, nothing to do", self.task.id, self.task.status)
             return
-        # A job taken over from a dead worker may have left a sandbox behind.
-        await self._destroy_leftover_sandboxes()
         try:
             await self._steps()
             self._finish_step()
@@ -96,21 +114,20 @@ class TaskRun:
             await self._fail(f"{self._current_step()} step: internal error: {type(error).__name__}: {error}")
         finally:
             await self._destroy_sandbox()
-            await self._destroy_stray_sandboxes()
+            await self._destroy_strays_of((self.run_id,))
 
     async def give_up(self, reason: str) -> None:
-        """Fail a task whose job could not finish (its workers kept dying), cleaning up after it."""
+        """Fail a task whose job could not finish (its workers kept dying), cleaning up after its runs."""
         await self._load()
+        await self._destroy_sandboxes_of(self.earlier_run_ids)
         if self.task.status == TaskStatus.IN_PROGRESS:
-            await self._destroy_leftover_sandboxes()
-            await self._destroy_stray_sandboxes()
             await self._fail(reason)
 
     async def _steps(self) -> None:
         await self.sandbox_status("creating")
         await self.step("sandbox")
         self.sandbox = await self.services.sandboxes.create(
-            metadata={"task_id": self.task.id, "squad_id": self.squad.id, **PIPELINE_ORIGIN}
+            metadata={"task_id": self.task.id, "squad_id": self.squad.id, "run_id": self.run_id, **PIPELINE_ORIGIN}
         )
         await self._store_sandbox("ready")
         await self.sandbox_status("ready")
@@ -228,8 +245,15 @@ class TaskRun:
             self.services.metrics.step_seconds.labels(name).observe(time.perf_counter() - started)
             self._step = None
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What this run keeps out of everything it says: the platform's secrets and its sandbox's
+        envd access token (a command may print it, and it opens the sandbox to whoever holds it)."""
+        token = self.sandbox.envd_access_token if self.sandbox else None
+        return (*self.services.secrets, token) if token else self.services.secrets
+
     async def terminal(self, stream: str, text: str) -> None:
-        await self.emit("terminal.output", {"stream": stream, "text": redact(text, self.services.secrets)})
+        await self.emit("terminal.output", {"stream": stream, "text": redact(text, self.secrets)})
 
     @runs_to_completion
     async def _store_sandbox(self, status: str) -> None:
@@ -240,13 +264,14 @@ class TaskRun:
                 e2b_sandbox_id=self.sandbox.sandbox_id,
                 envd_access_token=self.sandbox.envd_access_token,
                 status=status,
+                run_id=self.run_id,
             )
             session.add(row)
             await session.commit()
             self.sandbox_row_id = row.id
 
     async def _fail(self, reason: str) -> None:
-        reason = redact(reason, self.services.secrets)
+        reason = redact(reason, self.secrets)
         log.warning("task %s failed: %s", self.task.id, reason)
         await self.emit(
             "task.status",
@@ -256,34 +281,40 @@ class TaskRun:
         )
         await self.sandbox_status("failed")
 
-    async def _destroy_leftover_sandboxes(self) -> None:
-        for row in await self._leftover_sandboxes():
+    async def _destroy_sandboxes_of(self, run_ids: Sequence[str]) -> None:
+        """Destroy what the given runs left: the sandboxes their rows record, then those E2B still runs
+        for them that no row records (a run that died between E2B's answer and storing it)."""
+        if not run_ids:
+            return
+        for row in await self._undestroyed_sandboxes_of(run_ids):
             try:
                 await self.services.sandboxes.destroy(row.e2b_sandbox_id)
             except ServiceError as error:
                 log.warning("could not destroy leftover sandbox %s: %s", row.e2b_sandbox_id, error.message)
                 continue
             await self._mark_destroyed(row.id)
+        await self._destroy_strays_of(run_ids)
 
     @runs_to_completion
-    async def _leftover_sandboxes(self) -> list[Sandbox]:
+    async def _undestroyed_sandboxes_of(self, run_ids: Sequence[str]) -> list[Sandbox]:
         async with self.services.sessions() as session:
-            return list(
-                await session.scalars(
-                    select(Sandbox).where(Sandbox.task_id == self.task.id, Sandbox.destroyed_at.is_(None))
-                )
+            query = select(Sandbox).where(
+                Sandbox.task_id == self.task.id, Sandbox.run_id.in_(run_ids), Sandbox.destroyed_at.is_(None)
             )
+            return list(await session.scalars(query))
 
-    async def _destroy_stray_sandboxes(self) -> None:
-        """Kill what E2B still runs for this task: a creation that timed out here may have succeeded there
-        (the answer came too late), leaving a sandbox this run never knew of."""
-        try:
-            strays = await self.services.sandboxes.running_with_metadata({"task_id": self.task.id})
-            for sandbox_id in strays:
-                log.warning("destroying stray sandbox %s of task %s", sandbox_id, self.task.id)
-                await self.services.sandboxes.destroy(sandbox_id)
-        except ServiceError as error:
-            log.warning("could not look for stray sandboxes of task %s: %s", self.task.id, error.message)
+    async def _destroy_strays_of(self, run_ids: Sequence[str]) -> None:
+        """Kill what E2B still runs for these runs: a creation that timed out here may have succeeded there
+        (the answer came too late), leaving a sandbox the run never knew of. Found by the run's id in the
+        metadata, never by the task's: a sandbox made by hand for the task, or by its next run, is not ours."""
+        for run_id in run_ids:
+            try:
+                strays = await self.services.sandboxes.running_with_metadata({"run_id": run_id})
+                for sandbox_id in strays:
+                    log.warning("destroying stray sandbox %s of run %s (task %s)", sandbox_id, run_id, self.task.id)
+                    await self.services.sandboxes.destroy(sandbox_id)
+            except ServiceError as error:
+                log.warning("could not look for stray sandboxes of run %s: %s", run_id, error.message)
 
     @runs_to_completion
     async def _mark_destroyed(self, row_id: str) -> None:

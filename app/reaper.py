@@ -4,7 +4,9 @@ A sandbox creation that timed out here may still have happened at E2B, its answe
 the pipeline gave up on it and moved on; the pipeline's own sweep at its end finds such a sandbox
 only if it exists by then. Every worker therefore also looks on a timer
 (`SANDBOX_REAP_INTERVAL_S`): a running sandbox a pipeline created (metadata `origin=pipeline`)
-whose task is in this platform's database and has no running job is destroyed. Sandboxes made
+whose task is in this platform's database and whose run is over is destroyed. A run is over unless
+it is the current run (`Job.run_id`) of a running job: a job's earlier runs (a dead worker's) are
+over as soon as it is taken over, while the task's current run keeps its sandbox. Sandboxes made
 through `POST /api/v1/sandboxes` carry no such mark and are their owners' to destroy; sandboxes of
 tasks this platform does not know belong to another platform using the same E2B account (staging
 beside production) and are left to it. Several workers reaping at once is harmless: destroying a
@@ -13,6 +15,7 @@ sandbox already gone is not an error.
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,6 +30,26 @@ log = logging.getLogger(__name__)
 PIPELINE_ORIGIN = {"origin": "pipeline"}
 
 
+@dataclass(frozen=True)
+class _LiveRuns:
+    """What the database says of the listed sandboxes' tasks: which are this platform's, which have a
+    running job, and the runs those jobs are running now."""
+
+    tasks: set[str]
+    busy_tasks: set[str]
+    current_runs: set[str]
+
+    def is_over(self, metadata: dict[str, str]) -> bool:
+        task_id = metadata.get("task_id")
+        if task_id not in self.tasks:
+            return False  # another platform's, or not a task's at all
+        run_id = metadata.get("run_id")
+        if run_id is None:
+            # Made before runs had ids: all that can be told is whether its task still has a running job.
+            return task_id not in self.busy_tasks
+        return run_id not in self.current_runs
+
+
 class SandboxReaper:
     def __init__(
         self, sessionmaker: async_sessionmaker[AsyncSession], sandboxes: E2BSandboxService, interval_s: float
@@ -36,17 +59,17 @@ class SandboxReaper:
         self.interval_s = interval_s
 
     async def reap_once(self) -> list[str]:
-        """Destroy the pipeline sandboxes of this platform's tasks that no running job owns; returns their ids."""
+        """Destroy the pipeline sandboxes of this platform's tasks whose runs are over; returns their ids."""
         running = await self._sandboxes.running_sandboxes(PIPELINE_ORIGIN)
         if not running:
             return []
         task_ids = {sandbox.metadata["task_id"] for sandbox in running if "task_id" in sandbox.metadata}
-        unowned = await self._tasks_without_a_running_job(task_ids)
+        live = await self._live_runs(task_ids)
         reaped = []
         for sandbox in running:
-            if sandbox.metadata.get("task_id") not in unowned:
+            if not live.is_over(sandbox.metadata):
                 continue
-            log.warning("destroying sandbox %s (%s): its task has no running job", sandbox.sandbox_id, sandbox.metadata)
+            log.warning("destroying sandbox %s (%s): its run is over", sandbox.sandbox_id, sandbox.metadata)
             try:
                 await self._sandboxes.destroy(sandbox.sandbox_id)
             except ServiceError as error:
@@ -56,16 +79,15 @@ class SandboxReaper:
         return reaped
 
     @runs_to_completion
-    async def _tasks_without_a_running_job(self, task_ids: set[str]) -> set[str]:
-        """Those of `task_ids` that are this platform's tasks and have no running job."""
+    async def _live_runs(self, task_ids: set[str]) -> _LiveRuns:
         async with self._sessionmaker() as session:
             ours = set(await session.scalars(select(Task.id).where(Task.id.in_(task_ids))))
-            busy = set(
-                await session.scalars(
-                    select(Job.task_id).where(Job.task_id.in_(task_ids), Job.state == JobState.RUNNING)
+            running = (
+                await session.execute(
+                    select(Job.task_id, Job.run_id).where(Job.task_id.in_(task_ids), Job.state == JobState.RUNNING)
                 )
-            )
-        return ours - busy
+            ).all()
+        return _LiveRuns(ours, {task_id for task_id, _ in running}, {run_id for _, run_id in running if run_id})
 
     async def run_forever(self) -> None:
         """Reap now (a platform restarting after a crash cleans up at once), then every interval."""

@@ -4,7 +4,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from app.repositories import MAX_LENGTH as REPOSITORY_MAX_LENGTH
 from app.repositories import SHAPE as REPOSITORY_SHAPE
@@ -43,9 +43,30 @@ RepositoryName = Annotated[
 ]
 
 
+def unstorable(text: str) -> str | None:
+    """Why no database of the platform's can store `text` (PostgreSQL refuses NUL in text, and text that
+    is not valid Unicode cannot be encoded as UTF-8 by either), or None when it can."""
+    if "\x00" in text:
+        return "must not contain the NUL character (\\u0000), which cannot be stored"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must not contain unpaired surrogates (such as \\ud800): it is not valid Unicode text"
+    return None
+
+
 class StrictBody(BaseModel):
     # Unknown fields are a client mistake worth reporting, not ignoring.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        # Before any other check of the field: a client's text that the database would refuse is
+        # the client's mistake (422, naming the field), never the database's (503) or ours (500).
+        if isinstance(value, str) and (reason := unstorable(value)):
+            raise ValueError(reason)
+        return value
 
 
 class SquadCreate(StrictBody):

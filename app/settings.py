@@ -1,4 +1,4 @@
-"""Configuration of the platform, read from environment variables (documented in the README)."""
+"""Configuration of the platform, read from environment variables (documented in docs/configuration.md)."""
 
 from functools import lru_cache
 
@@ -49,7 +49,11 @@ class Settings(BaseSettings):
     worker_poll_interval_s: float = 0.5
     # Jobs one worker (the in-app one, or each `python -m app worker`) runs at the same time.
     worker_concurrency: int = Field(8, ge=1)
-    job_lease_s: float = 120.0
+    # How long a claimed job stays its worker's without a renewal. The worker renews it three times
+    # per lease (a renewal waits at most a sixth of it for the database, then tries again), so only a
+    # dead worker stops renewing; its job is taken over once the lease runs out: within 10 s of the
+    # death, plus WORKER_POLL_INTERVAL_S for another worker to look.
+    job_lease_s: float = Field(10.0, gt=0)
     # How often each worker destroys the sandboxes of pipelines that are over (app/reaper.py); 0: never.
     sandbox_reap_interval_s: float = Field(60.0, ge=0)
     command_timeout_s: float = 120.0

@@ -140,7 +140,9 @@ async def bench_e2b(count: int) -> list[Result]:
     try:
         async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": API_KEY}, limits=limits) as client:
             sandboxes = [
-                (await client.post("/v2/sandboxes", json={"templateID": "base", "timeout": 3600})).json()
+                (
+                    await client.post("/v2/sandboxes", json={"templateID": "base", "timeout": 3600, "secure": True})
+                ).json()
                 for _ in range(10)
             ]
             first = sandboxes[0]

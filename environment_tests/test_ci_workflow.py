@@ -1,5 +1,5 @@
 """.github/workflows/: valid workflows whose jobs run Makefile targets that exist, in the tiers the
-README promises (pull request p0, push to main p0+p1, nightly everything), keeping their reports,
+docs/running.md promises (pull request p0, push to main p0+p1, nightly everything), keeping their reports,
 and publishing their JUnit XML."""
 
 import fnmatch

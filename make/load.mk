@@ -1,6 +1,7 @@
-# The load suite's benchmarks and its distributed run. Included by the Makefile (VENV, PY, STAMP and
-# REPORTS come from there; `test-load`, the CI smoke, is in the Makefile itself).
+# The load suite (`locust -f load/`): CI's smoke, the benchmarks and a distributed run. Included by
+# the Makefile (VENV, PY, STAMP and REPORTS come from there).
 #
+#   make test-load           the smoke of load/locust.conf against a fresh stack, judged by the SLO gate
 #   make bench-load          the figures of BENCHMARKS.md, each scenario against a fresh stack:
 #                            smoke, 1,000 streams held 60 s (SQLite, then PostgreSQL), 100
 #                            assignments in flight, API stress
@@ -9,7 +10,17 @@
 # Every run leaves Locust's HTML report, CSV stats and log under reports/load/<run>/, and the
 # stack's logs under reports/stack/load-<run>/. The scenarios are in load/scenarios.py.
 
-.PHONY: bench-load load-distributed
+##@ Load suite (locust -f load/)
+
+.PHONY: test-load bench-load load-distributed
+
+# Locust's options in test-load. The smoke profile (users, run time, reports) lives in
+# load/locust.conf; the nightly CI adds `--scenario stress`, or `--scenario soak --soak-minutes 30`.
+LOAD_ARGS ?= --config load/locust.conf
+
+test-load: $(STAMP) ## the load smoke (LOAD_ARGS) against a fresh stack, judged by the SLO gate
+	@mkdir -p $(REPORTS)/load
+	$(PY) -m tools.stack run --log-dir $(REPORTS)/stack/load -- $(VENV)/bin/locust $(LOAD_ARGS)
 
 LOCUST := $(VENV)/bin/locust
 LOAD_REPORTS := $(REPORTS)/load
@@ -39,7 +50,7 @@ define bench_run
 endef
 BENCH_RUNS := bench-smoke bench-streams bench-streams-postgres bench-pipeline bench-stress
 
-bench-load: $(STAMP)
+bench-load: $(STAMP) ## the load figures of BENCHMARKS.md: smoke, 1,000 streams, 100 assignments, stress
 	@echo "machine: $$(nproc) CPUs, $$(free -g | awk '/^Mem:/ {print $$2 " GB"}') memory, load average $$(cut -d' ' -f1-3 /proc/loadavg)"
 	$(call bench_run,bench-smoke,--scenario smoke)
 	$(call bench_run,bench-streams,--scenario streams --streams 1000 --hold-s 60)
@@ -57,7 +68,7 @@ bench-load: $(STAMP)
 # A master and two worker processes on loopback, on a port free at the time; the master waits for
 # both (--expect-workers) and merges their statistics into its report. LOAD_SCENARIO chooses the
 # scenario (default: the smoke of load/locust.conf).
-load-distributed: $(STAMP)
+load-distributed: $(STAMP) ## the load smoke with a Locust master and two workers on loopback (LOAD_SCENARIO)
 	@mkdir -p $(LOAD_REPORTS)/distributed
 	$(call LOAD_STACK,distributed) bash -c '\
 	  port=$$($(PY) -c "from fixtures.stack import free_port; print(free_port())"); \

@@ -1,9 +1,12 @@
 """How failures outside the platform reach a client: a 502 or 503 with a message, never a 500."""
 
+import json
 import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -50,7 +53,20 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": Problem, "description": PROBLEMS[status]} for status in statuses}
 
 
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with everything beyond ASCII escaped: an answer that quotes the client's own input back
+    (a 422's `input`) stays encodable when that input is not valid Unicode (an unpaired surrogate)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer, rendered so that it cannot fail on what it quotes.
+        return _AsciiJSONResponse({"detail": jsonable_encoder(error.errors())}, status_code=422)
+
     @app.exception_handler(ServiceError)
     async def service_failed(request: Request, error: ServiceError) -> JSONResponse:
         # A conflict with the state of the work is the client's to resolve (409); otherwise the

@@ -7,7 +7,7 @@ from app.api.deps import end_transaction, get_runtime, get_session
 from app.api.errors import documented
 from app.api.sandboxes import live_handle, own_sandbox
 from app.auth import current_squad
-from app.models import Squad
+from app.models import Sandbox, Squad
 from app.redaction import redact
 from app.runtime import Runtime
 from app.schemas import BranchRequest, CloneRequest, CommitRequest, GitResult
@@ -16,11 +16,15 @@ router = APIRouter(prefix="/git", tags=["git"], responses=documented(400, 401, 4
 
 
 class _Output:
-    """Collects what git prints, for the response, with every secret the platform holds removed."""
+    """Collects what git prints, for the response, with every secret the platform holds removed, the
+    sandbox's envd access token among them."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, sandbox: Sandbox) -> None:
         self.chunks: list[str] = []
-        self._secrets = runtime.settings.secrets()
+        self._secrets = [
+            *runtime.settings.secrets(),
+            *([sandbox.envd_access_token] if sandbox.envd_access_token else []),
+        ]
 
     async def __call__(self, stream: str, text: str) -> None:
         self.chunks.append(text)
@@ -40,7 +44,7 @@ async def clone(
     handle = live_handle(sandbox)
     await end_transaction(session)
     repository = await runtime.github.get_repository(squad.repository)
-    output = _Output(runtime)
+    output = _Output(runtime, sandbox)
     await runtime.git.clone(handle, repository.clone_url, repository.default_branch, output)
     return GitResult(
         sandbox_id=sandbox.id,
@@ -59,7 +63,7 @@ async def branch(
 ) -> GitResult:
     sandbox, _ = await own_sandbox(session, squad, body.sandbox_id)
     await end_transaction(session)
-    output = _Output(runtime)
+    output = _Output(runtime, sandbox)
     await runtime.git.create_branch(live_handle(sandbox), body.branch, output)
     return GitResult(sandbox_id=sandbox.id, repository=squad.repository, branch=body.branch, output=output.text())
 
@@ -73,7 +77,7 @@ async def commit(
 ) -> GitResult:
     sandbox, task = await own_sandbox(session, squad, body.sandbox_id)
     await end_transaction(session)
-    output = _Output(runtime)
+    output = _Output(runtime, sandbox)
     await runtime.git.commit(live_handle(sandbox), body.message, "agent-squad", output)
     return GitResult(sandbox_id=sandbox.id, repository=squad.repository, branch=task.branch or "", output=output.text())
 
@@ -87,7 +91,7 @@ async def push(
 ) -> GitResult:
     sandbox, task = await own_sandbox(session, squad, body.sandbox_id)
     await end_transaction(session)
-    output = _Output(runtime)
+    output = _Output(runtime, sandbox)
     await runtime.git.push(live_handle(sandbox), body.branch, output)
     task.branch = body.branch
     await session.commit()

@@ -4,14 +4,15 @@ import base64
 from datetime import datetime
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import get_session
 from app.api.errors import documented
 from app.auth import current_squad
 from app.events import record_event
-from app.models import Agent, Job, Squad, Task, TaskStatus
+from app.models import ACTIVE_JOB_STATES, Agent, Job, Squad, Task, TaskStatus
 from app.schemas import TaskAssign, TaskCreate, TaskOut, TaskUpdate
 
 router = APIRouter(tags=["tasks"], responses=documented(401, 503))
@@ -160,13 +161,43 @@ async def assign_task(
     agent = await session.get(Agent, body.agent_id)
     if agent is None or agent.squad_id != squad.id:
         raise HTTPException(404, f"agent {body.agent_id} not found")
-    if task.status != TaskStatus.TODO:
-        raise HTTPException(409, f"task {task.id} is {task.status}; only a task in 'todo' can be assigned")
 
-    task.agent_id = agent.id
-    task.status = TaskStatus.IN_PROGRESS
+    # Read-then-write would let simultaneous requests (on PostgreSQL, or across processes) each see
+    # 'todo' and each start a run: the check and the change are one statement, so exactly one
+    # request changes the row and the others find it changed.
+    assigned = await session.execute(
+        update(Task)
+        .where(
+            Task.id == task.id,
+            Task.squad_id == squad.id,
+            Task.status == TaskStatus.TODO,
+            ~exists().where(Job.task_id == Task.id, Job.state.in_(ACTIVE_JOB_STATES)),
+        )
+        .values(status=TaskStatus.IN_PROGRESS, agent_id=agent.id)
+        .execution_options(synchronize_session=False)
+    )
+    if assigned.rowcount != 1:  # type: ignore[attr-defined]
+        raise await _not_assignable(session, task)
+    await session.refresh(task)
     # The job is stored in the same transaction as the assignment, so neither exists without the other.
     session.add(Job(task_id=task.id))
     await record_event(session, squad.id, "task.assigned", {"agent_id": agent.id}, task_id=task.id, agent_id=agent.id)
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:
+        # The index of one active job per task (app/models.py) caught what the update could not see.
+        await session.rollback()
+        raise HTTPException(409, f"task {task.id} is already being worked on; it cannot be assigned twice") from None
     return task
+
+
+async def _not_assignable(session: AsyncSession, task: Task) -> HTTPException:
+    """The 409 of an assignment that changed nothing, saying why: the task is not in 'todo', or its
+    previous run has not let go of it yet (a failed task moved back to 'todo' while that run cleans up)."""
+    await session.refresh(task)
+    if task.status != TaskStatus.TODO:
+        return HTTPException(409, f"task {task.id} is {task.status}; only a task in 'todo' can be assigned")
+    return HTTPException(
+        409,
+        f"task {task.id}'s previous run is still finishing (destroying its sandbox); assign it again once it has ended",
+    )

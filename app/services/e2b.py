@@ -100,7 +100,14 @@ class E2BSandboxService:
     async def create(self, metadata: dict[str, str] | None = None) -> SandboxHandle:
         """Start a sandbox from the template. Raises SandboxQuotaExceeded, SandboxTimeout, SandboxAuthError."""
         action = "creating a sandbox"
-        body = {"templateID": self._template, "timeout": self._sandbox_timeout_s, "metadata": metadata or {}}
+        # secure: envd accepts only requests carrying the sandbox's access token (X-Access-Token), which
+        # the answer holds; without it anyone who knows the sandbox's id can run commands in it.
+        body = {
+            "templateID": self._template,
+            "timeout": self._sandbox_timeout_s,
+            "metadata": metadata or {},
+            "secure": True,
+        }
 
         async def attempt() -> SandboxHandle:
             response = await self._send("POST", "/sandboxes", action, json=body)

@@ -13,8 +13,11 @@ many of them.
 - Each claim gets a lease token of its own (worker name and claim number), renewed while the
   pipeline runs; renewing and finishing check the token, so a job whose lease ran out and was
   taken over (by another process, or another slot of this one) is only ever finished by its
-  current holder. A job taken over re-runs a pipeline that resumes: it reuses the pushed branch
-  and finds the pull request already opened, so no pull request is opened twice.
+  current holder. Each claim also starts a run of its own id (`Job.run_id`; the job keeps its
+  earlier runs' in `earlier_run_ids`): the run's sandboxes carry it, so a run destroys only what
+  it made, and a takeover destroys what the runs before it left. A job taken over re-runs a
+  pipeline that resumes: it reuses the pushed branch and finds the pull request already opened,
+  so no pull request is opened twice.
 - Stopping (cancelling `run_forever`, SIGTERM/SIGINT for `python -m app worker`) claims nothing
   more, cancels the running pipelines (each still destroys its sandbox) and hands their jobs back
   to the queue at once, for the next worker, instead of leaving them until their leases run out.
@@ -32,9 +35,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.db import finish_then_cancel, runs_to_completion
+from app.db import finish_then_cancel, lock_wait, runs_to_completion
 from app.events import EventSignal
-from app.models import Job, JobState, utcnow
+from app.models import Job, JobState, new_id, utcnow
 from app.pipeline import Pipeline
 from app.reaper import SandboxReaper
 
@@ -43,6 +46,14 @@ log = logging.getLogger(__name__)
 # How long a stopping worker waits for its cancelled pipelines to clean up (destroy their
 # sandboxes, hand their jobs back); after that their leases run out and others take them over.
 STOP_GRACE_S = 10.0
+# A running job's lease is renewed this many times per lease, so that a renewal or two may fail (the
+# database busy, or briefly away) before the lease runs out.
+RENEWALS_PER_LEASE = 3
+# A renewal waits for the database's lock at most this share of the lease, then fails and is tried
+# again after another share: queued behind the other writers for the database's own 30 s (SQLite's
+# busy timeout), one renewal could outlast the lease it renews.
+RENEWAL_LOCK_WAIT_SHARE = 1 / 6
+RENEWAL_RETRY_SHARE = 1 / 30
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -107,6 +118,9 @@ class Worker:
             job.attempts += 1
             job.lease_owner = f"{self.name}#{next(self._claims)}"
             job.lease_expires_at = now + self._lease
+            if job.run_id is not None:
+                job.earlier_run_ids = [*(job.earlier_run_ids or []), job.run_id]
+            job.run_id = new_id()
             await session.commit()
             return job
 
@@ -126,16 +140,44 @@ class Worker:
         """Store how the job ended even when the worker is being stopped meanwhile."""
         await finish_then_cancel(self._finish(job, state))
 
-    async def _keep_lease(self, job: Job) -> None:
-        """Renew the lease while the pipeline runs, so only a dead worker's job is taken over."""
+    async def _keep_lease(self, job: Job, lost: asyncio.Event, runner: asyncio.Task[None]) -> None:
+        """Renew the lease while the pipeline runs, so only a dead worker's job is taken over.
+
+        A renewal that fails is tried again soon, not given up: one busy moment of the database
+        must not leave a live worker's job to be taken over when its lease runs out. A lease found
+        in another worker's hands (this one stalled past it) stops this run: the job is that
+        worker's now, and two runs of one task would fight over its outcome.
+        """
+        lease_s = self._lease.total_seconds()
+        delay_s = lease_s / RENEWALS_PER_LEASE
         while True:
-            await asyncio.sleep(self._lease.total_seconds() / 3)
-            if not await self._renew_lease(job):
-                return
+            await asyncio.sleep(delay_s)
+            try:
+                if not await self._renew_lease(job):
+                    log.warning(
+                        "worker %s lost the lease of job %s to another worker; stopping its run",
+                        job.lease_owner,
+                        job.id,
+                    )
+                    lost.set()
+                    runner.cancel()
+                    return
+            except Exception as error:
+                log.warning(
+                    "worker %s could not renew the lease of job %s (%s: %s); trying again",
+                    job.lease_owner,
+                    job.id,
+                    type(error).__name__,
+                    error,
+                )
+                delay_s = lease_s * RENEWAL_RETRY_SHARE
+            else:
+                delay_s = lease_s / RENEWALS_PER_LEASE
 
     @runs_to_completion
     async def _renew_lease(self, job: Job) -> bool:
         async with self._sessionmaker() as session:
+            await session.connection(execution_options=lock_wait(self._lease.total_seconds() * RENEWAL_LOCK_WAIT_SHARE))
             stored = await session.get(Job, job.id)
             if stored is None or stored.lease_owner != job.lease_owner:
                 return False
@@ -146,17 +188,25 @@ class Worker:
     async def _run_claimed(self, job: Job) -> None:
         if job.attempts > self._max_attempts:
             await self._pipeline.give_up(
-                job.task_id, f"gave up after {self._max_attempts} attempts: the workers running it stopped mid-way"
+                job.task_id,
+                f"gave up after {self._max_attempts} attempts: the workers running it stopped mid-way",
+                earlier_run_ids=job.earlier_run_ids or [],
             )
             await self._settle(job, JobState.FAILED)
             return
         log.info("worker %s runs job %s (task %s, attempt %d)", job.lease_owner, job.id, job.task_id, job.attempts)
-        lease = asyncio.create_task(self._keep_lease(job))
+        runner = asyncio.current_task()
+        assert runner is not None
+        lost = asyncio.Event()
+        lease = asyncio.create_task(self._keep_lease(job, lost, runner))
         try:
-            await self._pipeline.run(job.task_id)
+            await self._pipeline.run(job.task_id, run_id=job.run_id, earlier_run_ids=job.earlier_run_ids or [])
         except asyncio.CancelledError:
-            # Stopping: the pipeline has destroyed its sandbox; the job goes back to the queue.
             lease.cancel()
+            # The pipeline has destroyed its own sandbox either way.
+            if lost.is_set() and runner.uncancel() == 0:
+                return  # only the lost lease stopped it: the job and its outcome are the new holder's
+            # Stopping: the job goes back to the queue.
             log.info("worker %s stopped job %s; it is queued again", job.lease_owner, job.id)
             await self._settle(job, JobState.QUEUED)
             raise

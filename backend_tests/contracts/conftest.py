@@ -20,9 +20,13 @@ from mocks.e2b.router import e2b_router
 from mocks.github import FakeGitHub
 from mocks.github.app import build_app as build_github_app
 from mocks.github.router import github_router
+from mocks.llm import FakeLLM
+from mocks.llm.app import build_app as build_llm_app
+from mocks.llm.router import llm_router
 
 E2B_KEY = "e2b_" + "ab12" * 10
 GITHUB_TOKEN = "ghp_contract_token"
+LLM_KEY = "sk-contract-" + "c0ffee" * 6
 
 
 # -- the fakes: one object per worker session, served in a thread; state reset after every test --------
@@ -94,6 +98,33 @@ def github_url(github_server: tuple[FakeGitHub, ServerHandle], fake_github: Fake
     return github_server[1].url
 
 
+@pytest.fixture(scope="session")
+def llm_server() -> Iterator[tuple[FakeLLM, ServerHandle]]:
+    fake = FakeLLM([LLM_KEY])
+    observed(fake, "openai")
+    server = serve_in_thread(build_llm_app(fake))
+    yield fake, server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def llm_api_key() -> str:
+    return LLM_KEY
+
+
+@pytest.fixture
+def fake_llm(llm_server: tuple[FakeLLM, ServerHandle]) -> Iterator[FakeLLM]:
+    fake, _ = llm_server
+    yield fake
+    fake.reset()
+
+
+@pytest.fixture
+def llm_url(llm_server: tuple[FakeLLM, ServerHandle], fake_llm: FakeLLM) -> str:
+    """The fake LLM server's URL (its API is under /v1; the fake is reset after the test, like with `fake_llm`)."""
+    return llm_server[1].url
+
+
 # -- the same fakes through respx ---------------------------------------------------------------------------
 # Built once per session (building one costs milliseconds: the fake's app and its routes) and started per
 # test: respx snapshots a router when it starts and rolls back a test's route changes and calls when it stops.
@@ -109,6 +140,12 @@ def _built_github_router(github_server: tuple[FakeGitHub, ServerHandle]) -> resp
     return github_router(fake, passthrough_urls=(server.url,))
 
 
+@pytest.fixture(scope="session")
+def _built_llm_router(llm_server: tuple[FakeLLM, ServerHandle]) -> respx.MockRouter:
+    fake, server = llm_server
+    return llm_router(fake, passthrough_urls=(server.url,))
+
+
 @pytest.fixture
 def e2b_routes(_built_e2b_router: respx.MockRouter, fake_e2b: FakeE2B) -> Iterator[respx.MockRouter]:
     """The fake E2B answering E2B's own URLs (api.e2b.app, envd) in process, for this test."""
@@ -120,6 +157,13 @@ def e2b_routes(_built_e2b_router: respx.MockRouter, fake_e2b: FakeE2B) -> Iterat
 def github_routes(_built_github_router: respx.MockRouter, fake_github: FakeGitHub) -> Iterator[respx.MockRouter]:
     """The fake GitHub answering api.github.com in process, for this test."""
     with _built_github_router as router:
+        yield router
+
+
+@pytest.fixture
+def llm_routes(_built_llm_router: respx.MockRouter, fake_llm: FakeLLM) -> Iterator[respx.MockRouter]:
+    """The fake LLM answering https://api.openai.com/v1 in process, for this test."""
+    with _built_llm_router as router:
         yield router
 
 
@@ -175,7 +219,7 @@ def responses_follow_the_official_schemas() -> Iterator[None]:
 
 
 def observed(fake: FakeService, service: str) -> None:
-    """Check every response of `fake` against the official description of `service` ("e2b" or "github")."""
+    """Check every response of `fake` against the official description of `service` ("e2b", "github", "openai")."""
     fake.add_response_observer(GUARD.observer(ServiceContract(service)))
 
 
@@ -203,3 +247,8 @@ def e2b_schema() -> SchemaCheck:
 @pytest.fixture(scope="session")
 def envd_schema() -> SchemaCheck:
     return SchemaCheck("envd", "envd")
+
+
+@pytest.fixture(scope="session")
+def openai_schema() -> SchemaCheck:
+    return SchemaCheck("openai", "OpenAI")

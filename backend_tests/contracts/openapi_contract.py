@@ -17,6 +17,13 @@ declares and the body is valid against that status's schema. Decisions, where th
 - Known, deliberate deviations are listed in DEVIATIONS with their reason.
 - A "malformed" fault, or a fault whose rule supplies its own body, is answered verbatim, and a "reset"
   fault has no answer at all: not checked.
+- OpenAI's description is OpenAPI 3.1, whose schemas are JSON Schema 2020-12 (`const`, `type` lists,
+  `$ref` beside other keywords): it is checked with a 2020-12 validator, the others with draft 4. It
+  still writes `nullable` in places (the stream's `finish_reason`, `usage`), read as "or null" as for 3.0.
+  Its paths are below the server's /v1, which the fake serves them under.
+- An answer the description allows as a server-sent event stream (`event_stream_schema`: a chat
+  completion with `stream: true`) is checked event by event: `data: <JSON>` events each valid against
+  the event schema, the last one `data: [DONE]`.
 
 Fakes running in another process (python -m mocks.*) are checked client-side with client_side_problems().
 """
@@ -50,7 +57,12 @@ ALIASES = {
 }
 # envd shares the fake E2B's port; its operations are told apart by the fake's operation names.
 ENVD_OPERATIONS = {"envd_health": "GET /health", "files_read": "GET /files", "files_write": "POST /files"}
-FALLBACK_ERROR = {"github": "basic-error", "e2b": "Error", "envd": "Error"}
+FALLBACK_ERROR = {"github": "basic-error", "e2b": "Error", "envd": "Error", "openai": "ErrorResponse"}
+# The path every operation of a description is served under (its `servers` URL's path).
+PATH_PREFIX = {"openai": "/v1"}
+VALIDATORS: dict[str, type[jsonschema.protocols.Validator]] = {"openai": jsonschema.Draft202012Validator}
+EVENT_STREAM = "text/event-stream"
+DONE = "[DONE]"
 DEVIATIONS = {
     ("e2b", "GET /health", 200): "the project asks every service for 200 when ready (the spec says 204)",
 }
@@ -93,13 +105,16 @@ def load(service: str) -> dict[str, Any]:
     document["components"]["schemas"] = openapi_to_json_schema(document["components"]["schemas"])
     for operation in document["operations"].values():
         for response in operation["responses"].values():
-            response["schema"] = openapi_to_json_schema(response["schema"])
+            for key in ("schema", "event_stream_schema"):
+                if key in response:
+                    response[key] = openapi_to_json_schema(response[key])
     return document
 
 
 def schema_problems(service: str, schema: dict[str, Any], instance: Any) -> list[str]:
     components = load(service)["components"]
-    validator = jsonschema.Draft4Validator({**schema, "components": components}, format_checker=FORMATS)
+    validator_class = VALIDATORS.get(service, jsonschema.Draft4Validator)
+    validator = validator_class({**schema, "components": components}, format_checker=FORMATS)
     errors = sorted(validator.iter_errors(instance), key=lambda error: list(error.path))
     return [f"{'/'.join(map(str, error.path)) or '(root)'}: {error.message[:200]}" for error in errors[:5]]
 
@@ -120,7 +135,7 @@ def _template_regex(template: str) -> re.Pattern[str]:
 class ServiceContract:
     """The operations of one fake's official description, found by method and path."""
 
-    name: str  # "github" or "e2b"
+    name: str  # "github", "e2b" or "openai"
     routes: list[tuple[str, re.Pattern[str], str]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -128,7 +143,7 @@ class ServiceContract:
         self.routes = []
         for key in keys:
             method, template = key.split(" ", 1)
-            self.routes.append((method, _template_regex(template), key))
+            self.routes.append((method, _template_regex(PATH_PREFIX.get(self.name, "") + template), key))
 
     def operation_key(self, observed: ObservedResponse) -> tuple[str, str] | None:
         """(service, "METHOD /template") of the operation a response answers, or None."""
@@ -167,6 +182,8 @@ class ServiceContract:
             return (
                 [] if not observed.body else [f"{key} {observed.status} must have no body, got {observed.body[:80]!r}"]
             )
+        if content_type == EVENT_STREAM and "event_stream_schema" in declared:
+            return self._event_stream_problems(service, declared["event_stream_schema"], observed, key)
         if content_type != declared["content_type"]:
             return [
                 f"{key} {observed.status}: content type {content_type!r}, "
@@ -185,6 +202,49 @@ class ServiceContract:
         except ValueError:
             return [f"{label} {observed.status}: the body is not JSON: {observed.body[:80]!r}"]
         return [f"{label} {observed.status}: {problem}" for problem in schema_problems(service, schema, body)]
+
+    def _event_stream_problems(
+        self, service: str, schema: dict[str, Any], observed: ObservedResponse, key: str
+    ) -> list[str]:
+        label = f"{key} {observed.status} (stream)"
+        try:
+            datas = event_stream_data(observed.body.decode())
+        except ValueError as error:
+            return [f"{label}: {error}"]
+        if not datas or datas[-1] != DONE:
+            return [f"{label}: the stream does not end with `data: {DONE}`"]
+        problems = [f"{label}: `data: {DONE}` before the end" for data in datas[:-1] if data == DONE]
+        for number, data in enumerate(datas[:-1]):
+            if data == DONE:
+                continue
+            try:
+                event = json.loads(data)
+            except ValueError:
+                problems.append(f"{label}: event {number} is not JSON: {data[:80]!r}")
+                continue
+            problems += [f"{label}: event {number}: {problem}" for problem in schema_problems(service, schema, event)]
+            if len(problems) >= 5:
+                break
+        return problems[:5]
+
+
+def event_stream_data(text: str) -> list[str]:
+    """The data of each event of a server-sent event stream (comments and blank events left out).
+
+    Only what the fakes send is accepted: `data:` lines (and `:` comments), each event ended by a blank line.
+    """
+    if text and not text.endswith("\n\n"):
+        raise ValueError(f"the stream does not end with a blank line: {text[-80:]!r}")
+    datas = []
+    for event in text.split("\n\n")[:-1]:
+        lines = [line for line in event.split("\n") if not line.startswith(":")]
+        if not lines:
+            continue
+        strange = [line for line in lines if not line.startswith("data:")]
+        if strange:
+            raise ValueError(f"a line that is no `data:` field: {strange[0][:80]!r}")
+        datas.append("\n".join(line.removeprefix("data:").removeprefix(" ") for line in lines))
+    return datas
 
 
 def client_side_problems(service: str, response: httpx.Response) -> list[str]:

@@ -18,6 +18,8 @@ from mocks.e2b.connect_protocol import CONTENT_TYPE
 from mocks.e2b.router import E2B_API_URL, E2B_SANDBOX_URL
 from mocks.github import FakeGitHub
 from mocks.github.router import GITHUB_API_URL
+from mocks.llm import FakeLLM
+from mocks.llm.router import LLM_API_URL
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p1]
 
@@ -165,6 +167,31 @@ async def test_github_refuses_odd_names_with_404(
     assert response.status_code == 404
 
 
+LLM_BROKEN_BODIES = [
+    *BROKEN_BODIES,
+    b'{"model": "gpt-4o-mini", "messages": [null]}',
+    b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": [{"text": 1}]}]}',
+    b'{"model": "gpt-4o-mini", "messages": [{"role": "assistant", "tool_calls": [{"id": 1}]}]}',
+    b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]}',
+    b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "tools": "all"}',
+    b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}',
+    b'{"model": ["gpt-4o-mini"], "messages": [{"role": "user", "content": "x"}]}',
+    b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}], "n": 1.5}',
+]
+
+
+@pytest.mark.parametrize("body", LLM_BROKEN_BODIES, ids=range(len(LLM_BROKEN_BODIES)))
+async def test_llm_chat_completions_refuse_broken_bodies_with_400(
+    llm_routes: respx.MockRouter, fake_llm: FakeLLM, llm_api_key: str, body: bytes
+) -> None:
+    async with http.AsyncClient(base_url=LLM_API_URL, headers={"Authorization": f"Bearer {llm_api_key}"}) as llm:
+        response = await llm.post("/chat/completions", content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["type"] == "invalid_request_error"
+    assert fake_llm.conversations() == []
+
+
 @pytest.mark.parametrize(
     ("path", "body"),
     [
@@ -180,6 +207,14 @@ async def test_github_refuses_odd_names_with_404(
 )
 def test_the_admin_api_answers_bad_input_with_400(github_url: str, path: str, body: bytes) -> None:
     response = http.post(f"{github_url}{path}", content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]
+
+
+@pytest.mark.parametrize("body", [b"{", b"[]", b'{"match": 5, "turns": [{}]}', b'{"match": "x", "turns": "all"}'])
+def test_the_llm_admin_api_answers_bad_scripts_with_400(llm_url: str, body: bytes) -> None:
+    response = http.post(f"{llm_url}/_fake/scripts", content=body, headers={"Content-Type": "application/json"})
 
     assert response.status_code == 400, response.text
     assert response.json()["error"]

@@ -32,7 +32,9 @@ async def api(router: respx.MockRouter, e2b_api_key: str) -> AsyncIterator[httpx
 async def test_create_sandbox_answers_201_with_the_sandbox_schema(
     api: httpx.AsyncClient, router: respx.MockRouter, e2b_schema: SchemaCheck
 ) -> None:
-    response = await api.post("/v2/sandboxes", json={"templateID": "base", "timeout": 60, "metadata": {"k": "v"}})
+    response = await api.post(
+        "/v2/sandboxes", json={"templateID": "base", "timeout": 60, "metadata": {"k": "v"}, "secure": True}
+    )
 
     assert response.status_code == 201, response.text
     e2b_schema(response.json(), "Sandbox")

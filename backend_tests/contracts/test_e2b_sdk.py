@@ -20,7 +20,8 @@ pytestmark = [pytest.mark.contract, pytest.mark.priority_p0]
 
 def test_the_sdk_scenario_create_run_files_kill_twice(fake_e2b: FakeE2B, e2b_sdk_env: str) -> None:
     """The issue's scenario, end to end with the official SDK against the fake server:
-    create, run (stdout, exit code; non-zero raises), write and read a file, kill, kill again."""
+    create, run (stdout, exit code; non-zero raises), write and read a file, hand files between the
+    files API and commands by absolute paths outside the home (/tmp, /opt), kill, kill again."""
     sandbox = Sandbox.create()
 
     result = sandbox.commands.run("echo hello from the sandbox")
@@ -28,6 +29,11 @@ def test_the_sdk_scenario_create_run_files_kill_twice(fake_e2b: FakeE2B, e2b_sdk
         sandbox.commands.run("exit 7")
     written = sandbox.files.write("work/notes.md", "# notes\n")
     read = sandbox.files.read("/home/user/work/notes.md")
+    sandbox.files.write("/tmp/shared/input.txt", "from the files api\n")
+    handed = sandbox.commands.run(
+        "mkdir -p /opt/out && tr a-z A-Z < /tmp/shared/input.txt > /opt/out/result.txt && cat /home/user/work/notes.md"
+    )
+    result_file = sandbox.files.read("/opt/out/result.txt")
     first_kill = sandbox.kill()
     second_kill = sandbox.kill()
 
@@ -35,6 +41,8 @@ def test_the_sdk_scenario_create_run_files_kill_twice(fake_e2b: FakeE2B, e2b_sdk
     assert failed.value.exit_code == 7
     assert (written.path, written.name) == ("/home/user/work/notes.md", "notes.md")
     assert read == "# notes\n"
+    assert handed.stdout == "# notes\n", "the command sees what the files API wrote"
+    assert result_file == "FROM THE FILES API\n", "the files API reads what the command wrote"
     assert (first_kill, second_kill) == (True, False)
     operations = [entry.operation for entry in fake_e2b.journal]
     assert operations == [
@@ -42,6 +50,9 @@ def test_the_sdk_scenario_create_run_files_kill_twice(fake_e2b: FakeE2B, e2b_sdk
         "process_start",
         "process_start",
         "files_write",
+        "files_read",
+        "files_write",
+        "process_start",
         "files_read",
         "kill_sandbox",
         "kill_sandbox",
@@ -80,7 +91,8 @@ def test_sdk_commands_share_the_sandbox_workspace_with_cwd_and_envs(fake_e2b: Fa
     )
 
     workspace = fake_e2b.workspace(sandbox.sandbox_id)
-    assert result.stdout == f"kept\nhello from-create\n{workspace / 'repo'}\n"
+    assert result.stdout == "kept\nhello from-create\n/home/user/repo\n"
+    assert (workspace / "repo" / "notes.txt").read_text() == "kept\n"
     sandbox.kill()
     assert not workspace.exists(), "killing the sandbox deletes its workspace"
 

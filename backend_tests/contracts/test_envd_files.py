@@ -131,3 +131,26 @@ async def test_a_bad_upload_content_type_gets_400(envd: httpx.AsyncClient) -> No
     response = await envd.post("/files", params={"path": "a.txt"}, content=b"x", headers={"Content-Type": "text/plain"})
 
     assert (response.status_code, response.json()["code"]) == (400, 400)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/usr/planted.txt", "error opening file: open /usr/planted.txt: read-only file system"),
+        (
+            "/usr/share/new-dir/planted.txt",
+            "error ensuring directories: failed to create directory: mkdir /usr/share/new-dir: read-only file system",
+        ),
+    ],
+    ids=["file", "directory"],
+)
+async def test_an_upload_into_a_read_only_system_directory_is_envds_permission_error(
+    envd: httpx.AsyncClient, envd_schema: SchemaCheck, path: str, message: str
+) -> None:
+    response = await envd.post(
+        "/files", params={"path": path}, content=b"x", headers={"Content-Type": "application/octet-stream"}
+    )
+
+    assert response.status_code == 500
+    envd_schema(response.json(), "Error")
+    assert response.json() == {"code": 500, "message": message}

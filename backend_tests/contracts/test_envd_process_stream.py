@@ -268,3 +268,15 @@ async def test_a_scripted_command_streams_the_scripted_output_instead_of_running
     assert output(events, "stderr") == " ! [rejected]        main -> main (non-fast-forward)\n"
     assert events[-1] == {"end": {"exitCode": 1, "exited": True, "status": "exit status 1"}} and end == {}
     assert used_up.json() == []
+
+
+async def test_a_user_envd_does_not_know_ends_the_stream_unauthenticated(
+    fake_e2b: FakeE2B, router: respx.MockRouter
+) -> None:
+    sandbox = fake_e2b.create_sandbox()
+
+    response = await start_in_process(sandbox, "id", Authorization="Basic bWFsbG9yeTo=")  # "mallory:"
+
+    events, end = events_and_end(response.content)
+    assert (response.status_code, events) == (200, [])
+    assert end["error"] == {"code": "unauthenticated", "message": "invalid username: 'mallory'"}

@@ -1,4 +1,5 @@
-"""`python -m mocks.e2b` and `python -m mocks.github`: the processes the stack launcher and compose start."""
+"""`python -m mocks.e2b`, `python -m mocks.github` and `python -m mocks.llm`: the processes the stack
+launcher and compose start."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 import select
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +35,7 @@ PUBLIC_URL_TOKEN = "ghp_public_url_token"
 FAKES = {
     "e2b": ("mocks.e2b", {"FAKE_E2B_API_KEYS": "e2b_" + "1" * 40 + ",e2b_" + "2" * 40, "FAKE_E2B_MAX_CONCURRENT": "1"}),
     "github": ("mocks.github", {"FAKE_GITHUB_TOKENS": "ghp_one,ghp_two"}),
+    "llm": ("mocks.llm", {"FAKE_LLM_API_KEYS": "sk-llm-one,sk-llm-two", "FAKE_LLM_TIME_TO_FIRST_TOKEN_MS": "250"}),
     "github-public-url": (
         "mocks.github",
         {"FAKE_GITHUB_TOKENS": PUBLIC_URL_TOKEN, "FAKE_GITHUB_PUBLIC_URL": "http://fake-github:8002/"},
@@ -57,7 +60,7 @@ def fake_urls() -> Iterator[dict[str, str]]:
         urls = {}
         for name, process in started.items():
             line = read_line(process, timeout=20)
-            match = re.fullmatch(r"fake (E2B|GitHub) listening on (http://127\.0\.0\.1:\d+)\n", line)
+            match = re.fullmatch(r"fake (E2B|GitHub|LLM) listening on (http://127\.0\.0\.1:\d+)\n", line)
             assert match, f"unexpected first line from {name}: {line!r}"
             urls[name] = match.group(2)
         yield urls
@@ -117,3 +120,25 @@ def test_python_m_mocks_github_puts_fake_github_public_url_in_clone_urls(fake_ur
 
     assert created.json()["clone_url"] == "http://fake-github:8002/acme/widgets.git"
     assert repository.json()["clone_url"] == "http://fake-github:8002/acme/widgets.git"
+
+
+def test_python_m_mocks_llm_answers_the_configured_keys_at_the_configured_pace(fake_urls) -> None:
+    url = fake_urls["llm"]
+    tools = [{"type": "function", "function": {"name": "write_file", "parameters": {"type": "object"}}}]
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Task 1"}], "tools": tools}
+
+    began = time.monotonic()
+    answer = http.post(f"{url}/v1/chat/completions", json=body, headers={"Authorization": "Bearer sk-llm-two"})
+    took = time.monotonic() - began
+    streamed = http.post(
+        f"{url}/v1/chat/completions", json={**body, "stream": True}, headers={"Authorization": "Bearer sk-llm-one"}
+    )
+    refused = http.get(f"{url}/v1/models", headers={"Authorization": "Bearer sk-llm-three"})
+    health = [http.get(f"{url}{path}").status_code for path in ("/health", "/_fake/health")]
+
+    assert answer.status_code == 200 and took >= 0.25, f"answered in {took:.3f}s"
+    assert answer.json()["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "write_file"
+    assert streamed.text.endswith("data: [DONE]\n\n")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (401, "invalid_api_key")
+    assert [client_side_problems("openai", response) for response in (answer, streamed, refused)] == [[], [], []]
+    assert health == [200, 200]

@@ -16,6 +16,7 @@ from fixtures.waiting import eventually
 from mocks.e2b import FakeE2B
 from mocks.e2b.router import E2B_API_URL, e2b_router
 from mocks.github import FakeGitHub
+from mocks.llm import FakeLLM
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p0]
 
@@ -380,3 +381,93 @@ def test_git_faults_fail_real_git_as_the_server_would(
 
     assert result.returncode != 0
     assert git_says in result.stderr, result.stderr
+
+
+# -- the fake LLM ---------------------------------------------------------------------------------------
+LLM_REQUEST = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Task f-1"}]}
+
+
+@pytest.fixture
+def llm_client(llm_url: str, llm_api_key: str, fake_llm: FakeLLM) -> Iterator[httpx.Client]:
+    with http.Client(base_url=llm_url, headers={"Authorization": f"Bearer {llm_api_key}"}, timeout=10) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    ("status", "type_", "message"),
+    [
+        (500, "server_error", "The server had an error while processing your request."),
+        (503, "server_error", "That model is currently overloaded with other requests."),
+        (429, "requests", "Rate limit reached"),
+    ],
+)
+def test_an_llm_status_fault_answers_with_openais_error_body(
+    llm_client: httpx.Client, status: int, type_: str, message: str
+) -> None:
+    llm_client.post("/_fake/faults", json={"operation": "create_chat_completion", "status": status, "times": 1})
+
+    failed = llm_client.post("/v1/chat/completions", json=LLM_REQUEST)
+    recovered = llm_client.post("/v1/chat/completions", json=LLM_REQUEST)
+
+    assert failed.status_code == status
+    assert set(failed.json()) == {"error"}
+    error = failed.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == (type_, None, None)
+    assert error["message"].startswith(message)
+    assert failed.headers["x-request-id"].startswith("req_")
+    assert recovered.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, {"retry-after": "1"}),
+        ({"retry-after-ms": "250"}, {"retry-after": "1", "retry-after-ms": "250"}),
+        ({"retry-after": "7"}, {"retry-after": "7"}),
+    ],
+    ids=["default", "own-retry-after-ms", "own-retry-after"],
+)
+def test_a_429_fault_says_when_to_retry_as_its_rule_says(
+    llm_client: httpx.Client, fake_llm: FakeLLM, headers: dict, expected: dict
+) -> None:
+    fake_llm.add_fault("create_chat_completion", 429, times=1, headers=headers)
+
+    response = llm_client.post("/v1/chat/completions", json=LLM_REQUEST)
+
+    retry_headers = {name: value for name, value in response.headers.items() if name.startswith("retry-after")}
+    assert retry_headers == expected
+    assert (response.headers["x-ratelimit-remaining-requests"], response.headers["x-ratelimit-limit-requests"]) == (
+        "0",
+        "10000",
+    )
+
+
+def test_a_reset_fault_drops_a_streamed_llm_request(llm_client: httpx.Client, fake_llm: FakeLLM) -> None:
+    fake_llm.add_fault("create_chat_completion", kind="reset", times=1, match={"body": {"stream": True}})
+
+    with pytest.raises(httpx.RemoteProtocolError):
+        llm_client.post("/v1/chat/completions", json={**LLM_REQUEST, "stream": True})
+    plain = llm_client.post("/v1/chat/completions", json=LLM_REQUEST)
+
+    assert plain.status_code == 200
+    assert [entry.fault for entry in fake_llm.requests("create_chat_completion")] == ["reset", None]
+
+
+def test_a_malformed_llm_answer_breaks_the_clients_json_parsing(llm_client: httpx.Client, fake_llm: FakeLLM) -> None:
+    fake_llm.add_fault("list_models", kind="malformed", times=1)
+
+    response = llm_client.get("/v1/models")
+
+    assert response.status_code == 200
+    with pytest.raises(json.JSONDecodeError):
+        response.json()
+
+
+def test_an_llm_rule_matching_the_model_spares_the_others(llm_client: httpx.Client, fake_llm: FakeLLM) -> None:
+    fake_llm.add_fault("create_chat_completion", 502, match={"body": {"model": "gpt-4o"}})
+
+    on_that_model = llm_client.post("/v1/chat/completions", json={**LLM_REQUEST, "model": "gpt-4o"})
+    on_another = llm_client.post("/v1/chat/completions", json=LLM_REQUEST)
+
+    assert (on_that_model.status_code, on_another.status_code) == (502, 200)
+    assert on_that_model.json()["error"]["type"] == "server_error"

@@ -17,6 +17,8 @@ from mocks.e2b import FakeE2B
 from mocks.e2b.app import build_app as build_e2b_app
 from mocks.github import FakeGitHub
 from mocks.github.app import build_app as build_github_app
+from mocks.llm import FakeLLM
+from mocks.llm.app import build_app as build_llm_app
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p1]
 
@@ -46,7 +48,14 @@ CHECKED = {
         "get_pull_request": ("GET", "/repos/a/b/pulls/1", "github", "GET /repos/{owner}/{repo}/pulls/{pull_number}"),
         "get_rate_limit": ("GET", "/rate_limit", "github", "GET /rate_limit"),
     },
+    "llm": {
+        "create_chat_completion": ("POST", "/v1/chat/completions", "openai", "POST /chat/completions"),
+        "list_models": ("GET", "/v1/models", "openai", "GET /models"),
+        "retrieve_model": ("GET", "/v1/models/gpt-4o:2024", "openai", "GET /models/{model}"),
+    },
 }
+# The description each fake is checked against.
+CONTRACTS = {"e2b": "e2b", "github": "github", "llm": "openai"}
 # Operations that are no OpenAPI operation, and what checks them instead.
 NOT_OPENAPI = {
     "e2b": {
@@ -60,6 +69,10 @@ NOT_OPENAPI = {
         "web_pull_request": "an HTML page standing in for github.com's pull request page",
         "health": "the fake's readiness probe (not part of GitHub's API)",
         "not_found": "catch-all: its 404 must still be GitHub's basic-error JSON",
+    },
+    "llm": {
+        "health": "the fake's readiness probe (not part of OpenAI's API)",
+        "not_found": "catch-all: its 404 must still be OpenAI's ErrorResponse JSON",
     },
 }
 
@@ -79,11 +92,18 @@ def served_operations(app: object) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("service", ["e2b", "github"])
+def built_app(service: str, tmp_path: Path) -> object:
+    if service == "e2b":
+        return build_e2b_app(FakeE2B(workspace_root=tmp_path))
+    if service == "github":
+        return build_github_app(FakeGitHub(root=tmp_path))
+    return build_llm_app(FakeLLM())
+
+
+@pytest.mark.parametrize("service", ["e2b", "github", "llm"])
 def test_every_operation_of_the_fakes_is_checked_against_an_official_one(service: str, tmp_path: Path) -> None:
-    fake = FakeE2B(workspace_root=tmp_path) if service == "e2b" else FakeGitHub(root=tmp_path)
-    app = build_e2b_app(fake) if service == "e2b" else build_github_app(fake)
-    contract = ServiceContract(service)
+    app = built_app(service, tmp_path)
+    contract = ServiceContract(CONTRACTS[service])
 
     served = served_operations(app)
     found = {
@@ -103,7 +123,10 @@ def load_regenerate():
     return module
 
 
-@pytest.mark.parametrize("name", ["github", "e2b", "envd"])
+LICENSES = {"github": "LICENSE.github", "e2b": "LICENSE.e2b", "envd": "LICENSE.e2b", "openai": "LICENSE.openai"}
+
+
+@pytest.mark.parametrize("name", ["github", "e2b", "envd", "openai"])
 def test_specs_are_what_regenerate_extracts_and_name_their_source(name: str) -> None:
     regenerate = load_regenerate()
     source = regenerate.DEFAULT_SOURCE
@@ -113,6 +136,11 @@ def test_specs_are_what_regenerate_extracts_and_name_their_source(name: str) -> 
     if name == "github":
         document = json.loads((source / "github" / "api.github.com.json").read_text())
         expected = regenerate.extract(document, regenerate.GITHUB_OPERATIONS, regenerate.GITHUB_ROOTS)
+    elif name == "openai":
+        from ruamel.yaml import YAML
+
+        document = YAML(typ="safe").load((source / "openai" / "openapi.yaml").read_text())
+        expected = regenerate.extract(document, regenerate.OPENAI_OPERATIONS, regenerate.OPENAI_ROOTS)
     else:
         from ruamel.yaml import YAML
 
@@ -127,4 +155,4 @@ def test_specs_are_what_regenerate_extracts_and_name_their_source(name: str) -> 
 
     assert {key: kept[key] for key in ("operations", "components")} == json.loads(json.dumps(expected))
     assert re.search(r"\d+\.\d+\.\d+", kept["source"]), f"the source names no version: {kept['source']}"
-    assert (SPECS / ("LICENSE.github" if name == "github" else "LICENSE.e2b")).is_file()
+    assert (SPECS / LICENSES[name]).is_file()

@@ -4,7 +4,7 @@ place among the seven, and the time each step took; a crash inside a step is rep
 import pytest
 from sqlalchemy import select
 
-from app.models import Event, Task
+from app.models import Event, Job, Sandbox, Task
 from app.pipeline import STEPS
 from fixtures.squads import make_squad
 
@@ -48,13 +48,21 @@ async def test_the_sandbox_status_goes_creating_ready_running_pushing_done(
     ], statuses
 
 
-async def test_the_sandbox_is_created_with_its_task_its_squad_and_the_pipeline_origin_as_metadata(
+async def test_the_sandbox_is_created_with_its_task_squad_run_and_the_pipeline_origin_as_metadata(
     app_client, runtime, db_session, fake_e2b, fake_github
 ):
     api, task = await run_a_task(app_client, runtime, fake_github)
 
     (sandbox,) = fake_e2b.killed_sandboxes()
-    assert sandbox.metadata == {"task_id": task["id"], "squad_id": api.squad["id"], "origin": "pipeline"}
+    run_id = await db_session.scalar(select(Job.run_id).where(Job.task_id == task["id"]))
+    row = await db_session.scalar(select(Sandbox).where(Sandbox.task_id == task["id"]))
+    assert run_id and row.run_id == run_id, "the run's sandbox row names the job's run"
+    assert sandbox.metadata == {
+        "task_id": task["id"],
+        "squad_id": api.squad["id"],
+        "run_id": run_id,
+        "origin": "pipeline",
+    }
 
 
 async def test_each_step_records_how_long_it_took(app_client, runtime, db_session, fake_e2b, fake_github):

@@ -1,7 +1,8 @@
-"""The sandbox reaper (app/reaper.py): a sandbox a pipeline created whose task has no running job is
-destroyed, on the worker's timer; a running job's sandbox and sandboxes made through the API are left."""
+"""The sandbox reaper (app/reaper.py): a sandbox a pipeline created whose run is over is destroyed, on the
+worker's timer; the sandbox of a running job's current run and sandboxes made through the API are left."""
 
 import asyncio
+import uuid
 
 import pytest
 from sqlalchemy import update
@@ -20,7 +21,14 @@ def running_ids(fake_e2b) -> set[str]:
     return {sandbox.sandbox_id for sandbox in fake_e2b.running_sandboxes()}
 
 
-def pipeline_sandbox(fake_e2b, task_id: str, squad_id: str):
+def pipeline_sandbox(fake_e2b, task_id: str, squad_id: str, run_id: str | None = None):
+    """A sandbox as a pipeline run makes it; by default a run no job is running (one that is over)."""
+    metadata = {"task_id": task_id, "squad_id": squad_id, "run_id": run_id or uuid.uuid4().hex, **PIPELINE_ORIGIN}
+    return fake_e2b.create_sandbox(metadata=metadata)
+
+
+def sandbox_of_before_run_ids(fake_e2b, task_id: str, squad_id: str):
+    """A pipeline sandbox made before runs had ids (by the platform's previous version)."""
     return fake_e2b.create_sandbox(metadata={"task_id": task_id, "squad_id": squad_id, **PIPELINE_ORIGIN})
 
 
@@ -31,25 +39,48 @@ async def wait_until_destroyed(fake_e2b, sandbox_id: str) -> None:
     await eventually_async(destroyed, deadline_s=5, description=f"the reaper to destroy sandbox {sandbox_id}")
 
 
-async def test_only_pipeline_sandboxes_of_tasks_without_a_running_job_are_destroyed(
+async def test_only_pipeline_sandboxes_whose_run_is_over_are_destroyed(
     app_client, runtime, db_session, fake_e2b, fake_github
 ):
     api = await make_squad(app_client, fake_github)
     idle, busy, finished = await api.new_task(), await api.new_task(), await api.new_task()
+    claimed = {}
     for task in (finished, busy):
         await api.assign(task["id"])
-        assert (await runtime.worker().claim()) is not None  # the task's job is running now
+        claimed[task["id"]] = await runtime.worker().claim()  # the task's job is running now
     # finished's job is over (as when a creation lands after its pipeline ended): its sandbox goes too.
     await db_session.execute(update(Job).where(Job.task_id == finished["id"]).values(state=JobState.DONE))
     await db_session.commit()
-    orphans = {pipeline_sandbox(fake_e2b, task["id"], api.squad["id"]).sandbox_id for task in (idle, finished)}
-    in_use = pipeline_sandbox(fake_e2b, busy["id"], api.squad["id"])
-    by_hand = fake_e2b.create_sandbox(metadata={"task_id": idle["id"], "squad_id": api.squad["id"]})
+    squad_id = api.squad["id"]
+    orphans = {
+        pipeline_sandbox(fake_e2b, idle["id"], squad_id).sandbox_id,
+        pipeline_sandbox(fake_e2b, finished["id"], squad_id, claimed[finished["id"]].run_id).sandbox_id,
+        # An earlier run of the running job (a dead worker's): over once the job was taken over.
+        pipeline_sandbox(fake_e2b, busy["id"], squad_id).sandbox_id,
+    }
+    in_use = pipeline_sandbox(fake_e2b, busy["id"], squad_id, claimed[busy["id"]].run_id)
+    by_hand = [fake_e2b.create_sandbox(metadata={"task_id": task["id"], "squad_id": squad_id}) for task in (idle, busy)]
 
     reaped = await SandboxReaper(runtime.sessionmaker, runtime.sandboxes, INTERVAL_S).reap_once()
 
     assert set(reaped) == orphans
-    assert running_ids(fake_e2b) == {in_use.sandbox_id, by_hand.sandbox_id}
+    assert running_ids(fake_e2b) == {in_use.sandbox_id, *(sandbox.sandbox_id for sandbox in by_hand)}
+
+
+async def test_a_pipeline_sandbox_made_before_runs_had_ids_goes_once_its_task_has_no_running_job(
+    app_client, runtime, fake_e2b, fake_github
+):
+    api = await make_squad(app_client, fake_github)
+    idle, busy = await api.new_task(), await api.new_task()
+    await api.assign(busy["id"])
+    assert (await runtime.worker().claim()) is not None
+    orphan = sandbox_of_before_run_ids(fake_e2b, idle["id"], api.squad["id"])
+    in_use = sandbox_of_before_run_ids(fake_e2b, busy["id"], api.squad["id"])
+
+    reaped = await SandboxReaper(runtime.sessionmaker, runtime.sandboxes, INTERVAL_S).reap_once()
+
+    assert reaped == [orphan.sandbox_id]
+    assert running_ids(fake_e2b) == {in_use.sandbox_id}
 
 
 async def test_pipeline_sandboxes_of_tasks_this_platform_does_not_know_are_left_to_their_platform(

@@ -95,7 +95,7 @@ class GatedPipeline:
             change()
             self._changed.notify_all()
 
-    async def run(self, task_id: str) -> None:
+    async def run(self, task_id: str, **run_ids: Any) -> None:
         def start() -> None:
             self.started.append(task_id)
             self.in_flight += 1
@@ -111,7 +111,7 @@ class GatedPipeline:
         self.in_flight -= 1
         await self._record(lambda: self.finished.append(task_id))
 
-    async def give_up(self, task_id: str, reason: str) -> None:
+    async def give_up(self, task_id: str, reason: str, **run_ids: Any) -> None:
         raise AssertionError(f"no job should be given up here, but task {task_id} was: {reason}")
 
     async def wait_until(self, condition: Callable[[], bool], what: str) -> None:

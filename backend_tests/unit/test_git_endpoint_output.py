@@ -10,9 +10,10 @@ from app.api.git import _Output
 pytestmark = [pytest.mark.unit, pytest.mark.priority_p2]
 
 
-def output_of(*secrets: str) -> _Output:
+def output_of(*secrets: str, envd_access_token: str | None = None) -> _Output:
     runtime = SimpleNamespace(settings=SimpleNamespace(secrets=lambda: list(secrets)))
-    return _Output(runtime)  # type: ignore[arg-type]
+    sandbox = SimpleNamespace(envd_access_token=envd_access_token)
+    return _Output(runtime, sandbox)  # type: ignore[arg-type]
 
 
 async def test_chunks_are_joined_as_git_printed_them():
@@ -36,3 +37,10 @@ async def test_a_secret_in_the_output_is_replaced():
     await output("stderr", "fatal: https://x-access-token:ghp_canary@github.com refused")
 
     assert output.text() == "fatal: https://x-access-token:***@github.com refused"
+
+
+async def test_the_sandboxs_access_token_in_the_output_is_replaced():
+    output = output_of("ghp_canary", envd_access_token="envd-token-of-the-sandbox")
+    await output("stdout", "E2B_ACCESS_TOKEN=envd-token-of-the-sandbox\n")
+
+    assert output.text() == "E2B_ACCESS_TOKEN=***\n"

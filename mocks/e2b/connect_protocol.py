@@ -21,6 +21,7 @@ DEADLINE_EXCEEDED = "deadline_exceeded"
 NOT_FOUND = "not_found"
 INTERNAL = "internal"
 UNAVAILABLE = "unavailable"
+UNAUTHENTICATED = "unauthenticated"
 
 
 class ConnectError(Exception):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
@@ -19,6 +20,7 @@ from mocks.common.operations import BODY_KEY
 from mocks.e2b import files
 from mocks.e2b.connect_protocol import (
     CONTENT_TYPE,
+    UNAUTHENTICATED,
     ConnectError,
     decode_request,
     encode_envelope,
@@ -28,7 +30,7 @@ from mocks.e2b.connect_protocol import (
 from mocks.e2b.errors import ENVD_UNAUTHORIZED, e2b_error, envd_not_found, envd_sandbox_gone
 from mocks.e2b.process import ProcessConfig, base_environment, end_event, run_process
 from mocks.e2b.scripted import ScriptedCommand
-from mocks.e2b.state import FakeE2B, Sandbox, kill_process_group
+from mocks.e2b.state import SANDBOX_USERS, FakeE2B, Sandbox, kill_process_group
 
 SANDBOX_ID_HEADER = "e2b-sandbox-id"
 ACCESS_TOKEN_HEADER = "x-access-token"
@@ -36,11 +38,13 @@ KEEPALIVE_HEADER = "keepalive-ping-interval"
 
 
 def authorize(fake: FakeE2B, request: Request) -> Sandbox | Response:
+    """The running sandbox the request names; envd of a `secure` sandbox also wants its access token."""
     sandbox_id = request.headers.get(SANDBOX_ID_HEADER, "")
     sandbox = fake.get_sandbox(sandbox_id)
     if sandbox is None:
         return envd_sandbox_gone(sandbox_id)
-    if request.headers.get(ACCESS_TOKEN_HEADER) != sandbox.envd_access_token:
+    token = sandbox.envd_access_token
+    if token is not None and not secrets.compare_digest(request.headers.get(ACCESS_TOKEN_HEADER, ""), token):
         return e2b_error(401, ENVD_UNAUTHORIZED)
     return sandbox
 
@@ -101,10 +105,13 @@ async def process_start(fake: FakeE2B, request: Request) -> Response:
         keepalive_s = _keepalive_seconds(request.headers.get(KEEPALIVE_HEADER))
     except ConnectError as error:
         return error_stream(error)
+    user = files.request_user(request)  # the SDK names it in Basic auth, "user" unless asked for root
+    if user not in SANDBOX_USERS:
+        return error_stream(ConnectError(UNAUTHENTICATED, f"invalid username: '{user}'"))
     script = fake.scripts.take(sandbox.sandbox_id, " ".join([config.cmd, *config.args]))
     if script is not None:
         return CommandStreamResponse(scripted_stream(script), media_type=CONTENT_TYPE)
-    env = {**base_environment(sandbox.workspace, sandbox.sandbox_id), **sandbox.env_vars, **config.envs}
+    env = {**base_environment(user, sandbox.sandbox_id), **sandbox.env_vars, **config.envs}
     sandbox_id = sandbox.sandbox_id
     started: list[int] = []
 
@@ -116,7 +123,8 @@ async def process_start(fake: FakeE2B, request: Request) -> Response:
     async def body() -> AsyncIterator[bytes]:
         events = run_process(  # closed by aclosing: its finally kills a command still running
             config,
-            workspace=sandbox.workspace,
+            namespaces=sandbox.namespaces,
+            user=user,
             env=env,
             timeout_ms=timeout_ms,
             keepalive_s=keepalive_s,

@@ -3,19 +3,21 @@
 What the official SDK's `files.read` and `files.write` use. Uploads come as multipart/form-data (one
 part named "file" per file, its filename the destination unless `?path=` names it) or as
 application/octet-stream with `?path=` (optionally gzip-encoded). Paths are relative to the user's
-home; /home/user is the sandbox workspace, which commands see too. Errors are envd's `Error` JSON.
+home. Files are read and written in the sandbox's own filesystem, as its commands see it (rootfs.py):
+/home/user/x, /tmp/x and /opt/x are what `cat` prints there, and the read-only system directories
+(/usr...) refuse a write as envd refuses one it has no permission for. Errors are envd's `Error` JSON.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import gzip
-import os
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import HTTP
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -23,7 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mocks.e2b.errors import e2b_error
-from mocks.e2b.state import SANDBOX_USERS, FakeE2B, Sandbox
+from mocks.e2b.rootfs import SandboxPathError, read_bytes, write_bytes
+from mocks.e2b.state import SANDBOX_USERS, FakeE2B, Sandbox, sandbox_path
 
 
 class FileError(Exception):
@@ -52,34 +55,49 @@ def check_user(user: str) -> None:
         raise FileError(401, f"error looking up user '{user}': user: unknown user {user}")
 
 
-def read_file(fake: FakeE2B, sandbox: Sandbox, path: str, user: str) -> tuple[PurePosixPath, bytes]:
+def read_file(sandbox: Sandbox, path: str, user: str) -> tuple[PurePosixPath, bytes]:
     check_user(user)
-    inside, host = fake.sandbox_path(sandbox, path, user)
-    if host.is_dir():
-        raise FileError(400, f"path '{inside}' is a directory")
-    if not host.is_file():
-        raise FileError(404, f"path '{inside}' does not exist")
-    return inside, host.read_bytes()
+    inside = sandbox_path(path, user)
+    try:
+        with sandbox.namespaces.root() as root:
+            return inside, read_bytes(root, inside)
+    except ProcessLookupError:
+        raise FileError(502, f"The sandbox {sandbox.sandbox_id} was not found") from None
+    except SandboxPathError as error:
+        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise FileError(404, f"path '{inside}' does not exist") from None
+        if error.errno == errno.EISDIR:
+            raise FileError(400, f"path '{inside}' is a directory") from None
+        if error.errno == errno.EINVAL:
+            raise FileError(400, f"path '{inside}' is not a regular file") from None
+        raise FileError(500, f"error opening file '{inside}': {error.call} {error.path}: {error.reason}") from None
 
 
-def write_file(fake: FakeE2B, sandbox: Sandbox, path: str, user: str, data: bytes) -> dict[str, Any]:
+def write_file(sandbox: Sandbox, path: str, user: str, data: bytes) -> dict[str, Any]:
     """Write (or overwrite) one file, creating its parent directories; returns its EntryInfo."""
     check_user(user)
-    inside, host = fake.sandbox_path(sandbox, path, user)
-    if host.is_dir():
-        raise FileError(400, f"path '{inside}' is a directory")
-    for parent in reversed(host.parents):
-        if parent.exists() and not parent.is_dir():
-            raise FileError(400, f"path '{parent.name}' is not a directory")
-    host.parent.mkdir(parents=True, exist_ok=True)
-    _write(host, data)
+    inside = sandbox_path(path, user)
+    try:
+        with sandbox.namespaces.root() as root:
+            write_bytes(root, inside, data)
+    except ProcessLookupError:
+        raise FileError(502, f"The sandbox {sandbox.sandbox_id} was not found") from None
+    except SandboxPathError as error:
+        raise FileError(*write_refusal(inside, error)) from None
     return {"path": str(inside), "name": inside.name, "type": "file"}
 
 
-def _write(host: Path, data: bytes) -> None:
-    temporary = host.with_name(f".{host.name}.upload-{os.getpid()}")
-    temporary.write_bytes(data)
-    os.replace(temporary, host)
+def write_refusal(inside: PurePosixPath, error: SandboxPathError) -> tuple[int, str]:
+    """envd's status and message for an upload the filesystem refused (its processFile's wording)."""
+    if error.errno == errno.EISDIR:
+        return 400, f"path '{inside}' is a directory"
+    if error.errno == errno.ENOTDIR:
+        return 400, f"path '{error.path.name}' is not a directory"
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return 507, "not enough disk space available"
+    if error.call == "mkdir":
+        return 500, f"error ensuring directories: failed to create directory: mkdir {error.path}: {error.reason}"
+    return 500, f"error opening file: {error.call} {error.path}: {error.reason}"
 
 
 def multipart_files(content_type: str, body: bytes) -> list[tuple[str | None, bytes]]:
@@ -101,7 +119,7 @@ def multipart_files(content_type: str, body: bytes) -> list[tuple[str | None, by
 async def download(fake: FakeE2B, sandbox: Sandbox, request: Request) -> Response:
     try:
         inside, data = await run_in_threadpool(
-            read_file, fake, sandbox, request.query_params.get("path", ""), request_user(request)
+            read_file, sandbox, request.query_params.get("path", ""), request_user(request)
         )
     except FileError as error:
         return e2b_error(error.status, error.message)
@@ -135,7 +153,7 @@ async def upload(fake: FakeE2B, sandbox: Sandbox, request: Request) -> Response:
         for target, data in targets:
             if not target:
                 raise FileError(400, "a file part has no filename and no path was given")
-            entries.append(await run_in_threadpool(write_file, fake, sandbox, target, user, data))
+            entries.append(await run_in_threadpool(write_file, sandbox, target, user, data))
     except FileError as error:
         return e2b_error(error.status, error.message)
     return JSONResponse(entries)

@@ -1,19 +1,22 @@
-"""Running an envd ProcessConfig for real: a subprocess in the sandbox's workspace, output as events."""
+"""Running an envd ProcessConfig for real: a process inside the sandbox's namespaces, output as events."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import os
+import errno
 import signal
+import stat
 import time
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
-from mocks.e2b.connect_protocol import DEADLINE_EXCEEDED, INTERNAL, INVALID_ARGUMENT, ConnectError
-from mocks.e2b.state import SANDBOX_HOME, kill_process_group
+from mocks.e2b import rootfs
+from mocks.e2b.connect_protocol import DEADLINE_EXCEEDED, INTERNAL, INVALID_ARGUMENT, UNAVAILABLE, ConnectError
+from mocks.e2b.isolation import SandboxNamespaces
+from mocks.e2b.state import SANDBOX_USERS, kill_process_group, sandbox_path
 
 READ_CHUNK = 32 * 1024
 
@@ -46,24 +49,16 @@ class ProcessConfig:
         return cls(cmd, list(args), dict(envs), cwd or None)
 
 
-def host_cwd(cwd: str | None, workspace: Path) -> Path:
-    """Map a sandbox path to the host: /home/user (where relative paths start) is the workspace.
-
-    Other absolute paths (/tmp...) are the host's own: the fake isolates state, not security.
-    """
-    home = PurePosixPath(SANDBOX_HOME)
-    path = PurePosixPath(os.path.normpath(home / (cwd or ".")))
-    if path == home or home in path.parents:
-        return workspace / path.relative_to(home)
-    return Path(path)
+SANDBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def base_environment(workspace: Path, sandbox_id: str) -> dict[str, str]:
+def base_environment(user: str, sandbox_id: str) -> dict[str, str]:
+    """What every command of the sandbox gets before the sandbox's and the command's own variables."""
     return {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-        "HOME": str(workspace),
-        "USER": "user",
-        "LOGNAME": "user",
+        "PATH": SANDBOX_PATH,
+        "HOME": SANDBOX_USERS[user],
+        "USER": user,
+        "LOGNAME": user,
         "SHELL": "/bin/bash",
         "LANG": "C.UTF-8",
         "E2B_SANDBOX": "true",
@@ -87,7 +82,8 @@ def end_event(returncode: int) -> dict[str, Any]:
 async def run_process(
     config: ProcessConfig,
     *,
-    workspace: Path,
+    namespaces: SandboxNamespaces,
+    user: str,
     env: dict[str, str],
     timeout_ms: int | None,
     keepalive_s: float | None,
@@ -95,21 +91,27 @@ async def run_process(
 ) -> AsyncGenerator[dict[str, Any], None]:
     """Yield the ProcessEvent payloads: start, data (stdout/stderr, base64), keepalive, end.
 
-    Raises ConnectError(deadline_exceeded) after killing the command when `timeout_ms` passes.
+    The command runs as `user` in the sandbox, in `config.cwd` (relative to the user's home; the home
+    when none), with exactly `env`. A working directory or a program that is not there is refused
+    before anything runs, as envd's exec refuses it: ConnectError(internal). Raises
+    ConnectError(deadline_exceeded) after killing the command when `timeout_ms` passes.
     """
     deadline = None if timeout_ms is None else time.monotonic() + timeout_ms / 1000
-    cwd = host_cwd(config.cwd, workspace)
     try:
-        process = await asyncio.create_subprocess_exec(
-            config.cmd,
-            *config.args,
-            cwd=cwd,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # no controlling terminal (git cannot prompt), one group to kill
-        )
+        cwd = sandbox_path(config.cwd, user)
+        check_startable(namespaces, config.cmd, cwd, env.get("PATH", ""))
+        with namespaces.command([config.cmd, *config.args], cwd=str(cwd), env=env, user=user) as launch:
+            process = await asyncio.create_subprocess_exec(
+                *launch.argv,
+                pass_fds=launch.pass_fds,
+                env={},  # nothing of the fake's own environment reaches the sandbox
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,  # no controlling terminal (git cannot prompt), one group to kill
+            )
+    except ProcessLookupError:
+        raise ConnectError(UNAVAILABLE, "the sandbox was killed before the process started") from None
     except (OSError, ValueError) as error:  # ValueError: a NUL byte in cmd, args, envs or cwd
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise ConnectError(INTERNAL, f"error starting process '{config.cmd}': {reason}") from None
@@ -157,6 +159,19 @@ async def run_process(
         for task in pumps:
             task.cancel()
         await asyncio.gather(*pumps, return_exceptions=True)
+
+
+def check_startable(namespaces: SandboxNamespaces, cmd: str, cwd: PurePosixPath, search_path: str) -> None:
+    """Raise OSError as exec would before starting `cmd` in `cwd`: no such directory, no such program."""
+    with namespaces.root() as root:
+        if not stat.S_ISDIR(rootfs.stat_path(root, cwd).st_mode):
+            raise rootfs.SandboxPathError(errno.ENOTDIR, "chdir", cwd)
+        try:
+            rootfs.find_executable(root, cmd, cwd, search_path.split(":"))
+        except rootfs.SandboxPathError as error:
+            if error.errno == errno.ENOENT and "/" not in cmd:
+                raise OSError(errno.ENOENT, f'exec: "{cmd}": executable file not found in $PATH') from None
+            raise
 
 
 def _time_left(deadline: float | None) -> float | None:

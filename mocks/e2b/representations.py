@@ -21,8 +21,12 @@ def iso(moment: datetime) -> str:
 
 
 def _identity(sandbox: Sandbox) -> dict[str, Any]:
-    """What every shape of a sandbox the SDK connects with says: which it is and how to reach its envd."""
-    return {
+    """What every shape of a sandbox the SDK connects with says: which it is and how to reach its envd.
+
+    `envdAccessToken` only for a sandbox created `secure` (the description has it an optional string,
+    never null): without it, envd asks for no token and the SDK sends none.
+    """
+    identity = {
         "templateID": sandbox.template_id,
         "alias": sandbox.template_id,
         "sandboxID": sandbox.sandbox_id,
@@ -31,6 +35,9 @@ def _identity(sandbox: Sandbox) -> dict[str, Any]:
         "envdAccessToken": sandbox.envd_access_token,
         "domain": None,
     }
+    if sandbox.envd_access_token is None:
+        del identity["envdAccessToken"]
+    return identity
 
 
 def sandbox_json(sandbox: Sandbox) -> dict[str, Any]:
@@ -57,7 +64,7 @@ def listed_sandbox_json(sandbox: Sandbox) -> dict[str, Any]:
     """The `ListedSandbox` schema: an item of GET /sandboxes and GET /v2/sandboxes."""
     detail = sandbox_detail_json(sandbox)
     for key in ("envdAccessToken", "domain", "lifecycle"):
-        detail.pop(key)
+        detail.pop(key, None)
     return detail
 
 

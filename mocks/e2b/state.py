@@ -1,9 +1,12 @@
-"""The state model of the fake E2B: API keys, sandboxes (each with a real workspace directory), quota, time.
+"""The state model of the fake E2B: API keys, sandboxes (each a real sandbox, see isolation.py), quota, time.
 
-A sandbox is running, paused or killed. It expires at `end_at` (killed, or paused when it was created
-with autoPause), measured on the fake's clock (`advance_time()` moves it); expiry is applied whenever
-the fake is asked anything, and kills the commands still running. Pausing stops the sandbox's commands
-(SIGSTOP) and keeps its files; resuming (connect) continues them (SIGCONT).
+A sandbox is a host directory that is `/` for its commands, inside Linux namespaces of its own
+(isolation.py): what the files API writes at /home/user/x is what `cat /home/user/x` prints, and the
+same for /tmp/x or /opt/y. A sandbox is running, paused or killed. It expires at `end_at` (killed,
+or paused when it was created with autoPause), measured on the fake's clock (`advance_time()` moves
+it); expiry is applied whenever the fake is asked anything. Pausing stops every process in the
+sandbox (SIGSTOP) and keeps its files; resuming (connect) continues them (SIGCONT). Killing it, or
+its expiry, ends every process in it, background ones included, and deletes its files.
 
 What E2B would refuse raises an E2BError carrying the status of E2B's answer (errors.py words the body).
 Plain Python: no HTTP framework here; the app (app.py) is the only HTTP front.
@@ -20,6 +23,7 @@ import shutil
 import signal
 import string
 import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,6 +32,13 @@ from typing import Any
 
 from mocks.common.faults import RequestFacts
 from mocks.common.service import FakeService
+from mocks.e2b.isolation import (
+    SandboxNamespaces,
+    SandboxStartFailed,
+    check_isolation,
+    make_system_etc,
+    remove_tree,
+)
 from mocks.e2b.representations import iso, sandbox_detail_json
 from mocks.e2b.scripted import CommandScripts, ScriptedCommand
 
@@ -39,8 +50,8 @@ REFRESH_MINIMUM_SECONDS = 15  # a refresh extends the life by at least this much
 MAX_LENGTH_HOURS = 24  # the team's longest sandbox life (Pro tier); a create/connect asking more is refused
 ENVD_VERSION = "0.5.7"  # recent enough for every command feature the SDK uses
 MAX_PAGE = 100  # the most sandboxes one page of GET /v2/sandboxes holds (and its default)
-SANDBOX_HOME = "/home/user"  # the sandbox user's home and default cwd, mapped to the workspace
-SANDBOX_USERS = {"user": SANDBOX_HOME, "root": "/root"}
+SANDBOX_HOME = "/home/user"  # the sandbox user's home and default cwd
+SANDBOX_USERS = {"user": SANDBOX_HOME, "root": "/root"}  # the users envd knows, and their homes
 ID_ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -88,6 +99,12 @@ class WrongState(E2BError):
     status = 409
 
 
+class SandboxUnavailable(E2BError):
+    """The fake could not start a sandbox (bubblewrap failed for this one); E2B answers such with 500."""
+
+    status = 500
+
+
 def new_sandbox_id() -> str:
     return "".join(secrets.choice(ID_ALPHABET) for _ in range(20))
 
@@ -96,8 +113,9 @@ def new_sandbox_id() -> str:
 class Sandbox:
     sandbox_id: str
     template_id: str
-    envd_access_token: str
-    workspace: Path
+    envd_access_token: str | None  # None unless created `secure`: envd then asks for no token
+    root: Path  # the host directory that is the sandbox's `/`
+    namespaces: SandboxNamespaces = field(repr=False)
     started_at: datetime
     end_at: datetime
     metadata: dict[str, str] = field(default_factory=dict)
@@ -120,9 +138,21 @@ class Sandbox:
         return self.state is SandboxState.PAUSED
 
     @property
-    def rootfs(self) -> Path:
-        """Where the file API keeps paths outside /home/user (never on the host's own filesystem)."""
-        return self.workspace.with_name(self.workspace.name + ".rootfs")
+    def workspace(self) -> Path:
+        """The host directory that is the sandbox's /home/user."""
+        return self.root / SANDBOX_HOME.lstrip("/")
+
+
+def sandbox_path(path: str | None, user: str = "user") -> PurePosixPath:
+    """An absolute path inside the sandbox, as envd makes it: a relative one (or none) starts at the
+    user's home, `~` is that home, and `..` is resolved by the name alone (so it never climbs above `/`)."""
+    home = PurePosixPath(SANDBOX_USERS.get(user, SANDBOX_HOME))
+    if not path:
+        return home
+    if path == "~" or path.startswith("~/"):
+        path = str(home) + path[1:]
+    normalized = os.path.normpath(home / path)
+    return PurePosixPath("/" + normalized.lstrip("/"))  # normpath keeps a leading "//"; a sandbox path does not
 
 
 def page_token(sandbox: Sandbox) -> str:
@@ -160,7 +190,10 @@ class SandboxPage:
 
 
 class FakeE2B(FakeService):
-    """Sandboxes are directories: commands sent to envd run for real in the sandbox's workspace."""
+    """Sandboxes are real: commands sent to envd run in Linux namespaces of the sandbox's own.
+
+    Raises IsolationUnavailable (naming the cause and the fix) where namespaces cannot be made.
+    """
 
     extra_match_keys = frozenset({"sandbox", "metadata"})
 
@@ -173,6 +206,7 @@ class FakeE2B(FakeService):
         workspace_root: str | os.PathLike[str] | None = None,
         max_length_hours: int = MAX_LENGTH_HOURS,
     ) -> None:
+        self.tools = check_isolation()  # before anything else: no sandbox may ever run on the host
         super().__init__(latency_ms=latency_ms)
         self.api_keys: set[str] = set(api_keys)
         self.max_concurrent = max_concurrent  # running sandboxes at once; the next create answers 429
@@ -180,6 +214,9 @@ class FakeE2B(FakeService):
         self._owns_root = workspace_root is None
         self.root = Path(workspace_root or tempfile.mkdtemp(prefix="fake-e2b-"))
         self.root.mkdir(parents=True, exist_ok=True)
+        # Every sandbox's read-only /etc (no sandbox id starts with a dot)
+        self.system_etc = self.root / f".etc-{secrets.token_hex(4)}"
+        make_system_etc(self.system_etc)
         self._sandboxes: dict[str, Sandbox] = {}
         self._processes: dict[str, set[int]] = {}  # sandbox id -> pids of its running commands
         self._created = 0
@@ -206,21 +243,40 @@ class FakeE2B(FakeService):
         metadata: dict[str, str] | None = None,
         env_vars: dict[str, str] | None = None,
         auto_pause: bool = False,
+        secure: bool = True,
     ) -> Sandbox:
         """Start a sandbox (what POST /sandboxes does). Raises QuotaExceeded past `max_concurrent`,
-        InvalidTimeout past the team's longest sandbox life."""
+        InvalidTimeout past the team's longest sandbox life, SandboxUnavailable when bubblewrap fails.
+
+        `secure` (the API's `secure`; this helper defaults to it, as the SDK and the platform ask for it)
+        gives the sandbox an envd access token that envd then requires.
+        """
         self._check_timeout(timeout)
         with self._lock:
-            now = self._expire()
+            self._expire()
             self._check_quota()
             sandbox_id = new_sandbox_id()
-            workspace = self.root / sandbox_id
-            workspace.mkdir()
+        # Starting the namespaces takes milliseconds: not under the lock every request waits for.
+        root = self.root / sandbox_id
+        try:
+            namespaces = SandboxNamespaces.start(root, self.system_etc, self.tools)
+        except SandboxStartFailed as error:
+            remove_tree(root)
+            raise SandboxUnavailable(f"the sandbox could not be started: {error}") from None
+        with self._lock:
+            now = self._expire()
+            try:
+                self._check_quota()  # others may have started sandboxes meanwhile
+            except QuotaExceeded:
+                namespaces.kill()
+                remove_tree(root)
+                raise
             sandbox = Sandbox(
                 sandbox_id=sandbox_id,
                 template_id=template_id,
-                envd_access_token=secrets.token_urlsafe(24),
-                workspace=workspace,
+                envd_access_token=secrets.token_urlsafe(24) if secure else None,
+                root=root,
+                namespaces=namespaces,
                 started_at=now,
                 end_at=now + timedelta(seconds=timeout),
                 metadata=dict(metadata or {}),
@@ -367,25 +423,11 @@ class FakeE2B(FakeService):
             return self._in_state(SandboxState.KILLED)
 
     def workspace(self, sandbox_id: str) -> Path:
-        """The host directory standing for /home/user of a running sandbox."""
+        """The host directory that is /home/user of a running sandbox (write there, the sandbox sees it)."""
         sandbox = self.get_sandbox(sandbox_id)
         if sandbox is None:
             raise KeyError(f"no running sandbox {sandbox_id!r}")
         return sandbox.workspace
-
-    # -- files (envd /files) ----------------------------------------------------------------------------
-    def sandbox_path(self, sandbox: Sandbox, path: str, user: str = "user") -> tuple[PurePosixPath, Path]:
-        """(the absolute path inside the sandbox, the host file standing for it).
-
-        Relative paths start at the user's home. /home/user is the workspace (commands see the same
-        files); other absolute paths live in a private per-sandbox directory, never the host's own.
-        """
-        home = PurePosixPath(SANDBOX_USERS.get(user, SANDBOX_HOME))
-        inside = PurePosixPath(os.path.normpath(home / path)) if path else home
-        sandbox_home = PurePosixPath(SANDBOX_HOME)
-        if inside == sandbox_home or sandbox_home in inside.parents:
-            return inside, sandbox.workspace / inside.relative_to(sandbox_home)
-        return inside, sandbox.rootfs / inside.relative_to("/")
 
     # -- scripted commands ----------------------------------------------------------------------------
     def script_command(
@@ -449,8 +491,9 @@ class FakeE2B(FakeService):
         self.scripts.clear()
 
     def close(self) -> None:
-        """Kill every sandbox and delete the workspaces (and the root, when this object made it)."""
+        """Kill every sandbox and delete their directories (and the root, when this object made it)."""
         self.reset()
+        shutil.rmtree(self.system_etc, ignore_errors=True)
         if self._owns_root:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -464,6 +507,7 @@ class FakeE2B(FakeService):
                         "state": sandbox.state.value,
                         "killedAt": iso(sandbox.killed_at) if sandbox.killed_at else None,
                         "pausedAt": iso(sandbox.paused_at) if sandbox.paused_at else None,
+                        "root": str(sandbox.root),
                         "workspace": str(sandbox.workspace),
                         "processes": sorted(self._processes.get(sandbox.sandbox_id, ())),
                     }
@@ -512,7 +556,15 @@ class FakeE2B(FakeService):
         sandbox.state = SandboxState.PAUSED
         sandbox.paused_at = now
         sandbox.end_at = now
-        for pid in self._processes.get(sandbox.sandbox_id, set()):
+        # A command's nsenter (on the host's side, waiting for the command) stops itself when it sees
+        # its child stop, and would then stay stopped after the resume: it is stopped first, so it never
+        # sees that; the resume continues the sandbox before it.
+        commands = self._processes.get(sandbox.sandbox_id, set())
+        for pid in commands:
+            signal_process(pid, signal.SIGSTOP)  # the fake's own unreaped child: the pid is still its
+        wait_until_stopped(commands)
+        sandbox.namespaces.signal(signal.SIGSTOP)
+        for pid in commands:
             signal_process_group(pid, signal.SIGSTOP)
 
     def _resume(self, sandbox: Sandbox, timeout: int) -> None:
@@ -522,16 +574,17 @@ class FakeE2B(FakeService):
         sandbox.paused_at = None
         sandbox.started_at = now
         sandbox.end_at = now + timedelta(seconds=timeout)
+        sandbox.namespaces.signal(signal.SIGCONT)  # every process in the sandbox, setsid'd ones too
         for pid in self._processes.get(sandbox.sandbox_id, set()):
             signal_process_group(pid, signal.SIGCONT)
 
     def _stop(self, sandbox: Sandbox, now: datetime) -> None:
         sandbox.state = SandboxState.KILLED
         sandbox.killed_at = now
+        sandbox.namespaces.kill()  # every process in the sandbox, background and setsid'd ones included
         for pid in self._processes.pop(sandbox.sandbox_id, set()):
             kill_process_group(pid)
-        shutil.rmtree(sandbox.workspace, ignore_errors=True)
-        shutil.rmtree(sandbox.rootfs, ignore_errors=True)
+        remove_tree(sandbox.root)
 
 
 def signal_process_group(pid: int, signum: int) -> None:
@@ -542,5 +595,27 @@ def signal_process_group(pid: int, signum: int) -> None:
         pass
 
 
+def signal_process(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def kill_process_group(pid: int) -> None:
     signal_process_group(pid, signal.SIGKILL)
+
+
+def wait_until_stopped(pids: Iterable[int], timeout_s: float = 2.0) -> None:
+    """Return once each of these processes (the fake's own children) is stopped or gone, or at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                # The state is the field after the command's name, which ends at the last ")".
+                state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+            except (OSError, IndexError):
+                break
+            if state in ("T", "t", "Z", "X"):
+                break
+            time.sleep(0.001)  # a signal takes microseconds to act; poll briefly, bounded by the deadline

@@ -4,9 +4,11 @@
 
 SPECS_DIR holds the unmodified descriptions (default: $AGENT_SQUAD_SPECS or ../shared/specs next to
 the repository): github/api.github.com.json (npm @octokit/openapi), e2b/openapi.yml and
-e2b/envd/envd.yaml (e2b-dev/E2B). For every operation the fakes serve, the output keeps its responses
-(status -> JSON schema, or the content type of a non-JSON answer), plus every component schema those
-and a few named roots reference, unchanged. Each output file names its source and version.
+e2b/envd/envd.yaml (e2b-dev/E2B), openai/openapi.yaml (openai/openai-openapi). For every operation the
+fakes serve, the output keeps its responses (status -> JSON schema, or the content type of a non-JSON
+answer; an answer that may also be a server-sent event stream keeps the schema of one event's data as
+`event_stream_schema`), plus every component schema those and a few named roots reference, unchanged.
+Each output file names its source and version.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ruamel.yaml import YAML
 HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCE = HERE.parents[3] / "shared" / "specs"
 E2B_COMMIT = "b8029973aa7da5f741f7bb1a9f833b38a0885438"  # the commit of e2b-dev/E2B the specs were taken from
+OPENAI_COMMIT = "f85dbe223d40e1a31cba812ab2d755c7e98a92a3"  # the commit of openai/openai-openapi
 
 # The operations the fakes serve, as "METHOD /path/template" of each description.
 GITHUB_OPERATIONS = [
@@ -48,10 +51,13 @@ E2B_OPERATIONS = [
     "POST /sandboxes/{sandboxID}/connect",
 ]
 ENVD_OPERATIONS = ["GET /health", "GET /files", "POST /files"]
+OPENAI_OPERATIONS = ["POST /chat/completions", "GET /models", "GET /models/{model}"]
 # Component schemas kept besides those of the operations (tests check bodies against them by name).
 GITHUB_ROOTS = ["basic-error", "validation-error"]
 E2B_ROOTS = ["Error", "NewSandbox"]
 ENVD_ROOTS = ["Error"]
+OPENAI_ROOTS = ["ErrorResponse", "CreateChatCompletionResponse", "CreateChatCompletionStreamResponse"]
+EVENT_STREAM = "text/event-stream"
 SCHEMA_PREFIX = "#/components/schemas/"
 RESPONSE_PREFIX = "#/components/responses/"
 
@@ -99,6 +105,8 @@ def operation_responses(document: dict[str, Any], key: str) -> dict[str, Any]:
                 "content_type": "application/json",
                 "schema": content["application/json"]["schema"],
             }
+            if EVENT_STREAM in content:
+                responses[str(status)]["event_stream_schema"] = content[EVENT_STREAM]["schema"]
         else:
             responses[str(status)] = {"content_type": next(iter(content), None), "schema": None}
     return {"operationId": operation.get("operationId"), "responses": responses}
@@ -136,8 +144,15 @@ def main(argv: list[str]) -> None:
         f"e2b-dev/E2B spec/envd/envd.yaml (envd API {envd['info']['version']}) at commit {E2B_COMMIT} (Apache-2.0)",
         extract(envd, ENVD_OPERATIONS, ENVD_ROOTS),
     )
+    openai = yaml.load((source / "openai" / "openapi.yaml").read_text())
+    write(
+        "openai.schemas.json",
+        f"openai/openai-openapi openapi.yaml (OpenAI API {openai['info']['version']}) at commit {OPENAI_COMMIT} (MIT)",
+        extract(openai, OPENAI_OPERATIONS, OPENAI_ROOTS),
+    )
     shutil.copyfile(source / "github" / "LICENSE", HERE / "LICENSE.github")
     shutil.copyfile(source / "e2b" / "LICENSE", HERE / "LICENSE.e2b")
+    shutil.copyfile(source / "openai" / "LICENSE", HERE / "LICENSE.openai")
 
 
 if __name__ == "__main__":
