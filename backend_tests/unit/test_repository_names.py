@@ -59,5 +59,6 @@ def test_a_name_github_would_refuse_is_refused_with_the_rule_it_breaks(repositor
     with pytest.raises(ValidationError) as refused:
         SquadCreate(name="squad", repository=repository)
 
-    message = str(refused.value)
-    assert "repository" in message and ("owner" in message or "name" in message or "characters" in message), message
+    [problem] = refused.value.errors()
+    assert problem["loc"] == ("repository",), problem
+    assert any(rule in problem["msg"] for rule in ("owner", "name", "NUL")), f"no rule named: {problem['msg']}"

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from starlette.routing import BaseRoute, Mount, Route
+
+from fixtures.credentials import CANARY_SQUAD_ADMIN_TOKEN
+
+if TYPE_CHECKING:
+    from fixtures.squads import Squad
 
 API_PREFIX = "/api/v1"
 # Everything else under /api/v1 needs a squad's token: these are reachable without one.
@@ -31,6 +36,14 @@ PUBLIC_ROUTES = {
 }
 # The ids a request can carry, by parameter or body field name: what tenancy swaps for another squad's.
 RESOURCE_FIELDS = {"task_id": "task", "agent_id": "agent", "sandbox_id": "sandbox"}
+
+
+def caller_headers(operation: Operation, squad: Squad) -> dict[str, str]:
+    """Who may call the operation: the operator (creating squads) or the squad, so that a refusal a test
+    expects is about what it sent, not about who sent it."""
+    if operation.is_operators:
+        return {"Authorization": f"Bearer {CANARY_SQUAD_ADMIN_TOKEN}"}
+    return squad.headers
 
 
 @dataclass(frozen=True)
