@@ -1,14 +1,16 @@
-"""Squad tokens: issued once when a squad is created, stored only as a hash."""
+"""Squad tokens: issued once when a squad is created, stored only as a hash; and the operator's
+token (SQUAD_ADMIN_TOKEN), which creating a squad takes."""
 
 import hashlib
+import hmac
 import secrets
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import get_session
+from app.api.deps import get_runtime, get_session
 from app.models import Squad
 
 SESSION_COOKIE = "squad_session"
@@ -37,8 +39,42 @@ async def squad_for_token(session: AsyncSession, token: str | None) -> Squad:
     return squad
 
 
+def within_rate(request: Request, squad: Squad) -> None:
+    """429 for a squad past its request rate (SQUAD_RATE_LIMIT_PER_S), before its request does any work."""
+    rate = get_runtime(request).request_rate
+    if rate is not None:
+        rate.check(squad.id)
+
+
 async def current_squad(
+    request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
     session: AsyncSession = Depends(get_session),
 ) -> Squad:
-    return await squad_for_token(session, credentials.credentials if credentials else None)
+    squad = await squad_for_token(session, credentials.credentials if credentials else None)
+    within_rate(request, squad)
+    return squad
+
+
+def _same_secret(given: str, expected: str) -> bool:
+    """Constant time, and blind to the length too: both sides are hashed to 32 bytes first."""
+    return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), hashlib.sha256(expected.encode()).digest())
+
+
+async def operator(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)) -> None:
+    """Lets only the holder of the platform's SQUAD_ADMIN_TOKEN through (a squad's token is not it)."""
+    expected = get_runtime(request).settings.squad_admin_token.get_secret_value()
+    if not expected:
+        raise HTTPException(
+            403,
+            "creating squads is turned off: this platform has no operator token; its operator sets "
+            "SQUAD_ADMIN_TOKEN to turn it on",
+        )
+    if credentials is None or not credentials.credentials:
+        raise HTTPException(
+            401,
+            "creating a squad takes the platform's operator token: send 'Authorization: Bearer <SQUAD_ADMIN_TOKEN>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not _same_secret(credentials.credentials, expected):
+        raise HTTPException(403, "this token is not the platform's operator token (SQUAD_ADMIN_TOKEN)")

@@ -10,8 +10,9 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.api import API_PREFIX, agents, git, health, metrics, pull_requests, sandboxes, squads, stream, tasks
-from app.api.errors import install_error_handlers
+from app.api.errors import documented, install_error_handlers
 from app.api.parameters import refuse_unstorable_parameters
+from app.http_limits import RequestBodyLimits
 from app.metrics import MetricsMiddleware
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
@@ -48,10 +49,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(refuse_unstorable_parameters)],
     )
     for module in (squads, agents, tasks, sandboxes, git, pull_requests, stream):
-        app.include_router(module.router, prefix=API_PREFIX)
+        # Every API route may meet the request limits (app/http_limits.py) and a squad's limits (app/limits.py).
+        app.include_router(module.router, prefix=API_PREFIX, responses=documented(408, 413, 429))
     app.include_router(health.router)
     app.include_router(metrics.router)
     install_error_handlers(app)
+    # Metrics outside the body limits, so their refusals are counted too.
+    app.add_middleware(
+        RequestBodyLimits,
+        max_body_bytes=settings.request_max_body_bytes,
+        body_timeout_s=settings.request_body_timeout_s,
+    )
     app.add_middleware(MetricsMiddleware)
 
     @app.get("/", include_in_schema=False)

@@ -13,8 +13,7 @@ import logging
 import signal
 from collections.abc import Sequence
 
-import uvicorn
-
+from app import server
 from app.runtime import Runtime
 from app.settings import get_settings
 
@@ -46,8 +45,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def serve(host: str, port: int) -> None:
-    """The API, the event stream and the board; the in-app worker too unless SQUAD_RUN_WORKER=false."""
-    uvicorn.run("app.main:app", host=host, port=port)
+    """The API, the event stream and the board; the in-app worker too unless SQUAD_RUN_WORKER=false;
+    uvicorn with the platform's connection limits (app/server.py)."""
+    server.serve(host, port, get_settings())
 
 
 def work() -> None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 from app.db import create_engine, create_sessionmaker, is_sqlite
 from app.events import EventSignal, wakes
 from app.fanout import event_hub
+from app.limits import RequestRate, SquadCounts
 from app.metrics import Metrics
 from app.pipeline import Pipeline, PipelineServices
 from app.reaper import SandboxReaper
@@ -97,6 +98,14 @@ class Runtime:
         use_sqlite_readers = self.engine is not None and is_sqlite(settings.database_url)
         self.read_sessionmaker = self.fanout.sessionmaker if use_sqlite_readers else self.sessionmaker
         self.metrics = Metrics()
+        # Per-squad limits of this process (app/limits.py).
+        self.request_rate = (
+            RequestRate(settings.squad_rate_limit_per_s, settings.squad_rate_limit_burst)
+            if settings.squad_rate_limit_per_s > 0
+            else None
+        )
+        self.open_streams = SquadCounts()
+        self.sandbox_creations = SquadCounts()
         retry = RetryPolicy(
             attempts=settings.retry_attempts,
             base_delay_s=settings.retry_base_delay_s,

@@ -6,7 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-REPOSITORY_PATTERN = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"
+from app.repositories import MAX_LENGTH as REPOSITORY_MAX_LENGTH
+from app.repositories import SHAPE as REPOSITORY_SHAPE
+from app.repositories import repository_problem
 
 
 def _check_branch_name(name: str) -> str:
@@ -19,6 +21,26 @@ def _check_branch_name(name: str) -> str:
 
 
 BranchName = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_check_branch_name)]
+
+
+def _check_repository(value: str) -> str:
+    problem = repository_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+RepositoryName = Annotated[
+    str,
+    Field(
+        max_length=REPOSITORY_MAX_LENGTH,
+        description="owner/name on GitHub: an owner of 1-39 characters, a name of 1-100 and not '.' or '..'",
+        examples=["acme/webapp"],
+        # For the API's readers; the validator checks what a pattern cannot say (lengths, '..').
+        json_schema_extra={"pattern": REPOSITORY_SHAPE},
+    ),
+    AfterValidator(_check_repository),
+]
 
 
 def unstorable(text: str) -> str | None:
@@ -49,7 +71,7 @@ class StrictBody(BaseModel):
 
 class SquadCreate(StrictBody):
     name: str = Field(min_length=1, max_length=200)
-    repository: str = Field(pattern=REPOSITORY_PATTERN, max_length=200, description="owner/name on GitHub")
+    repository: RepositoryName
 
 
 class SquadOut(BaseModel):

@@ -2,8 +2,10 @@
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.repositories import AllowedRepositories
 
 
 class Settings(BaseSettings):
@@ -25,6 +27,14 @@ class Settings(BaseSettings):
 
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr = SecretStr("")
+
+    # The operator's token: creating a squad (POST /api/v1/squads) takes it as a bearer token. Empty:
+    # nobody can create squads (the refusal names this setting).
+    squad_admin_token: SecretStr = SecretStr("")
+    # The repositories a squad may name, comma-separated: `owner/name`, or `owner/*` for all of an
+    # owner's. Empty: none (the refusal names this setting). The platform's GITHUB_TOKEN must also be
+    # able to push to a repository, which GitHub is asked when the squad is created.
+    allowed_repositories: str = ""
 
     # Transient failures of E2B, git and GitHub: attempts, capped exponential backoff with jitter,
     # and the longest wait a service may ask for (Retry-After, rate-limit reset) before giving up.
@@ -49,14 +59,43 @@ class Settings(BaseSettings):
     command_timeout_s: float = 120.0
     http_timeout_s: float = 30.0
 
+    # Per squad, so one squad cannot starve the others (app/limits.py; per web process, but sandboxes,
+    # which are counted in the database): its request rate, a token bucket refilled at this many
+    # requests a second (0: no limit) holding at most SQUAD_RATE_LIMIT_BURST; its event streams open
+    # at once; its live sandboxes (made by hand or by its pipelines). Past a limit: 429 + Retry-After.
+    squad_rate_limit_per_s: float = Field(20.0, ge=0)
+    squad_rate_limit_burst: int = Field(200, ge=1)
+    squad_max_streams: int = Field(100, ge=1)
+    squad_max_sandboxes: int = Field(10, ge=1)
+    # Every request (app/http_limits.py): the largest body taken (413 past it, read or declared) and
+    # how long the whole body may take to arrive (408 past it).
+    request_max_body_bytes: int = Field(1024 * 1024, ge=1)
+    request_body_timeout_s: float = Field(30.0, gt=0)
+    # The server (`python -m app`, app/server.py): how long a connection may take to send a request's
+    # headers (then it is closed, 408), an idle keep-alive connection is kept, and how many
+    # connections (streams included) it serves at once before answering 503.
+    request_header_timeout_s: float = Field(10.0, gt=0)
+    server_keep_alive_s: float = Field(5.0, gt=0)
+    server_max_connections: int = Field(4096, ge=1)
+
     sse_heartbeat_s: float = 15.0
     # How often a stream re-reads the event table when no in-process signal arrives
     # (events written by worker processes elsewhere).
     sse_poll_interval_s: float = 1.0
 
+    @field_validator("allowed_repositories")
+    @classmethod
+    def _entries_are_repositories(cls, value: str) -> str:
+        AllowedRepositories.parse(value)  # a typo must stop the start-up, not silently allow nothing
+        return value
+
+    def allowed(self) -> AllowedRepositories:
+        return AllowedRepositories.parse(self.allowed_repositories)
+
     def secrets(self) -> list[str]:
         """Every secret value the platform holds, for redaction."""
-        return [s for s in (self.e2b_api_key.get_secret_value(), self.github_token.get_secret_value()) if s]
+        held = (self.e2b_api_key, self.github_token, self.squad_admin_token)
+        return [value for secret in held if (value := secret.get_secret_value())]
 
 
 @lru_cache

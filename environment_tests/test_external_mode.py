@@ -25,7 +25,7 @@ def _run_suite_against(stack, repo_root, *options: str) -> subprocess.CompletedP
         for name, value in os.environ.items()
         if name not in NOT_INHERITED and not name.startswith(NOT_INHERITED_PREFIXES)
     }
-    environ |= stack.environment() | {"E2B_API_KEY": stack.e2b_api_key, "GITHUB_TOKEN": stack.github_token}
+    environ |= stack.environment() | stack.credentials()
     return subprocess.run(
         [sys.executable, "-m", "pytest", *SUBSET, "-n", "0", "-p", "no:cacheprovider", *options],
         cwd=repo_root,

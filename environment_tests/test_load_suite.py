@@ -206,7 +206,7 @@ def test_stream_users_report_connect_first_event_and_delivery_with_no_drop(repo_
         "--sse-viewers-per-squad=5",
         "--sse-event-interval-s=0.5",
         *_reports(tmp_path),
-        env=live_stack.environment(),
+        env=live_stack.environment() | live_stack.credentials(),
         timeout=100,
     )
 
@@ -230,7 +230,7 @@ def test_assignments_in_flight_all_become_exactly_one_pull_request_each(repo_roo
         "--scenario=pipeline",
         "--assignments=3",
         *_reports(tmp_path),
-        env=live_stack.environment(),
+        env=live_stack.environment() | live_stack.credentials(),
         timeout=110,
     )
 
@@ -254,7 +254,7 @@ def test_stress_that_no_step_can_meet_reports_no_sustainable_rate_and_fails(repo
         "--stress-step-s=10",
         "--stress-p95-ms=0.001",  # no request answers that fast: the first step breaks
         *_reports(tmp_path),
-        env=live_stack.environment(),
+        env=live_stack.environment() | live_stack.credentials(),
         timeout=100,
     )
 

@@ -4,13 +4,14 @@ Without this, a missing platform shows up as thousands of identical connection e
 trace per user. Checked once, on the master or the only process (workers trust their master).
 """
 
+import os
 import sys
 
 from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from fixtures.targets import FAKE_E2B, FAKE_GITHUB, PLATFORM, Target, http_problem
+from fixtures.targets import ADMIN_TOKEN_VARIABLE, FAKE_E2B, FAKE_GITHUB, PLATFORM, Target, http_problem
 
 PROBE_TIMEOUT_S = 3.0
 
@@ -47,6 +48,11 @@ def require_targets(environment: Environment, **_kwargs: object) -> None:
         _refuse(
             f"no Agent Squad platform at {host} — start one with `make up`, or pass --host "
             f"(or set {PLATFORM.variable}). [{problem}]"
+        )
+    if not os.environ.get(ADMIN_TOKEN_VARIABLE):
+        _refuse(
+            f"{ADMIN_TOKEN_VARIABLE} is not set: every simulated user creates a squad, which takes the "
+            f"platform's admin token. `make up` prints it; `python -m tools.stack run -- locust ...` sets it."
         )
     github = FAKE_GITHUB.url()
     problem = _problem(github, FAKE_GITHUB)

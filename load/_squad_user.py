@@ -1,10 +1,12 @@
 """What every simulated user of the board does first: get a squad, and call the API strictly.
 
 A squad needs a repository in the fake GitHub (each user makes its own, so pipelines of different
-users never meet), the squad itself (whose token authorises the user's later calls) and an agent.
+users never meet), the squad itself (made with the operator's SQUAD_ADMIN_TOKEN; the squad's own
+token authorises the user's later calls) and an agent.
 Data comes from the shared factories (fixtures/factories.py), the same as every other suite's.
 """
 
+import os
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +15,13 @@ from locust import HttpUser
 from locust.exception import StopUser
 
 from fixtures.factories import agent_data, repository_data, squad_data
-from fixtures.targets import FAKE_GITHUB, PLATFORM
+from fixtures.targets import ADMIN_TOKEN_VARIABLE, FAKE_GITHUB, PLATFORM
+
+
+def admin_token() -> str:
+    """The platform's SQUAD_ADMIN_TOKEN, which creating a squad takes (`python -m tools.stack run` gives it
+    to the command it runs; `make up` prints it). The preflight refuses a run without it."""
+    return os.environ.get(ADMIN_TOKEN_VARIABLE, "")
 
 
 class SquadUser(HttpUser):
@@ -31,7 +39,12 @@ class SquadUser(HttpUser):
         if repository is None:
             raise StopUser()
         squad = self.expect(
-            "POST", "/api/v1/squads", 201, json=squad_data(repository=repository), name="/api/v1/squads"
+            "POST",
+            "/api/v1/squads",
+            201,
+            json=squad_data(repository=repository),
+            name="/api/v1/squads",
+            headers={"Authorization": f"Bearer {admin_token()}"},
         )
         if squad is None:
             raise StopUser()

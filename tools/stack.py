@@ -1,8 +1,10 @@
 """The live stack from the command line.
 
 `python -m tools.stack` (or `... up`) is `make up`: the stack on the fixed ports 8000-8002 with a
-demo squad, until Ctrl-C. `python -m tools.stack run -- CMD ...` runs CMD against a fresh stack on
-free ports, pointed at it by SQUAD_BASE_URL, FAKE_E2B_URL and FAKE_GITHUB_URL, then stops it.
+demo squad, until Ctrl-C; it prints the platform's admin token (SQUAD_ADMIN_TOKEN: random, unless
+the environment sets it), which creating squads takes. `python -m tools.stack run -- CMD ...` runs
+CMD against a fresh stack on free ports, pointed at it by SQUAD_BASE_URL, FAKE_E2B_URL and
+FAKE_GITHUB_URL and given its credentials (SQUAD_ADMIN_TOKEN, E2B_API_KEY, GITHUB_TOKEN), then stops it.
 """
 
 import argparse
@@ -16,13 +18,14 @@ from pathlib import Path
 
 from fixtures.factories import agent_data, task_data
 from fixtures.platform_client import FakeGitHubAdmin, PlatformClient
-from fixtures.stack import ROOT, Stack, StackError, start_stack
+from fixtures.stack import DEMO_OWNER, ROOT, Stack, StackError, start_stack
+from fixtures.targets import ADMIN_TOKEN_VARIABLE
 
 
 def _seed_demo(stack: Stack) -> str:
-    FakeGitHubAdmin(stack.github_url).create_repo("squad-demo", "webapp")
-    platform = PlatformClient(stack.base_url)
-    squad = platform.create_squad(name="Demo squad", repository="squad-demo/webapp")
+    FakeGitHubAdmin(stack.github_url).create_repo(DEMO_OWNER, "webapp")
+    platform = PlatformClient(stack.base_url, admin_token=stack.admin_token)
+    squad = platform.create_squad(name="Demo squad", repository=f"{DEMO_OWNER}/webapp")
     client = platform.as_squad(squad["token"])
     client.create_agent(**agent_data(name="ada-bot"))
     for title in ("Add a health badge to the README", "Fix the login redirect", "Write the changelog"):
@@ -31,11 +34,14 @@ def _seed_demo(stack: Stack) -> str:
 
 
 def _up(args: argparse.Namespace) -> int:
-    log_dir = ROOT / "reports" / "stack" / "up"
-    # The fakes start empty, so the platform does too: old squads would name repositories gone with them.
-    for stale in log_dir.glob("squad.db*"):
-        stale.unlink()
-    stack = start_stack(fixed_ports=not args.free_ports, database_url=args.database_url, log_dir=log_dir)
+    # The fakes start empty, so the platform does too: old squads would name repositories gone with
+    # them. Only this stack's own database goes: a stack already running keeps its directory.
+    stack = start_stack(
+        fixed_ports=not args.free_ports,
+        database_url=args.database_url,
+        log_dir=ROOT / "reports" / "stack" / "up",
+        fresh_database=True,
+    )
     stopping = threading.Event()
     # Installed after the services started, so they keep the default handlers and stop on SIGTERM.
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -44,6 +50,9 @@ def _up(args: argparse.Namespace) -> int:
         print(f"platform API docs: {stack.base_url}/docs")
         print(f"fake E2B admin:    {stack.e2b_url}/_fake/state")
         print(f"fake GitHub admin: {stack.github_url}/_fake/state")
+        # The operator's token: creating squads (the suites, `locust -f load/`) takes it.
+        admin_token = stack.admin_token or "(the reused platform's own: not known here)"
+        print(f"squad admin token: {ADMIN_TOKEN_VARIABLE}={admin_token}")
         if not args.no_demo:
             print(f"demo board:        {_seed_demo(stack)}")
         print("press Ctrl-C to stop", flush=True)
@@ -56,11 +65,15 @@ def _up(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     if not args.command:
         raise SystemExit("usage: python -m tools.stack run -- COMMAND [ARGS...]")
-    # A database of its own: two runs at once must not take each other's jobs.
-    database_url = f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='squad-run-')}/squad.db"
+    # The database DATABASE_URL names (make bench-load's PostgreSQL runs), else a new one: two runs at
+    # once must not take each other's jobs.
+    database_url = (
+        os.environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='squad-run-')}/squad.db"
+    )
     stack = start_stack(log_dir=Path(args.log_dir) if args.log_dir else None, database_url=database_url)
     try:
-        return subprocess.call(args.command, env=os.environ | stack.environment(), cwd=ROOT)
+        # The command gets the credentials in its environment, so it can create squads on this stack.
+        return subprocess.call(args.command, env=os.environ | stack.environment() | stack.credentials(), cwd=ROOT)
     finally:
         stack.stop()
 

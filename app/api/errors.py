@@ -37,8 +37,12 @@ class Problem(BaseModel):
 PROBLEMS = {
     400: "the body is not readable JSON, or a header value is malformed",
     401: "no bearer token, or one of no squad",
+    403: "the token may not do this, or the platform's operator does not allow it; `detail` says which",
     404: "no such resource in this squad (another squad's are reported exactly like missing ones)",
+    408: "the request's body did not arrive in time (REQUEST_BODY_TIMEOUT_S); send it again",
     409: "the request conflicts with the current state of the task, sandbox or branch",
+    413: "the request's body is larger than the platform takes (REQUEST_MAX_BODY_BYTES)",
+    429: "the squad is over a limit (requests a second, open streams, sandboxes); try again after Retry-After",
     502: "an outside service (E2B, git, GitHub) refused the request; `service` names it",
     503: "the database or an outside service is unavailable; try again (after Retry-After when given)",
 }

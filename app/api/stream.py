@@ -6,20 +6,26 @@ an open stream costs no database query per event.
 """
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from sse_starlette import EventSourceResponse
+from starlette.types import Receive, Scope, Send
 
 from app.api.deps import get_runtime
 from app.api.errors import documented
-from app.auth import SESSION_COOKIE, bearer_scheme, squad_for_token
+from app.auth import SESSION_COOKIE, bearer_scheme, squad_for_token, within_rate
+from app.limits import Slot, too_many
 from app.models import Agent, Squad, Task
 
 router = APIRouter(tags=["events"])
 
 # Event ids are 64-bit integers in the database; a larger one cannot be a real id.
 MAX_EVENT_ID = 2**63 - 1
+# When a squad with all its streams open may try again: a guess (streams end when their clients go),
+# long enough that a client retrying at once does not hammer the platform.
+STREAM_RETRY_AFTER_S = 5.0
 # A client that has not taken a message for this long (its TCP window full) is disconnected, so it
 # holds neither memory nor a task; it reconnects with Last-Event-ID and misses nothing.
 SEND_TIMEOUT_S = 30.0
@@ -55,6 +61,7 @@ async def squad_of_stream(
     token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
     async with get_runtime(request).fanout.sessionmaker() as session:
         squad = await squad_for_token(session, token)
+        within_rate(request, squad)
         # A filter naming another squad's agent or task is refused like a missing one (as everywhere in
         # the API), rather than opening a stream that could never deliver anything.
         if agent_id is not None:
@@ -73,7 +80,7 @@ async def squad_of_stream(
     response_class=EventSourceResponse,
     responses={
         200: {"description": "the squad's events, as Server-Sent Events", "content": {"text/event-stream": {}}},
-        **documented(400, 401, 404, 503),
+        **documented(400, 401, 404, 503),  # and 429: a squad with all its streams open (SQUAD_MAX_STREAMS)
     },
 )
 async def stream_events(
@@ -87,6 +94,13 @@ async def stream_events(
     cursor = _resume_point(last_event_id_header, last_event_id)
     runtime = get_runtime(request)
     squad_id = squad.id
+    most = runtime.settings.squad_max_streams
+    if runtime.open_streams.held(squad_id) >= most:
+        raise too_many(
+            f"this squad already has {most} event streams open, the most it may have (SQUAD_MAX_STREAMS); "
+            "close one, or try again later",
+            STREAM_RETRY_AFTER_S,
+        )
 
     async def messages() -> AsyncIterator[bytes]:
         runtime.metrics.active_streams.inc()
@@ -98,4 +112,24 @@ async def stream_events(
             # Runs when the client goes away too: sse-starlette cancels the generator.
             runtime.metrics.active_streams.dec()
 
-    return EventSourceResponse(messages(), ping=runtime.settings.sse_heartbeat_s, send_timeout=SEND_TIMEOUT_S)
+    return HeldStream(
+        runtime.open_streams.take(squad_id),
+        messages(),
+        ping=runtime.settings.sse_heartbeat_s,
+        send_timeout=SEND_TIMEOUT_S,
+    )
+
+
+class HeldStream(EventSourceResponse):
+    """A stream that holds one of its squad's stream slots until it ends, however it ends: finished,
+    cut by the client, or never started."""
+
+    def __init__(self, slot: Slot, *args: Any, **kwargs: Any) -> None:
+        self.slot = slot
+        super().__init__(*args, **kwargs)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()

@@ -1,7 +1,10 @@
 """Tasks: create, list, read, update, and assign to an agent (which starts the pipeline)."""
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
-from sqlalchemy import exists, select, update
+import base64
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +17,9 @@ from app.schemas import TaskAssign, TaskCreate, TaskOut, TaskUpdate
 
 router = APIRouter(tags=["tasks"], responses=documented(401, 503))
 
+# Tasks a page of the list holds unless `limit` says otherwise, and the most it may say.
+PAGE_DEFAULT = 100
+PAGE_MAX = 500
 # The moves a person may make by hand; the pipeline makes the others.
 MANUAL_TRANSITIONS = {(TaskStatus.REVIEW, TaskStatus.DONE), (TaskStatus.FAILED, TaskStatus.TODO)}
 
@@ -40,20 +46,62 @@ async def create_task(
     return task
 
 
-@router.get("/tasks", response_model=list[TaskOut])
+@router.get(
+    "/tasks",
+    response_model=list[TaskOut],
+    responses={
+        200: {
+            "description": 'a page of the squad\'s tasks, oldest first; a `Link: <url>; rel="next"` header '
+            "names the next page while there is one",
+            "headers": {"Link": {"description": "the next page", "schema": {"type": "string"}}},
+        },
+        **documented(400),
+    },
+)
 async def list_tasks(
+    request: Request,
+    response: Response,
     status_filter: TaskStatus | None = Query(None, alias="status"),
     agent_id: str | None = Query(None, max_length=32),
+    limit: int = Query(PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="tasks a page holds"),
+    cursor: str | None = Query(
+        None, max_length=200, description="where the page starts: the `cursor` of the previous page's next link"
+    ),
     squad: Squad = Depends(current_squad),
     session: AsyncSession = Depends(get_session),
 ) -> list[Task]:
+    """The squad's tasks in creation order (ties by id), a page at a time: a task created meanwhile
+    joins the end, so following the next links lists every task once."""
     query = select(Task).where(Task.squad_id == squad.id)
     if status_filter is not None:
         query = query.where(Task.status == status_filter)
     if agent_id is not None:
         query = query.where(Task.agent_id == agent_id)
-    result = await session.scalars(query.order_by(Task.created_at, Task.id))
-    return list(result)
+    if cursor is not None:
+        created_at, task_id = read_cursor(cursor)
+        query = query.where(or_(Task.created_at > created_at, and_(Task.created_at == created_at, Task.id > task_id)))
+    page = list(await session.scalars(query.order_by(Task.created_at, Task.id).limit(limit + 1)))
+    if len(page) > limit:
+        page = page[:limit]
+        following = request.url.include_query_params(limit=limit, cursor=make_cursor(page[-1]))
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return page
+
+
+def make_cursor(last: Task) -> str:
+    """Where the page after `last` starts: its creation time and id, opaque to clients."""
+    return base64.urlsafe_b64encode(f"{last.created_at.isoformat()}|{last.id}".encode()).decode().rstrip("=")
+
+
+def read_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created_at, _, task_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().partition("|")
+        moment = datetime.fromisoformat(created_at)
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors too
+        moment = None
+    if moment is None or moment.tzinfo is None or not (task_id.isascii() and task_id.isalnum()):
+        raise HTTPException(400, "cursor is not one this API gave: take it from the previous page's next link")
+    return moment, task_id
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut, responses=documented(404))

@@ -36,6 +36,8 @@ class Repository:
     owner: str
     clone_url: str
     default_branch: str
+    # `permissions.push` of GitHub's answer: whether the token may push; None when GitHub did not say.
+    can_push: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class GitHubService:
                 owner=data["owner"]["login"],
                 clone_url=data["clone_url"],
                 default_branch=data["default_branch"],
+                can_push=_push_permission(data),
             ),
         )
 
@@ -197,3 +200,9 @@ def _describe(item: dict[str, Any]) -> str:
     if item.get("message"):
         return str(item["message"])
     return " ".join(str(item[key]) for key in ("resource", "field", "code") if item.get(key))
+
+
+def _push_permission(data: dict[str, Any]) -> bool | None:
+    permissions = data.get("permissions")
+    push = permissions.get("push") if isinstance(permissions, dict) else None
+    return push if isinstance(push, bool) else None

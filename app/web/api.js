@@ -22,19 +22,50 @@ async function reasonOf(response) {
   return `${response.status} ${response.statusText}`.trim();
 }
 
+// The URL of a `Link` header's rel="next" entry (RFC 8288), or null: the task list comes in pages.
+export function nextLink(header) {
+  if (!header) return null;
+  for (const part of header.split(',')) {
+    const link = part.match(/^\s*<([^>]*)>(.*)$/);
+    if (!link) continue;
+    const rel = link[2].match(/;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;]+))/i);
+    const relations = rel ? (rel[1] ?? rel[2]).toLowerCase().split(/\s+/) : [];
+    if (relations.includes('next')) return link[1];
+  }
+  return null;
+}
+
 export function createApi(token, prefix = '/api/v1') {
-  async function request(method, path, body) {
+  async function send(method, url, body) {
     const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const response = await fetch(prefix + path, {
+    const response = await fetch(url, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: 'same-origin',
     });
     if (!response.ok) throw new ApiError(response.status, await reasonOf(response));
+    return response;
+  }
+
+  async function request(method, path, body) {
+    const response = await send(method, prefix + path, body);
     if (response.status === 204) return null;
     return response.json();
+  }
+
+  // Every page of a paged list, following its next links (only to this origin: the token goes along).
+  async function everyPage(path) {
+    const items = [];
+    let url = prefix + path;
+    while (url) {
+      const response = await send('GET', url);
+      items.push(...(await response.json()));
+      const next = nextLink(response.headers.get('Link'));
+      url = next && new URL(next, window.location.href).origin === window.location.origin ? next : null;
+    }
+    return items;
   }
 
   const id = (value) => encodeURIComponent(value);
@@ -43,7 +74,7 @@ export function createApi(token, prefix = '/api/v1') {
     startSession: () => request('POST', '/session'),
     squad: () => request('GET', '/squads/me'),
     agents: () => request('GET', '/agents'),
-    tasks: () => request('GET', '/tasks'),
+    tasks: () => everyPage('/tasks'),
     task: (taskId) => request('GET', `/tasks/${id(taskId)}`),
     assign: (taskId, agentId) => request('POST', `/tasks/${id(taskId)}/assign`, { agent_id: agentId }),
     // A move a person makes by hand (review -> done, failed -> todo): PATCH with the new status.

@@ -48,7 +48,7 @@ def first_worker(worker_stack) -> subprocess.Popen:
 def test_a_job_whose_worker_was_killed_is_taken_over_and_opens_one_pull_request(worker_stack, first_worker, kill_after):
     stack = worker_stack.stack
     github = FakeGitHubAdmin(stack.github_url)
-    made = SquadFactory(PlatformClient(stack.base_url), github, stack.base_url)()
+    made = SquadFactory(PlatformClient(stack.base_url, admin_token=stack.admin_token), github, stack.base_url)()
     squad, client, agent = made.squad, made.client, made.agent
     owner, name = made.owner, made.repo_name
     task = client.create_task(**task_data())

@@ -101,7 +101,7 @@ def test_a_killed_workers_job_is_taken_over_within_15_s_on_the_default_lease(
     worker_stack, default_lease_workers, clients, record_property
 ):
     stack = worker_stack.stack
-    platform = clients.enter_context(closing(PlatformClient(stack.base_url)))
+    platform = clients.enter_context(closing(PlatformClient(stack.base_url, admin_token=stack.admin_token)))
     github = FakeGitHubAdmin(stack.github_url)
     e2b = FakeE2BAdmin(stack.e2b_url, stack.e2b_api_key)
     clients.enter_context(github.http)

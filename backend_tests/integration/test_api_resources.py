@@ -6,13 +6,18 @@ from sqlalchemy import select
 
 from app.auth import hash_token
 from app.models import Squad, Task
+from fixtures.credentials import CANARY_SQUAD_ADMIN_TOKEN
 from fixtures.factories import squad_data
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
 
+OPERATOR = {"Authorization": f"Bearer {CANARY_SQUAD_ADMIN_TOKEN}"}
 
-async def test_creating_a_squad_returns_its_token_once_and_stores_only_its_hash(app_client, db_session):
-    response = await app_client.post("/api/v1/squads", json=squad_data())
+
+async def test_creating_a_squad_returns_its_token_once_and_stores_only_its_hash(app_client, db_session, fake_github):
+    data = squad_data()
+    fake_github.create_repo(*data["repository"].split("/"))
+    response = await app_client.post("/api/v1/squads", json=data, headers=OPERATOR)
 
     assert response.status_code == 201
     created = response.json()
@@ -34,7 +39,7 @@ async def test_creating_a_squad_returns_its_token_once_and_stores_only_its_hash(
     ],
 )
 async def test_a_bad_squad_body_is_422_naming_the_field(app_client, body, field):
-    response = await app_client.post("/api/v1/squads", json=body)
+    response = await app_client.post("/api/v1/squads", json=body, headers=OPERATOR)
 
     assert response.status_code == 422
     problems = response.json()["detail"]
@@ -43,7 +48,7 @@ async def test_a_bad_squad_body_is_422_naming_the_field(app_client, body, field)
 
 async def test_broken_json_is_422_not_500(app_client):
     response = await app_client.post(
-        "/api/v1/squads", content=b'{"name": "x", ', headers={"content-type": "application/json"}
+        "/api/v1/squads", content=b'{"name": "x", ', headers={"content-type": "application/json"} | OPERATOR
     )
 
     assert response.status_code == 422

@@ -48,7 +48,7 @@ async def test_get_repository_reads_owner_clone_url_and_default_branch(github, r
     found = await github.get_repository(repo.full_name)
 
     assert found == Repository(
-        full_name=repo.full_name, owner=repo.owner, clone_url=repo.clone_url, default_branch="main"
+        full_name=repo.full_name, owner=repo.owner, clone_url=repo.clone_url, default_branch="main", can_push=True
     )
 
 

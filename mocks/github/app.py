@@ -46,6 +46,7 @@ from mocks.github.representations import (
     issue_comment_json,
     link_header,
     merge_result_json,
+    permissions_json,
     pull_request_json,
     pull_request_page,
     rate_limit_json,
@@ -54,7 +55,7 @@ from mocks.github.representations import (
     review_json,
     user_id,
 )
-from mocks.github.state import FakeGitHub, GitHubError, NotFound, Repository, RepositoryExists
+from mocks.github.state import ROLES, FakeGitHub, GitHubError, NotFound, Repository, RepositoryExists
 from mocks.github.validation import (
     CURSOR_PREFIX,
     parse_deliveries_query,
@@ -139,13 +140,19 @@ def rest(name: str, method: str, path: str, handler: Handler, *, anonymous: bool
     return Endpoint(name, method, path, endpoint)
 
 
+def request_token(request: Request) -> str | None:
+    return api_token(request.headers.get("authorization"))
+
+
 def repository(fake: FakeGitHub, request: Request) -> Repository:
-    return fake.repository(request.path_params["owner"], request.path_params["repo"])
+    """The repository of the path, as the request's token sees it: 404 when it has no access."""
+    return fake.repository(request.path_params["owner"], request.path_params["repo"], request_token(request) or "")
 
 
 async def get_repository(fake: FakeGitHub, request: Request) -> Response:
     repo = repository(fake, request)
-    return JSONResponse(repository_json(repo, base_url(request), fake.clone_url(repo, base_url(request))))
+    api = base_url(request)
+    return JSONResponse(repository_json(repo, api, fake.clone_url(repo, api), repo.role(request_token(request))))
 
 
 async def get_branch(fake: FakeGitHub, request: Request) -> Response:
@@ -171,7 +178,10 @@ async def list_pull_requests(fake: FakeGitHub, request: Request) -> Response:
     page = await run_in_threadpool(fake.list_pull_requests, repo.owner, repo.name, query)
     api = base_url(request)
     clone_url = fake.clone_url(repo, api)
-    response = JSONResponse([pull_request_json(repo, pull, api, clone_url, full=False) for pull in page.pulls])
+    role = repo.role(request_token(request))
+    response = JSONResponse(
+        [pull_request_json(repo, pull, api, clone_url, full=False, role=role) for pull in page.pulls]
+    )
     link = link_header(page, lambda number: str(request.url.include_query_params(page=number)))
     if link is not None:
         response.headers["link"] = link
@@ -196,7 +206,7 @@ async def create_pull_request(fake: FakeGitHub, request: Request) -> Response:
         )
     )
     api = base_url(request)
-    body = pull_request_json(repo, pull, api, fake.clone_url(repo, api))
+    body = pull_request_json(repo, pull, api, fake.clone_url(repo, api), role=repo.role(request_token(request)))
     return JSONResponse(body, 201, headers={"location": body["url"]})
 
 
@@ -207,7 +217,9 @@ async def get_pull_request(fake: FakeGitHub, request: Request) -> Response:
     if pull is None:
         raise NotFound()
     api = base_url(request)
-    return JSONResponse(pull_request_json(repo, pull, api, fake.clone_url(repo, api)))
+    return JSONResponse(
+        pull_request_json(repo, pull, api, fake.clone_url(repo, api), role=repo.role(request_token(request)))
+    )
 
 
 async def get_rate_limit(fake: FakeGitHub, request: Request) -> Response:
@@ -564,6 +576,9 @@ def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
     - GET  /_fake/repos/{owner}/{repo}/branches/{branch}/log             -> 200 {"commits": [{sha, message}]}
     - POST /_fake/rate_limit {"token", "remaining"?, "limit"?, "reset"?, "status"? (403|429)} -> 200 window
     - POST /_fake/secondary_rate_limit {"token"? (absent: all), "retry_after"? (60), "status"? (403|429)} -> 204
+    - DELETE /_fake/repos/{owner}/{repo}                                 -> 204 (404: no such repository)
+    - POST /_fake/repos/{owner}/{repo}/permissions {"token", "permission": none|pull|triage|push|maintain|admin}
+                                                                         -> 200 {"permission", "permissions"}
     """
 
     async def create_repo(request: Request) -> Response:
@@ -629,8 +644,33 @@ def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
             return admin_error(str(error))
         return Response(status_code=204)
 
+    async def set_permission(request: Request) -> Response:
+        data = await read_json_object(request)
+        if isinstance(data, JSONResponse):
+            return data
+        token, role = data.get("token"), data.get("permission")
+        if not isinstance(token, str) or not token or not isinstance(role, str):
+            return admin_error(f"token and permission ({', '.join(ROLES)}) are required strings")
+        params = request.path_params
+        try:
+            fake.set_permission(params["owner"], params["repo"], token, role)
+        except ValueError as error:
+            return admin_error(str(error))
+        except KeyError as error:
+            return admin_error(str(error.args[0]), 404)
+        return JSONResponse({"permission": role, "permissions": permissions_json(role)})
+
+    async def delete_repo(request: Request) -> Response:
+        try:
+            await run_in_threadpool(fake.delete_repo, request.path_params["owner"], request.path_params["repo"])
+        except KeyError as error:
+            return admin_error(str(error.args[0]), 404)
+        return Response(status_code=204)
+
     return [
         Route("/_fake/repos", create_repo, methods=["POST"]),
+        Route("/_fake/repos/{owner}/{repo}", delete_repo, methods=["DELETE"]),
+        Route("/_fake/repos/{owner}/{repo}/permissions", set_permission, methods=["POST"]),
         Route("/_fake/repos/{owner}/{repo}/branches/{branch:path}/log", branch_log, methods=["GET"]),
         Route("/_fake/rate_limit", set_rate_limit, methods=["POST"]),
         Route("/_fake/secondary_rate_limit", trip_secondary_rate_limit, methods=["POST"]),

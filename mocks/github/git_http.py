@@ -39,24 +39,36 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
     return user, password
 
 
-def authenticated_user(fake: FakeGitHub, request: Request) -> str | Response:
+def authenticated_user(fake: FakeGitHub, request: Request) -> tuple[str, str] | Response:
+    """(user, token) of the request's credentials, or the 401 to answer."""
     credentials = basic_credentials(request.headers.get("authorization"))
     if credentials is None:
         return PlainTextResponse("", 401, headers=AUTH_CHALLENGE)
     user, password = credentials
-    if fake.is_valid_token(password) or (not password and fake.is_valid_token(user)):
-        return user or fake.user_login
+    if fake.is_valid_token(password):
+        return user or fake.user_login, password
+    if not password and fake.is_valid_token(user):
+        return fake.user_login, user
     return PlainTextResponse(BAD_CREDENTIALS, 401, headers=AUTH_CHALLENGE)
+
+
+def is_push(request: Request, service_path: str) -> bool:
+    """A push: git-receive-pack itself, or the ref advertisement that starts one."""
+    return service_path == "git-receive-pack" or request.query_params.get("service") == "git-receive-pack"
 
 
 async def git_http(fake: FakeGitHub, request: Request, service_path: str) -> Response:
     """Serve `/{owner}/{repo}(.git)/{service_path}` (info/refs, git-upload-pack, git-receive-pack)."""
-    user = authenticated_user(fake, request)
-    if isinstance(user, Response):
-        return user
+    authenticated = authenticated_user(fake, request)
+    if isinstance(authenticated, Response):
+        return authenticated
+    user, token = authenticated
     repo = fake.get_repo(request.path_params["owner"], request.path_params["repo"])
-    if repo is None:
+    if repo is None or not repo.allows(token, "pull"):
         return PlainTextResponse("Repository not found.\n", 404)
+    if is_push(request, service_path) and not repo.allows(token, "push"):
+        # GitHub's words, which git prints as "remote: Permission to ... denied to ...", then the 403.
+        return PlainTextResponse(f"Permission to {repo.full_name}.git denied to {fake.user_login}.\n", 403)
     body = await request.body()
     env = {
         **git_environment(),
@@ -69,7 +81,7 @@ async def git_http(fake: FakeGitHub, request: Request, service_path: str) -> Res
         "REMOTE_USER": user,
         "REMOTE_ADDR": request.client.host if request.client else "127.0.0.1",
         "SERVER_PROTOCOL": "HTTP/1.1",
-        # Pushes are allowed for every authenticated user (GitHub checks write access; we have one role).
+        # Past the role check above, a push is the token's to make.
         "GIT_CONFIG_COUNT": "1",
         "GIT_CONFIG_KEY_0": "http.receivepack",
         "GIT_CONFIG_VALUE_0": "true",

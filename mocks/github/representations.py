@@ -17,8 +17,11 @@ from urllib.parse import urlsplit
 
 from mocks.github.rate_limits import RateWindow
 from mocks.github.reviews import IssueComment, Review, ReviewComment
-from mocks.github.state import Branch, PullRequest, PullRequestPage, Repository, login_id
+from mocks.github.state import DEFAULT_ROLE, ROLES, Branch, PullRequest, PullRequestPage, Repository, login_id
 from mocks.github.webhooks import Delivery, Hook
+
+# The `permissions` object's keys, weakest first: a role grants its own key and every weaker one.
+PERMISSION_KEYS = ("pull", "triage", "push", "maintain", "admin")
 
 
 def timestamp(moment: datetime) -> str:
@@ -65,8 +68,15 @@ def user_json(login: str, api: str, *, kind: str | None = None) -> dict[str, Any
     }
 
 
-def repository_json(repo: Repository, api: str, clone_url: str) -> dict[str, Any]:
-    """Fields of both `repository` and `full-repository` (a superset is what GitHub sends too)."""
+def permissions_json(role: str) -> dict[str, bool]:
+    """`permissions` of a repository as GitHub shows it to a token with `role`."""
+    strength = ROLES.index(role)
+    return {key: strength >= ROLES.index(key) for key in reversed(PERMISSION_KEYS)}
+
+
+def repository_json(repo: Repository, api: str, clone_url: str, role: str = DEFAULT_ROLE) -> dict[str, Any]:
+    """Fields of both `repository` and `full-repository` (a superset is what GitHub sends too);
+    `permissions` are those of the token that asked (`role`)."""
     url = f"{api}/repos/{repo.full_name}"
     html = f"{api}/{repo.full_name}"
     host = urlsplit(api).netloc
@@ -146,7 +156,7 @@ def repository_json(repo: Repository, api: str, clone_url: str) -> dict[str, Any
         "pushed_at": created,
         "created_at": created,
         "updated_at": created,
-        "permissions": {"admin": False, "maintain": False, "push": True, "triage": True, "pull": True},
+        "permissions": permissions_json(role),
         "allow_forking": False,
         "web_commit_signoff_required": False,
         "license": None,
@@ -159,7 +169,7 @@ def repository_json(repo: Repository, api: str, clone_url: str) -> dict[str, Any
 
 
 def pull_request_json(
-    repo: Repository, pull: PullRequest, api: str, clone_url: str, *, full: bool = True
+    repo: Repository, pull: PullRequest, api: str, clone_url: str, *, full: bool = True, role: str = DEFAULT_ROLE
 ) -> dict[str, Any]:
     """`pull-request` (full=True: GET one, POST) or `pull-request-simple` (full=False: the list)."""
     url = f"{api}/repos/{repo.full_name}"
@@ -167,7 +177,7 @@ def pull_request_json(
     html = f"{api}/{repo.full_name}/pull/{pull.number}"
     issue_url = f"{url}/issues/{pull.number}"
     owner = user_json(repo.owner, api, kind="Organization")
-    repository = repository_json(repo, api, clone_url)
+    repository = repository_json(repo, api, clone_url, role)
     body: dict[str, Any] = {
         "url": pull_url,
         "id": pull.id,

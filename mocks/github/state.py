@@ -1,4 +1,5 @@
-"""The state model of the fake GitHub: tokens, repositories (real bare git repositories), pull requests.
+"""The state model of the fake GitHub: tokens, repositories (real bare git repositories), each token's
+role on a repository (GitHub's collaborators, by token), pull requests.
 
 What GitHub would refuse raises a GitHubError carrying the status of GitHub's answer (errors.py words the
 body). Plain Python: no HTTP framework here; the app (app.py) is the only HTTP front.
@@ -31,6 +32,12 @@ from mocks.github.webhooks import ZERO_SHA, Delivery, Hook, HookBook, HookConfig
 DEFAULT_TOKEN = "ghp_fake_token"
 DEFAULT_LOGIN = "squad-bot"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+# A collaborator's role on a repository, weakest first, as GitHub names them; "none" is no access at all
+# (a private repository the token cannot see: every call about it answers 404).
+ROLES = ("none", "pull", "triage", "push", "maintain", "admin")
+# What a token the fake accepts may do on a repository nobody set a role on: what the one user of the
+# fake has always been able to do, so a test that never speaks of permissions sees no difference.
+DEFAULT_ROLE = "push"
 
 
 class GitHubError(Exception):
@@ -160,10 +167,20 @@ class Repository:
     description: str | None = None
     pulls: dict[int, PullRequest] = field(default_factory=dict)
     next_number: int = 1
+    # token -> role, for the tokens whose role is not DEFAULT_ROLE (GitHub's collaborators, by token).
+    roles: dict[str, str] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
+
+    def role(self, token: str | None) -> str:
+        """What `token` may do here; a token that is no collaborator's (or none) has DEFAULT_ROLE."""
+        return self.roles.get(token or "", DEFAULT_ROLE)
+
+    def allows(self, token: str | None, needed: str) -> bool:
+        """Whether `token`'s role here is `needed` or stronger."""
+        return ROLES.index(self.role(token)) >= ROLES.index(needed)
 
 
 @dataclass(frozen=True)
@@ -312,17 +329,37 @@ class FakeGitHub(FakeService):
             self._repos[key] = repo
             return repo
 
+    def delete_repo(self, owner: str, name: str) -> None:
+        """The repository and its git data are gone, as after a deletion on GitHub. KeyError: no repository."""
+        repo = self._require(owner, name)
+        with self._lock:
+            self._repos.pop((repo.owner.lower(), repo.name.lower()), None)
+        shutil.rmtree(repo.git.path, ignore_errors=True)
+
     def get_repo(self, owner: str, name: str) -> Repository | None:
         """Names are case-insensitive, as on GitHub; a trailing ".git" is ignored."""
         with self._lock:
             return self._repos.get((owner.lower(), name.removesuffix(".git").lower()))
 
-    def repository(self, owner: str, name: str) -> Repository:
-        """get_repo, raising NotFound for an unknown repository."""
+    def repository(self, owner: str, name: str, token: str | None = None) -> Repository:
+        """get_repo, raising NotFound for an unknown repository, or one `token` has no access to."""
         repo = self.get_repo(owner, name)
-        if repo is None:
+        if repo is None or (token is not None and not repo.allows(token, "pull")):
             raise NotFound()
         return repo
+
+    def set_permission(self, owner: str, name: str, token: str, role: str) -> None:
+        """Give `token` the role `role` (one of ROLES) on the repository: e.g. "pull" makes it read-only
+        (GET says `permissions.push: false`, a git push is denied), "none" hides the repository from it
+        (404, as GitHub answers for a private repository a token cannot see). KeyError: no repository."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+        repo = self._require(owner, name)
+        with self._lock:
+            if role == DEFAULT_ROLE:
+                repo.roles.pop(token, None)
+            else:
+                repo.roles[token] = role
 
     def repos(self) -> list[Repository]:
         with self._lock:
@@ -1054,6 +1091,8 @@ class FakeGitHub(FakeService):
                 {
                     "full_name": repo.full_name,
                     "default_branch": repo.default_branch,
+                    # The roles set, without the tokens (the dump ends up in test reports).
+                    "roles_set": sorted(repo.roles.values()),
                     "path": str(repo.git.path),
                     "branches": repo.git.branches(),
                     "pulls": [

@@ -50,7 +50,7 @@ def fault_stack(worker_id, tmp_path_factory) -> Iterator[Stack]:
 def scene(fault_stack: Stack) -> Iterator[Scene]:
     e2b = FakeE2BAdmin(fault_stack.e2b_url, fault_stack.e2b_api_key)
     github = FakeGitHubAdmin(fault_stack.github_url)
-    platform = PlatformClient(fault_stack.base_url)
+    platform = PlatformClient(fault_stack.base_url, admin_token=fault_stack.admin_token)
     squads = SquadFactory(platform, github, fault_stack.base_url)
     squad = squads()
     squad.task = squad.new_task()

@@ -8,6 +8,7 @@ from fixtures.platform_client import AsyncPlatformClient
 from fixtures.squads import Squad, make_squad
 
 FUZZ_COUNTS = pytest.StashKey[dict[str, int]]()
+FLOOD_FIGURES = pytest.StashKey[dict[str, dict[str, object]]]()
 
 
 async def make_squad_owning_one_of_each(app_client, fake_github) -> Squad[AsyncPlatformClient]:
@@ -40,7 +41,24 @@ def fuzz_report(request: pytest.FixtureRequest):
     return report
 
 
+@pytest.fixture
+def flood_report(request: pytest.FixtureRequest):
+    """Record what a flood did (figures by name): in the JUnit XML and in the terminal summary."""
+
+    def report(label: str, figures: dict[str, object]) -> None:
+        for name, value in figures.items():
+            request.node.user_properties.append((f"{label}: {name}", value))
+        request.config.stash.setdefault(FLOOD_FIGURES, {})[label] = figures
+
+    return report
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    floods = config.stash.get(FLOOD_FIGURES, {})
+    if floods:
+        terminalreporter.section("flood figures")
+        for label, figures in floods.items():
+            terminalreporter.write_line(f"{label}: " + ", ".join(f"{name} {value}" for name, value in figures.items()))
     counts = config.stash.get(FUZZ_COUNTS, {})
     if counts:
         terminalreporter.section("fuzz requests")

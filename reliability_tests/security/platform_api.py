@@ -8,14 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from starlette.routing import BaseRoute, Mount, Route
 
+from fixtures.credentials import CANARY_SQUAD_ADMIN_TOKEN
+
+if TYPE_CHECKING:
+    from fixtures.squads import Squad
+
 API_PREFIX = "/api/v1"
 # Everything else under /api/v1 needs a squad's token: these are reachable without one.
-PUBLIC_API_OPERATIONS = {("POST", "/api/v1/squads")}  # how a squad (and its token) comes to exist
+PUBLIC_API_OPERATIONS: set[tuple[str, str]] = set()
+# These take the operator's token (SQUAD_ADMIN_TOKEN) instead of a squad's.
+OPERATOR_API_OPERATIONS = {("POST", "/api/v1/squads")}  # how a squad (and its token) comes to exist
 # Outside /api/v1 (the probe, the scrape, the API description, the board) every route is public.
 PUBLIC_ROUTES = {
     "/health",
@@ -31,6 +38,14 @@ PUBLIC_ROUTES = {
 RESOURCE_FIELDS = {"task_id": "task", "agent_id": "agent", "sandbox_id": "sandbox"}
 
 
+def caller_headers(operation: Operation, squad: Squad) -> dict[str, str]:
+    """Who may call the operation: the operator (creating squads) or the squad, so that a refusal a test
+    expects is about what it sent, not about who sent it."""
+    if operation.is_operators:
+        return {"Authorization": f"Bearer {CANARY_SQUAD_ADMIN_TOKEN}"}
+    return squad.headers
+
+
 @dataclass(frozen=True)
 class Operation:
     method: str
@@ -44,6 +59,10 @@ class Operation:
     @property
     def is_public(self) -> bool:
         return (self.method, self.path) in PUBLIC_API_OPERATIONS
+
+    @property
+    def is_operators(self) -> bool:
+        return (self.method, self.path) in OPERATOR_API_OPERATIONS
 
     def parameters(self, location: str) -> list[dict[str, Any]]:
         return [p for p in self.spec.get("parameters", []) if p["in"] == location]

@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from fixtures.squads import Squad
-from reliability_tests.security.platform_api import Operation, api_operations
+from reliability_tests.security.platform_api import Operation, api_operations, caller_headers
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
@@ -35,7 +35,7 @@ async def test_a_body_over_a_mebibyte_is_refused_with_413_or_422(app_client, squ
     body = {"title": "x" * (2 * MIB), "description": "y" * MIB, "name": "z" * MIB, "message": "m" * MIB}
 
     response = await app_client.request(
-        operation.method, path_of(operation, squad_a), json=body, headers=squad_a.headers
+        operation.method, path_of(operation, squad_a), json=body, headers=caller_headers(operation, squad_a)
     )
 
     assert_refused(response, {413, 422}, f"{operation.label} with a 4 MiB body")
@@ -44,7 +44,7 @@ async def test_a_body_over_a_mebibyte_is_refused_with_413_or_422(app_client, squ
 @pytest.mark.parametrize("operation", WITH_BODY, ids=lambda op: op.label)
 @pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "multipart/form-data; boundary=x"])
 async def test_a_body_that_is_not_json_is_refused_with_415_or_422(app_client, squad_a: Squad, operation, content_type):
-    headers = squad_a.headers | {"Content-Type": content_type}
+    headers = caller_headers(operation, squad_a) | {"Content-Type": content_type}
     content = json.dumps({"title": "x", "name": "x", "task_id": squad_a.task["id"]})
 
     response = await app_client.request(operation.method, path_of(operation, squad_a), content=content, headers=headers)
@@ -54,7 +54,7 @@ async def test_a_body_that_is_not_json_is_refused_with_415_or_422(app_client, sq
 
 @pytest.mark.parametrize("operation", WITH_BODY, ids=lambda op: op.label)
 async def test_broken_json_is_refused_with_400_or_422(app_client, squad_a: Squad, operation):
-    headers = squad_a.headers | {"Content-Type": "application/json"}
+    headers = caller_headers(operation, squad_a) | {"Content-Type": "application/json"}
     for content in BROKEN_JSON:
         response = await app_client.request(
             operation.method, path_of(operation, squad_a), content=content, headers=headers

@@ -41,7 +41,8 @@ FIELD_VALUES: dict[str, Any] = {
 }
 # An endless stream must not open where a refusal is expected: a hang fails here, not at the suite timeout.
 REQUEST_DEADLINE_S = 10.0
-PROTECTED = [op for op in api_operations() if not op.is_public]
+# The operations a squad's token opens (the operator's: backend_tests/integration/test_squad_creation_operator.py).
+PROTECTED = [op for op in api_operations() if not op.is_public and not op.is_operators]
 
 
 def resource_slots(operation: Operation) -> list[tuple[str, str]]:
@@ -152,10 +153,14 @@ async def test_the_board_assets_are_public(app_client):
     assert response.status_code == 200
 
 
-async def test_creating_a_squad_needs_no_token(app_client):
-    response = await app_client.post("/api/v1/squads", json={"name": "public", "repository": "acme/public"})
+async def test_creating_a_squad_needs_the_operators_token_not_a_squads(app_client, squad_a):
+    body = {"name": "no operator", "repository": squad_a.squad["repository"]}
 
-    assert response.status_code == 201
+    without = await app_client.post("/api/v1/squads", json=body)
+    as_a_squad = await app_client.post("/api/v1/squads", json=body, headers=squad_a.headers)
+
+    assert without.status_code == 401 and without.headers["www-authenticate"] == "Bearer"
+    assert as_a_squad.status_code == 403, as_a_squad.text
 
 
 def _cases() -> list[Any]:

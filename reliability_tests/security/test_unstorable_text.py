@@ -19,7 +19,13 @@ import anyio
 import pytest
 
 from fixtures.squads import Squad
-from reliability_tests.security.platform_api import Operation, api_operations, openapi_document, resolve
+from reliability_tests.security.platform_api import (
+    Operation,
+    api_operations,
+    caller_headers,
+    openapi_document,
+    resolve,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
@@ -88,7 +94,7 @@ async def send_with(app_client, tenant: Squad, field: Field, bad_text: str):
         # Percent-encoded by hand: httpx refuses a raw NUL in a URL's path, a server decodes this one.
         path = path.replace(f"{{{name}}}", quote(value, safe="") if field.name == name else sample(name, tenant))
     params = {field.name: value} if field.location == "query" else {}
-    headers = tenant.headers | ({field.name: value} if field.location == "header" else {})
+    headers = caller_headers(operation, tenant) | ({field.name: value} if field.location == "header" else {})
     content = None
     if "requestBody" in operation.spec:
         schema = operation.body_schema(openapi_document()) or {}

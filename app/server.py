@@ -1,0 +1,101 @@
+"""The web server: uvicorn, with the limits a slow or greedy client meets before the app sees it.
+
+uvicorn gives a keep-alive timeout (an idle connection between requests is closed), a cap on the
+connections and tasks it serves at once (`limit_concurrency`, 503 past it) and a cap on the size of
+the request head (h11's, 16 KiB by default). It has no deadline for the request head itself: a client
+that connects and then sends its headers a byte at a time, or never finishes them, keeps the
+connection forever (each byte even cancels the keep-alive timer). `HeaderDeadlineH11Protocol` adds
+one: the head of each request must be complete within REQUEST_HEADER_TIMEOUT_S of the connection
+opening (or of the previous response ending), or the connection is answered 408 and closed. The
+body's deadline is the app's (app/http_limits.py).
+"""
+
+import asyncio
+import logging
+from typing import Any
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_BODY = b"the request's headers did not arrive in time; the connection is closed\n"
+TIMEOUT_RESPONSE = (
+    b"HTTP/1.1 408 Request Timeout\r\n"
+    b"content-type: text/plain; charset=utf-8\r\n"
+    b"content-length: " + str(len(TIMEOUT_BODY)).encode() + b"\r\n"
+    b"connection: close\r\n\r\n" + TIMEOUT_BODY
+)
+
+
+class HeaderDeadlineH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, with a deadline on each request's head (`header_timeout_s`)."""
+
+    header_timeout_s = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._await_a_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._head_arrived()
+        super().connection_lost(exc)
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        # h11 leaves IDLE for the client once a whole request head has been parsed.
+        if self.conn.their_state is not h11.IDLE:
+            self._head_arrived()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # The connection is kept for the next request (keep-alive): its head has the same deadline.
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._await_a_head()
+
+    def _await_a_head(self) -> None:
+        self._head_arrived()
+        self._head_deadline = self.loop.call_later(self.header_timeout_s, self._head_too_slow)
+
+    def _head_arrived(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
+
+    def _head_too_slow(self) -> None:
+        self._head_deadline = None
+        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+            return
+        log.warning(
+            "closing the connection from %s: no complete request head within %s s",
+            f"{self.client[0]}:{self.client[1]}" if self.client else "?",
+            self.header_timeout_s,
+        )
+        self.transport.write(TIMEOUT_RESPONSE)
+        self.transport.close()
+
+
+def protocol_for(settings: Settings) -> type[HeaderDeadlineH11Protocol]:
+    return type(
+        "PlatformH11Protocol", (HeaderDeadlineH11Protocol,), {"header_timeout_s": settings.request_header_timeout_s}
+    )
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """What `python -m app` gives uvicorn besides the app, the host and the port."""
+    return {
+        "http": protocol_for(settings),
+        "timeout_keep_alive": settings.server_keep_alive_s,
+        "limit_concurrency": settings.server_max_connections,
+    }
+
+
+def serve(host: str, port: int, settings: Settings) -> None:
+    uvicorn.run("app.main:app", host=host, port=port, **uvicorn_options(settings))
