@@ -578,3 +578,48 @@ def test_the_webhook_check_finds_a_payload_that_breaks_the_description(
         github_webhook_schema(headers, body)
 
     assert problem in str(refused.value)
+
+
+def test_a_git_push_is_heard_as_pushed_by_the_user_whose_token_pushed(
+    git,
+    fake_github: FakeGitHub,
+    widgets: str,
+    api: httpx.Client,
+    reviewer: httpx.Client,
+    receiver: Receiver,
+    github_url: str,
+    github_webhook_schema: WebhookCheck,
+    tmp_path: Path,
+) -> None:
+    create_hook(api, receiver.url, events=["push"])
+    receiver.wait_for(1)
+    work = tmp_path / "work"
+    url = github_url.replace("http://", f"http://x-access-token:{REVIEWER_TOKEN}@", 1) + "/acme/widgets.git"
+    git.run("clone", url, str(work))
+    git.run("checkout", "-b", "review/suggestion", cwd=work)
+    git.run("push", "origin", "review/suggestion", cwd=work)
+
+    _, push = receiver.wait_for(2)
+
+    pushed = github_webhook_schema(push.headers, push.body)
+    assert (pushed["pusher"]["name"], pushed["sender"]["login"]) == (REVIEWER, REVIEWER)
+    assert (pushed["created"], pushed["commits"], pushed["head_commit"]["id"]) == (True, [], pushed["after"])
+
+
+def test_a_token_that_cannot_see_the_repository_sees_neither_its_hooks_nor_its_reviews(
+    fake_github: FakeGitHub, widgets: str, api: httpx.Client, reviewer: httpx.Client, receiver: Receiver
+) -> None:
+    hook = create_hook(api, receiver.url)
+    fake_github.commit("acme", "widgets", "squad/task-4", {"a.txt": "a\n"})
+    api.post(f"{widgets}/pulls", json={"title": "Task 4", "head": "squad/task-4", "base": "main"})
+    fake_github.set_permission("acme", "widgets", REVIEWER_TOKEN, "none")
+
+    answers = [
+        reviewer.get(f"{widgets}/hooks"),
+        reviewer.get(f"{widgets}/hooks/{hook['id']}/deliveries"),
+        reviewer.post(f"{widgets}/pulls/1/reviews", json={"event": "APPROVE"}),
+        reviewer.put(f"{widgets}/pulls/1/merge", json={}),
+    ]
+
+    assert [answer.status_code for answer in answers] == [404, 404, 404, 404]
+    assert fake_github.pull_requests("acme", "widgets")[0].reviews == []

@@ -231,7 +231,7 @@ async def get_rate_limit(fake: FakeGitHub, request: Request) -> Response:
 # -- pull requests: updates, merges, reviews, comments ------------------------------------------------------
 def acting_login(fake: FakeGitHub, request: Request) -> str:
     """The login of the user whose token made the request: what it does is done by them."""
-    return fake.login_for(api_token(request.headers.get("authorization")))
+    return fake.login_for(request_token(request))
 
 
 def created(body: dict[str, Any]) -> JSONResponse:
@@ -257,7 +257,8 @@ async def update_pull_request(fake: FakeGitHub, request: Request) -> Response:
             api_url=api,
         )
     )
-    return JSONResponse(pull_request_json(repo, pull, api, fake.clone_url(repo, api)))
+    role = repo.role(request_token(request))
+    return JSONResponse(pull_request_json(repo, pull, api, fake.clone_url(repo, api), role=role))
 
 
 async def merge_pull_request(fake: FakeGitHub, request: Request) -> Response:

@@ -68,7 +68,7 @@ async def git_http(fake: FakeGitHub, request: Request, service_path: str) -> Res
         return PlainTextResponse("Repository not found.\n", 404)
     if is_push(request, service_path) and not repo.allows(token, "push"):
         # GitHub's words, which git prints as "remote: Permission to ... denied to ...", then the 403.
-        return PlainTextResponse(f"Permission to {repo.full_name}.git denied to {fake.user_login}.\n", 403)
+        return PlainTextResponse(f"Permission to {repo.full_name}.git denied to {fake.login_for(token)}.\n", 403)
     body = await request.body()
     env = {
         **git_environment(),
@@ -105,21 +105,14 @@ async def git_http(fake: FakeGitHub, request: Request, service_path: str) -> Res
     if process.returncode != 0 and not stdout:
         return PlainTextResponse(f"git http-backend failed: {stderr.decode(errors='replace')}", 500)
     if pushing:
-        await tell_webhooks(fake, request, repo.owner, repo.name, branches_before)
+        await tell_webhooks(fake, request, repo.owner, repo.name, branches_before, fake.login_for(token))
     return cgi_response(stdout)
 
 
-def token_of(request: Request) -> str | None:
-    """The token of the request's credentials (the password, or the user name when there is none)."""
-    credentials = basic_credentials(request.headers.get("authorization"))
-    if credentials is None:
-        return None
-    user, password = credentials
-    return password or user
-
-
-async def tell_webhooks(fake: FakeGitHub, request: Request, owner: str, name: str, before: dict[str, str]) -> None:
-    """Tell the repository's webhooks which branches the push moved, as pushed by the token's user."""
+async def tell_webhooks(
+    fake: FakeGitHub, request: Request, owner: str, name: str, before: dict[str, str], pusher: str
+) -> None:
+    """Tell the repository's webhooks which branches the push moved, as pushed by `pusher`."""
     repo = fake.get_repo(owner, name)
     if repo is None:
         return
@@ -131,7 +124,6 @@ async def tell_webhooks(fake: FakeGitHub, request: Request, owner: str, name: st
     }
     if moved:
         api_url = str(request.base_url).rstrip("/")
-        pusher = fake.login_for(token_of(request))
         await asyncio.to_thread(fake.record_push, owner, name, moved, pusher, api_url=api_url)
 
 

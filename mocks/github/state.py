@@ -330,10 +330,12 @@ class FakeGitHub(FakeService):
             return repo
 
     def delete_repo(self, owner: str, name: str) -> None:
-        """The repository and its git data are gone, as after a deletion on GitHub. KeyError: no repository."""
+        """The repository, its git data and its hooks are gone, as after a deletion on GitHub.
+        KeyError: no repository."""
         repo = self._require(owner, name)
         with self._lock:
             self._repos.pop((repo.owner.lower(), repo.name.lower()), None)
+            self.webhooks.drop_repository(repo.id)
         shutil.rmtree(repo.git.path, ignore_errors=True)
 
     def get_repo(self, owner: str, name: str) -> Repository | None:
