@@ -306,7 +306,7 @@ async def create_review(fake: FakeGitHub, request: Request) -> Response:
             api_url=api,
         )
     )
-    _, pull = fake.pull_request(repo.owner, repo.name, number)
+    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
     return JSONResponse(review_json(repo, pull, review, api))
 
 
@@ -360,7 +360,7 @@ async def create_review_comment(fake: FakeGitHub, request: Request) -> Response:
             api_url=api,
         )
     )
-    _, pull = fake.pull_request(repo.owner, repo.name, number)
+    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
     return created(review_comment_json(repo, pull, comment, api))
 
 
@@ -382,7 +382,7 @@ async def create_issue_comment(fake: FakeGitHub, request: Request) -> Response:
             repo.owner, repo.name, number, login=acting_login(fake, request), body=data["body"], api_url=api
         )
     )
-    _, pull = fake.pull_request(repo.owner, repo.name, number)
+    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
     return created(issue_comment_json(repo, pull, comment, api))
 
 
