@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
+import jsonschema
 import pytest
 import respx
 
-from fixtures.openapi_contract import ContractGuard, ServiceContract, component_problems
+from fixtures.openapi_contract import (
+    FORMATS,
+    SPECS,
+    ContractGuard,
+    ServiceContract,
+    component_problems,
+    openapi_to_json_schema,
+)
 from mocks.common.server import ServerHandle, serve_in_thread
 from mocks.common.service import FakeService
 from mocks.e2b import FakeE2B
@@ -87,9 +98,20 @@ def github_server() -> Iterator[tuple[FakeGitHub, ServerHandle]]:
 
 @pytest.fixture
 def fake_github(github_server: tuple[FakeGitHub, ServerHandle]) -> Iterator[FakeGitHub]:
+    """The fake GitHub, emptied after the test; every webhook delivery it made is then checked against the
+    official description (a delivery that breaks it fails the test, at teardown)."""
     fake, _ = github_server
     yield fake
+    problems = [
+        f"delivery {delivery.id} ({delivery.event}): {problem}"
+        for delivery in fake.deliveries()
+        for problem in webhook_problems(delivery.request_headers, delivery.body)
+    ]
     fake.reset()
+    if problems:
+        pytest.fail(
+            "webhook deliveries that break the official description:\n  " + "\n  ".join(problems), pytrace=False
+        )
 
 
 @pytest.fixture
@@ -252,3 +274,77 @@ def envd_schema() -> SchemaCheck:
 @pytest.fixture(scope="session")
 def openai_schema() -> SchemaCheck:
     return SchemaCheck("openai", "OpenAI")
+
+
+# -- the official webhook payloads ----------------------------------------------------------------------
+@cache
+def webhook_spec() -> dict[str, Any]:
+    """specs/github.webhooks.json (the description's `x-webhooks` for the events the fake sends), as JSON Schema."""
+    document = json.loads((SPECS / "github.webhooks.json").read_text())
+    document["components"]["schemas"] = openapi_to_json_schema(document["components"]["schemas"])
+    return document
+
+
+@cache
+def webhook_validator(schema: str) -> jsonschema.Draft4Validator:
+    """A validator of one payload schema (given as JSON), made once: each holds all the components."""
+    return jsonschema.Draft4Validator(
+        {**json.loads(schema), "components": webhook_spec()["components"]}, format_checker=FORMATS
+    )
+
+
+def webhook_key(event: str, payload: dict[str, Any]) -> str:
+    """The `x-webhooks` key of a delivery: the event, and its action when it has one ("pull-request-opened")."""
+    action = payload.get("action")
+    return event.replace("_", "-") + (f"-{action}" if action else "")
+
+
+def webhook_problems(headers: dict[str, str], body: bytes) -> list[str]:
+    """What is wrong with a delivery (its headers, by any case, and the exact body) against the official
+    description: its content type, and the payload against the schema of its event and action (a form's
+    `payload` field against the JSON schema, the form itself against the form schema where there is one)."""
+    headers = {name.lower(): value for name, value in headers.items()}
+    event = headers.get("x-github-event", "")
+    content_type = headers.get("content-type", "").split(";")[0].strip()
+    if content_type == "application/x-www-form-urlencoded":
+        form = {name: values[0] for name, values in parse_qs(body.decode()).items()}
+        payload = json.loads(form.get("payload", "null"))
+    else:
+        form, payload = None, json.loads(body)
+    if not isinstance(payload, dict):
+        return [f"{event}: the payload is not a JSON object: {body[:80]!r}"]
+    key = webhook_key(event, payload)
+    spec = webhook_spec()
+    declared = spec["webhooks"].get(key)
+    if declared is None:
+        return [f"{key}: no such webhook in the description (or not among those specs/regenerate.py keeps)"]
+    problems = []
+    checks = [(payload, declared["content"]["application/json"])]
+    if form is not None:
+        if content_type in declared["content"]:
+            checks.append((form, declared["content"][content_type]))
+        elif content_type != "application/x-www-form-urlencoded":
+            problems.append(f"{key}: content type {content_type!r} is not one the description allows")
+    elif content_type not in declared["content"]:
+        problems.append(f"{key}: content type {content_type!r} is not one the description allows")
+    for instance, schema in checks:
+        validator = webhook_validator(json.dumps(schema))
+        for error in sorted(validator.iter_errors(instance), key=lambda error: list(error.path))[:5]:
+            problems.append(f"{key}: {'/'.join(map(str, error.path)) or '(root)'}: {error.message[:200]}")
+    return problems
+
+
+class WebhookCheck:
+    def __call__(self, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        """Assert that a delivery follows the official description; returns its payload."""
+        problems = webhook_problems(headers, body)
+        assert not problems, "a webhook delivery that breaks the official description:\n  " + "\n  ".join(problems)
+        content_type = {name.lower(): value for name, value in headers.items()}.get("content-type", "")
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            return json.loads(parse_qs(body.decode())["payload"][0])
+        return json.loads(body)
+
+
+@pytest.fixture(scope="session")
+def github_webhook_schema() -> WebhookCheck:
+    return WebhookCheck()

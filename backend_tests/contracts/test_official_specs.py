@@ -46,6 +46,103 @@ CHECKED = {
         "list_pull_requests": ("GET", "/repos/a/b/pulls", "github", "GET /repos/{owner}/{repo}/pulls"),
         "create_pull_request": ("POST", "/repos/a/b/pulls", "github", "POST /repos/{owner}/{repo}/pulls"),
         "get_pull_request": ("GET", "/repos/a/b/pulls/1", "github", "GET /repos/{owner}/{repo}/pulls/{pull_number}"),
+        "update_pull_request": (
+            "PATCH",
+            "/repos/a/b/pulls/1",
+            "github",
+            "PATCH /repos/{owner}/{repo}/pulls/{pull_number}",
+        ),
+        "merge_pull_request": (
+            "PUT",
+            "/repos/a/b/pulls/1/merge",
+            "github",
+            "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge",
+        ),
+        "check_if_merged": (
+            "GET",
+            "/repos/a/b/pulls/1/merge",
+            "github",
+            "GET /repos/{owner}/{repo}/pulls/{pull_number}/merge",
+        ),
+        "list_reviews": (
+            "GET",
+            "/repos/a/b/pulls/1/reviews",
+            "github",
+            "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+        ),
+        "create_review": (
+            "POST",
+            "/repos/a/b/pulls/1/reviews",
+            "github",
+            "POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+        ),
+        "get_review": (
+            "GET",
+            "/repos/a/b/pulls/1/reviews/7",
+            "github",
+            "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}",
+        ),
+        "list_review_comments": (
+            "GET",
+            "/repos/a/b/pulls/1/comments",
+            "github",
+            "GET /repos/{owner}/{repo}/pulls/{pull_number}/comments",
+        ),
+        "create_review_comment": (
+            "POST",
+            "/repos/a/b/pulls/1/comments",
+            "github",
+            "POST /repos/{owner}/{repo}/pulls/{pull_number}/comments",
+        ),
+        "list_issue_comments": (
+            "GET",
+            "/repos/a/b/issues/1/comments",
+            "github",
+            "GET /repos/{owner}/{repo}/issues/{issue_number}/comments",
+        ),
+        "create_issue_comment": (
+            "POST",
+            "/repos/a/b/issues/1/comments",
+            "github",
+            "POST /repos/{owner}/{repo}/issues/{issue_number}/comments",
+        ),
+        "list_hooks": ("GET", "/repos/a/b/hooks", "github", "GET /repos/{owner}/{repo}/hooks"),
+        "create_hook": ("POST", "/repos/a/b/hooks", "github", "POST /repos/{owner}/{repo}/hooks"),
+        "get_hook": ("GET", "/repos/a/b/hooks/3", "github", "GET /repos/{owner}/{repo}/hooks/{hook_id}"),
+        "update_hook": ("PATCH", "/repos/a/b/hooks/3", "github", "PATCH /repos/{owner}/{repo}/hooks/{hook_id}"),
+        "delete_hook": ("DELETE", "/repos/a/b/hooks/3", "github", "DELETE /repos/{owner}/{repo}/hooks/{hook_id}"),
+        "get_hook_config": (
+            "GET",
+            "/repos/a/b/hooks/3/config",
+            "github",
+            "GET /repos/{owner}/{repo}/hooks/{hook_id}/config",
+        ),
+        "update_hook_config": (
+            "PATCH",
+            "/repos/a/b/hooks/3/config",
+            "github",
+            "PATCH /repos/{owner}/{repo}/hooks/{hook_id}/config",
+        ),
+        "ping_hook": ("POST", "/repos/a/b/hooks/3/pings", "github", "POST /repos/{owner}/{repo}/hooks/{hook_id}/pings"),
+        "test_hook": ("POST", "/repos/a/b/hooks/3/tests", "github", "POST /repos/{owner}/{repo}/hooks/{hook_id}/tests"),
+        "list_hook_deliveries": (
+            "GET",
+            "/repos/a/b/hooks/3/deliveries",
+            "github",
+            "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries",
+        ),
+        "get_hook_delivery": (
+            "GET",
+            "/repos/a/b/hooks/3/deliveries/9",
+            "github",
+            "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}",
+        ),
+        "redeliver_hook_delivery": (
+            "POST",
+            "/repos/a/b/hooks/3/deliveries/9/attempts",
+            "github",
+            "POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts",
+        ),
         "get_rate_limit": ("GET", "/rate_limit", "github", "GET /rate_limit"),
     },
     "llm": {
@@ -156,3 +253,18 @@ def test_specs_are_what_regenerate_extracts_and_name_their_source(name: str) -> 
     assert {key: kept[key] for key in ("operations", "components")} == json.loads(json.dumps(expected))
     assert re.search(r"\d+\.\d+\.\d+", kept["source"]), f"the source names no version: {kept['source']}"
     assert (SPECS / LICENSES[name]).is_file()
+
+
+def test_webhook_schemas_are_what_regenerate_extracts_and_name_their_source() -> None:
+    regenerate = load_regenerate()
+    source = regenerate.DEFAULT_SOURCE
+    if not source.is_dir():
+        pytest.skip(f"the official descriptions are not at {source} (set AGENT_SQUAD_SPECS)")
+    kept = json.loads((SPECS / "github.webhooks.json").read_text())
+    document = json.loads((source / "github" / "api.github.com.json").read_text())
+
+    expected = regenerate.extract_webhooks(document, regenerate.GITHUB_WEBHOOKS)
+
+    assert {key: kept[key] for key in ("webhooks", "components")} == json.loads(json.dumps(expected))
+    assert set(kept["webhooks"]) == set(regenerate.GITHUB_WEBHOOKS)
+    assert re.search(r"\d+\.\d+\.\d+", kept["source"]), f"the source names no version: {kept['source']}"

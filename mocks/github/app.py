@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mocks.common.admin import admin_error, admin_routes, read_json_object
+from mocks.common.deliverers import ThreadedDeliverer
 from mocks.common.operations import RecordingMiddleware
 from mocks.common.routes import Endpoint, catch_all, starlette_routes
 from mocks.github.errors import (
@@ -29,25 +31,52 @@ from mocks.github.errors import (
     not_found,
     secondary_rate_limited,
 )
+from mocks.github.events import payload_builder
 from mocks.github.git_http import basic_credentials, git_http
 from mocks.github.rate_limits import ANONYMOUS
 from mocks.github.representations import (
     NOT_FOUND_PAGE,
     branch_json,
+    deliveries_link,
+    delivery_item_json,
+    delivery_json,
     git_ref_json,
+    hook_config_json,
+    hook_json,
+    issue_comment_json,
     link_header,
+    merge_result_json,
     permissions_json,
     pull_request_json,
     pull_request_page,
     rate_limit_json,
     repository_json,
+    review_comment_json,
+    review_json,
     user_id,
 )
 from mocks.github.state import ROLES, FakeGitHub, GitHubError, NotFound, Repository, RepositoryExists
-from mocks.github.validation import parse_new_pull_request, parse_pull_request_query, pull_number
+from mocks.github.validation import (
+    CURSOR_PREFIX,
+    parse_deliveries_query,
+    parse_hook,
+    parse_hook_config_update,
+    parse_hook_update,
+    parse_issue_comment,
+    parse_merge,
+    parse_new_pull_request,
+    parse_pull_request_query,
+    parse_pull_request_update,
+    parse_review,
+    parse_review_comment,
+    path_id,
+    pull_number,
+)
+from mocks.github.webhooks import Delivery, Hook
 
 API_HEADERS = {"x-github-media-type": "github.v3; format=json", "x-github-api-version-selected": "2022-11-28"}
-CONTENT_CREATING = frozenset({"create_pull_request"})
+# What GitHub's secondary limit counts as creating content: pull requests, reviews and comments.
+CONTENT_CREATING = frozenset({"create_pull_request", "create_review", "create_review_comment", "create_issue_comment"})
 REQUEST_ID_KEY = "fake.github_request_id"
 Handler = Callable[[FakeGitHub, Request], Awaitable[Response]]
 
@@ -102,7 +131,7 @@ def rest(name: str, method: str, path: str, handler: Handler, *, anonymous: bool
                 else:
                     response = github_error(
                         window.status,
-                        f"API rate limit exceeded for user ID {user_id(fake.user_login)}.",
+                        f"API rate limit exceeded for user ID {user_id(fake.login_for(token))}.",
                         documentation_url=RATE_LIMIT_DOCS,
                     )
         response.headers.update({**API_HEADERS, **window.headers()})
@@ -172,6 +201,8 @@ async def create_pull_request(fake: FakeGitHub, request: Request) -> Response:
             body=data.get("body"),
             draft=bool(data.get("draft", False)),
             maintainer_can_modify=bool(data.get("maintainer_can_modify", False)),
+            user_login=acting_login(fake, request),
+            api_url=base_url(request),
         )
     )
     api = base_url(request)
@@ -195,6 +226,280 @@ async def get_rate_limit(fake: FakeGitHub, request: Request) -> Response:
     token = api_token(request.headers.get("authorization")) or ANONYMOUS
     window = fake.rate_limits.peek(token)
     return JSONResponse(rate_limit_json(window, int(fake.time()) + 3600))
+
+
+# -- pull requests: updates, merges, reviews, comments ------------------------------------------------------
+def acting_login(fake: FakeGitHub, request: Request) -> str:
+    """The login of the user whose token made the request: what it does is done by them."""
+    return fake.login_for(request_token(request))
+
+
+def created(body: dict[str, Any]) -> JSONResponse:
+    return JSONResponse(body, 201, headers={"location": body["url"]})
+
+
+async def update_pull_request(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    number = pull_number(request.path_params["number"])
+    data = parse_pull_request_update(await request.body())
+    api = base_url(request)
+    pull = await run_in_threadpool(
+        lambda: fake.update_pull_request(
+            repo.owner,
+            repo.name,
+            number,
+            login=acting_login(fake, request),
+            title=data.get("title"),
+            body=data.get("body"),
+            state=data.get("state"),
+            base=data.get("base"),
+            maintainer_can_modify=data.get("maintainer_can_modify"),
+            api_url=api,
+        )
+    )
+    role = repo.role(request_token(request))
+    return JSONResponse(pull_request_json(repo, pull, api, fake.clone_url(repo, api), role=role))
+
+
+async def merge_pull_request(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    number = pull_number(request.path_params["number"])
+    data = parse_merge(await request.body())
+    sha = await run_in_threadpool(
+        lambda: fake.merge_pull_request(
+            repo.owner,
+            repo.name,
+            number,
+            login=acting_login(fake, request),
+            merge_method=data.get("merge_method", "merge"),
+            sha=data.get("sha"),
+            commit_title=data.get("commit_title"),
+            commit_message=data.get("commit_message"),
+            api_url=base_url(request),
+        )
+    )
+    return JSONResponse(merge_result_json(sha))
+
+
+async def check_if_merged(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    number = pull_number(request.path_params["number"])
+    merged = await run_in_threadpool(fake.is_merged, repo.owner, repo.name, number)
+    return Response(status_code=204 if merged else 404)  # no body either way, as GitHub answers
+
+
+async def create_review(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    number = pull_number(request.path_params["number"])
+    data = parse_review(await request.body())
+    api = base_url(request)
+    review = await run_in_threadpool(
+        lambda: fake.create_review(
+            repo.owner,
+            repo.name,
+            number,
+            login=acting_login(fake, request),
+            event=data.get("event"),
+            body=data.get("body"),
+            commit_id=data.get("commit_id"),
+            comments=data.get("comments", []),
+            api_url=api,
+        )
+    )
+    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
+    return JSONResponse(review_json(repo, pull, review, api))
+
+
+async def list_reviews(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    number = pull_number(request.path_params["number"])
+    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
+    api = base_url(request)
+    return JSONResponse([review_json(repo, pull, review, api) for review in list(pull.reviews)])
+
+
+async def get_review(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    number = pull_number(request.path_params["number"])
+    review_id = path_id(request.path_params["review_id"])
+    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
+    review = next((review for review in list(pull.reviews) if review.id == review_id), None)
+    if review is None:
+        raise NotFound()
+    return JSONResponse(review_json(repo, pull, review, base_url(request)))
+
+
+async def list_review_comments(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    number = pull_number(request.path_params["number"])
+    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
+    api = base_url(request)
+    return JSONResponse([review_comment_json(repo, pull, c, api) for c in pull.visible_review_comments()])
+
+
+async def create_review_comment(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    number = pull_number(request.path_params["number"])
+    data = parse_review_comment(await request.body())
+    api = base_url(request)
+    comment = await run_in_threadpool(
+        lambda: fake.create_review_comment(
+            repo.owner,
+            repo.name,
+            number,
+            login=acting_login(fake, request),
+            body=data["body"],
+            commit_id=data.get("commit_id"),
+            path=data.get("path"),
+            line=data.get("line"),
+            side=data.get("side"),
+            start_line=data.get("start_line"),
+            start_side=data.get("start_side"),
+            subject_type=data.get("subject_type", "line"),
+            in_reply_to=data.get("in_reply_to"),
+            api_url=api,
+        )
+    )
+    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
+    return created(review_comment_json(repo, pull, comment, api))
+
+
+async def list_issue_comments(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    number = pull_number(request.path_params["number"])
+    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
+    api = base_url(request)
+    return JSONResponse([issue_comment_json(repo, pull, comment, api) for comment in list(pull.issue_comments)])
+
+
+async def create_issue_comment(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    number = pull_number(request.path_params["number"])
+    data = parse_issue_comment(await request.body())
+    api = base_url(request)
+    comment = await run_in_threadpool(
+        lambda: fake.create_issue_comment(
+            repo.owner, repo.name, number, login=acting_login(fake, request), body=data["body"], api_url=api
+        )
+    )
+    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
+    return created(issue_comment_json(repo, pull, comment, api))
+
+
+# -- repository webhooks -----------------------------------------------------------------------------
+def hook_of(fake: FakeGitHub, request: Request) -> tuple[Repository, Hook]:
+    repo = repository(fake, request)
+    return repo, fake.hook(repo.owner, repo.name, path_id(request.path_params["hook_id"]))
+
+
+async def create_hook(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    data = parse_hook(await request.body())
+    config = data.get("config") or {}
+    api = base_url(request)
+    hook = await run_in_threadpool(
+        lambda: fake.create_hook(
+            repo.owner,
+            repo.name,
+            url=config["url"],
+            content_type=config.get("content_type", "form"),
+            secret=config.get("secret"),
+            insecure_ssl=str(config.get("insecure_ssl", "0")),
+            events=data.get("events", ["push"]),
+            active=data.get("active", True),
+            login=acting_login(fake, request),
+            api_url=api,
+        )
+    )
+    return created(hook_json(hook, api))
+
+
+async def list_hooks(fake: FakeGitHub, request: Request) -> Response:
+    repo = repository(fake, request)
+    return JSONResponse([hook_json(hook, base_url(request)) for hook in fake.hooks(repo.owner, repo.name)])
+
+
+async def get_hook(fake: FakeGitHub, request: Request) -> Response:
+    _, hook = hook_of(fake, request)
+    return JSONResponse(hook_json(hook, base_url(request)))
+
+
+async def update_hook(fake: FakeGitHub, request: Request) -> Response:
+    repo, hook = hook_of(fake, request)
+    data = parse_hook_update(await request.body())
+    updated = fake.update_hook(
+        repo.owner,
+        repo.name,
+        hook.id,
+        config=data.get("config"),
+        events=data.get("events"),
+        add_events=data.get("add_events", []),
+        remove_events=data.get("remove_events", []),
+        active=data.get("active"),
+    )
+    return JSONResponse(hook_json(updated, base_url(request)))
+
+
+async def delete_hook(fake: FakeGitHub, request: Request) -> Response:
+    repo, hook = hook_of(fake, request)
+    fake.delete_hook(repo.owner, repo.name, hook.id)
+    return Response(status_code=204)
+
+
+async def ping_hook(fake: FakeGitHub, request: Request) -> Response:
+    repo, hook = hook_of(fake, request)
+    login, api = acting_login(fake, request), base_url(request)
+    await run_in_threadpool(lambda: fake.ping_hook(repo.owner, repo.name, hook.id, login=login, api_url=api))
+    return Response(status_code=204)
+
+
+async def test_hook(fake: FakeGitHub, request: Request) -> Response:
+    repo, hook = hook_of(fake, request)
+    login, api = acting_login(fake, request), base_url(request)
+    await run_in_threadpool(lambda: fake.test_hook(repo.owner, repo.name, hook.id, login=login, api_url=api))
+    return Response(status_code=204)
+
+
+async def get_hook_config(fake: FakeGitHub, request: Request) -> Response:
+    _, hook = hook_of(fake, request)
+    return JSONResponse(hook_config_json(hook))
+
+
+async def update_hook_config(fake: FakeGitHub, request: Request) -> Response:
+    repo, hook = hook_of(fake, request)
+    config = parse_hook_config_update(await request.body())
+    updated = fake.update_hook(repo.owner, repo.name, hook.id, config=config, whole_config=False)
+    return JSONResponse(hook_config_json(updated))
+
+
+async def list_hook_deliveries(fake: FakeGitHub, request: Request) -> Response:
+    repo, hook = hook_of(fake, request)
+    per_page, below, status = parse_deliveries_query(request.query_params)
+    deliveries = [
+        delivery
+        for delivery in fake.hook_deliveries(repo.owner, repo.name, hook.id)
+        if (below is None or delivery.id < below) and (status is None or delivery.succeeded == (status == "success"))
+    ]
+    page, more = deliveries[:per_page], len(deliveries) > per_page
+    response = JSONResponse([delivery_item_json(delivery) for delivery in page])
+    next_cursor = f"{CURSOR_PREFIX}{page[-1].id}" if more else None
+    link = deliveries_link(next_cursor, lambda cursor: str(request.url.include_query_params(cursor=cursor)))
+    if link is not None:
+        response.headers["link"] = link
+    return response
+
+
+async def get_hook_delivery(fake: FakeGitHub, request: Request) -> Response:
+    repo, hook = hook_of(fake, request)
+    delivery_id = path_id(request.path_params["delivery_id"])
+    return JSONResponse(delivery_json(fake.hook_delivery(repo.owner, repo.name, hook.id, delivery_id)))
+
+
+async def redeliver_hook_delivery(fake: FakeGitHub, request: Request) -> Response:
+    repo, hook = hook_of(fake, request)
+    delivery = fake.hook_delivery(repo.owner, repo.name, hook.id, path_id(request.path_params["delivery_id"]))
+    await run_in_threadpool(fake.redeliver, delivery.id)
+    return JSONResponse({}, 202)
 
 
 def git_service(service_path: str) -> Handler:
@@ -229,6 +534,33 @@ ROUTES = [
     rest("list_pull_requests", "GET", f"{REPO}/pulls", list_pull_requests),
     rest("create_pull_request", "POST", f"{REPO}/pulls", create_pull_request),
     rest("get_pull_request", "GET", f"{REPO}/pulls/{{number}}", get_pull_request),
+    rest("update_pull_request", "PATCH", f"{REPO}/pulls/{{number}}", update_pull_request),
+    rest("merge_pull_request", "PUT", f"{REPO}/pulls/{{number}}/merge", merge_pull_request),
+    rest("check_if_merged", "GET", f"{REPO}/pulls/{{number}}/merge", check_if_merged),
+    rest("list_reviews", "GET", f"{REPO}/pulls/{{number}}/reviews", list_reviews),
+    rest("create_review", "POST", f"{REPO}/pulls/{{number}}/reviews", create_review),
+    rest("get_review", "GET", f"{REPO}/pulls/{{number}}/reviews/{{review_id}}", get_review),
+    rest("list_review_comments", "GET", f"{REPO}/pulls/{{number}}/comments", list_review_comments),
+    rest("create_review_comment", "POST", f"{REPO}/pulls/{{number}}/comments", create_review_comment),
+    rest("list_issue_comments", "GET", f"{REPO}/issues/{{number}}/comments", list_issue_comments),
+    rest("create_issue_comment", "POST", f"{REPO}/issues/{{number}}/comments", create_issue_comment),
+    rest("list_hooks", "GET", f"{REPO}/hooks", list_hooks),
+    rest("create_hook", "POST", f"{REPO}/hooks", create_hook),
+    rest("get_hook", "GET", f"{REPO}/hooks/{{hook_id}}", get_hook),
+    rest("update_hook", "PATCH", f"{REPO}/hooks/{{hook_id}}", update_hook),
+    rest("delete_hook", "DELETE", f"{REPO}/hooks/{{hook_id}}", delete_hook),
+    rest("get_hook_config", "GET", f"{REPO}/hooks/{{hook_id}}/config", get_hook_config),
+    rest("update_hook_config", "PATCH", f"{REPO}/hooks/{{hook_id}}/config", update_hook_config),
+    rest("ping_hook", "POST", f"{REPO}/hooks/{{hook_id}}/pings", ping_hook),
+    rest("test_hook", "POST", f"{REPO}/hooks/{{hook_id}}/tests", test_hook),
+    rest("list_hook_deliveries", "GET", f"{REPO}/hooks/{{hook_id}}/deliveries", list_hook_deliveries),
+    rest("get_hook_delivery", "GET", f"{REPO}/hooks/{{hook_id}}/deliveries/{{delivery_id}}", get_hook_delivery),
+    rest(
+        "redeliver_hook_delivery",
+        "POST",
+        f"{REPO}/hooks/{{hook_id}}/deliveries/{{delivery_id}}/attempts",
+        redeliver_hook_delivery,
+    ),
     rest("get_rate_limit", "GET", "/rate_limit", get_rate_limit, anonymous=True),
     Endpoint("git_info_refs", "GET", f"{GIT}/info/refs", git_service("info/refs")),
     Endpoint("git_upload_pack", "POST", f"{GIT}/git-upload-pack", git_service("git-upload-pack")),
@@ -371,11 +703,96 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+def connect_webhooks(fake: FakeGitHub) -> None:
+    """Give the state what it needs to deliver webhooks, unless a test gave it its own deliverer already:
+    payloads from representations.py, and a worker thread that sends them."""
+    if fake.webhooks.payloads is None:
+        fake.webhooks.payloads = payload_builder(fake)
+    if fake.deliverer is None:
+        fake.deliverer = ThreadedDeliverer()
+
+
+def webhook_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
+    """Users and webhook deliveries, besides fake_admin_routes:
+
+    - POST /_fake/users {"login", "token"}              -> 201 {"login", "id"}: requests with `token` are `login`'s
+    - GET  /_fake/users                                   -> 200 [{"login", "id"}]
+    - GET  /_fake/deliveries?hook_id=                     -> 200 [delivery, with "pending", "body" as sent]
+    - POST /_fake/deliveries/{id}/redeliver               -> 202 the new delivery
+    - POST /_fake/deliveries/wait {"timeout"? (10)}       -> 204 once none is pending, 504 {"error"} if some still are
+    """
+
+    def user(login: str) -> dict[str, Any]:
+        return {"login": login, "id": user_id(login)}
+
+    async def add_user(request: Request) -> Response:
+        data = await read_json_object(request)
+        if isinstance(data, JSONResponse):
+            return data
+        login, token = data.get("login"), data.get("token")
+        if not isinstance(login, str) or not isinstance(token, str) or not token:
+            return admin_error("login and token (strings) are required")
+        try:
+            fake.add_token(token, login)
+        except ValueError as error:
+            return admin_error(str(error))
+        return JSONResponse(user(login), 201)
+
+    async def list_users(request: Request) -> Response:
+        return JSONResponse([user(login) for login in fake.logins()])
+
+    def delivery_dump(delivery: Delivery) -> dict[str, Any]:
+        return {
+            **delivery_json(delivery),
+            "hook_id": delivery.hook_id,
+            "pending": delivery.pending,
+            "body": delivery.body.decode(errors="replace"),
+        }
+
+    async def list_deliveries(request: Request) -> Response:
+        hook_id = request.query_params.get("hook_id")
+        if hook_id is not None and not hook_id.isdigit():
+            return admin_error("hook_id must be a number")
+        deliveries = fake.deliveries(int(hook_id) if hook_id is not None else None)
+        return JSONResponse([delivery_dump(delivery) for delivery in deliveries])
+
+    async def redeliver(request: Request) -> Response:
+        delivery_id = request.path_params["delivery_id"]
+        try:
+            again = await run_in_threadpool(fake.redeliver, int(delivery_id) if delivery_id.isdigit() else -1)
+        except KeyError as error:
+            return admin_error(str(error.args[0]), 404)
+        return JSONResponse(delivery_dump(again), 202)
+
+    async def wait(request: Request) -> Response:
+        data = await read_json_object(request)
+        if isinstance(data, JSONResponse):
+            return data
+        timeout = data.get("timeout", 10)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            return admin_error("timeout must be a non-negative number of seconds")
+        try:
+            await fake.wait_for_deliveries_async(timeout)
+        except TimeoutError as error:
+            return admin_error(str(error), 504)
+        return Response(status_code=204)
+
+    return [
+        Route("/_fake/users", add_user, methods=["POST"]),
+        Route("/_fake/users", list_users, methods=["GET"]),
+        Route("/_fake/deliveries", list_deliveries, methods=["GET"]),
+        Route("/_fake/deliveries/wait", wait, methods=["POST"]),
+        Route("/_fake/deliveries/{delivery_id}/redeliver", redeliver, methods=["POST"]),
+    ]
+
+
 def build_app(fake: FakeGitHub) -> ASGIApp:
+    connect_webhooks(fake)
     app = Starlette(
         routes=[
             *admin_routes(fake),
             *fake_admin_routes(fake),
+            *webhook_admin_routes(fake),
             *starlette_routes(fake, ROUTES, github_error),
             catch_all(fake, rest_not_found, github_error),
         ]

@@ -210,3 +210,122 @@ class BareRepository:
             additions += int(added) if added.isdigit() else 0  # "-" for binary files
             deletions += int(deleted) if deleted.isdigit() else 0
         return additions, deletions, files
+
+    # -- what reviews, merges and pushes need -----------------------------------------------------------
+    def has_commit(self, sha: str) -> bool:
+        if not sha or "\0" in sha or sha.startswith("-"):
+            return False
+        result = subprocess.run(
+            ["git", "cat-file", "-e", f"{sha}^{{commit}}"],
+            cwd=self.path,
+            capture_output=True,
+            env=git_environment(),
+            check=False,
+        )
+        return result.returncode == 0
+
+    def is_ancestor(self, ancestor: str, descendant: str) -> bool:
+        result = subprocess.run(
+            ["git", "merge-base", "--is-ancestor", ancestor, descendant],
+            cwd=self.path,
+            capture_output=True,
+            env=git_environment(),
+            check=False,
+        )
+        return result.returncode == 0
+
+    def merge_tree(self, ours: str, theirs: str) -> str | None:
+        """The tree of merging `theirs` into `ours` (from their merge base), or None when they conflict.
+
+        `git merge-tree --write-tree` merges without a work tree, as GitHub's merge button does.
+        """
+        result = subprocess.run(
+            ["git", "merge-tree", "--write-tree", "--no-messages", ours, theirs],
+            cwd=self.path,
+            capture_output=True,
+            text=True,
+            env=git_environment(),
+            check=False,
+        )
+        if result.returncode == 1:
+            return None
+        if result.returncode != 0:
+            raise GitError(f"git merge-tree {ours} {theirs} failed: {result.stderr.strip()}")
+        return result.stdout.split("\n", 1)[0].strip()
+
+    def commit_tree(self, tree: str, parents: list[str], message: str, author: tuple[str, str]) -> str:
+        """A commit of `tree` by `author` (name, e-mail), committed by GitHub, as the merge button makes them."""
+        args = ["commit-tree", tree]
+        for parent in parents:
+            args += ["-p", parent]
+        env = {"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1]}
+        return self.git(*args, stdin=message, env=env).strip()
+
+    def move_branch(self, branch: str, new: str, old: str) -> bool:
+        """Point `branch` at `new` if it still points at `old` (False when it moved meanwhile)."""
+        result = subprocess.run(
+            ["git", "update-ref", f"refs/heads/{branch}", new, old],
+            cwd=self.path,
+            capture_output=True,
+            env=git_environment(),
+            check=False,
+        )
+        return result.returncode == 0
+
+    def replay(self, onto: str, commits: list[str]) -> str | None:
+        """Cherry-pick `commits` (oldest first) onto `onto`, keeping their authors: the tip, or None on a conflict.
+
+        git 2.39 has no work-tree-free cherry-pick, so this uses a throwaway detached work tree, whose
+        objects land in this repository.
+        """
+        with tempfile.TemporaryDirectory(prefix="fake-github-rebase-") as scratch:
+            work = Path(scratch) / "work"
+            self.git("worktree", "add", "--detach", "--quiet", str(work), onto)
+            try:
+                for sha in commits:
+                    picked = subprocess.run(
+                        ["git", "cherry-pick", "--allow-empty", "--keep-redundant-commits", sha],
+                        cwd=work,
+                        capture_output=True,
+                        text=True,
+                        env=git_environment(),
+                        check=False,
+                    )
+                    if picked.returncode != 0:
+                        return None
+                return run_git("rev-parse", "HEAD", cwd=work).strip()
+            finally:
+                self.git("worktree", "remove", "--force", str(work))
+
+    def commits_between(self, base: str, head: str) -> list[str]:
+        """The commits `head` has that `base` has not, oldest first."""
+        out = self.git("rev-list", "--reverse", f"{base}..{head}", "--")
+        return out.split()
+
+    def commits_new_to(self, head: str, known: list[str]) -> list[str]:
+        """The commits reachable from `head` and from none of `known`, oldest first."""
+        out = (
+            self.git("rev-list", "--reverse", head, "--not", *known, "--")
+            if known
+            else self.git("rev-list", "--reverse", head, "--")
+        )
+        return out.split()
+
+    def changed_paths(self, sha: str) -> dict[str, list[str]]:
+        """{"added", "removed", "modified"}: the files `sha` changed against its first parent."""
+        out = self.git(
+            "diff-tree", "-r", "--no-commit-id", "--name-status", "--root", "-m", "--first-parent", sha, "--"
+        )
+        changes: dict[str, list[str]] = {"added": [], "removed": [], "modified": []}
+        for line in out.splitlines():
+            status, _, path = line.partition("\t")
+            kind = {"A": "added", "D": "removed"}.get(status[:1], "modified")
+            changes[kind].append(path)
+        return changes
+
+    def file_diff(self, base: str, head: str, path: str) -> str:
+        """The unified diff (3 lines of context) of `path` between head and its merge base with base."""
+        return self.git("diff", "-U3", "--no-color", "--no-ext-diff", f"{base}...{head}", "--", path)
+
+    def changed_files(self, base: str, head: str) -> list[str]:
+        return self.git("diff", "--name-only", f"{base}...{head}", "--").splitlines()

@@ -16,6 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from mocks.github.bare_repo import git_environment
 from mocks.github.state import FakeGitHub
+from mocks.github.webhooks import ZERO_SHA
 
 AUTH_CHALLENGE = {"WWW-Authenticate": 'Basic realm="GitHub"'}
 BAD_CREDENTIALS = "Invalid username or token. Password authentication is not supported for Git operations.\n"
@@ -67,7 +68,7 @@ async def git_http(fake: FakeGitHub, request: Request, service_path: str) -> Res
         return PlainTextResponse("Repository not found.\n", 404)
     if is_push(request, service_path) and not repo.allows(token, "push"):
         # GitHub's words, which git prints as "remote: Permission to ... denied to ...", then the 403.
-        return PlainTextResponse(f"Permission to {repo.full_name}.git denied to {fake.user_login}.\n", 403)
+        return PlainTextResponse(f"Permission to {repo.full_name}.git denied to {fake.login_for(token)}.\n", 403)
     body = await request.body()
     env = {
         **git_environment(),
@@ -90,6 +91,8 @@ async def git_http(fake: FakeGitHub, request: Request, service_path: str) -> Res
     for header in FORWARDED_HEADERS:
         if header in request.headers:
             env["HTTP_" + header.upper().replace("-", "_")] = request.headers[header]
+    pushing = service_path == "git-receive-pack"
+    branches_before = await asyncio.to_thread(repo.git.branches) if pushing else {}
     process = await asyncio.create_subprocess_exec(
         "git",
         "http-backend",
@@ -101,7 +104,27 @@ async def git_http(fake: FakeGitHub, request: Request, service_path: str) -> Res
     stdout, stderr = await process.communicate(body)
     if process.returncode != 0 and not stdout:
         return PlainTextResponse(f"git http-backend failed: {stderr.decode(errors='replace')}", 500)
+    if pushing:
+        await tell_webhooks(fake, request, repo.owner, repo.name, branches_before, fake.login_for(token))
     return cgi_response(stdout)
+
+
+async def tell_webhooks(
+    fake: FakeGitHub, request: Request, owner: str, name: str, before: dict[str, str], pusher: str
+) -> None:
+    """Tell the repository's webhooks which branches the push moved, as pushed by `pusher`."""
+    repo = fake.get_repo(owner, name)
+    if repo is None:
+        return
+    after = await asyncio.to_thread(repo.git.branches)
+    moved = {
+        branch: (before.get(branch, ZERO_SHA), after.get(branch, ZERO_SHA))
+        for branch in before.keys() | after.keys()
+        if before.get(branch) != after.get(branch)
+    }
+    if moved:
+        api_url = str(request.base_url).rstrip("/")
+        await asyncio.to_thread(fake.record_push, owner, name, moved, pusher, api_url=api_url)
 
 
 def cgi_response(output: bytes) -> Response:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import base64
 import html
-import zlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from mocks.github.rate_limits import RateWindow
-from mocks.github.state import DEFAULT_ROLE, ROLES, Branch, PullRequest, PullRequestPage, Repository
+from mocks.github.reviews import IssueComment, Review, ReviewComment
+from mocks.github.state import DEFAULT_ROLE, ROLES, Branch, PullRequest, PullRequestPage, Repository, login_id
+from mocks.github.webhooks import Delivery, Hook
 
 # The `permissions` object's keys, weakest first: a role grants its own key and every weaker one.
 PERMISSION_KEYS = ("pull", "triage", "push", "maintain", "admin")
@@ -27,15 +28,21 @@ def timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def optional_timestamp(moment: datetime | None) -> str | None:
+    return None if moment is None else timestamp(moment)
+
+
 def node_id(prefix: str, number: int) -> str:
     return f"{prefix}_" + base64.b64encode(f"fake:{number}".encode()).decode().rstrip("=")
 
 
 def user_id(login: str) -> int:
-    return zlib.crc32(login.lower().encode()) % 10_000_000 + 1  # stable per login
+    return login_id(login)
 
 
-def user_json(login: str, api: str, *, kind: str = "User") -> dict[str, Any]:
+def user_json(login: str, api: str, *, kind: str | None = None) -> dict[str, Any]:
+    """`simple-user`; an app's account (a login ending in "[bot]") is a Bot, as on GitHub."""
+    kind = kind or ("Bot" if login.endswith("[bot]") else "User")
     number = user_id(login)
     url = f"{api}/users/{login}"
     return {
@@ -195,9 +202,9 @@ def pull_request_json(
         "active_lock_reason": None,
         "created_at": timestamp(pull.created_at),
         "updated_at": timestamp(pull.updated_at),
-        "closed_at": None,
-        "merged_at": None,
-        "merge_commit_sha": None,
+        "closed_at": optional_timestamp(pull.closed_at),
+        "merged_at": optional_timestamp(pull.merged_at),
+        "merge_commit_sha": pull.merge_commit_sha,
         "assignee": None,
         "assignees": [],
         "requested_reviewers": [],
@@ -233,13 +240,13 @@ def pull_request_json(
     if full:
         body.update(
             {
-                "merged": False,
-                "mergeable": True,
-                "rebaseable": True,
-                "mergeable_state": "clean",
-                "merged_by": None,
-                "comments": 0,
-                "review_comments": 0,
+                "merged": pull.merged,
+                "mergeable": pull.mergeable,
+                "rebaseable": pull.mergeable,
+                "mergeable_state": pull.mergeable_state,
+                "merged_by": user_json(pull.merged_by, api) if pull.merged_by else None,
+                "comments": len(pull.issue_comments),
+                "review_comments": len(pull.visible_review_comments()),
                 "maintainer_can_modify": pull.maintainer_can_modify,
                 "commits": pull.commits,
                 "additions": pull.additions,
@@ -365,3 +372,226 @@ def pull_request_page(repo: Repository, pull: PullRequest) -> str:
         f"<p>{html.escape(repo.owner)}:{html.escape(pull.head_ref)} → {html.escape(pull.base_ref)}</p>"
         f"<pre>{html.escape(pull.body or '')}</pre>"
     )
+
+
+# -- reviews, comments, merges --------------------------------------------------------------------------
+# How the fake's users stand to its repositories: it keeps no memberships, so everyone is a contributor.
+AUTHOR_ASSOCIATION = "CONTRIBUTOR"
+
+
+def reactions_json(url: str) -> dict[str, Any]:
+    """`reaction-rollup`: the fake's comments get no reactions."""
+    counts = dict.fromkeys(("+1", "-1", "laugh", "confused", "heart", "hooray", "eyes", "rocket"), 0)
+    return {"url": f"{url}/reactions", "total_count": 0, **counts}
+
+
+def review_json(
+    repo: Repository, pull: PullRequest, review: Review, api: str, *, webhook: bool = False
+) -> dict[str, Any]:
+    """`pull-request-review`; in a webhook its state is in lower case ("approved"), as GitHub sends it."""
+    pull_url = f"{api}/repos/{repo.full_name}/pulls/{pull.number}"
+    html_url = f"{api}/{repo.full_name}/pull/{pull.number}#pullrequestreview-{review.id}"
+    body: dict[str, Any] = {
+        "id": review.id,
+        "node_id": node_id("PRR", review.id),
+        "user": user_json(review.user_login, api),
+        "body": review.body,
+        "state": review.state.lower() if webhook else review.state,
+        "html_url": html_url,
+        "pull_request_url": pull_url,
+        "author_association": AUTHOR_ASSOCIATION,
+        "_links": {"html": {"href": html_url}, "pull_request": {"href": pull_url}},
+        "commit_id": review.commit_id,
+    }
+    if review.submitted_at is not None or webhook:
+        body["submitted_at"] = optional_timestamp(review.submitted_at)
+    if webhook:
+        body["updated_at"] = optional_timestamp(review.submitted_at)
+    return body
+
+
+def review_comment_json(
+    repo: Repository, pull: PullRequest, comment: ReviewComment, api: str, *, webhook: bool = False
+) -> dict[str, Any]:
+    """`pull-request-review-comment`. A file comment has no line nor position: the REST schema leaves them
+    out, a webhook's says null (and, for the original position, the file's first line of the diff)."""
+    url = f"{api}/repos/{repo.full_name}/pulls/comments/{comment.id}"
+    html_url = f"{api}/{repo.full_name}/pull/{pull.number}#discussion_r{comment.id}"
+    pull_url = f"{api}/repos/{repo.full_name}/pulls/{pull.number}"
+    place = comment.anchor
+    body: dict[str, Any] = {
+        "url": url,
+        "pull_request_review_id": comment.review_id,
+        "id": comment.id,
+        "node_id": node_id("PRRC", comment.id),
+        "diff_hunk": place.diff_hunk,
+        "path": comment.path,
+        "commit_id": comment.commit_id,
+        "original_commit_id": comment.commit_id,
+        "user": user_json(comment.user_login, api),
+        "body": comment.body,
+        "created_at": timestamp(comment.created_at),
+        "updated_at": timestamp(comment.updated_at),
+        "html_url": html_url,
+        "pull_request_url": pull_url,
+        "author_association": AUTHOR_ASSOCIATION,
+        "_links": {"self": {"href": url}, "html": {"href": html_url}, "pull_request": {"href": pull_url}},
+        "start_line": place.start_line,
+        "original_start_line": place.start_line,
+        "start_side": place.start_side,
+        "side": place.side,
+        "subject_type": place.subject_type,
+        "reactions": reactions_json(url),
+    }
+    located = {
+        "position": place.position,
+        "original_position": place.position,
+        "line": place.line,
+        "original_line": place.line,
+    }
+    if webhook:
+        body.update(located)
+        body["original_position"] = place.position or 1
+    else:
+        body.update({key: value for key, value in located.items() if value is not None})
+    if comment.in_reply_to_id is not None:
+        body["in_reply_to_id"] = comment.in_reply_to_id
+    return body
+
+
+def issue_comment_json(repo: Repository, pull: PullRequest, comment: IssueComment, api: str) -> dict[str, Any]:
+    """`issue-comment`: a comment in the pull request's conversation."""
+    url = f"{api}/repos/{repo.full_name}/issues/comments/{comment.id}"
+    return {
+        "id": comment.id,
+        "node_id": node_id("IC", comment.id),
+        "url": url,
+        "html_url": f"{api}/{repo.full_name}/pull/{pull.number}#issuecomment-{comment.id}",
+        "body": comment.body,
+        "user": user_json(comment.user_login, api),
+        "created_at": timestamp(comment.created_at),
+        "updated_at": timestamp(comment.updated_at),
+        "issue_url": f"{api}/repos/{repo.full_name}/issues/{pull.number}",
+        "author_association": AUTHOR_ASSOCIATION,
+        "performed_via_github_app": None,
+        "reactions": reactions_json(url),
+    }
+
+
+def issue_json(repo: Repository, pull: PullRequest, api: str) -> dict[str, Any]:
+    """The issue every pull request is on GitHub (same number), with the `pull_request` links that mark it one."""
+    url = f"{api}/repos/{repo.full_name}/issues/{pull.number}"
+    html_url = f"{api}/{repo.full_name}/pull/{pull.number}"
+    return {
+        "url": url,
+        "repository_url": f"{api}/repos/{repo.full_name}",
+        "labels_url": f"{url}/labels{{/name}}",
+        "comments_url": f"{url}/comments",
+        "events_url": f"{url}/events",
+        "html_url": html_url,
+        "id": pull.id,
+        "node_id": node_id("I", pull.id),
+        "number": pull.number,
+        "title": pull.title,
+        "user": user_json(pull.user_login, api),
+        "labels": [],
+        "state": pull.state,
+        "locked": False,
+        "assignee": None,
+        "assignees": [],
+        "milestone": None,
+        "comments": len(pull.issue_comments),
+        "created_at": timestamp(pull.created_at),
+        "updated_at": timestamp(pull.updated_at),
+        "closed_at": optional_timestamp(pull.closed_at),
+        "author_association": AUTHOR_ASSOCIATION,
+        "active_lock_reason": None,
+        "draft": pull.draft,
+        "pull_request": {
+            "url": f"{api}/repos/{repo.full_name}/pulls/{pull.number}",
+            "html_url": html_url,
+            "diff_url": f"{html_url}.diff",
+            "patch_url": f"{html_url}.patch",
+            "merged_at": optional_timestamp(pull.merged_at),
+        },
+        "body": pull.body,
+        "reactions": reactions_json(url),
+        "timeline_url": f"{url}/timeline",
+        "performed_via_github_app": None,
+        "state_reason": None,
+    }
+
+
+def merge_result_json(sha: str) -> dict[str, Any]:
+    """`pull-request-merge-result`."""
+    return {"sha": sha, "merged": True, "message": "Pull Request successfully merged"}
+
+
+# -- webhooks -------------------------------------------------------------------------------------------
+def hook_json(hook: Hook, api: str) -> dict[str, Any]:
+    """`hook`: its secret is never shown, only that there is one."""
+    url = f"{api}/repos/{hook.owner}/{hook.repo_name}/hooks/{hook.id}"
+    config: dict[str, Any] = {
+        "content_type": hook.config.content_type,
+        "insecure_ssl": hook.config.insecure_ssl,
+        "url": hook.config.url,
+    }
+    if hook.config.secret:
+        config["secret"] = "********"
+    return {
+        "type": "Repository",
+        "id": hook.id,
+        "name": "web",
+        "active": hook.active,
+        "events": list(hook.events),
+        "config": config,
+        "updated_at": timestamp(hook.updated_at),
+        "created_at": timestamp(hook.created_at),
+        "url": url,
+        "test_url": f"{url}/test",
+        "ping_url": f"{url}/pings",
+        "deliveries_url": f"{url}/deliveries",
+        "last_response": {
+            "code": hook.last_response.code,
+            "status": hook.last_response.status,
+            "message": hook.last_response.message,
+        },
+    }
+
+
+def hook_config_json(hook: Hook) -> dict[str, Any]:
+    """`webhook-config`."""
+    return hook_json(hook, "")["config"]
+
+
+def delivery_item_json(delivery: Delivery) -> dict[str, Any]:
+    """`hook-delivery-item`."""
+    return {
+        "id": delivery.id,
+        "guid": delivery.guid,
+        "delivered_at": timestamp(delivery.delivered_at),
+        "redelivery": delivery.redelivery,
+        "duration": delivery.duration,
+        "status": delivery.status,
+        "status_code": delivery.status_code,
+        "event": delivery.event,
+        "action": delivery.action,
+        "installation_id": None,
+        "repository_id": delivery.repository_id,
+        "throttled_at": None,
+    }
+
+
+def delivery_json(delivery: Delivery) -> dict[str, Any]:
+    """`hook-delivery`: the item, and the request and response as they went."""
+    return {
+        **delivery_item_json(delivery),
+        "url": delivery.url,
+        "request": {"headers": dict(delivery.request_headers), "payload": delivery.payload},
+        "response": {"headers": dict(delivery.response_headers), "payload": delivery.response_body},
+    }
+
+
+def deliveries_link(next_cursor: str | None, page_url: Callable[[str], str]) -> str | None:
+    """The `link` header of a page of deliveries, which GitHub pages with a cursor."""
+    return None if next_cursor is None else f'<{page_url(next_cursor)}>; rel="next"'

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from mocks.github.state import GitHubError, NotFound, PullRequestQuery, ValidationFailed
+from mocks.github.webhooks import CONTENT_TYPES, is_hook_url
 
 PULL_STATES = ("open", "closed", "all")
 MAX_PER_PAGE = 100
@@ -98,3 +99,213 @@ def pull_number(raw: str) -> int:
     if not raw.isdigit():
         raise NotFound()
     return int(raw)
+
+
+# -- bodies of the pull request, review, comment and hook operations --------------------------------------
+# A field's rule: the JSON types it may have and, for a string, the values it may take.
+Rule = tuple[tuple[type, ...], tuple[str, ...] | None]
+STRING: Rule = ((str,), None)
+NULLABLE_STRING: Rule = ((str, type(None)), None)
+BOOLEAN: Rule = ((bool,), None)
+INTEGER: Rule = ((int,), None)
+ARRAY: Rule = ((list,), None)
+OBJECT: Rule = ((dict,), None)
+TYPE_WORDS = {str: "a string", bool: "a boolean", int: "an integer", list: "an array", dict: "an object"}
+
+PULL_REQUEST_UPDATE = {
+    "title": STRING,
+    "body": NULLABLE_STRING,
+    "state": ((str,), ("open", "closed")),
+    "base": STRING,
+    "maintainer_can_modify": BOOLEAN,
+}
+MERGE = {
+    "commit_title": STRING,
+    "commit_message": STRING,
+    "sha": STRING,
+    "merge_method": ((str,), ("merge", "squash", "rebase")),
+}
+REVIEW = {
+    "commit_id": STRING,
+    "body": STRING,
+    "event": ((str,), ("APPROVE", "REQUEST_CHANGES", "COMMENT")),
+    "comments": ARRAY,
+}
+REVIEW_DRAFT_COMMENT = {
+    "path": STRING,
+    "body": STRING,
+    "position": INTEGER,
+    "line": INTEGER,
+    "side": STRING,
+    "start_line": INTEGER,
+    "start_side": STRING,
+}
+REVIEW_COMMENT = {
+    "body": STRING,
+    "commit_id": STRING,
+    "path": STRING,
+    "side": ((str,), ("LEFT", "RIGHT")),
+    "line": INTEGER,
+    "start_line": INTEGER,
+    "start_side": ((str,), ("LEFT", "RIGHT", "side")),
+    "in_reply_to": INTEGER,
+    "subject_type": ((str,), ("line", "file")),
+}
+ISSUE_COMMENT = {"body": STRING}
+HOOK = {"name": STRING, "config": OBJECT, "events": ARRAY, "active": BOOLEAN}
+HOOK_UPDATE = {"config": OBJECT, "events": ARRAY, "add_events": ARRAY, "remove_events": ARRAY, "active": BOOLEAN}
+HOOK_CONFIG = {"url": STRING, "content_type": STRING, "secret": STRING, "insecure_ssl": ((str, int), None)}
+DELIVERY_STATUSES = ("success", "failure")
+CURSOR_PREFIX = "v1_"
+
+
+def json_object(raw: bytes, *, empty_allowed: bool = False) -> dict[str, Any]:
+    """The request's JSON object: 400 "Problems parsing JSON" for what is no JSON (an empty body is an
+    empty object where the operation's body is optional)."""
+    if empty_allowed and not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise ProblemsParsingJSON() from None
+    if data is None and empty_allowed:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"For 'links/0/schema', {json.dumps(data)} is not an object.")
+    return data
+
+
+def check(data: dict[str, Any], rules: dict[str, Rule], *, required: tuple[str, ...] = (), where: str = "") -> None:
+    """GitHub's request-schema check: the required fields are there, each field has its type and value."""
+    missing = [field for field in required if field not in data]
+    if missing:
+        quoted = ", ".join(f'"{field}"' for field in missing)
+        raise InvalidRequest(f"{quoted} {'wasn' if len(missing) == 1 else 'weren'}'t supplied.")
+    for field, (kinds, allowed) in rules.items():
+        if field not in data:
+            continue
+        value = data[field]
+        wrong_type = not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)
+        if wrong_type:
+            raise InvalidRequest(f"For 'properties/{where}{field}', {json.dumps(value)} is not {TYPE_WORDS[kinds[0]]}.")
+        if allowed is not None and value not in allowed:
+            raise InvalidRequest(
+                f"For 'properties/{where}{field}', {json.dumps(value)} is not one of {json.dumps(list(allowed))}."
+            )
+
+
+def parse_pull_request_update(raw: bytes) -> dict[str, Any]:
+    data = json_object(raw)
+    check(data, PULL_REQUEST_UPDATE)
+    return data
+
+
+def parse_merge(raw: bytes) -> dict[str, Any]:
+    """The body of PUT .../pulls/{n}/merge, which may be empty (a merge commit, GitHub's default titles)."""
+    data = json_object(raw, empty_allowed=True)
+    check(data, MERGE)
+    return data
+
+
+def parse_review(raw: bytes) -> dict[str, Any]:
+    data = json_object(raw, empty_allowed=True)
+    check(data, REVIEW)
+    for comment in data.get("comments", []):
+        if not isinstance(comment, dict):
+            raise InvalidRequest(f"For 'items', {json.dumps(comment)} is not an object.")
+        check(comment, REVIEW_DRAFT_COMMENT, required=("path", "body"), where="comments/items/")
+    return data
+
+
+def parse_review_comment(raw: bytes) -> dict[str, Any]:
+    """A reply (`in_reply_to`) needs only its body; another comment its body, commit_id and path."""
+    data = json_object(raw)
+    required = ("body",) if "in_reply_to" in data else ("body", "commit_id", "path")
+    check(data, REVIEW_COMMENT, required=required)
+    if data.get("subject_type", "line") == "line" and "in_reply_to" not in data and "line" not in data:
+        raise ValidationFailed([{"resource": "PullRequestReviewComment", "code": "missing_field", "field": "line"}])
+    return data
+
+
+def parse_issue_comment(raw: bytes) -> dict[str, Any]:
+    data = json_object(raw)
+    check(data, ISSUE_COMMENT, required=("body",))
+    return data
+
+
+def parse_hook(raw: bytes) -> dict[str, Any]:
+    """The body of POST /repos/{owner}/{repo}/hooks: config.url a URL GitHub can post to, name "web"."""
+    data = json_object(raw, empty_allowed=True)
+    check(data, HOOK)
+    config = data.get("config") or {}
+    check(config, HOOK_CONFIG, where="config/")
+    check_hook_events(data.get("events", []))
+    if data.get("name", "web") != "web":
+        raise ValidationFailed([{"resource": "Hook", "code": "invalid", "field": "name"}])
+    check_hook_config(config)
+    return data
+
+
+def parse_hook_update(raw: bytes) -> dict[str, Any]:
+    data = json_object(raw)
+    check(data, HOOK_UPDATE)
+    for field in ("events", "add_events", "remove_events"):
+        check_hook_events(data.get(field, []))
+    if "config" in data:
+        check(data["config"], HOOK_CONFIG, where="config/")
+        check_hook_config(data["config"])
+    return data
+
+
+def check_hook_events(events: list[Any]) -> None:
+    for event in events:
+        if not isinstance(event, str):
+            raise InvalidRequest(f"For 'items', {json.dumps(event)} is not a string.")
+
+
+def check_hook_config(config: dict[str, Any]) -> None:
+    if not is_hook_url(config.get("url")):
+        message = "The URL you've entered is not valid. Please make sure that you encode all special characters first"
+        raise ValidationFailed([{"resource": "Hook", "code": "custom", "message": message}])
+    if config.get("content_type", "form") not in CONTENT_TYPES:
+        raise ValidationFailed([{"resource": "Hook", "code": "invalid", "field": "content_type"}])
+    if str(config.get("insecure_ssl", "0")) not in ("0", "1"):
+        raise ValidationFailed([{"resource": "Hook", "code": "invalid", "field": "insecure_ssl"}])
+
+
+def parse_deliveries_query(query: Mapping[str, str]) -> tuple[int, int | None, str | None]:
+    """(per_page, the id the page starts below or None, status "success"/"failure" or None) of a
+    GET .../hooks/{id}/deliveries; a cursor is the one its previous page's `link` named."""
+    try:
+        per_page = min(MAX_PER_PAGE, max(1, int(query.get("per_page", "30"))))
+    except ValueError:
+        raise InvalidRequest("per_page must be an integer.") from None
+    cursor = query.get("cursor")
+    before: int | None = None
+    if cursor:
+        if not cursor.startswith(CURSOR_PREFIX) or not cursor[len(CURSOR_PREFIX) :].isdigit():
+            raise BadRequest("Bad Request")
+        before = int(cursor[len(CURSOR_PREFIX) :])
+    status = query.get("status")
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise InvalidRequest(f"For 'status', {json.dumps(status)} is not one of {json.dumps(list(DELIVERY_STATUSES))}.")
+    return per_page, before, status
+
+
+class BadRequest(GitHubError):
+    status = 400
+
+
+def path_id(raw: str) -> int:
+    """A numeric id of a path ({hook_id}, {delivery_id}, {review_id}): 404 for one that is no number."""
+    if not raw.isdigit():
+        raise NotFound()
+    return int(raw)
+
+
+def parse_hook_config_update(raw: bytes) -> dict[str, Any]:
+    """The body of PATCH .../hooks/{id}/config: only the fields it gives change."""
+    data = json_object(raw, empty_allowed=True)
+    check(data, HOOK_CONFIG)
+    check_hook_config({"url": "https://example.com", **data})
+    return data

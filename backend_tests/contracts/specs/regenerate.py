@@ -8,7 +8,8 @@ e2b/envd/envd.yaml (e2b-dev/E2B), openai/openapi.yaml (openai/openai-openapi). F
 fakes serve, the output keeps its responses (status -> JSON schema, or the content type of a non-JSON
 answer; an answer that may also be a server-sent event stream keeps the schema of one event's data as
 `event_stream_schema`), plus every component schema those and a few named roots reference, unchanged.
-Each output file names its source and version.
+github.webhooks.json keeps the payload schemas of the webhook events the fake GitHub delivers (from the
+description's `x-webhooks`) the same way. Each output file names its source and version.
 """
 
 from __future__ import annotations
@@ -37,7 +38,42 @@ GITHUB_OPERATIONS = [
     "GET /repos/{owner}/{repo}/pulls",
     "POST /repos/{owner}/{repo}/pulls",
     "GET /repos/{owner}/{repo}/pulls/{pull_number}",
+    "PATCH /repos/{owner}/{repo}/pulls/{pull_number}",
+    "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge",
+    "GET /repos/{owner}/{repo}/pulls/{pull_number}/merge",
+    "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+    "POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+    "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}",
+    "GET /repos/{owner}/{repo}/pulls/{pull_number}/comments",
+    "POST /repos/{owner}/{repo}/pulls/{pull_number}/comments",
+    "GET /repos/{owner}/{repo}/issues/{issue_number}/comments",
+    "POST /repos/{owner}/{repo}/issues/{issue_number}/comments",
+    "GET /repos/{owner}/{repo}/hooks",
+    "POST /repos/{owner}/{repo}/hooks",
+    "GET /repos/{owner}/{repo}/hooks/{hook_id}",
+    "PATCH /repos/{owner}/{repo}/hooks/{hook_id}",
+    "DELETE /repos/{owner}/{repo}/hooks/{hook_id}",
+    "GET /repos/{owner}/{repo}/hooks/{hook_id}/config",
+    "PATCH /repos/{owner}/{repo}/hooks/{hook_id}/config",
+    "POST /repos/{owner}/{repo}/hooks/{hook_id}/pings",
+    "POST /repos/{owner}/{repo}/hooks/{hook_id}/tests",
+    "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries",
+    "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}",
+    "POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts",
     "GET /rate_limit",
+]
+# The webhook events the fake GitHub delivers, as keys of the description's `x-webhooks` ("<event>-<action>").
+GITHUB_WEBHOOKS = [
+    "ping",
+    "push",
+    "pull-request-opened",
+    "pull-request-edited",
+    "pull-request-closed",
+    "pull-request-reopened",
+    "pull-request-synchronize",
+    "pull-request-review-submitted",
+    "pull-request-review-comment-created",
+    "issue-comment-created",
 ]
 E2B_OPERATIONS = [
     "GET /health",
@@ -92,6 +128,22 @@ def extract(document: dict[str, Any], operations: list[str], roots: list[str]) -
     return {"operations": kept, "components": {"schemas": dict(sorted(schemas.items()))}}
 
 
+def extract_webhooks(document: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """{"webhooks": {name: {"operationId", "headers", "content": {content type: schema}}}, "components"}:
+    the payload schemas of the webhook events `names` (with the headers their deliveries carry)."""
+    kept = {}
+    for name in names:
+        post = document["x-webhooks"][name]["post"]
+        kept[name] = {
+            "operationId": post.get("operationId"),
+            "headers": [parameter["name"] for parameter in post.get("parameters", []) if parameter["in"] == "header"],
+            "content": {kind: body["schema"] for kind, body in post["requestBody"]["content"].items()},
+        }
+    refs = {ref for ref in references(kept) if ref.startswith(SCHEMA_PREFIX)}
+    schemas = components(document, refs).get("schemas", {})
+    return {"webhooks": kept, "components": {"schemas": dict(sorted(schemas.items()))}}
+
+
 def write(name: str, source: str, extracted: dict[str, Any]) -> None:
     (HERE / name).write_text(json.dumps({"source": source, **extracted}, indent=1) + "\n")
 
@@ -104,6 +156,11 @@ def main(argv: list[str]) -> None:
         "github.schemas.json",
         f"npm @octokit/openapi {github['info'].get('version', '?')}, generated/api.github.com.json (MIT)",
         extract(github, GITHUB_OPERATIONS, GITHUB_ROOTS),
+    )
+    write(
+        "github.webhooks.json",
+        f"npm @octokit/openapi {github['info'].get('version', '?')}, generated/api.github.com.json x-webhooks (MIT)",
+        extract_webhooks(github, GITHUB_WEBHOOKS),
     )
     e2b = yaml.load((source / "e2b" / "openapi.yml").read_text())
     write(
