@@ -57,6 +57,10 @@ class SandboxNotRunning(SandboxError):
     """The sandbox is gone: destroyed, or past its timeout."""
 
 
+class SandboxFileError(SandboxError):
+    """envd refused a file path: no such file, a directory, a parent that is a file."""
+
+
 class CommandTimeout(SandboxError):
     """A command ran past its per-command timeout and was stopped."""
 
