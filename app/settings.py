@@ -47,6 +47,18 @@ class Settings(BaseSettings):
     llm_price_input_per_mtok: float | None = Field(None, ge=0)
     llm_price_output_per_mtok: float | None = Field(None, ge=0)
 
+    # The agent's loop of one pipeline run stops, failing the task, at the first of these caps: model
+    # turns, seconds, tokens (prompt + completion, as the provider counts them) and their cost.
+    agent_max_steps: int = Field(40, ge=1)
+    agent_max_seconds: float = Field(900.0, gt=0)
+    agent_max_tokens: int = Field(1_000_000, ge=1)
+    agent_max_cost_usd: float = Field(2.0, gt=0)
+    # Malformed tool calls (bad JSON, wrong or missing arguments, an unknown tool) in a row that are
+    # answered with an error for the model to correct; the next one fails the task.
+    agent_max_tool_errors: int = Field(3, ge=1)
+    # How much of a command's output or a file the model is sent back (the middle is cut).
+    agent_tool_output_chars: int = Field(8000, ge=200)
+
     # Transient failures of E2B, git and GitHub: attempts, capped exponential backoff with jitter,
     # and the longest wait a service may ask for (Retry-After, rate-limit reset) before giving up.
     retry_attempts: int = 4
