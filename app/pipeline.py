@@ -249,9 +249,14 @@ class TaskRun:
         self.task, self.squad = task, squad
         self.agent_name = agent.name if agent else "agent"
 
-    @runs_to_completion
     async def emit(self, type: str, data: dict[str, Any], **task_changes: Any) -> None:
         """Store an event of the task, with the changes to the task it announces, in one transaction."""
+        await self.emit_all([(type, data)], **task_changes)
+
+    @runs_to_completion
+    async def emit_all(self, events: Sequence[tuple[str, dict[str, Any]]], **task_changes: Any) -> None:
+        """Store events of the task, in order, with the changes to the task they announce, in one transaction
+        (the agent's turn: its message, its usage and its first tool call are news of the same moment)."""
         async with self.services.sessions() as session:
             if task_changes:
                 stored = await session.get(Task, self.task.id)
@@ -259,9 +264,10 @@ class TaskRun:
                 for name, value in task_changes.items():
                     setattr(stored, name, value)
                     setattr(self.task, name, value)
-            await record_event(
-                session, self.task.squad_id, type, data, task_id=self.task.id, agent_id=self.task.agent_id
-            )
+            for type, data in events:
+                await record_event(
+                    session, self.task.squad_id, type, data, task_id=self.task.id, agent_id=self.task.agent_id
+                )
             await session.commit()
 
     async def sandbox_status(self, status: str) -> None:

@@ -17,7 +17,7 @@ the task row keeps what all of the task's runs spent.
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -35,9 +35,10 @@ EVENT_TEXT_CHARS = 2000
 
 
 class Reporter(Protocol):
-    """Where the loop reports: the task's events, with the changes to the task row they announce."""
+    """Where the loop reports: the task's events, stored together with the changes to the task row
+    they announce, in one transaction."""
 
-    async def emit(self, type: str, data: dict[str, Any], **task_changes: Any) -> None: ...
+    async def emit_all(self, events: Sequence[tuple[str, dict[str, Any]]], **task_changes: Any) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,9 @@ class _MessageStream:
         await self._emit({"step": self._step, "text": text, "offset": self._sent, "complete": False})
         self._sent += len(text)
 
-    async def complete(self, content: str) -> None:
-        if content:
-            await self._emit({"step": self._step, "text": content, "offset": 0, "complete": True})
+    def complete(self, content: str) -> dict[str, Any]:
+        """The whole message's event."""
+        return {"step": self._step, "text": content, "offset": 0, "complete": True}
 
 
 class AgentLoop:
@@ -157,6 +158,9 @@ class AgentLoop:
         self.spend = Spend()
         self.step = 0
         self._errors_in_row = 0
+        # Events of one moment, stored in one transaction when the loop next waits on something.
+        self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._pending_changes: dict[str, Any] = {}
 
     async def run(self) -> AgentOutcome:
         """Raises AgentStopped at a cap, an LLMError the provider's refusal, a SandboxError the sandbox's."""
@@ -178,14 +182,16 @@ class AgentLoop:
             completion = await self._ask(messages)
             messages.append(completion.assistant_message())
             if not completion.tool_calls:
+                await self._flush()
                 return self._outcome(completion.content)
             for call in completion.tool_calls:
-                await self._emit(
+                self._queue(
                     "agent.tool_call",
                     {"step": self.step, "id": call.id, "name": call.name, "arguments": self._shown(call.arguments)},
                 )
+                await self._flush()
                 result = await self._toolbox.call(call.name, call.arguments)
-                await self._emit(
+                self._queue(
                     "agent.tool_result",
                     {
                         "step": self.step,
@@ -197,14 +203,18 @@ class AgentLoop:
                     },
                 )
                 if result.summary is not None:
+                    await self._flush()
                     return self._outcome(result.summary)
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": result.content})
                 await self._count_error(result)
+            await self._flush()  # the last result, before the model is asked again
 
     async def _ask(self, messages: list[dict[str, Any]]) -> Completion:
-        stream = _MessageStream(lambda data: self._emit("agent.message", data), self.step, self._clock)
+        stream = _MessageStream(lambda data: self._report("agent.message", data), self.step, self._clock)
         completion = await self._llm.complete(messages, TOOLS, on_text=stream.add)
-        await stream.complete(redact(completion.content, self._secrets))
+        content = redact(completion.content, self._secrets)
+        if content:
+            self._queue("agent.message", stream.complete(content))
         await self._account(completion.usage)
         return completion
 
@@ -217,7 +227,7 @@ class AgentLoop:
             self._metrics.llm_tokens.labels("completion").inc(usage.completion_tokens)
             self._metrics.llm_cost.inc(turn.cost_usd)
         task = self._spent_before.plus(self.spend)
-        await self._reporter.emit(
+        self._queue(
             "agent.usage",
             {
                 "step": self.step,
@@ -255,7 +265,8 @@ class AgentLoop:
 
     async def _stopped(self, reason: str, message: str) -> AgentStopped:
         """The stop to raise, once announced."""
-        await self._emit("agent.stopped", {"step": self.step, "reason": reason, "message": message})
+        self._queue("agent.stopped", {"step": self.step, "reason": reason, "message": message})
+        await self._flush()
         return AgentStopped(reason, message)
 
     def _outcome(self, summary: str) -> AgentOutcome:
@@ -274,5 +285,17 @@ class AgentLoop:
             for key, value in arguments.items()
         }
 
-    async def _emit(self, type: str, data: dict[str, Any]) -> None:
-        await self._reporter.emit(type, data)
+    def _queue(self, type: str, data: dict[str, Any], **task_changes: Any) -> None:
+        self._pending.append((type, data))
+        self._pending_changes.update(task_changes)
+
+    async def _flush(self) -> None:
+        if self._pending:
+            events, changes = self._pending, self._pending_changes
+            self._pending, self._pending_changes = [], {}
+            await self._reporter.emit_all(events, **changes)
+
+    async def _report(self, type: str, data: dict[str, Any]) -> None:
+        """One event at once (what streams), after the ones waiting."""
+        self._queue(type, data)
+        await self._flush()

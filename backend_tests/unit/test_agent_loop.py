@@ -27,12 +27,14 @@ SECRETS = (CANARY_E2B_API_KEY, CANARY_GITHUB_TOKEN, CANARY_LLM_API_KEY)
 
 @dataclass
 class Recorder:
-    """The loop's reporter: every event, with the task changes it carried."""
+    """The loop's reporter: every event, with the task changes stored with it, and what each transaction held."""
 
     events: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    transactions: list[list[str]] = field(default_factory=list)
 
-    async def emit(self, type: str, data: dict[str, Any], **task_changes: Any) -> None:
-        self.events.append((type, data, task_changes))
+    async def emit_all(self, events: list[tuple[str, dict[str, Any]]], **task_changes: Any) -> None:
+        self.transactions.append([type for type, _ in events])
+        self.events += [(type, data, task_changes) for type, data in events]
 
     def of(self, type: str) -> list[dict[str, Any]]:
         return [data for kind, data, _ in self.events if kind == type]
@@ -121,6 +123,31 @@ async def test_the_model_works_with_the_tools_until_it_calls_finish(
     assert tool_messages(fake_llm, task) == ["wrote 32 bytes to /home/user/repo/calc.py", "exit code: 0\n5\n"]
     assert await sh(repo_sandbox, "cat calc.py") == "def add(a, b):\n    return a + b"
     assert recorder.types == ["agent.usage", "agent.tool_call", "agent.tool_result"] * 3
+
+
+async def test_a_turns_message_usage_and_first_call_are_stored_together_and_each_result_at_once(
+    make_loop, fake_llm, task, recorder
+):
+    fake_llm.script(
+        task.task_id,
+        [
+            Turn.calls(
+                ToolCall("run_command", {"command": "true"}),
+                ToolCall("run_command", {"command": "false"}),
+                content="Go.",
+            ),
+            Turn.say("Done."),
+        ],
+    )
+
+    await make_loop().run()
+
+    assert recorder.transactions == [
+        ["agent.message", "agent.usage", "agent.tool_call"],
+        ["agent.tool_result", "agent.tool_call"],
+        ["agent.tool_result"],
+        ["agent.message", "agent.usage"],
+    ]
 
 
 async def test_each_tool_call_and_result_is_an_event_with_its_id(make_loop, fake_llm, task, recorder):
