@@ -393,7 +393,7 @@ LOOKS_FOR_CREDENTIALS = [
     "git config -l --show-origin",
     "cat ~/.git-credentials; ls -la ~ ~/.config 2>&1",
     "git remote -v",
-    "grep -rs -e ghp_ -e sk- -e e2b_ ~; true",
+    "grep -rs -e ghp_ -e sk- -e e2b_ ~ /tmp; true",
 ]
 
 
