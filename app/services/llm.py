@@ -62,10 +62,6 @@ class Usage:
     # False when the provider sent no usage and the counts are the platform's estimate (4 characters a token).
     reported: bool = True
 
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
 
 @dataclass(frozen=True)
 class Completion:

@@ -412,3 +412,38 @@ async def test_a_providers_refusal_ends_the_loop_as_the_providers_error(make_loo
         await make_loop().run()
 
     assert "check LLM_API_KEY" in raised.value.message
+
+
+async def test_arguments_that_are_json_but_no_object_are_shown_as_the_model_sent_them(
+    make_loop, fake_llm, task, recorder
+):
+    fake_llm.script(task.task_id, [Turn(tool_calls=[ToolCall("run_command", '["ls", "-la"]')]), Turn.say("ok")])
+
+    await make_loop().run()
+
+    assert recorder.of("agent.tool_call")[0]["arguments"] == '["ls", "-la"]'
+    assert recorder.of("agent.tool_result")[0]["output"] == "error: run_command: the arguments must be a JSON object"
+
+
+async def test_a_timeout_of_something_else_than_the_loop_is_not_taken_for_the_time_cap(
+    llm_client, retry_policy, task, recorder, fake_llm
+):
+    class TimingOut:
+        async def call(self, name: str, arguments: str):
+            raise TimeoutError("a timeout of the tool's own")
+
+    fake_llm.script(task.task_id, [Turn.call("run_command", command="true")])
+    loop = AgentLoop(
+        LLMService(llm_client, model="gpt-4o-mini", retry=retry_policy),
+        TimingOut(),  # type: ignore[arg-type]
+        task,
+        recorder,
+        limits=AgentLimits(max_seconds=60),
+        price=price_of("gpt-4o-mini"),
+        secrets=SECRETS,
+    )
+
+    with pytest.raises(TimeoutError, match="a timeout of the tool's own"):
+        await loop.run()
+
+    assert recorder.of("agent.stopped") == []

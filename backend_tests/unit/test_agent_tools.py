@@ -116,6 +116,31 @@ async def test_a_missing_working_directory_is_told_by_bash(toolbox):
     assert result.exit_code == 1 and "nowhere" in result.content and not result.malformed
 
 
+@pytest.mark.parametrize(
+    ("arguments", "told"),
+    [
+        ({"command": "   "}, "error: run_command: the command is empty"),
+        (
+            {"command": "ls", "timeout_s": 0},
+            "error: run_command: 'timeout_s' must be a number of seconds greater than 0",
+        ),
+        (
+            {"command": "ls", "cwd": "/etc"},
+            "error: the cwd '/etc' leads outside /home/user, where the agent may not go",
+        ),
+    ],
+)
+async def test_a_command_that_cannot_be_run_as_asked_is_a_mistake_told_to_the_model(
+    toolbox, e2b_routes, arguments, told
+):
+    commands_before = e2b_routes["process_start"].call_count
+
+    result = await toolbox.call("run_command", json.dumps(arguments))
+
+    assert (result.malformed, result.content) == (True, told)
+    assert e2b_routes["process_start"].call_count == commands_before, "nothing ran"
+
+
 async def test_a_command_past_its_timeout_is_stopped_and_the_model_told(toolbox):
     result = await toolbox.call("run_command", call(command="sleep 30", timeout_s=0.3))
 

@@ -389,3 +389,75 @@ def test_the_wait_asked_for_prefers_milliseconds_then_seconds_then_the_exhausted
     assert requested_wait(httpx.Headers(resets)) == 7.5
     assert requested_wait(httpx.Headers({"x-ratelimit-reset-requests": "2s"})) is None, "nothing ran out"
     assert requested_wait(httpx.Headers({"retry-after-ms": "soon", "retry-after": "4"})) == 4.0
+
+
+class BrokenStream(httpx.AsyncByteStream):
+    """A body that sends `first`, then loses the connection."""
+
+    def __init__(self, first: bytes) -> None:
+        self.first = first
+
+    async def __aiter__(self):
+        yield self.first
+        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+
+
+async def test_a_connection_lost_in_the_middle_of_the_answer_is_a_cut_stream_asked_again(
+    llm, fake_llm, llm_routes, fail_first, outcomes
+):
+    fake_llm.script(TASK, [Turn.say("whole")])
+    first = sse(chunk({"role": "assistant", "content": "who"}), done=False)
+    fail_first(llm_routes["create_chat_completion"], httpx.Response(200, stream=BrokenStream(first)))
+
+    assert (await llm.complete(OPENING, TOOLS)).content == "whole"
+    assert outcomes == ["stream_cut", "ok"]
+
+
+async def test_comments_other_fields_other_choices_and_odd_pieces_of_a_stream_are_passed_over(llm, llm_routes):
+    stream = (
+        b": keep-alive\n\n"
+        b"event: message\n"
+        + sse(
+            chunk({"role": "assistant", "content": "A"}),
+            {"choices": [{"index": 1, "delta": {"content": "from another choice"}}]},
+            chunk({"tool_calls": ["not a piece", {"index": 0, "id": "call_x", "function": {"name": "finish"}}]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": None}}]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"summary": "B"}'}}]}),
+            chunk(finish="tool_calls"),
+            done=False,
+        )
+        + b"data: [DONE]"  # the last event without its blank line
+    )
+    llm_routes["create_chat_completion"].side_effect = lambda request: httpx.Response(200, content=stream)
+
+    completion = await llm.complete(OPENING)
+
+    assert completion.content == "A"
+    assert [(c.id, c.name, c.arguments) for c in completion.tool_calls] == [("call_x", "finish", '{"summary": "B"}')]
+    assert "tools" not in json.loads(llm_routes["create_chat_completion"].calls.last.request.content)
+
+
+async def test_a_chunk_that_is_json_but_no_object_counts_as_a_garbled_stream(llm, llm_routes):
+    llm_routes["create_chat_completion"].side_effect = lambda request: httpx.Response(200, content=b"data: [1, 2]\n\n")
+
+    with pytest.raises(LLMStreamCut, match="not a JSON object"):
+        await llm.complete(OPENING, TOOLS)
+
+
+async def test_a_key_that_may_not_use_the_model_is_refused_naming_the_model(llm, fake_llm):
+    fake_llm.script(TASK, [Turn.fail(403, message="You are not allowed to sample from this model", times=None)])
+
+    with pytest.raises(LLMAuthError) as raised:
+        await llm.complete(OPENING, TOOLS)
+
+    assert "HTTP 403" in raised.value.message and "check that LLM_API_KEY may use the model 'gpt-4o-mini'" in (
+        raised.value.message
+    )
+
+
+def test_an_answer_without_text_or_calls_goes_back_as_an_empty_message():
+    from app.services.llm import Completion, Usage
+
+    empty = Completion("", [], "stop", Usage(1, 0), "gpt-4o-mini")
+
+    assert empty.assistant_message() == {"role": "assistant", "content": ""}
