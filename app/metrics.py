@@ -1,4 +1,4 @@
-"""Prometheus metrics of one platform instance: requests, pipeline steps, SSE streams and jobs."""
+"""Prometheus metrics of one platform instance: requests, pipeline steps, SSE streams, jobs and the LLM."""
 
 import time
 
@@ -28,6 +28,14 @@ class Metrics:
         )
         self.active_streams = Gauge("squad_sse_active_streams", "Open event streams", registry=self.registry)
         self.jobs = Gauge("squad_jobs", "Pipeline jobs by state", ["state"], registry=self.registry)
+        # Every request to the LLM provider, retries included, by how it went (app/services/llm.py).
+        self.llm_calls = Counter(
+            "squad_llm_calls", "Chat Completions requests by outcome", ["outcome"], registry=self.registry
+        )
+        self.llm_tokens = Counter(
+            "squad_llm_tokens", "Tokens the LLM provider counted, by kind", ["kind"], registry=self.registry
+        )
+        self.llm_cost = Counter("squad_llm_cost_usd", "What the LLM's tokens cost, in USD", registry=self.registry)
 
 
 class MetricsMiddleware:

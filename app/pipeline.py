@@ -1,7 +1,8 @@
 """The assignment pipeline: sandbox -> clone -> branch -> agent work -> commit -> push -> pull request.
 
 Every step is announced as a persisted event; any failure marks the task failed with a readable
-reason, and the sandbox is destroyed whatever happens.
+reason, and the sandbox is destroyed whatever happens. The work step is the agent's loop
+(app/agent/): the model's turns and the tools it calls, carried out in the sandbox.
 
 A run destroys only what it made: each run has an id (the worker's claim, `Job.run_id`) that its
 sandbox carries in E2B's metadata and on its row. A sandbox made by hand for the same task, or by
@@ -11,7 +12,6 @@ the job's earlier runs left, by their ids.
 
 import logging
 import re
-import shlex
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +20,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.agent.loop import AgentLimits, AgentLoop, AgentStopped, Spend
+from app.agent.pricing import Price
+from app.agent.prompt import AgentTask
+from app.agent.tools import Toolbox
 from app.db import runs_to_completion
 from app.events import record_event
 from app.metrics import Metrics
@@ -27,9 +31,10 @@ from app.models import Agent, Sandbox, Squad, Task, TaskStatus, new_id, utcnow
 from app.reaper import PIPELINE_ORIGIN
 from app.redaction import redact
 from app.services.e2b import E2BSandboxService, SandboxHandle
-from app.services.errors import CommandFailed, DuplicatePullRequest, NothingToCommit, ServiceError
-from app.services.git import REPO_DIR, GitService
-from app.services.github import GitHubService
+from app.services.errors import DuplicatePullRequest, NothingToCommit, ServiceError
+from app.services.git import GitService
+from app.services.github import GitHubService, Repository
+from app.services.llm import LLMService
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +51,9 @@ class PipelineServices:
     """Everything a task's run works with, built once by the composition root (app/runtime.py).
 
     `sessions` are the platform's own (their commits of events wake the streams, app/events.py);
-    `secrets` are kept out of terminal output and failure reasons; `command_timeout_s` bounds each
-    command of the agent's work in the sandbox.
+    `secrets` are kept out of terminal output, failure reasons and everything the model is sent;
+    `llm` is the agent's model and `llm_price` what its tokens cost; `agent_limits` caps each run's
+    agent loop (its `command_timeout_s` bounds each command the agent runs in the sandbox).
     """
 
     sessions: async_sessionmaker[AsyncSession]
@@ -56,7 +62,9 @@ class PipelineServices:
     github: GitHubService
     secrets: tuple[str, ...]
     metrics: Metrics
-    command_timeout_s: float = 120.0
+    llm: LLMService
+    llm_price: Price
+    agent_limits: AgentLimits = AgentLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +117,8 @@ class TaskRun:
             self._finish_step()
         except ServiceError as error:
             await self._fail(f"{self._current_step()} step: {error.service}: {error.message}")
+        except AgentStopped as stopped:
+            await self._fail(f"{self._current_step()} step: {stopped}")
         except Exception as error:
             log.exception("pipeline of task %s crashed", self.task.id)
             await self._fail(f"{self._current_step()} step: internal error: {type(error).__name__}: {error}")
@@ -148,7 +158,7 @@ class TaskRun:
         await self.emit("task.branch", {"branch": branch, "resumed": resumed}, branch=branch)
 
         await self.step("work")
-        await self._agent_work()
+        summary = await self._agent_work(repository, branch, resumed)
 
         await self.step("commit")
         try:
@@ -168,7 +178,7 @@ class TaskRun:
         # A retried job may already have opened it: never open a second one.
         pull = await self.services.github.find_open_pull_request(repository, branch)
         if pull is None:
-            body = f"{self.task.description}\n\nOpened by {self.agent_name}."
+            body = f"{self.task.description}\n\n## What the agent did\n\n{summary}\n\nOpened by {self.agent_name}."
             try:
                 pull = await self.services.github.create_pull_request(repository, branch, self.task.title, body)
             except DuplicatePullRequest:
@@ -186,20 +196,46 @@ class TaskRun:
         )
         await self.sandbox_status("done")
 
-    async def _agent_work(self) -> None:
-        """The agent's change: a note of the task in the repository (the AI itself is out of scope)."""
+    async def _agent_work(self, repository: Repository, branch: str, resumed: bool) -> str:
+        """The agent's loop in the sandbox's clone, on the task's branch; returns its summary of the work.
+
+        Every run starts the conversation afresh: a run that takes over from a dead worker starts from
+        the clone (or from the branch an earlier run pushed), never from the dead run's sandbox.
+        """
         assert self.sandbox is not None
-        path = f".agent-squad/task-{self.task.id}.md"
-        content = f"# {self.task.title}\n\n{self.task.description}\n"
-        command = (
-            f"mkdir -p .agent-squad && printf '%s' {shlex.quote(content)} > {shlex.quote(path)}"
-            f" && echo {shlex.quote(f'{self.agent_name} wrote {path}')}"
+        limits = self.services.agent_limits
+        toolbox = Toolbox(
+            self.services.sandboxes,
+            self.sandbox,
+            secrets=self.secrets,
+            output_chars=limits.tool_output_chars,
+            command_timeout_s=limits.command_timeout_s,
+            on_output=self.terminal,
         )
-        result = await self.services.sandboxes.run(
-            self.sandbox, command, cwd=REPO_DIR, timeout_s=self.services.command_timeout_s, on_output=self.terminal
+        task = AgentTask(
+            task_id=self.task.id,
+            title=self.task.title,
+            description=self.task.description,
+            repository=repository.full_name,
+            branch=branch,
+            base_branch=repository.default_branch,
+            resumed=resumed,
+            agent_name=self.agent_name,
         )
-        if result.exit_code != 0:
-            raise CommandFailed("agent work", result.exit_code, result.output)
+        loop = AgentLoop(
+            self.services.llm,
+            toolbox,
+            task,
+            self,
+            limits=limits,
+            price=self.services.llm_price,
+            secrets=self.secrets,
+            spent_before=Spend(self.task.prompt_tokens, self.task.completion_tokens, self.task.cost_usd),
+            metrics=self.services.metrics,
+        )
+        outcome = await loop.run()
+        await self.emit("agent.finished", {"step": outcome.steps, "summary": outcome.summary})
+        return outcome.summary or "(the agent gave no summary)"
 
     @runs_to_completion
     async def _load(self) -> None:
@@ -213,9 +249,14 @@ class TaskRun:
         self.task, self.squad = task, squad
         self.agent_name = agent.name if agent else "agent"
 
-    @runs_to_completion
     async def emit(self, type: str, data: dict[str, Any], **task_changes: Any) -> None:
         """Store an event of the task, with the changes to the task it announces, in one transaction."""
+        await self.emit_all([(type, data)], **task_changes)
+
+    @runs_to_completion
+    async def emit_all(self, events: Sequence[tuple[str, dict[str, Any]]], **task_changes: Any) -> None:
+        """Store events of the task, in order, with the changes to the task they announce, in one transaction
+        (the agent's turn: its message, its usage and its first tool call are news of the same moment)."""
         async with self.services.sessions() as session:
             if task_changes:
                 stored = await session.get(Task, self.task.id)
@@ -223,9 +264,10 @@ class TaskRun:
                 for name, value in task_changes.items():
                     setattr(stored, name, value)
                     setattr(self.task, name, value)
-            await record_event(
-                session, self.task.squad_id, type, data, task_id=self.task.id, agent_id=self.task.agent_id
-            )
+            for type, data in events:
+                await record_event(
+                    session, self.task.squad_id, type, data, task_id=self.task.id, agent_id=self.task.agent_id
+                )
             await session.commit()
 
     async def sandbox_status(self, status: str) -> None:

@@ -14,6 +14,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker
 
+from app.agent.loop import AgentLimits
+from app.agent.pricing import Price, price_of
 from app.db import create_engine, create_sessionmaker, is_sqlite
 from app.events import EventSignal, wakes
 from app.fanout import event_hub
@@ -25,6 +27,7 @@ from app.redaction import RedactingFilter
 from app.services.e2b import E2BSandboxService
 from app.services.git import GitService
 from app.services.github import GitHubService
+from app.services.llm import LLMService
 from app.services.retry import RetryPolicy
 from app.settings import Settings
 from app.worker import Worker
@@ -66,6 +69,12 @@ def install_log_redaction(secrets: list[str]) -> None:
     for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access", "app"):
         for handler in logging.getLogger(name).handlers:
             handler.addFilter(redacting)
+
+
+def _price_override(settings: Settings) -> Price | None:
+    if settings.llm_price_input_per_mtok is None or settings.llm_price_output_per_mtok is None:
+        return None
+    return Price(settings.llm_price_input_per_mtok, settings.llm_price_output_per_mtok)
 
 
 class Runtime:
@@ -135,6 +144,14 @@ class Runtime:
             timeout=timeout,
             limits=limits,
         )
+        # A stream's pieces may come far apart while the model thinks: the timeout is per read, not per answer.
+        self.llm_api = httpx.AsyncClient(
+            base_url=settings.llm_api_url,
+            verify=tls,
+            headers={"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}"},
+            timeout=httpx.Timeout(settings.llm_timeout_s, connect=settings.http_timeout_s),
+            limits=limits,
+        )
         self.sandboxes = E2BSandboxService(
             self.e2b_api,
             self.envd,
@@ -148,6 +165,12 @@ class Runtime:
         self.git = GitService(
             self.sandboxes, settings.github_token.get_secret_value(), timeout_s=settings.command_timeout_s, retry=retry
         )
+        self.llm = LLMService(
+            self.llm_api,
+            model=settings.llm_model,
+            retry=retry,
+            on_attempt=lambda outcome: self.metrics.llm_calls.labels(outcome).inc(),
+        )
         self.pipeline = Pipeline(
             PipelineServices(
                 sessions=self.sessionmaker,
@@ -156,7 +179,17 @@ class Runtime:
                 github=self.github,
                 secrets=tuple(settings.secrets()),
                 metrics=self.metrics,
-                command_timeout_s=settings.command_timeout_s,
+                llm=self.llm,
+                llm_price=price_of(settings.llm_model, _price_override(settings)),
+                agent_limits=AgentLimits(
+                    max_steps=settings.agent_max_steps,
+                    max_seconds=settings.agent_max_seconds,
+                    max_tokens=settings.agent_max_tokens,
+                    max_cost_usd=settings.agent_max_cost_usd,
+                    max_tool_errors=settings.agent_max_tool_errors,
+                    tool_output_chars=settings.agent_tool_output_chars,
+                    command_timeout_s=settings.command_timeout_s,
+                ),
             )
         )
 
@@ -186,7 +219,7 @@ class Runtime:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.fanout.close()
-        for client in (self.e2b_api, self.envd, self.github_api):
+        for client in (self.e2b_api, self.envd, self.github_api, self.llm_api):
             await client.aclose()
         if self.engine is not None:
             await self.engine.dispose()

@@ -130,6 +130,9 @@ class TaskOut(BaseModel):
     pr_url: str | None
     pr_number: int | None
     error: str | None
+    prompt_tokens: int = Field(description="tokens of the prompts the task's agent sent the LLM, all runs together")
+    completion_tokens: int = Field(description="tokens the LLM answered the task's agent, all runs together")
+    cost_usd: float = Field(description="what those tokens cost, in USD, by the platform's price table")
     created_at: datetime
     updated_at: datetime
 

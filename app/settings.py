@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.repositories import AllowedRepositories
@@ -35,6 +35,29 @@ class Settings(BaseSettings):
     # owner's. Empty: none (the refusal names this setting). The platform's GITHUB_TOKEN must also be
     # able to push to a repository, which GitHub is asked when the squad is created.
     allowed_repositories: str = ""
+
+    # The agent's model: an OpenAI-compatible Chat Completions API (the base URL ends in /v1).
+    llm_api_url: str = "https://api.openai.com/v1"
+    llm_api_key: SecretStr = SecretStr("")
+    llm_model: str = "gpt-4o-mini"
+    # The longest wait for the provider's answer to start, or for its next piece once it streams.
+    llm_timeout_s: float = Field(60.0, gt=0)
+    # USD per million tokens, replacing the price table's (app/agent/pricing.py) for every model:
+    # for a model the table does not know, or a negotiated price. Both or neither.
+    llm_price_input_per_mtok: float | None = Field(None, ge=0)
+    llm_price_output_per_mtok: float | None = Field(None, ge=0)
+
+    # The agent's loop of one pipeline run stops, failing the task, at the first of these caps: model
+    # turns, seconds, tokens (prompt + completion, as the provider counts them) and their cost.
+    agent_max_steps: int = Field(40, ge=1)
+    agent_max_seconds: float = Field(900.0, gt=0)
+    agent_max_tokens: int = Field(1_000_000, ge=1)
+    agent_max_cost_usd: float = Field(2.0, gt=0)
+    # Malformed tool calls (bad JSON, wrong or missing arguments, an unknown tool) in a row that are
+    # answered with an error for the model to correct; the next one fails the task.
+    agent_max_tool_errors: int = Field(3, ge=1)
+    # How much of a command's output or a file the model is sent back (the middle is cut).
+    agent_tool_output_chars: int = Field(8000, ge=200)
 
     # Transient failures of E2B, git and GitHub: attempts, capped exponential backoff with jitter,
     # and the longest wait a service may ask for (Retry-After, rate-limit reset) before giving up.
@@ -92,9 +115,15 @@ class Settings(BaseSettings):
     def allowed(self) -> AllowedRepositories:
         return AllowedRepositories.parse(self.allowed_repositories)
 
+    @model_validator(mode="after")
+    def _prices_come_in_pairs(self) -> "Settings":
+        if (self.llm_price_input_per_mtok is None) != (self.llm_price_output_per_mtok is None):
+            raise ValueError("set both LLM_PRICE_INPUT_PER_MTOK and LLM_PRICE_OUTPUT_PER_MTOK, or neither")
+        return self
+
     def secrets(self) -> list[str]:
         """Every secret value the platform holds, for redaction."""
-        held = (self.e2b_api_key, self.github_token, self.squad_admin_token)
+        held = (self.e2b_api_key, self.github_token, self.squad_admin_token, self.llm_api_key)
         return [value for secret in held if (value := secret.get_secret_value())]
 
 

@@ -28,7 +28,7 @@ from environment_tests.environment_files import (
 
 pytestmark = [pytest.mark.unit, pytest.mark.priority_p0]
 
-CORE_SERVICES = {"postgres", "fake-e2b", "fake-github", "app", "worker"}
+CORE_SERVICES = {"postgres", "fake-e2b", "fake-github", "fake-llm", "app", "worker"}
 PROFILES = {"browser": {"browser-tests"}, "load": {"locust-master", "locust-worker"}}
 # Runs to completion and is judged by its exit code (`docker compose run`), so it has no health.
 RUN_TO_COMPLETION = {"browser-tests"}
@@ -249,6 +249,7 @@ def test_app_reaches_each_dependency_by_service_name_and_port(compose):
         "E2B_API_URL": ("fake-e2b", listening_port(services["fake-e2b"])),
         "E2B_SANDBOX_URL": ("fake-e2b", listening_port(services["fake-e2b"])),
         "GITHUB_API_URL": ("fake-github", listening_port(services["fake-github"])),
+        "LLM_API_URL": ("fake-llm", listening_port(services["fake-llm"])),
         "DATABASE_URL": ("postgres", 5432),
     }
     wrong = {
@@ -276,8 +277,10 @@ def test_credentials_are_the_ones_the_fakes_accept(compose, service_name):
     variables = environment(services[service_name])
     e2b_keys = environment(services["fake-e2b"])["FAKE_E2B_API_KEYS"].split(",")
     github_tokens = environment(services["fake-github"])["FAKE_GITHUB_TOKENS"].split(",")
+    llm_keys = environment(services["fake-llm"])["FAKE_LLM_API_KEYS"].split(",")
     assert variables["E2B_API_KEY"] in e2b_keys, f"the fake E2B would refuse {service_name}'s E2B_API_KEY"
     assert variables["GITHUB_TOKEN"] in github_tokens, f"the fake GitHub would refuse {service_name}'s GITHUB_TOKEN"
+    assert variables["LLM_API_KEY"] in llm_keys, f"the fake LLM would refuse {service_name}'s LLM_API_KEY"
 
 
 def test_app_migrates_the_database_before_serving(compose, repo_root):

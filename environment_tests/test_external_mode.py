@@ -1,5 +1,5 @@
-"""The external mode: given SQUAD_BASE_URL, FAKE_E2B_URL and FAKE_GITHUB_URL, a suite reuses those
-services, starts none of its own, says so in one line each, and its tests run against them."""
+"""The external mode: given SQUAD_BASE_URL, FAKE_E2B_URL, FAKE_GITHUB_URL and FAKE_LLM_URL, a suite
+reuses those services, starts none of its own, says so in one line each, and its tests run against them."""
 
 import os
 import subprocess
@@ -13,7 +13,14 @@ pytestmark = [pytest.mark.e2e]
 
 # What must not leak from this run into the suite run inside it: its targets, its database (the
 # inner run would drop and recreate this worker's database), its options and xdist's worker identity.
-NOT_INHERITED = ("SQUAD_BASE_URL", "FAKE_E2B_URL", "FAKE_GITHUB_URL", "TEST_DATABASE_URL", "PYTEST_ADDOPTS")
+NOT_INHERITED = (
+    "SQUAD_BASE_URL",
+    "FAKE_E2B_URL",
+    "FAKE_GITHUB_URL",
+    "FAKE_LLM_URL",
+    "TEST_DATABASE_URL",
+    "PYTEST_ADDOPTS",
+)
 NOT_INHERITED_PREFIXES = ("PYTEST_XDIST_", "COV_CORE_")
 # A small part of the suites that needs the whole live stack: the task-to-pull-request flow.
 SUBSET = ["backend_tests/e2e", "-m", "priority_p0"]
@@ -44,6 +51,7 @@ def _journal_size(url: str) -> int:
 @pytest.mark.timeout(120)
 def test_a_suite_given_the_urls_reuses_every_service_and_starts_none(repo_root, native_stack):
     github_calls_before = _journal_size(native_stack.github_url)
+    llm_calls_before = _journal_size(native_stack.llm_url)
     result = _run_suite_against(native_stack, repo_root)
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"the suite failed against the external stack:\n{output}"
@@ -51,12 +59,16 @@ def test_a_suite_given_the_urls_reuses_every_service_and_starts_none(repo_root, 
         f"[stack] platform: reusing SQUAD_BASE_URL={native_stack.base_url}",
         f"[stack] fake-e2b: reusing FAKE_E2B_URL={native_stack.e2b_url}",
         f"[stack] fake-github: reusing FAKE_GITHUB_URL={native_stack.github_url}",
+        f"[stack] fake-llm: reusing FAKE_LLM_URL={native_stack.llm_url}",
     ):
         assert line in output, f"missing {line!r} in:\n{output}"
     started = [line for line in output.splitlines() if line.startswith("[stack]") and ": started " in line]
     assert not started, f"the suite started services of its own: {started}"
     assert _journal_size(native_stack.github_url) > github_calls_before, (
         "the suite's tests did not reach the fake GitHub they were pointed at"
+    )
+    assert _journal_size(native_stack.llm_url) > llm_calls_before, (
+        "the suite's pipelines did not reach the fake LLM they were pointed at"
     )
 
 

@@ -16,7 +16,7 @@ from tools import health
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
 
-TARGET_VARIABLES = ("SQUAD_BASE_URL", "FAKE_E2B_URL", "FAKE_GITHUB_URL", "TEST_DATABASE_URL")
+TARGET_VARIABLES = ("SQUAD_BASE_URL", "FAKE_E2B_URL", "FAKE_GITHUB_URL", "FAKE_LLM_URL", "TEST_DATABASE_URL")
 
 
 def _closed_port() -> int:
@@ -82,7 +82,7 @@ def test_make_health_runs_the_health_check(repo_root):
 def test_every_service_of_a_running_stack_is_up(repo_root, native_stack):
     result = _health(repo_root, native_stack.environment())
     assert result.returncode == 0, result.stdout + result.stderr
-    for service in ("platform", "fake-e2b", "fake-github"):
+    for service in ("platform", "fake-e2b", "fake-github", "fake-llm"):
         assert _line_of(result.stdout, service).startswith("ok "), result.stdout
     assert _line_of(result.stdout, "postgres").startswith("skip "), result.stdout
     assert "TEST_DATABASE_URL not set" in _line_of(result.stdout, "postgres")
@@ -102,11 +102,12 @@ def test_a_service_on_a_dead_port_is_named_down_with_how_to_start_it(repo_root, 
 
 
 def test_without_variables_it_checks_the_make_up_ports():
-    results = health.check(("platform", "fake-e2b", "fake-github"), environ={}, timeout=0.5)
+    results = health.check(("platform", "fake-e2b", "fake-github", "fake-llm"), environ={}, timeout=0.5)
     assert [result.target for result in results] == [
         "http://127.0.0.1:8000/health",
         "http://127.0.0.1:8001/health",
         "http://127.0.0.1:8002/_fake/health",
+        "http://127.0.0.1:8003/_fake/health",
     ]
     for result in results:
         if result.down:
@@ -157,4 +158,4 @@ def test_a_postgresql_server_that_answers_is_up(postgres_url):
 def test_an_unknown_service_is_refused_with_the_known_ones(repo_root):
     result = _health(repo_root, {}, "redis")
     assert result.returncode == 2
-    assert "platform, fake-e2b, fake-github, postgres" in result.stderr, result.stderr
+    assert "platform, fake-e2b, fake-github, fake-llm, postgres" in result.stderr, result.stderr

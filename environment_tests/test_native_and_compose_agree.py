@@ -21,12 +21,12 @@ from environment_tests.environment_files import (
     url_target,
 )
 from fixtures.stack import Stack
-from fixtures.targets import FAKE_GITHUB, FIXED_PORTS, PLATFORM, TARGETS
+from fixtures.targets import FAKE_GITHUB, FIXED_PORTS, LLM_API_PATH, PLATFORM, TARGETS
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
 
 # The launcher's name of each service, and compose's.
-COMPOSE_NAME = {"platform": "app", "fake-e2b": "fake-e2b", "fake-github": "fake-github"}
+COMPOSE_NAME = {"platform": "app", "fake-e2b": "fake-e2b", "fake-github": "fake-github", "fake-llm": "fake-llm"}
 # Compose services that run a suite against the stack.
 SUITE_RUNNERS = ["browser-tests", "locust-master", "locust-worker"]
 SETTINGS_VARIABLES = {name.upper() for name in Settings.model_fields}
@@ -123,7 +123,7 @@ def test_compose_gives_the_platform_every_variable_the_launcher_gives_it(compose
     assert not missing, f"compose's {compose_name} lacks {sorted(missing)}, which the native platform gets"
 
 
-@pytest.mark.parametrize("native_name", ["fake-e2b", "fake-github"])
+@pytest.mark.parametrize("native_name", ["fake-e2b", "fake-github", "fake-llm"])
 def test_compose_gives_each_fake_every_variable_the_launcher_gives_it(compose, native_stack, native_name):
     given = set(_given_by_launcher(native_stack, native_name))
     assert given, f"the launcher gave {native_name} no variable at all"
@@ -135,18 +135,21 @@ def test_in_both_the_platform_holds_the_credentials_its_fakes_accept(compose, na
     platform = _given_by_launcher(native_stack, "platform")
     assert platform["E2B_API_KEY"] in _given_by_launcher(native_stack, "fake-e2b")["FAKE_E2B_API_KEYS"].split(",")
     assert platform["GITHUB_TOKEN"] in _given_by_launcher(native_stack, "fake-github")["FAKE_GITHUB_TOKENS"].split(",")
+    assert platform["LLM_API_KEY"] in _given_by_launcher(native_stack, "fake-llm")["FAKE_LLM_API_KEYS"].split(",")
     app = environment(compose["services"]["app"])
     assert app["E2B_API_KEY"] in environment(compose["services"]["fake-e2b"])["FAKE_E2B_API_KEYS"].split(",")
     assert app["GITHUB_TOKEN"] in environment(compose["services"]["fake-github"])["FAKE_GITHUB_TOKENS"].split(",")
+    assert app["LLM_API_KEY"] in environment(compose["services"]["fake-llm"])["FAKE_LLM_API_KEYS"].split(",")
 
 
 def test_in_both_the_platform_reaches_its_fakes_through_the_same_variables(compose, native_stack):
     native = _given_by_launcher(native_stack, "platform")
     app = environment(compose["services"]["app"])
     urls: dict[str, Any] = {}
-    for variable in ("E2B_API_URL", "E2B_SANDBOX_URL", "GITHUB_API_URL"):
+    for variable in ("E2B_API_URL", "E2B_SANDBOX_URL", "GITHUB_API_URL", "LLM_API_URL"):
         by_url = {service.url: service.name for service in native_stack.services()}
-        native_target = by_url[native[variable].rstrip("/")]
+        # LLM_API_URL is the fake's root with OpenAI's /v1, as OpenAI's own base URL has it.
+        native_target = by_url[native[variable].rstrip("/").removesuffix(LLM_API_PATH)]
         urls[variable] = (native_target, url_target(app[variable])[0])
     assert all(COMPOSE_NAME[native] == compose_host for native, compose_host in urls.values()), (
         f"variable -> (native service, compose host): {urls}"

@@ -1,10 +1,11 @@
 """The live stack from the command line.
 
-`python -m tools.stack` (or `... up`) is `make up`: the stack on the fixed ports 8000-8002 with a
+`python -m tools.stack` (or `... up`) is `make up`: the stack on the fixed ports 8000-8003 with a
 demo squad, until Ctrl-C; it prints the platform's admin token (SQUAD_ADMIN_TOKEN: random, unless
 the environment sets it), which creating squads takes. `python -m tools.stack run -- CMD ...` runs
-CMD against a fresh stack on free ports, pointed at it by SQUAD_BASE_URL, FAKE_E2B_URL and
-FAKE_GITHUB_URL and given its credentials (SQUAD_ADMIN_TOKEN, E2B_API_KEY, GITHUB_TOKEN), then stops it.
+CMD against a fresh stack on free ports, pointed at it by SQUAD_BASE_URL, FAKE_E2B_URL,
+FAKE_GITHUB_URL and FAKE_LLM_URL and given its credentials (SQUAD_ADMIN_TOKEN, E2B_API_KEY,
+GITHUB_TOKEN, LLM_API_KEY), then stops it.
 """
 
 import argparse
@@ -50,6 +51,7 @@ def _up(args: argparse.Namespace) -> int:
         print(f"platform API docs: {stack.base_url}/docs")
         print(f"fake E2B admin:    {stack.e2b_url}/_fake/state")
         print(f"fake GitHub admin: {stack.github_url}/_fake/state")
+        print(f"fake LLM admin:    {stack.llm_url}/_fake/state (its API: {stack.llm_url}/v1)")
         # The operator's token: creating squads (the suites, `locust -f load/`) takes it.
         admin_token = stack.admin_token or "(the reused platform's own: not known here)"
         print(f"squad admin token: {ADMIN_TOKEN_VARIABLE}={admin_token}")
@@ -81,9 +83,9 @@ def _run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.stack", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="action")
-    up = sub.add_parser("up", help="start the stack on ports 8000-8002 and keep it running (default)")
+    up = sub.add_parser("up", help="start the stack on ports 8000-8003 and keep it running (default)")
     for p in (parser, up):
-        p.add_argument("--free-ports", action="store_true", help="use free ports instead of 8000-8002")
+        p.add_argument("--free-ports", action="store_true", help="use free ports instead of 8000-8003")
         p.add_argument("--no-demo", action="store_true", help="do not create the demo squad")
         p.add_argument("--database-url", default=None, help="platform database (default: SQLite under reports/)")
     run = sub.add_parser("run", help="run a command against a fresh stack, then stop it")

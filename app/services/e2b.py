@@ -3,6 +3,8 @@
 Transient failures (connection errors, timeouts, 5xx, 429) of the REST calls are retried with the
 service's RetryPolicy, and so is the start of a command while envd has not accepted it yet. Once a
 command runs, it is never started again: a failure after that point is raised to the caller.
+Files are read and written through envd's file API (`GET`/`POST /files`), whose calls are retried
+like the REST calls: reading twice, or writing the same bytes twice, changes nothing.
 """
 
 import asyncio
@@ -21,6 +23,7 @@ from app.services.errors import (
     CommandTimeout,
     SandboxAuthError,
     SandboxError,
+    SandboxFileError,
     SandboxNotRunning,
     SandboxQuotaExceeded,
     SandboxTimeout,
@@ -28,6 +31,8 @@ from app.services.errors import (
 from app.services.retry import RetryPolicy, parse_retry_after, with_retries
 
 ENVD_PORT = 49983
+# The sandbox's user, whose home (/home/user) relative file paths start from.
+SANDBOX_USER = "user"
 # How long after its own timeout a command's stream may still take to end before it is abandoned
 # (envd stops the command at the timeout and says so; this covers an envd that does not).
 DEFAULT_COMMAND_GRACE_S = 10.0
@@ -306,13 +311,69 @@ class E2BSandboxService:
             raise SandboxError("the sandbox ended the command stream without the command's exit code")
         return result
 
-    def _envd_target(self, sandbox: SandboxHandle) -> tuple[str, dict[str, str]]:
+    # -- files (envd) -------------------------------------------------------------------------------------
+    async def read_file(self, sandbox: SandboxHandle, path: str) -> bytes:
+        """The bytes of the file at `path` (absolute, or relative to /home/user).
+
+        Raises SandboxFileError when there is no such file or it is a directory, SandboxNotRunning
+        when the sandbox is gone, SandboxError for anything else.
+        """
+        action = f"reading {path} in sandbox {sandbox.sandbox_id}"
+
+        async def attempt() -> bytes:
+            response = await self._send_files(sandbox, "GET", action, path)
+            if response.status_code != 200:
+                raise self._files_error(response, sandbox, action)
+            return response.content
+
+        return await with_retries(attempt, self._retry)
+
+    async def write_file(self, sandbox: SandboxHandle, path: str, data: bytes) -> None:
+        """Create or replace the file at `path` (absolute, or relative to /home/user), and its parent
+        directories. Raises as read_file does (SandboxFileError: the path is a directory)."""
+        action = f"writing {path} in sandbox {sandbox.sandbox_id}"
+
+        async def attempt() -> None:
+            response = await self._send_files(
+                sandbox, "POST", action, path, content=data, headers={"content-type": "application/octet-stream"}
+            )
+            if response.status_code != 200:
+                raise self._files_error(response, sandbox, action)
+
+        await with_retries(attempt, self._retry)
+
+    async def _send_files(
+        self, sandbox: SandboxHandle, method: str, action: str, path: str, **kwargs: Any
+    ) -> httpx.Response:
+        url, headers = self._envd_target(sandbox, "/files")
+        headers |= kwargs.pop("headers", {})
+        try:
+            return await self._envd.request(
+                method, url, params={"path": path, "username": SANDBOX_USER}, headers=headers, **kwargs
+            )
+        except httpx.TimeoutException as error:
+            raise SandboxError(
+                f"{action} failed: the sandbox did not answer in time ({type(error).__name__})", transient=True
+            ) from error
+        except httpx.TransportError as error:
+            raise SandboxError(
+                self._clean(f"{action} failed: cannot reach the sandbox ({type(error).__name__}: {error})", sandbox),
+                transient=True,
+            ) from error
+
+    def _files_error(self, response: httpx.Response, sandbox: SandboxHandle, action: str) -> SandboxError:
+        # envd's refusals of the path itself; a gone sandbox is a 502 like its commands'.
+        if response.status_code in (400, 404):
+            return SandboxFileError(f"{action} failed: {self._clean(_body_message(response), sandbox)}")
+        return self._envd_status_error(response, sandbox)
+
+    def _envd_target(self, sandbox: SandboxHandle, path: str = "/process.Process/Start") -> tuple[str, dict[str, str]]:
         headers = {"X-Access-Token": sandbox.envd_access_token} if sandbox.envd_access_token else {}
         if self._sandbox_url:
             headers |= {"E2b-Sandbox-Id": sandbox.sandbox_id, "E2b-Sandbox-Port": str(ENVD_PORT)}
-            return f"{self._sandbox_url}/process.Process/Start", headers
+            return f"{self._sandbox_url}{path}", headers
         domain = sandbox.domain or self._domain
-        return f"https://{ENVD_PORT}-{sandbox.sandbox_id}.{domain}/process.Process/Start", headers
+        return f"https://{ENVD_PORT}-{sandbox.sandbox_id}.{domain}{path}", headers
 
     def _envd_status_error(self, response: httpx.Response, sandbox: SandboxHandle) -> SandboxError:
         status = response.status_code

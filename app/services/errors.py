@@ -6,7 +6,7 @@ token) already replaced by `***`, so an error can be shown, logged or stored as 
 
 
 class ServiceError(Exception):
-    """A failure talking to E2B, git or GitHub.
+    """A failure talking to E2B, git, GitHub or the LLM provider.
 
     `transient` failures (timeouts, connection errors, 5xx, 429, rate limits) are worth retrying; the
     others are not. `retry_after` is the wait the service asked for, in seconds, when it said so.
@@ -55,6 +55,10 @@ class SandboxTimeout(SandboxError):
 
 class SandboxNotRunning(SandboxError):
     """The sandbox is gone: destroyed, or past its timeout."""
+
+
+class SandboxFileError(SandboxError):
+    """envd refused a file path: no such file, a directory, a parent that is a file."""
 
 
 class CommandTimeout(SandboxError):
@@ -146,3 +150,56 @@ class DuplicatePullRequest(GitHubError):
 
 class PullRequestValidationError(GitHubError):
     """422 other than a duplicate: e.g. no commits between the branches, an unknown head or base."""
+
+
+# -- the LLM provider -------------------------------------------------------------------------------------
+
+
+class LLMError(ServiceError):
+    """A failure of the OpenAI-compatible Chat Completions API.
+
+    `outcome` names the failure for the metrics: the kind of a transient one, "refused" for the rest.
+    """
+
+    service = "LLM"
+    kind = "server_error"
+
+    @property
+    def outcome(self) -> str:
+        return self.kind if self.transient else "refused"
+
+
+class LLMAuthError(LLMError):
+    """401/403: the provider refused the API key, or the key may not use the model."""
+
+
+class LLMModelNotFound(LLMError):
+    """404 model_not_found: no such model, or not for this key."""
+
+
+class LLMContextTooLong(LLMError):
+    """400 context_length_exceeded: the conversation no longer fits the model's context window."""
+
+
+class LLMRateLimited(LLMError):
+    """429: a rate limit (transient), or the account's quota used up (permanent)."""
+
+    kind = "rate_limited"
+
+
+class LLMTimeout(LLMError):
+    """The provider did not answer, or stopped sending, within the timeout."""
+
+    kind = "timeout"
+
+
+class LLMUnreachable(LLMError):
+    """The provider could not be reached: connection refused or reset before any answer."""
+
+    kind = "connection_error"
+
+
+class LLMStreamCut(LLMError):
+    """The answer's stream ended, or broke, before it was complete."""
+
+    kind = "stream_cut"

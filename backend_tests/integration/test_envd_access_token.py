@@ -82,12 +82,13 @@ async def test_a_sandbox_made_by_hand_is_answered_and_announced_without_its_acce
 
 
 async def test_a_pipeline_run_never_shows_its_sandboxs_access_token(
-    app_client, runtime, db_session, fake_e2b, fake_github, monkeypatch, caplog
+    app_client, runtime, db_session, fake_e2b, fake_github, fake_llm, monkeypatch, caplog
 ):
     caplog.set_level(logging.DEBUG, logger="app")
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
-    printing_tokens(runtime, monkeypatch, fail_on=".agent-squad")
+    # The agent's commands print it too (the default agent runs one), and the push fails with it.
+    printing_tokens(runtime, monkeypatch, fail_on="push --porcelain")
 
     await api.assign(task["id"])
     assert await runtime.worker().run_once()
@@ -100,5 +101,7 @@ async def test_a_pipeline_run_never_shows_its_sandboxs_access_token(
     assert token not in events and "E2B_ACCESS_TOKEN=***" in events
     answered = await api.call("GET", f"/api/v1/tasks/{task['id']}")
     assert token not in answered.text
+    sent = fake_llm.conversation(task["id"]).sent_text()
+    assert token not in sent and "E2B_ACCESS_TOKEN=***" in sent, "the model was sent the agent's command output"
     logged = [r.getMessage() for r in caplog.records if r.name.startswith("app.")]
     assert logged and not [line for line in logged if token in line], "a log line of the platform holds the token"

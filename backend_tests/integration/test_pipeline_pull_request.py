@@ -1,6 +1,6 @@
 """The pipeline's last steps: what it commits and pushes (and shows on the terminal), the pull request it
-opens (title, body) and announces, one it finds already open and reuses, a branch a first attempt already
-pushed and resumed, and an agent that changed nothing."""
+opens (title, body with the agent's summary) and announces, one it finds already open and reuses, a branch
+a first attempt already pushed and resumed, and an agent that changed nothing."""
 
 from types import SimpleNamespace
 
@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.models import Event, Task
 from app.pipeline import branch_name
 from fixtures.squads import make_squad
+from mocks.llm import Turn
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
@@ -32,18 +33,29 @@ def open_a_pull_request_first(fake_github, api, task) -> tuple[str, int]:
     return branch, pull.number
 
 
-async def test_the_pull_request_carries_the_task_and_is_announced_with_its_url_then_review(
-    app_client, runtime, db_session, fake_e2b, fake_github
+async def test_the_pull_request_carries_the_task_and_the_agents_summary_and_is_announced_then_review(
+    app_client, runtime, db_session, fake_e2b, fake_github, fake_llm
 ):
     api = await make_squad(app_client, fake_github)
     task = await api.new_task(title="Speed up search", description="Search takes 3 s.")
+    fake_llm.script(
+        task["id"],
+        [
+            Turn.call("write_file", path="search.py", content="CACHE = {}\n"),
+            Turn.finish_with("Cached the search index; search now takes 40 ms."),
+        ],
+    )
 
     await run_task(api, runtime, task)
 
     stored = await db_session.get(Task, task["id"])
     assert (stored.status, stored.error) == ("review", None)
     (pull,) = fake_github.pull_requests(api.owner, api.repo_name)
-    assert (pull.title, pull.body) == ("Speed up search", f"Search takes 3 s.\n\nOpened by {api.agent['name']}.")
+    assert (pull.title, pull.body) == (
+        "Speed up search",
+        "Search takes 3 s.\n\n## What the agent did\n\nCached the search index; search now takes 40 ms.\n\n"
+        f"Opened by {api.agent['name']}.",
+    )
     assert (stored.pr_number, stored.pr_url.endswith(f"/pull/{pull.number}")) == (pull.number, True)
     events = await stored_events(db_session, task["id"])
     opened = [e.data for e in events if e.type == "pull_request.opened"]
@@ -98,11 +110,11 @@ async def test_a_job_whose_task_is_gone_says_which_task(runtime):
 
 
 async def test_an_agent_that_changed_nothing_fails_the_task_saying_so(
-    app_client, runtime, db_session, fake_e2b, fake_github
+    app_client, runtime, db_session, fake_e2b, fake_github, fake_llm
 ):
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
-    fake_e2b.script_command(r"mkdir -p \.agent-squad", stdout="thought about it\n", exit_code=0)
+    fake_llm.script(task["id"], [Turn.call("run_command", command="ls"), Turn.finish_with("Thought about it.")])
 
     await run_task(api, runtime, task)
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.models import Event, Job, Sandbox, Task
 from app.pipeline import STEPS
 from fixtures.squads import make_squad
+from mocks.llm import Turn
 
 pytestmark = pytest.mark.integration
 
@@ -175,8 +176,8 @@ async def run_assigned_task(api, runtime, **task_fields):
 
 
 @pytest.mark.priority_p1
-async def test_the_agent_commits_a_note_of_the_task_and_its_terminal_shows_it(
-    app_client, runtime, db_session, fake_e2b, fake_github
+async def test_the_default_agent_commits_its_note_and_the_terminal_shows_its_command(
+    app_client, runtime, db_session, fake_e2b, fake_github, fake_llm
 ):
     api = await make_squad(app_client, fake_github)
 
@@ -184,13 +185,16 @@ async def test_the_agent_commits_a_note_of_the_task_and_its_terminal_shows_it(
 
     stored = await db_session.get(Task, task["id"])
     assert stored.status == "review", stored.error
-    path = f".agent-squad/task-{task['id']}.md"
     repo = fake_github.get_repo(api.owner, api.repo_name)
-    assert repo.git.git("show", f"{stored.branch}:{path}") == "# Fix the login\n\nUsers cannot log in.\n"
+    note = repo.git.git("show", f"{stored.branch}:AGENT_NOTES.md")
+    assert "Task: Fix the login" in note, note
     query = select(Event.data).where(Event.task_id == task["id"], Event.type == "terminal.output")
     lines = list(await db_session.scalars(query))
     assert lines and all(set(line) == {"stream", "text"} for line in lines), lines
-    assert {"stream": "stdout", "text": f"{api.agent['name']} wrote {path}\n"} in lines, lines
+    after_branch = "".join(line["text"] for line in lines).split("Switched to a new branch")[1]
+    assert "# Agent notes" in after_branch and "Task: Fix the login" in after_branch, (
+        f"the output of the agent's `cat AGENT_NOTES.md` is not on the terminal: {lines}"
+    )
 
 
 @pytest.mark.priority_p1
@@ -207,17 +211,53 @@ async def test_the_sandbox_row_keeps_the_access_token_e2b_issued(
 
 
 @pytest.mark.priority_p1
-async def test_agent_work_exiting_non_zero_fails_the_task_with_its_exit_code_and_output(
-    app_client, runtime, db_session, fake_e2b, fake_github
+async def test_a_command_of_the_agent_exiting_non_zero_is_the_models_to_handle_not_a_failure(
+    app_client, runtime, db_session, fake_e2b, fake_github, fake_llm
 ):
     api = await make_squad(app_client, fake_github)
-    fake_e2b.script_command(r"mkdir -p \.agent-squad", stderr="No space left on device\n", exit_code=3)
+    task = await api.new_task()
+    fake_e2b.script_command(r"make check", stderr="No space left on device\n", exit_code=3)
+    fake_llm.script(
+        task["id"],
+        [
+            Turn.call("run_command", command="make check"),
+            Turn.call("write_file", path="NOTES.md", content="make check needs disk space\n"),
+            Turn.finish_with("Wrote down why the check fails"),
+        ],
+    )
 
-    task = await run_assigned_task(api, runtime)
+    await api.assign(task["id"])
+    assert await runtime.worker().run_once()
+
+    stored = await db_session.get(Task, task["id"])
+    assert stored.status == "review", stored.error
+    told = [m["content"] for m in fake_llm.conversation(task["id"]).messages if m["role"] == "tool"]
+    assert told[0] == "exit code: 3\nNo space left on device\n"
+
+
+@pytest.mark.priority_p1
+async def test_a_sandbox_gone_under_the_agent_fails_the_work_step_saying_so(
+    app_client, runtime, db_session, fake_e2b, fake_github, fake_llm, e2b_routes
+):
+    api = await make_squad(app_client, fake_github)
+    task = await api.new_task()
+    fake_llm.script(task["id"], [Turn.call("run_command", command="echo agent-probe"), Turn.finish_with("never")])
+    route = e2b_routes["process_start"]
+    forward = route.side_effect
+
+    def sandbox_dies_at_the_agents_command(request):
+        if b"agent-probe" in request.content:
+            fake_e2b.kill_sandbox(request.headers["e2b-sandbox-id"])
+        return forward(request)
+
+    route.side_effect = sandbox_dies_at_the_agents_command
+
+    await api.assign(task["id"])
+    assert await runtime.worker().run_once()
 
     stored = await db_session.get(Task, task["id"])
     assert stored.status == "failed"
-    assert stored.error == "work step: E2B: agent work exited with code 3: No space left on device", stored.error
+    assert stored.error.startswith("work step: E2B: ") and "the sandbox is not running" in stored.error, stored.error
 
 
 @pytest.mark.priority_p1
@@ -237,7 +277,7 @@ async def test_every_command_of_the_pipeline_runs_under_the_configured_command_t
         await configured.__aexit__(None, None, None)
 
     deadlines = {call.request.headers["connect-timeout-ms"] for call in e2b_routes["process_start"].calls}
-    assert deadlines == {"42000"}, "each command (git and the agent's work) carries COMMAND_TIMEOUT_S to envd"
+    assert deadlines == {"42000"}, "each command (git's and the agent's) carries COMMAND_TIMEOUT_S to envd"
 
 
 # -- the terminal ---------------------------------------------------------------------------------------------

@@ -249,7 +249,7 @@ async def test_a_running_worker_reaps_sandboxes_of_pipelines_that_are_over_and_s
 
 
 async def test_concurrent_pipelines_open_one_pull_request_per_task(
-    own_client, own_runtime, fake_e2b, fake_github, github_routes
+    own_client, own_runtime, fake_e2b, fake_github, github_routes, fake_llm
 ):
     squad = await make_squad(own_client, fake_github)
     # Sandboxes take a while to start, as E2B's do: the jobs overlap if the worker lets them.

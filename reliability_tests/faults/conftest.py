@@ -18,8 +18,8 @@ from fixtures.targets import without_targets
 
 @pytest.fixture(scope="session")
 def fault_stack(worker_id, tmp_path_factory) -> Iterator[Stack]:
-    """A stack of its own, tuned so faults play out in seconds: a short HTTP timeout, short retry
-    backoff, a short job lease (a job cut off by a platform restart is taken over quickly), and a
+    """A stack of its own, tuned so faults play out in seconds: a short HTTP timeout (the LLM's too),
+    short retry backoff, a short job lease (a job cut off by a platform restart is taken over quickly), and a
     reaper that looks every half second (a sandbox E2B created after its request timed out is gone
     within the outcome checks' deadline)."""
     environ = without_targets(os.environ)
@@ -31,6 +31,7 @@ def fault_stack(worker_id, tmp_path_factory) -> Iterator[Stack]:
             announce=lambda line: None,
             extra_platform_env={
                 "HTTP_TIMEOUT_S": str(HTTP_TIMEOUT_S),
+                "LLM_TIMEOUT_S": str(HTTP_TIMEOUT_S),
                 "RETRY_BASE_DELAY_S": "0.05",
                 "RETRY_MAX_DELAY_S": "0.5",
                 "JOB_LEASE_S": "1.5",
