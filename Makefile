@@ -85,7 +85,7 @@ test: suites test-environment test-security lint typecheck test-backend-postgres
 # What a pull request's CI runs (.github/workflows/ci.yml), one job after the other.
 ci-pr: lint typecheck test-backend-tier test-backend-postgres-tier test-contracts test-frontend-tier test-load ## the pull-request jobs of CI, one after the other
 
-up: $(STAMP) ## the platform and both fakes on ports 8000-8002 with a demo board, until Ctrl-C
+up: $(STAMP) ## the platform and the fakes on ports 8000-8003 with a demo board, until Ctrl-C
 	$(PY) -m tools.stack up
 
 # Which services of the stack answer (SQUAD_BASE_URL, FAKE_E2B_URL, FAKE_GITHUB_URL or the `make up`

@@ -5,7 +5,7 @@
 ##@ Backend suite (pytest backend_tests)
 
 .PHONY: test-backend test-backend-postgres test-backend-tier test-backend-postgres-tier test-contracts \
-        coverage-backend flake-backend bench-backend bench-isolation
+        coverage-backend flake-backend bench-backend bench-isolation bench-agent
 
 # pytest-xdist processes of test-backend and test-backend-postgres (each with its own database and
 # stack); 0 = serial.
@@ -78,6 +78,12 @@ flake-backend: $(STAMP) ## the backend suite FLAKE_BACKEND_RUNS times in random 
 bench-isolation: $(STAMP) ## the cost of one test's isolation (transaction and rollback), SQLite and PostgreSQL
 	$(PY) -m benchmarks.isolation --runs 200
 	$(PY) -m tools.postgres -- $(PY) -m benchmarks.isolation --runs 200
+
+# A scripted ten-tool-call agent loop through the real pipeline, in process (respx fakes, real
+# sandboxes): the target is under 0.5 s.
+bench-agent: $(STAMP) ## the agent loop's time: a scripted ten-tool-call loop in process, median and p95
+	@echo "machine: $$(nproc) CPUs, load average $$(cut -d' ' -f1-3 /proc/loadavg)"
+	$(PY) -m benchmarks.agent_loop --runs 30
 
 # The suite's wall time three ways (figures in BENCHMARKS.md, "Backend").
 bench-backend: $(STAMP) bench-isolation ## the suite's wall time: serial (shared memory, then disk), PostgreSQL, -n 2

@@ -24,7 +24,7 @@ test-load: $(STAMP) ## the load smoke (LOAD_ARGS) against a fresh stack, judged 
 
 LOCUST := $(VENV)/bin/locust
 LOAD_REPORTS := $(REPORTS)/load
-# A fresh stack (platform and both fakes on free loopback ports) around one command.
+# A fresh stack (the platform and the fakes on free loopback ports) around one command.
 LOAD_STACK = $(PY) -m tools.stack run --log-dir $(REPORTS)/stack/load-$(1) --
 # Locust with the suite's config, its reports in reports/load/$(1)/; the log is kept there too.
 LOAD_RUN = $(LOCUST) --config load/locust.conf --html $(LOAD_REPORTS)/$(1)/report.html --csv $(LOAD_REPORTS)/$(1)/stats
