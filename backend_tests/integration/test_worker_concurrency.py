@@ -9,17 +9,14 @@ not by timing; the last one runs the real pipeline against the fakes.
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select, update
 
 from app.models import Job, JobState, Sandbox, Task
 from app.reaper import PIPELINE_ORIGIN, SandboxReaper
-from fixtures import http
-from fixtures.databases import worker_database_url
 from fixtures.squads import Squad, make_squad
 from fixtures.waiting import eventually_async
 
@@ -28,38 +25,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 DEADLINE_S = 15.0
 
 
-@pytest.fixture(scope="module")
-def concurrency_database_url(worker_id, tmp_path_factory) -> str:
-    from app.runtime import migrate
-
-    url = worker_database_url(f"{worker_id}_concurrency", tmp_path_factory.mktemp("concurrency-db"))
-    migrate(url)
-    return url
-
-
 @pytest.fixture
-async def own_runtime(inprocess_settings, concurrency_database_url) -> AsyncIterator[Any]:
-    from app.runtime import Runtime
-
-    settings = inprocess_settings.model_copy(update={"database_url": concurrency_database_url, "worker_concurrency": 3})
-    async with Runtime(settings) as runtime:
-        yield runtime
-        # Whatever this test left unfinished must not be claimed by the next test's worker.
-        async with runtime.sessionmaker() as session:
-            await session.execute(
-                update(Job).where(Job.state.in_([JobState.QUEUED, JobState.RUNNING])).values(state=JobState.DONE)
-            )
-            await session.commit()
-
-
-@pytest.fixture
-async def own_client(own_runtime) -> AsyncIterator[httpx.AsyncClient]:
-    from app.main import attach_runtime, create_app
-
-    app = create_app(own_runtime.settings)
-    attach_runtime(app, own_runtime)
-    async with http.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://squad.test") as client:
-        yield client
+def own_runtime_changes() -> dict[str, Any]:
+    return {"worker_concurrency": 3}
 
 
 async def assign_tasks(squad: Squad, count: int) -> list[str]:
