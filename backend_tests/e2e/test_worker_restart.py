@@ -83,15 +83,7 @@ def test_a_job_whose_worker_was_killed_is_taken_over_and_opens_one_pull_request(
         first_worker.wait()
         if kill_after == "clone":
             e2b.remove_fault(slowed["id"])  # the second run goes at full speed
-        final = stream.wait_for(
-            lambda e: e["type"] == "task.status" and e["data"]["status"] in ("review", "failed"),
-            timeout=60,
-            what="the task to finish on the second worker",
-        )
-        stream.wait_for(
-            lambda e: e["type"] == "sandbox.status" and e["data"]["status"] in ("done", "failed"),
-            what="the final sandbox status",
-        )
+        final = stream.wait_for_run_to_end("the task to finish on the second worker")
         events = list(stream.events)
 
     assert final["data"]["status"] == "review", final["data"]["error"]
@@ -146,15 +138,7 @@ def test_a_worker_killed_in_the_middle_of_the_agents_loop_is_taken_over_and_the_
             )
             first_worker.kill()  # while the model "thinks" about its second turn
             first_worker.wait()
-            final = stream.wait_for(
-                lambda e: e["type"] == "task.status" and e["data"]["status"] in ("review", "failed"),
-                timeout=60,
-                what="the task to finish on the second worker",
-            )
-            stream.wait_for(
-                lambda e: e["type"] == "sandbox.status" and e["data"]["status"] in ("done", "failed"),
-                what="the final sandbox status",
-            )
+            final = stream.wait_for_run_to_end("the task to finish on the second worker")
             events = list(stream.events)
         conversation = llm.conversation(task["id"])
     finally:

@@ -106,7 +106,7 @@ def test_a_service_fault_ends_the_task_cleanly_with_every_event_and_one_pull_req
     with scene.stream() as live:
         scene.assign()
         task = scene.wait_until_finished()
-        live.wait_for(lambda e: e["type"] == "sandbox.status" and e["data"]["status"] in ("done", "failed"))
+        live.wait_for_final_sandbox_status()
         received = list(live.events)
     scene.restore_rate_limit()  # a rate-limit fault must not keep the checks below from reading GitHub
 

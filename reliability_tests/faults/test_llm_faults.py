@@ -34,10 +34,7 @@ def _finish(scene: Scene) -> tuple[dict, list[dict]]:
     with scene.stream() as live:
         scene.assign()
         task = scene.wait_until_finished(timeout=60)
-        live.wait_for(
-            lambda e: e["type"] == "sandbox.status" and e["data"]["status"] in ("done", "failed"),
-            what="the final sandbox status",
-        )
+        live.wait_for_final_sandbox_status()
         received = list(live.events)
     return task, received
 
