@@ -6,16 +6,14 @@ Every answer here is also checked against the official error schema by the suite
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 import respx
 
 from fixtures import http
-from mocks.e2b import FakeE2B, Sandbox
+from mocks.e2b import Sandbox
 from mocks.e2b.connect_protocol import CONTENT_TYPE
-from mocks.e2b.router import E2B_API_URL, E2B_SANDBOX_URL
+from mocks.e2b.router import E2B_SANDBOX_URL
 from mocks.github import FakeGitHub
 from mocks.github.router import GITHUB_API_URL
 from mocks.llm import FakeLLM
@@ -41,24 +39,13 @@ def router(e2b_routes: respx.MockRouter, github_routes: respx.MockRouter) -> res
     return github_routes
 
 
-@pytest.fixture
-def sandbox(fake_e2b: FakeE2B) -> Sandbox:
-    return fake_e2b.create_sandbox()
-
-
-@pytest.fixture
-async def e2b(router: respx.MockRouter, e2b_api_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": e2b_api_key}) as client:
-        yield client
-
-
 @pytest.mark.parametrize(("method", "path"), E2B_OPERATIONS, ids=[f"{m} {p}" for m, p in E2B_OPERATIONS])
 async def test_e2b_refuses_broken_bodies_with_400(
-    e2b: httpx.AsyncClient, sandbox: Sandbox, method: str, path: str
+    e2b_api: httpx.AsyncClient, sandbox: Sandbox, method: str, path: str
 ) -> None:
     statuses = []
     for body in BROKEN_BODIES:
-        response = await e2b.request(
+        response = await e2b_api.request(
             method,
             path.format(id=sandbox.sandbox_id),
             content=body,

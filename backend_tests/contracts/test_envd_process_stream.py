@@ -56,13 +56,8 @@ async def start_in_process(sandbox: Any, command: str, **headers: str) -> httpx.
         )
 
 
-@pytest.fixture
-def router(e2b_routes: respx.MockRouter) -> respx.MockRouter:
-    return e2b_routes
-
-
 async def test_start_streams_start_data_end_then_end_of_stream_in_process(
-    fake_e2b: FakeE2B, router: respx.MockRouter
+    fake_e2b: FakeE2B, e2b_routes: respx.MockRouter
 ) -> None:
     sandbox = fake_e2b.create_sandbox()
 
@@ -74,12 +69,12 @@ async def test_start_streams_start_data_end_then_end_of_stream_in_process(
     assert (output(events, "stdout"), output(events, "stderr")) == ("out\n", "err\n")
     assert events[-1] == {"end": {"exitCode": 4, "exited": True, "status": "exit status 4"}}
     assert end == {}
-    assert router["process_start"].call_count == 1
+    assert e2b_routes["process_start"].call_count == 1
     assert fake_e2b.requests("process_start")[0].body["process"]["args"][-1] == "echo out; echo err >&2; exit 4"
 
 
 async def test_a_command_exiting_0_ends_without_an_exit_code_as_connects_json_leaves_zero_out(
-    fake_e2b: FakeE2B, router: respx.MockRouter
+    fake_e2b: FakeE2B, e2b_routes: respx.MockRouter
 ) -> None:
     response = await start_in_process(fake_e2b.create_sandbox(), "true")
 
@@ -93,7 +88,7 @@ async def test_a_command_exiting_0_ends_without_an_exit_code_as_connects_json_le
     ids=["bad-access-token", "unknown-sandbox"],
 )
 async def test_start_is_refused_without_the_sandbox_access_token_or_sandbox(
-    fake_e2b: FakeE2B, router: respx.MockRouter, headers: dict[str, str], status: int
+    fake_e2b: FakeE2B, e2b_routes: respx.MockRouter, headers: dict[str, str], status: int
 ) -> None:
     sandbox = fake_e2b.create_sandbox()
 
@@ -108,7 +103,7 @@ async def test_start_is_refused_without_the_sandbox_access_token_or_sandbox(
 
 
 async def test_a_malformed_envelope_ends_the_stream_with_invalid_argument(
-    fake_e2b: FakeE2B, router: respx.MockRouter
+    fake_e2b: FakeE2B, e2b_routes: respx.MockRouter
 ) -> None:
     sandbox = fake_e2b.create_sandbox()
 
@@ -218,7 +213,7 @@ async def test_expiry_kills_a_running_command_and_pause_stops_it_until_connect(f
 
 
 async def test_files_written_through_the_file_api_are_seen_by_commands(
-    fake_e2b: FakeE2B, router: respx.MockRouter
+    fake_e2b: FakeE2B, e2b_routes: respx.MockRouter
 ) -> None:
     sandbox = fake_e2b.create_sandbox()
 
@@ -271,7 +266,7 @@ async def test_a_scripted_command_streams_the_scripted_output_instead_of_running
 
 
 async def test_a_user_envd_does_not_know_ends_the_stream_unauthenticated(
-    fake_e2b: FakeE2B, router: respx.MockRouter
+    fake_e2b: FakeE2B, e2b_routes: respx.MockRouter
 ) -> None:
     sandbox = fake_e2b.create_sandbox()
 
