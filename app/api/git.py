@@ -1,13 +1,12 @@
 """Git by hand inside a task's sandbox: clone the squad's repository, branch, commit, push."""
 
-from fastapi import APIRouter, Depends
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter
 
-from app.api.deps import end_transaction, get_runtime, get_session
+from app.api.deps import RuntimeDep, SessionDep, end_transaction
 from app.api.errors import documented
 from app.api.sandboxes import live_handle, own_sandbox
-from app.auth import current_squad
-from app.models import Sandbox, Squad
+from app.auth import CurrentSquad
+from app.models import Sandbox
 from app.redaction import redact
 from app.runtime import Runtime
 from app.schemas import BranchRequest, CloneRequest, CommitRequest, GitResult
@@ -34,12 +33,7 @@ class _Output:
 
 
 @router.post("/clone", response_model=GitResult)
-async def clone(
-    body: CloneRequest,
-    squad: Squad = Depends(current_squad),
-    session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(get_runtime),
-) -> GitResult:
+async def clone(body: CloneRequest, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> GitResult:
     sandbox, _ = await own_sandbox(session, squad, body.sandbox_id)
     handle = live_handle(sandbox)
     await end_transaction(session)
@@ -55,12 +49,7 @@ async def clone(
 
 
 @router.post("/branch", response_model=GitResult)
-async def branch(
-    body: BranchRequest,
-    squad: Squad = Depends(current_squad),
-    session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(get_runtime),
-) -> GitResult:
+async def branch(body: BranchRequest, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> GitResult:
     sandbox, _ = await own_sandbox(session, squad, body.sandbox_id)
     await end_transaction(session)
     output = _Output(runtime, sandbox)
@@ -69,12 +58,7 @@ async def branch(
 
 
 @router.post("/commit", response_model=GitResult)
-async def commit(
-    body: CommitRequest,
-    squad: Squad = Depends(current_squad),
-    session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(get_runtime),
-) -> GitResult:
+async def commit(body: CommitRequest, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> GitResult:
     sandbox, task = await own_sandbox(session, squad, body.sandbox_id)
     await end_transaction(session)
     output = _Output(runtime, sandbox)
@@ -83,12 +67,7 @@ async def commit(
 
 
 @router.post("/push", response_model=GitResult)
-async def push(
-    body: BranchRequest,
-    squad: Squad = Depends(current_squad),
-    session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(get_runtime),
-) -> GitResult:
+async def push(body: BranchRequest, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> GitResult:
     sandbox, task = await own_sandbox(session, squad, body.sandbox_id)
     await end_transaction(session)
     output = _Output(runtime, sandbox)
