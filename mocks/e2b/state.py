@@ -516,8 +516,8 @@ class FakeE2B(FakeService):
                 "created": self._created,
                 "max_concurrent": self.max_concurrent,
                 "now": iso(self.now()),
-                "faults": [rule.to_json() for rule in self.faults.rules()],
-                "scripted_commands": [script.to_json() for script in self.scripts.scripts()],
+                "faults": [rule.to_json() for rule in self.faults.entries()],
+                "scripted_commands": [script.to_json() for script in self.scripts.entries()],
             }
 
     # -- internals ------------------------------------------------------------------------------------
