@@ -1,9 +1,9 @@
 """Board flows: a real browser on the board of a fresh squad in the live stack."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import BrowserContext, Page
 
 from fixtures.platform_client import FakeGitHubAdmin, PlatformClient
 from fixtures.squads import FinishedTask, SquadFactory
@@ -51,3 +51,9 @@ def board(page: Page, base_url: str) -> Iterator[BoardPage]:
     board = BoardPage(page, base_url)
     yield board
     assert not board.page_errors, f"the board threw in the page: {board.page_errors}"
+
+
+@pytest.fixture
+def colleague(new_context: Callable[..., BrowserContext], base_url: str) -> BoardPage:
+    """The board in a browser context of its own: a second person, who opens the same squad's board."""
+    return BoardPage(new_context().new_page(), base_url)

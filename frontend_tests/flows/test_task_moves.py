@@ -4,10 +4,8 @@ Both are PATCH /api/v1/tasks/{id} with the new status (app/api/tasks.py, MANUAL_
 other move is the pipeline's, and the board refuses it with a message, leaving the card where it is.
 """
 
-from collections.abc import Callable
-
 import pytest
-from playwright.sync_api import BrowserContext, Request, expect
+from playwright.sync_api import Request, expect
 
 from fixtures import factories
 from fixtures.squads import FinishedTask, SquadFactory
@@ -52,11 +50,10 @@ def _assert_follows_over_the_stream(viewer: BoardPage, task_id: str, status: str
 @pytest.mark.e2e
 @pytest.mark.priority_p0
 def test_dragging_a_review_card_to_done_patches_it_once_and_another_browser_sees_it_done(
-    board: BoardPage, squads: SquadFactory, new_context: Callable[..., BrowserContext], base_url: str
+    board: BoardPage, colleague: BoardPage, squads: SquadFactory
 ):
     run = _finished_task(squads, "review")
     task_id, squad = run.task["id"], run.squad
-    colleague = BoardPage(new_context().new_page(), base_url)
     board.open(squad.squad["id"], squad.token)
     colleague.open(squad.squad["id"], squad.token)
     card = board.card(task_id)
@@ -81,11 +78,10 @@ def test_dragging_a_review_card_to_done_patches_it_once_and_another_browser_sees
 @pytest.mark.e2e
 @pytest.mark.priority_p0
 def test_dragging_a_failed_card_to_to_do_reopens_it_once_and_another_browser_sees_it_unassigned(
-    board: BoardPage, squads: SquadFactory, new_context: Callable[..., BrowserContext], base_url: str
+    board: BoardPage, colleague: BoardPage, squads: SquadFactory
 ):
     run = _finished_task(squads, "failed")
     task_id, squad = run.task["id"], run.squad
-    colleague = BoardPage(new_context().new_page(), base_url)
     board.open(squad.squad["id"], squad.token)
     colleague.open(squad.squad["id"], squad.token)
     card = board.card(task_id)
@@ -117,16 +113,10 @@ def test_dragging_a_failed_card_to_to_do_reopens_it_once_and_another_browser_see
     ],
 )
 def test_enter_on_a_focused_card_opens_the_move_control_and_confirming_moves_it(
-    board: BoardPage,
-    squads: SquadFactory,
-    new_context: Callable[..., BrowserContext],
-    base_url: str,
-    start: str,
-    destination: str,
+    board: BoardPage, colleague: BoardPage, squads: SquadFactory, start: str, destination: str
 ):
     run = _finished_task(squads, start)
     task_id, squad = run.task["id"], run.squad
-    colleague = BoardPage(new_context().new_page(), base_url)
     board.open(squad.squad["id"], squad.token)
     colleague.open(squad.squad["id"], squad.token)
     board.page.bring_to_front()
