@@ -7,7 +7,6 @@ stream replays exactly the events the database holds (the fault matrix's checks,
 """
 
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,21 +16,9 @@ from fixtures.platform_client import FakeE2BAdmin, FakeGitHubAdmin, FakeLLMAdmin
 from fixtures.squads import SquadFactory
 from fixtures.sse import SseRecorder
 from fixtures.waiting import eventually
-from fixtures.worker_stack import WorkerStack, launch_worker_stack
 from mocks.llm import ToolCall, Turn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.errors, pytest.mark.slow, pytest.mark.priority_p1]
-
-
-@pytest.fixture(scope="module")
-def worker_stack(worker_stack_starting, live_stack, worker_id, tmp_path_factory) -> Iterator[WorkerStack]:
-    """Started in the background at the session's start (a serial run), else here."""
-    if worker_stack_starting is not None:
-        yield worker_stack_starting.result(announce=lambda line: None)  # stopped at the session's end
-        return
-    starting = launch_worker_stack(lambda: live_stack, worker_id, tmp_path_factory.mktemp("workers-db"))
-    yield starting.result(announce=lambda line: None)
-    starting.stop()
 
 
 @pytest.fixture
