@@ -6,6 +6,8 @@ Every answer here is also checked against the official error schema by the suite
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 import respx
@@ -37,6 +39,14 @@ E2B_OPERATIONS = [
 @pytest.fixture
 def router(e2b_routes: respx.MockRouter, github_routes: respx.MockRouter) -> respx.MockRouter:
     return github_routes
+
+
+@pytest.fixture
+async def gh(router: respx.MockRouter, fake_github: FakeGitHub, github_token: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the fake GitHub in process, with the token, and the repository acme/widgets."""
+    fake_github.create_repo("acme", "widgets")
+    async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as client:
+        yield client
 
 
 @pytest.mark.parametrize(("method", "path"), E2B_OPERATIONS, ids=[f"{m} {p}" for m, p in E2B_OPERATIONS])
@@ -95,40 +105,28 @@ async def test_envd_refuses_broken_uploads_and_start_requests_without_a_tracebac
     [{"per_page": "lots"}, {"page": "-"}, {"state": 5}, {"sort": "nonsense", "direction": "sideways"}],
     ids=["per-page", "page", "state", "sort"],
 )
-async def test_github_list_pulls_survives_bad_query_parameters(
-    router: respx.MockRouter, fake_github: FakeGitHub, github_token: str, params: dict
-) -> None:
-    fake_github.create_repo("acme", "widgets")
-
-    async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
-        response = await gh.get("/repos/acme/widgets/pulls", params=params)
+async def test_github_list_pulls_survives_bad_query_parameters(gh: httpx.AsyncClient, params: dict) -> None:
+    response = await gh.get("/repos/acme/widgets/pulls", params=params)
 
     assert response.status_code in (200, 422), response.text
 
 
 @pytest.mark.parametrize("field", ["head", "base"])
 async def test_github_create_pull_with_a_nul_byte_in_a_branch_is_422_like_github(
-    router: respx.MockRouter, fake_github: FakeGitHub, github_token: str, field: str
+    gh: httpx.AsyncClient, field: str
 ) -> None:
     """Found by the schema fuzz: the NUL reached git's command line and the fake answered 500."""
-    fake_github.create_repo("acme", "widgets")
     body = {"title": "t", "head": "feature", "base": "main"} | {field: "feature\u0000x"}
 
-    async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
-        response = await gh.post("/repos/acme/widgets/pulls", json=body)
+    response = await gh.post("/repos/acme/widgets/pulls", json=body)
 
     assert response.status_code == 422, response.text
     assert {"resource": "PullRequest", "field": field, "code": "invalid"} in response.json()["errors"]
 
 
 @pytest.mark.parametrize("body", BROKEN_BODIES, ids=range(len(BROKEN_BODIES)))
-async def test_github_create_pull_refuses_broken_bodies_with_400_or_422(
-    router: respx.MockRouter, fake_github: FakeGitHub, github_token: str, body: bytes
-) -> None:
-    fake_github.create_repo("acme", "widgets")
-
-    async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
-        response = await gh.post("/repos/acme/widgets/pulls", content=body)
+async def test_github_create_pull_refuses_broken_bodies_with_400_or_422(gh: httpx.AsyncClient, body: bytes) -> None:
+    response = await gh.post("/repos/acme/widgets/pulls", content=body)
 
     assert response.status_code in (400, 422), response.text
     assert response.json()["documentation_url"] == "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"
@@ -143,13 +141,8 @@ async def test_github_create_pull_refuses_broken_bodies_with_400_or_422(
     ],
     ids=["branch", "ref", "pull-number"],
 )
-async def test_github_refuses_odd_names_with_404(
-    router: respx.MockRouter, fake_github: FakeGitHub, github_token: str, path: str
-) -> None:
-    fake_github.create_repo("acme", "widgets")
-
-    async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
-        response = await gh.get(path)
+async def test_github_refuses_odd_names_with_404(gh: httpx.AsyncClient, path: str) -> None:
+    response = await gh.get(path)
 
     assert response.status_code == 404
 
