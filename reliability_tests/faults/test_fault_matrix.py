@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from fixtures.outcomes import (
-    HTTP_TIMEOUT_S,
+    TIMEOUT_LATENCY_MS,
     Scene,
     assert_defined_end,
     assert_no_sandbox_left,
@@ -29,8 +29,6 @@ from fixtures.sse import SseRecorder
 from fixtures.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.errors, pytest.mark.slow]
-
-TIMEOUT_LATENCY_MS = int(HTTP_TIMEOUT_S * 1000) + 700
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from fixtures.outcomes import (
-    HTTP_TIMEOUT_S,
+    TIMEOUT_LATENCY_MS,
     Scene,
     assert_defined_end,
     assert_no_sandbox_left,
@@ -18,8 +18,6 @@ from fixtures.platform_client import FakeLLMAdmin
 from mocks.llm import Turn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.errors, pytest.mark.slow]
-
-SLOW_MS = int(HTTP_TIMEOUT_S * 1000) + 700
 
 
 @pytest.fixture
@@ -45,7 +43,7 @@ def test_a_model_that_never_answers_in_time_fails_the_task_saying_so(scene: Scen
         scene.task_id,
         [
             Turn.call("write_file", path="a.txt", content="a\n"),
-            Turn(content="too late", delay_ms=SLOW_MS),
+            Turn(content="too late", delay_ms=TIMEOUT_LATENCY_MS),
         ],
     )
 
