@@ -103,9 +103,7 @@ def test_a_service_fault_ends_the_task_cleanly_with_every_event_and_one_pull_req
 
     with scene.stream() as live:
         scene.assign()
-        task = scene.wait_until_finished()
-        live.wait_for_final_sandbox_status()
-        received = list(live.events)
+        task, received = scene.wait_for_the_end(live)
     scene.restore_rate_limit()  # a rate-limit fault must not keep the checks below from reading GitHub
 
     assert_defined_end(scene, task, fault.outcome, fault.reason)
@@ -124,10 +122,6 @@ def _sandboxes_created(scene: Scene, expected: int) -> None:
         and (call["body"] or {}).get("metadata", {}).get("task_id") == scene.task_id
     ]
     assert len(created) == expected, f"the fake E2B created {len(created)} sandboxes of the task, expected {expected}"
-
-
-def _final(event: dict[str, Any]) -> bool:
-    return event["type"] == "sandbox.status" and event["data"]["status"] in ("done", "failed")
 
 
 def _step(name: str) -> Callable[[dict[str, Any]], bool]:
@@ -155,9 +149,7 @@ def test_a_sandbox_killed_mid_command_fails_the_task_saying_the_sandbox_is_gone(
             e["data"]["sandbox_id"] for e in live.events if e["type"] == "sandbox.status" and e["data"]["sandbox_id"]
         )
         scene.e2b.kill_sandbox(sandbox_id)
-        task = scene.wait_until_finished()
-        live.wait_for(_final, what="the final sandbox status")
-        received = list(live.events)
+        task, received = scene.wait_for_the_end(live)
 
     assert_defined_end(scene, task, "failed", "clone step")
     assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
@@ -177,9 +169,7 @@ def test_a_push_rejected_by_the_remote_fails_the_task_and_opens_no_pull_request(
         live.wait_for(_step("push"), what="the push step")
         eventually(lambda: _held_request_arrived(scene.github), description="the agent's push to reach GitHub")
         _rival_push(scene, branch, tmp_path)
-        task = scene.wait_until_finished()
-        live.wait_for(_final, what="the final sandbox status")
-        received = list(live.events)
+        task, received = scene.wait_for_the_end(live)
 
     assert_defined_end(scene, task, "failed", "rejected")
     assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
@@ -209,7 +199,7 @@ def test_a_platform_restart_under_connected_streams_loses_no_event_and_the_job_i
         received = list(before.events)
     with _resumed(scene, received[-1]["id"]) as resumed:
         task = scene.wait_until_finished()
-        resumed.wait_for(_final, timeout=15, what="the final sandbox status after the restart")
+        resumed.wait_for_final_sandbox_status(timeout=15, what="the final sandbox status after the restart")
         received += list(resumed.events)
 
     assert_defined_end(scene, task, "review")
@@ -237,9 +227,7 @@ def test_database_connections_terminated_mid_pipeline_lose_nothing_and_the_task_
         scene.assign()
         live.wait_for(_step("clone"), what="the clone step")
         terminated = asyncio.run(terminate_connections(url))
-        task = scene.wait_until_finished()
-        live.wait_for(_final, what="the final sandbox status")
-        received = list(live.events)
+        task, received = scene.wait_for_the_end(live)
 
     assert terminated > 0, "the platform held no database connection to terminate"
     assert_defined_end(scene, task, "review")

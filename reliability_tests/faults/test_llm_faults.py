@@ -31,10 +31,7 @@ def llm(scene: Scene) -> Iterator[FakeLLMAdmin]:
 def _finish(scene: Scene) -> tuple[dict, list[dict]]:
     with scene.stream() as live:
         scene.assign()
-        task = scene.wait_until_finished(timeout=60)
-        live.wait_for_final_sandbox_status()
-        received = list(live.events)
-    return task, received
+        return scene.wait_for_the_end(live, timeout=60)
 
 
 @pytest.mark.priority_p1
