@@ -25,7 +25,7 @@ Counting: `after=K` lets the first K matching calls through; then the rule appli
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from mocks.common.book import Book
@@ -142,20 +142,7 @@ class FaultRule:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "operation": self.operation,
-            "kind": self.kind,
-            "status": self.status,
-            "body": self.body,
-            "headers": dict(self.headers),
-            "times": self.times,
-            "latency_ms": self.latency_ms,
-            "match": dict(self.match),
-            "after": self.after,
-            "seen": self.seen,
-            "applied": self.applied,
-        }
+        return asdict(self)
 
     def matches(self, facts: RequestFacts) -> bool:
         for key, expected in self.match.items():

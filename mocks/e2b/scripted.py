@@ -9,7 +9,7 @@ that matches wins. For what git or a shell cannot be made to do on demand.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from mocks.common.book import Book
@@ -65,16 +65,7 @@ class ScriptedCommand:
         return cls(**{key: data[key] for key in SCRIPT_FIELDS if key in data and data[key] is not None})
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "pattern": self.pattern,
-            "stdout": self.stdout,
-            "stderr": self.stderr,
-            "exit_code": self.exit_code,
-            "times": self.times,
-            "sandbox": self.sandbox,
-            "used": self.used,
-        }
+        return asdict(self)
 
     def matches(self, sandbox_id: str, command_line: str) -> bool:
         return (self.sandbox is None or self.sandbox == sandbox_id) and self._regex.search(command_line) is not None

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mocks.common.book import Book
@@ -127,15 +127,7 @@ class TurnError:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "message": self.message,
-            "type": self.type,
-            "code": self.code,
-            "param": self.param,
-            "headers": dict(self.headers),
-            "times": self.times,
-        }
+        return asdict(self)
 
 
 @dataclass
