@@ -52,40 +52,41 @@ class Objectives:
     max_failure_ratio: float = MAX_FAILURE_RATIO
 
 
+# Each objective's option, its environment variable, default and meaning.
+OPTIONS = [
+    ("--slo-p95-ms", "LOAD_SLO_P95_MS", P95_MS, "the highest allowed 95th percentile of any request type, in ms"),
+    (
+        "--slo-sse-delivery-p99-ms",
+        "LOAD_SLO_SSE_DELIVERY_P99_MS",
+        SSE_DELIVERY_P99_MS,
+        "the highest allowed 99th percentile of SSE event delivery, in ms",
+    ),
+    (
+        "--slo-pipeline-p95-s",
+        "LOAD_SLO_PIPELINE_P95_S",
+        PIPELINE_P95_S,
+        "the highest allowed 95th percentile of assignment -> pull request, in s",
+    ),
+    (
+        "--slo-max-failure-ratio",
+        "LOAD_SLO_MAX_FAILURE_RATIO",
+        MAX_FAILURE_RATIO,
+        "the highest allowed share of failed requests, 0..1",
+    ),
+]
+
+
 @events.init_command_line_parser.add_listener
 def add_slo_options(parser, **_kwargs: object) -> None:
-    parser.add_argument(
-        "--slo-p95-ms",
-        type=float,
-        default=P95_MS,
-        env_var="LOAD_SLO_P95_MS",
-        include_in_web_ui=False,
-        help=f"the highest allowed 95th percentile of any request type, in ms (default {P95_MS:g})",
-    )
-    parser.add_argument(
-        "--slo-sse-delivery-p99-ms",
-        type=float,
-        default=SSE_DELIVERY_P99_MS,
-        env_var="LOAD_SLO_SSE_DELIVERY_P99_MS",
-        include_in_web_ui=False,
-        help=f"the highest allowed 99th percentile of SSE event delivery, in ms (default {SSE_DELIVERY_P99_MS:g})",
-    )
-    parser.add_argument(
-        "--slo-pipeline-p95-s",
-        type=float,
-        default=PIPELINE_P95_S,
-        env_var="LOAD_SLO_PIPELINE_P95_S",
-        include_in_web_ui=False,
-        help=f"the highest allowed 95th percentile of assignment -> pull request, in s (default {PIPELINE_P95_S:g})",
-    )
-    parser.add_argument(
-        "--slo-max-failure-ratio",
-        type=float,
-        default=MAX_FAILURE_RATIO,
-        env_var="LOAD_SLO_MAX_FAILURE_RATIO",
-        include_in_web_ui=False,
-        help=f"the highest allowed share of failed requests, 0..1 (default {MAX_FAILURE_RATIO:g})",
-    )
+    for option, variable, default, meaning in OPTIONS:
+        parser.add_argument(
+            option,
+            type=float,
+            default=default,
+            env_var=variable,
+            include_in_web_ui=False,
+            help=f"{meaning} (default {default:g})",
+        )
 
 
 def _is_pipeline(entry: StatsEntry) -> bool:
