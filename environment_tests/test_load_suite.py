@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,24 @@ def _locust(
 
 def _reports(tmp_path: Path) -> tuple[str, ...]:
     return ("--html", str(tmp_path / "report.html"), "--csv", str(tmp_path / "stats"))
+
+
+@pytest.fixture
+def run_scenario(repo_root: Path, tmp_path: Path, live_stack) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Runs a scenario quickly and headless against this worker's stack, its reports in tmp_path."""
+
+    def run(scenario: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        return _locust(
+            repo_root,
+            *QUICK,
+            f"--scenario={scenario}",
+            *args,
+            *_reports(tmp_path),
+            env=live_stack.environment() | live_stack.credentials(),
+            timeout=timeout,
+        )
+
+    return run
 
 
 def _stats(tmp_path: Path) -> dict[tuple[str, str], dict[str, str]]:
@@ -107,6 +126,15 @@ def test_the_slo_gate_names_each_missed_objective_and_spares_pipelines_and_harne
     ]
 
 
+# Statistics of a fast run in which one request in 100 failed.
+ONE_FAILED_IN_100 = """
+        for _ in range(99):
+            stats.log_request("GET", "/api/v1/tasks", 20, 0)
+        stats.log_request("POST", "/api/v1/sandboxes", 30, 0)
+        stats.log_error("POST", "/api/v1/sandboxes", "HTTP 502")
+"""
+
+
 def _gate(repo_root: Path, statistics: str) -> subprocess.CompletedProcess[str]:
     """Run the SLO gate's quitting listener on the statistics `statistics` (Python) logs into `stats`.
 
@@ -142,15 +170,7 @@ def _gate(repo_root: Path, statistics: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.priority_p0
 def test_the_slo_gate_fails_a_run_with_failed_requests_and_names_them(repo_root):
     """Fast requests do not excuse failures: one failed call in 100 misses the default ratio of 0."""
-    result = _gate(
-        repo_root,
-        """
-        for _ in range(99):
-            stats.log_request("GET", "/api/v1/tasks", 20, 0)
-        stats.log_request("POST", "/api/v1/sandboxes", 30, 0)
-        stats.log_error("POST", "/api/v1/sandboxes", "HTTP 502")
-        """,
-    )
+    result = _gate(repo_root, ONE_FAILED_IN_100)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1"], f"the gate left exit code {result.stdout!r}; log: {result.stderr}"
@@ -167,11 +187,8 @@ def test_the_slo_gate_lets_failures_within_an_allowed_ratio_pass(repo_root):
     """The same run passes when 1 % is allowed: the ratio is a limit, not "any failure fails"."""
     result = _gate(
         repo_root,
-        """
-        for _ in range(99):
-            stats.log_request("GET", "/api/v1/tasks", 20, 0)
-        stats.log_request("POST", "/api/v1/sandboxes", 30, 0)
-        stats.log_error("POST", "/api/v1/sandboxes", "HTTP 502")
+        ONE_FAILED_IN_100
+        + """
         _slo.objectives_of = lambda _environment: _slo.Objectives(max_failure_ratio=0.01)
         """,
     )
@@ -196,17 +213,13 @@ def test_the_slo_gate_fails_a_run_that_made_no_request_at_all(repo_root):
 @pytest.mark.integration
 @pytest.mark.priority_p1
 @pytest.mark.slow
-def test_stream_users_report_connect_first_event_and_delivery_with_no_drop(repo_root, tmp_path, live_stack):
-    result = _locust(
-        repo_root,
-        *QUICK,
-        "--scenario=streams",
+def test_stream_users_report_connect_first_event_and_delivery_with_no_drop(run_scenario, tmp_path):
+    result = run_scenario(
+        "streams",
         "--streams=20",
         "--hold-s=4",
         "--sse-viewers-per-squad=5",
         "--sse-event-interval-s=0.5",
-        *_reports(tmp_path),
-        env=live_stack.environment() | live_stack.credentials(),
         timeout=100,
     )
 
@@ -223,16 +236,8 @@ def test_stream_users_report_connect_first_event_and_delivery_with_no_drop(repo_
 @pytest.mark.integration
 @pytest.mark.priority_p1
 @pytest.mark.slow
-def test_assignments_in_flight_all_become_exactly_one_pull_request_each(repo_root, tmp_path, live_stack):
-    result = _locust(
-        repo_root,
-        *QUICK,
-        "--scenario=pipeline",
-        "--assignments=3",
-        *_reports(tmp_path),
-        env=live_stack.environment() | live_stack.credentials(),
-        timeout=110,
-    )
+def test_assignments_in_flight_all_become_exactly_one_pull_request_each(run_scenario, tmp_path):
+    result = run_scenario("pipeline", "--assignments=3", timeout=110)
 
     assert result.returncode == 0, result.stderr[-3000:]
     stats = _stats(tmp_path)
@@ -245,16 +250,12 @@ def test_assignments_in_flight_all_become_exactly_one_pull_request_each(repo_roo
 @pytest.mark.integration
 @pytest.mark.priority_p2
 @pytest.mark.slow
-def test_stress_that_no_step_can_meet_reports_no_sustainable_rate_and_fails(repo_root, tmp_path, live_stack):
-    result = _locust(
-        repo_root,
-        *QUICK,
-        "--scenario=stress",
+def test_stress_that_no_step_can_meet_reports_no_sustainable_rate_and_fails(run_scenario, tmp_path):
+    result = run_scenario(
+        "stress",
         "--stress-step-users=2",
         "--stress-step-s=10",
         "--stress-p95-ms=0.001",  # no request answers that fast: the first step breaks
-        *_reports(tmp_path),
-        env=live_stack.environment() | live_stack.credentials(),
         timeout=100,
     )
 
