@@ -20,9 +20,7 @@ from sqlalchemy.engine import make_url
 from fixtures.outcomes import (
     TIMEOUT_LATENCY_MS,
     Scene,
-    assert_defined_end,
-    assert_no_sandbox_left,
-    assert_replay_equals_database,
+    assert_clean_end,
 )
 from fixtures.postgres import terminate_connections
 from fixtures.sse import SseRecorder
@@ -106,11 +104,9 @@ def test_a_service_fault_ends_the_task_cleanly_with_every_event_and_one_pull_req
         task, received = scene.wait_for_the_end(live)
     scene.restore_rate_limit()  # a rate-limit fault must not keep the checks below from reading GitHub
 
-    assert_defined_end(scene, task, fault.outcome, fault.reason)
-    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
     if fault.creations is not None:
         eventually(lambda: _sandboxes_created(scene, fault.creations), description="every sandbox creation to land")
-    assert_no_sandbox_left(scene.e2b, scene.task_id)
+    assert_clean_end(scene, task, received, fault.outcome, fault.reason)
 
 
 def _sandboxes_created(scene: Scene, expected: int) -> None:
@@ -151,9 +147,7 @@ def test_a_sandbox_killed_mid_command_fails_the_task_saying_the_sandbox_is_gone(
         scene.e2b.kill_sandbox(sandbox_id)
         task, received = scene.wait_for_the_end(live)
 
-    assert_defined_end(scene, task, "failed", "clone step")
-    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
-    assert_no_sandbox_left(scene.e2b, scene.task_id)
+    assert_clean_end(scene, task, received, "failed", "clone step")
 
 
 @pytest.mark.priority_p1
@@ -171,9 +165,7 @@ def test_a_push_rejected_by_the_remote_fails_the_task_and_opens_no_pull_request(
         _rival_push(scene, branch, tmp_path)
         task, received = scene.wait_for_the_end(live)
 
-    assert_defined_end(scene, task, "failed", "rejected")
-    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
-    assert_no_sandbox_left(scene.e2b, scene.task_id)
+    assert_clean_end(scene, task, received, "failed", "rejected")
 
 
 def _rival_push(scene: Scene, branch: str, workdir) -> None:
@@ -202,9 +194,7 @@ def test_a_platform_restart_under_connected_streams_loses_no_event_and_the_job_i
         resumed.wait_for_final_sandbox_status(timeout=15, what="the final sandbox status after the restart")
         received += list(resumed.events)
 
-    assert_defined_end(scene, task, "review")
-    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
-    assert_no_sandbox_left(scene.e2b, scene.task_id)
+    assert_clean_end(scene, task, received, "review")
 
 
 def _resumed(scene: Scene, last_event_id: int) -> SseRecorder:
@@ -230,6 +220,4 @@ def test_database_connections_terminated_mid_pipeline_lose_nothing_and_the_task_
         task, received = scene.wait_for_the_end(live)
 
     assert terminated > 0, "the platform held no database connection to terminate"
-    assert_defined_end(scene, task, "review")
-    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
-    assert_no_sandbox_left(scene.e2b, scene.task_id)
+    assert_clean_end(scene, task, received, "review")

@@ -10,9 +10,7 @@ import pytest
 from fixtures.outcomes import (
     TIMEOUT_LATENCY_MS,
     Scene,
-    assert_defined_end,
-    assert_no_sandbox_left,
-    assert_replay_equals_database,
+    assert_clean_end,
 )
 from fixtures.platform_client import FakeLLMAdmin
 from mocks.llm import Turn
@@ -46,10 +44,8 @@ def test_a_model_that_never_answers_in_time_fails_the_task_saying_so(scene: Scen
 
     task, received = _finish(scene)
 
-    assert_defined_end(scene, task, "failed", "work step: LLM: the LLM provider did not answer in time")
+    assert_clean_end(scene, task, received, "failed", "work step: LLM: the LLM provider did not answer in time")
     assert "gave up after" in task["error"], task["error"]
-    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
-    assert_no_sandbox_left(scene.e2b, scene.task_id)
 
 
 @pytest.mark.priority_p1
@@ -65,6 +61,4 @@ def test_a_rate_limited_turn_is_waited_for_and_the_task_ends_in_review(scene: Sc
 
     task, received = _finish(scene)
 
-    assert_defined_end(scene, task, "review")
-    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
-    assert_no_sandbox_left(scene.e2b, scene.task_id)
+    assert_clean_end(scene, task, received, "review")
