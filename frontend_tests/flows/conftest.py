@@ -38,6 +38,12 @@ def finished_tasks(
         factory.close()
 
 
+@pytest.fixture(params=["review", "failed"])
+def finished_task(request: pytest.FixtureRequest, finished_tasks: dict[str, FinishedTask]) -> FinishedTask:
+    """Each of the finished tasks in turn (the test runs once per final status)."""
+    return finished_tasks[request.param]
+
+
 @pytest.fixture
 def github_faults(fake_github_admin: FakeGitHubAdmin) -> Iterator[FaultRules]:
     rules = FaultRules(fake_github_admin)
