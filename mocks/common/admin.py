@@ -101,6 +101,31 @@ def book_routes(
     return routes
 
 
+def settings_route(
+    path: str,
+    fields: frozenset[str],
+    apply: Callable[[dict[str, Any]], object],
+    current: Callable[[], dict[str, Any]],
+) -> Route:
+    """POST `path` with a JSON object of some of `fields`: `apply` takes it and the answer is `current()`
+    -> 200; an unknown field, or a value `apply` refuses with ValueError, is the 400 answered instead."""
+
+    async def change(request: Request) -> Response:
+        data = await read_json_object(request)
+        if isinstance(data, JSONResponse):
+            return data
+        unknown = set(data) - fields
+        if unknown:
+            return admin_error(f"unknown fields: {', '.join(sorted(unknown))}")
+        try:
+            apply(data)
+        except ValueError as error:
+            return admin_error(str(error))
+        return JSONResponse(current())
+
+    return Route(path, change, methods=["POST"])
+
+
 def admin_routes(service: FakeService) -> list[BaseRoute]:
     async def reset(request: Request) -> Response:
         service.reset()
