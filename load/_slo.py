@@ -19,6 +19,7 @@ it sets `environment.slo_verdict_by_scenario`.
 
 import logging
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from locust import events
 from locust.env import Environment
@@ -52,40 +53,53 @@ class Objectives:
     max_failure_ratio: float = MAX_FAILURE_RATIO
 
 
-# Each objective's option, its environment variable, default and meaning.
+class SloOption(NamedTuple):
+    """An objective's command-line option, its environment variable, default and meaning."""
+
+    option: str
+    env_var: str
+    default: float
+    meaning: str
+
+
 OPTIONS = [
-    ("--slo-p95-ms", "LOAD_SLO_P95_MS", P95_MS, "the highest allowed 95th percentile of any request type, in ms"),
-    (
+    SloOption(
+        "--slo-p95-ms",
+        env_var="LOAD_SLO_P95_MS",
+        default=P95_MS,
+        meaning="the highest allowed 95th percentile of any request type, in ms",
+    ),
+    SloOption(
         "--slo-sse-delivery-p99-ms",
-        "LOAD_SLO_SSE_DELIVERY_P99_MS",
-        SSE_DELIVERY_P99_MS,
-        "the highest allowed 99th percentile of SSE event delivery, in ms",
+        env_var="LOAD_SLO_SSE_DELIVERY_P99_MS",
+        default=SSE_DELIVERY_P99_MS,
+        meaning="the highest allowed 99th percentile of SSE event delivery, in ms",
     ),
-    (
+    SloOption(
         "--slo-pipeline-p95-s",
-        "LOAD_SLO_PIPELINE_P95_S",
-        PIPELINE_P95_S,
-        "the highest allowed 95th percentile of assignment -> pull request, in s",
+        env_var="LOAD_SLO_PIPELINE_P95_S",
+        default=PIPELINE_P95_S,
+        meaning="the highest allowed 95th percentile of assignment -> pull request, in s",
     ),
-    (
+    SloOption(
         "--slo-max-failure-ratio",
-        "LOAD_SLO_MAX_FAILURE_RATIO",
-        MAX_FAILURE_RATIO,
-        "the highest allowed share of failed requests, 0..1",
+        env_var="LOAD_SLO_MAX_FAILURE_RATIO",
+        default=MAX_FAILURE_RATIO,
+        meaning="the highest allowed share of failed requests, 0..1",
     ),
 ]
 
 
 @events.init_command_line_parser.add_listener
 def add_slo_options(parser, **_kwargs: object) -> None:
-    for option, variable, default, meaning in OPTIONS:
+    for slo in OPTIONS:
         parser.add_argument(
-            option,
+            slo.option,
             type=float,
-            default=default,
-            env_var=variable,
+            default=slo.default,
+            env_var=slo.env_var,
             include_in_web_ui=False,
-            help=f"{meaning} (default {default:g})",
+            help=f"{slo.meaning} (default {slo.default:g})",
         )
 
 
