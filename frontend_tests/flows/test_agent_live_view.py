@@ -71,11 +71,21 @@ def test_board_shows_a_scripted_agents_messages_tool_calls_and_cost_live_then_it
     ]
     assert len(deltas) >= 2, f"the model's messages came in {len(deltas)} deltas: nothing streamed"
     changes = board.changes(task["id"])
-    streaming = changes.index(("agent-activity", "streaming"))
-    spent = next(i for i, (component, value) in enumerate(changes) if component == "agent-usage" and value != "0")
-    tool = changes.index(("agent-activity", "tool"))
-    in_review = changes.index(("task-card", "review"))
-    assert streaming < in_review and spent < in_review and tool < in_review, f"not live, in order: {changes}"
+    # Each as it first showed on the card; a part that never showed is missing, not an IndexError.
+    first = {}
+    for index, (component, value) in enumerate(changes):
+        shown = "agent-usage" if component == "agent-usage" and value != "0" else (component, value)
+        first.setdefault(shown, index)
+    wanted = {
+        "the message while it streamed": ("agent-activity", "streaming"),
+        "a tool call": ("agent-activity", "tool"),
+        "the tokens spent": "agent-usage",
+    }
+    missing = [what for what, shown in wanted.items() if shown not in first]
+    assert not missing, f"the card never showed {', '.join(missing)}: {changes}"
+    assert ("task-card", "review") in first, f"the card never went to Review: {changes}"
+    after_review = [what for what, shown in wanted.items() if first[shown] > first[("task-card", "review")]]
+    assert not after_review, f"not live: {', '.join(after_review)} showed only after the card went to Review: {changes}"
     assert board.trail("agent-activity", task["id"])[-1] == "finished"
 
     expect(card.get_by_test_id("pr-link")).to_be_visible()

@@ -1,8 +1,9 @@
 // <task-card>: one task on the board. `card.task = {...}` (the API's Task) renders it; the live parts
 // (sandbox badge, pipeline progress, terminal, the agent's activity and spend) are driven by events
-// through `sandboxStatus`, `setStep()`, `write()` and `agentEvent()`. A card whose task has a move a person may make (To do, Review, Failed:
-// moves.js) asks to be moved by dispatching `task-move-request` (Enter on the focused card, or its
-// Move… button); the board decides what moving means.
+// through `sandboxStatus`, `setStep()`, `write()` and `agentEvent()`. A card whose task has a move a
+// person may make (To do, Review, Failed: moves.js) asks to be moved by dispatching
+// `task-move-request` (Enter on the focused card, or its Move… button); the board decides what
+// moving means.
 import './sandbox-status.js';
 import './progress-bar.js';
 import './terminal-output.js';
