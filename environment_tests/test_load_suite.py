@@ -64,6 +64,18 @@ def run_scenario(repo_root: Path, tmp_path: Path, live_stack) -> Callable[..., s
     return run
 
 
+def _run_with_load(repo_root: Path, script: str) -> subprocess.CompletedProcess[str]:
+    """Run the Python `script` in an interpreter of its own with load/ importable, as Locust loads it."""
+    return subprocess.run(
+        [sys.executable, "-c", 'import sys\nsys.path.insert(0, "load")\n' + textwrap.dedent(script)],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def _stats(tmp_path: Path) -> dict[tuple[str, str], dict[str, str]]:
     with (tmp_path / "stats_stats.csv").open() as rows:
         return {(row["Type"], row["Name"]): row for row in csv.DictReader(rows)}
@@ -96,8 +108,6 @@ def test_the_slo_gate_names_each_missed_objective_and_spares_pipelines_and_harne
     """The gate's rules on made-up statistics: delivery p99, p95 per type, pipelines and fakes apart."""
     script = textwrap.dedent(
         """
-        import sys
-        sys.path.insert(0, "load")
         import _slo
         from locust.stats import RequestStats
 
@@ -116,9 +126,7 @@ def test_the_slo_gate_names_each_missed_objective_and_spares_pipelines_and_harne
             print(sentence)
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=repo_root, capture_output=True, text=True, timeout=60, check=False
-    )
+    result = _run_with_load(repo_root, script)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -145,9 +153,8 @@ def _gate(repo_root: Path, statistics: str) -> subprocess.CompletedProcess[str]:
     script = (
         textwrap.dedent(
             """
-        import logging, sys
+        import logging
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        sys.path.insert(0, "load")
         import _slo
         from locust.env import Environment
 
@@ -163,9 +170,7 @@ def _gate(repo_root: Path, statistics: str) -> subprocess.CompletedProcess[str]:
         """
         )
     )
-    return subprocess.run(
-        [sys.executable, "-c", script], cwd=repo_root, capture_output=True, text=True, timeout=60, check=False
-    )
+    return _run_with_load(repo_root, script)
 
 
 @pytest.mark.unit
@@ -254,9 +259,7 @@ def test_assignments_in_flight_all_become_exactly_one_pull_request_each(run_scen
 def test_the_agents_count_finds_lost_and_doubled_pull_requests_and_how_many_were_in_flight(repo_root):
     script = textwrap.dedent(
         """
-        import sys
         from collections import Counter
-        sys.path.insert(0, "load")
         import _assignments
 
         assigned = Counter({"a/one": 1, "a/two": 1, "a/three": 1, "a/four": 1})
@@ -265,9 +268,7 @@ def test_the_agents_count_finds_lost_and_doubled_pull_requests_and_how_many_were
         print(_assignments.peak_overlap([(0, 10), (1, 5), (2, 3), (3, 4), (10, 11)]))
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=repo_root, capture_output=True, text=True, timeout=60, check=False
-    )
+    result = _run_with_load(repo_root, script)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
