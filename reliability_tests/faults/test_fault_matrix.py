@@ -8,9 +8,10 @@ The worker killed mid-pipeline is backend_tests/e2e/test_worker_restart.py, with
 """
 
 import asyncio
+import contextlib
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,9 +125,15 @@ def _step(name: str) -> Callable[[dict[str, Any]], bool]:
     return lambda event: event["type"] == "pipeline.step" and event["data"]["step"] == name
 
 
-def _hold_the_clone(scene: Scene, latency_ms: int) -> None:
-    """Stall the clone's first git request in the fake GitHub, so the pipeline is mid-command meanwhile."""
+@contextlib.contextmanager
+def _held_at_the_clone(scene: Scene, latency_ms: int) -> Iterator[SseRecorder]:
+    """The task assigned, with its stream open, once its pipeline reaches the clone step; the clone's first
+    git request stalls `latency_ms` in the fake GitHub, so the pipeline is mid-command meanwhile."""
     scene.github_fault(operation="git_info_refs", kind="latency", latency_ms=latency_ms, times=1)
+    with scene.stream() as live:
+        scene.assign()
+        live.wait_for(_step("clone"), what="the clone step")
+        yield live
 
 
 def _held_request_arrived(admin) -> None:
@@ -135,11 +142,7 @@ def _held_request_arrived(admin) -> None:
 
 @pytest.mark.priority_p0
 def test_a_sandbox_killed_mid_command_fails_the_task_saying_the_sandbox_is_gone(scene: Scene):
-    _hold_the_clone(scene, latency_ms=3000)
-
-    with scene.stream() as live:
-        scene.assign()
-        live.wait_for(_step("clone"), what="the clone step")
+    with _held_at_the_clone(scene, latency_ms=3000) as live:
         eventually(lambda: _held_request_arrived(scene.github), description="git clone to reach the fake GitHub")
         sandbox_id = next(
             e["data"]["sandbox_id"] for e in live.events if e["type"] == "sandbox.status" and e["data"]["sandbox_id"]
@@ -182,11 +185,8 @@ def _rival_push(scene: Scene, branch: str, workdir) -> None:
 @pytest.mark.priority_p0
 def test_a_platform_restart_under_connected_streams_loses_no_event_and_the_job_is_finished(scene: Scene):
     """The client's stream drops with the server; it resumes with Last-Event-ID and misses nothing."""
-    _hold_the_clone(scene, latency_ms=2000)
 
-    with scene.stream() as before:
-        scene.assign()
-        before.wait_for(_step("clone"), what="the clone step")
+    with _held_at_the_clone(scene, latency_ms=2000) as before:
         scene.stack.restart_platform()
         received = list(before.events)
     with _resumed(scene, received[-1]["id"]) as resumed:
@@ -211,11 +211,8 @@ def test_database_connections_terminated_mid_pipeline_lose_nothing_and_the_task_
     url = make_url(scene.stack.database_url or "")
     if url.get_backend_name() != "postgresql":
         pytest.skip("needs PostgreSQL (run under `python -m tools.postgres --`): SQLite has no connections to kill")
-    _hold_the_clone(scene, latency_ms=1500)
 
-    with scene.stream() as live:
-        scene.assign()
-        live.wait_for(_step("clone"), what="the clone step")
+    with _held_at_the_clone(scene, latency_ms=1500) as live:
         terminated = asyncio.run(terminate_connections(url))
         task, received = scene.wait_for_the_end(live)
 
