@@ -56,15 +56,7 @@ def test_a_scripted_agents_pull_request_holds_exactly_what_it_wrote(
 
     with SseRecorder(live_stack.base_url, new_squad.token, params={"task_id": task["id"]}) as stream:
         new_squad.client.assign(task["id"], new_squad.agent["id"])
-        final = stream.wait_for(
-            lambda e: e["type"] == "task.status" and e["data"]["status"] in ("review", "failed"),
-            timeout=60,
-            what="the task to finish",
-        )
-        stream.wait_for(
-            lambda e: e["type"] == "sandbox.status" and e["data"]["status"] in ("done", "failed"),
-            what="the final sandbox status",
-        )
+        final = stream.wait_for_run_to_end()
         events = list(stream.events)
 
     assert final["data"]["status"] == "review", final["data"]["error"]

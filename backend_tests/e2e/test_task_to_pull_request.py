@@ -27,15 +27,7 @@ def test_assigned_task_ends_in_review_with_a_pull_request_of_the_agents_commit(
 
     with SseRecorder(live_stack.base_url, new_squad.token, params={"task_id": task["id"]}) as stream:
         new_squad.client.assign(task["id"], new_squad.agent["id"])
-        final = stream.wait_for(
-            lambda e: e["type"] == "task.status" and e["data"]["status"] in ("review", "failed"),
-            timeout=60,
-            what="the task to reach review",
-        )
-        stream.wait_for(
-            lambda e: e["type"] == "sandbox.status" and e["data"]["status"] in ("done", "failed"),
-            what="the final sandbox status",
-        )
+        final = stream.wait_for_run_to_end("the task to reach review")
         events = list(stream.events)
 
     assert final["data"]["status"] == "review", f"pipeline failed: {final['data']['error']}"
