@@ -198,7 +198,9 @@ def test_the_command_check_notices_what_is_missing(repo_root):
     assert _problems_of(["pytest", "frontend_tests"], stage, repo_root, declared), "frontend_tests/ is not in runtime"
     assert _problems_of(["locust", "-f", "load/missing.py"], stage, repo_root, declared)
     assert _problems_of(["no-such-program"], stage, repo_root, declared)
-    assert _problems_of(["locust", "-f", "load/"], stage, repo_root, declared), "load/ is the load image's, not runtime's"
+    assert _problems_of(["locust", "-f", "load/"], stage, repo_root, declared), (
+        "load/ is the load image's, not runtime's"
+    )
     load = dockerfile_stages(repo_root / "Dockerfile")["load"]
     assert not _problems_of(["locust", "-f", "load/", "--html=reports/load/x.html"], load, repo_root, declared)
 

@@ -47,7 +47,9 @@ def _services(path: str) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize("path", ["docker-compose.test.yml", "docker-compose.deploy.yml", "deploy/compose.fakes.yml"])
 def test_no_top_level_key_that_one_compose_refuses(path):
     keys = set(load_yaml(REPO_ROOT / path))
-    assert not keys & {"name", "version"}, f"{path}: {sorted(keys & {'name', 'version'})} (v1 refuses name, v2 warns on version)"
+    assert not keys & {"name", "version"}, (
+        f"{path}: {sorted(keys & {'name', 'version'})} (v1 refuses name, v2 warns on version)"
+    )
 
 
 @pytest.mark.parametrize("path", ["docker-compose.test.yml", "docker-compose.deploy.yml", "deploy/compose.fakes.yml"])
@@ -127,8 +129,18 @@ def test_each_compose_on_this_machine_accepts_the_files_as_they_are(files, tmp_p
         pytest.skip("no Compose here (`make compose-engine` installs Debian's docker-compose)")
     for version, command in composes:
         checked = subprocess.run(
-            [*command, "-p", "squad-config-check", *(f"--file={f}" for f in files), "--profile", "browser",
-             "--profile", "load", "config", "--quiet"],
+            [
+                *command,
+                "-p",
+                "squad-config-check",
+                *(f"--file={f}" for f in files),
+                "--profile",
+                "browser",
+                "--profile",
+                "load",
+                "config",
+                "--quiet",
+            ],
             cwd=REPO_ROOT,
             env=os.environ | DEPLOY_VARIABLES | {"DOCKER_CONFIG": str(tmp_path)},
             capture_output=True,

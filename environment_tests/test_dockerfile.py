@@ -50,7 +50,9 @@ def test_the_base_installs_git_and_each_image_its_own_dependencies_and_the_proje
     assert any("requirements.py runtime" in run for run in stages["base"].run), stages["base"].run
     for name in ("browser", "load", "runtime"):
         stage = stages[name]
-        assert any(re.fullmatch(r"pip install (--no-deps )?\.", run.strip()) for run in stage.run), f"{name}: pip install ."
+        assert any(re.fullmatch(r"pip install (--no-deps )?\.", run.strip()) for run in stage.run), (
+            f"{name}: pip install ."
+        )
         assert {"app", "mocks", "fixtures", "tools"} <= set(stage.copied), f"{name} copies {stage.copied}"
     assert any("requirements.py browser" in run for run in stages["browser"].run), stages["browser"].run
     assert any("requirements.py load" in run for run in stages["load"].run), stages["load"].run
@@ -64,7 +66,9 @@ def test_the_runtime_image_installs_no_suite_tools(repo_root):
     assert "locust" in _requirements_of(repo_root, "load") and "playwright" not in _requirements_of(repo_root, "load")
     assert {"pytest", "playwright", "locust"} <= set(_requirements_of(repo_root, "browser"))
     runtime_stage = dockerfile_stages(repo_root / "Dockerfile")["runtime"]
-    assert any(re.search(r"apt-get install[^&]*\bbubblewrap\b", run) for run in runtime_stage.run), "the fake E2B's bwrap"
+    assert any(re.search(r"apt-get install[^&]*\bbubblewrap\b", run) for run in runtime_stage.run), (
+        "the fake E2B's bwrap"
+    )
 
 
 def test_every_dependency_of_the_project_is_placed_in_an_image(repo_root, tmp_path):
@@ -85,7 +89,11 @@ def test_every_dependency_of_the_project_is_placed_in_an_image(repo_root, tmp_pa
 
 def _requirements_of(repo_root: Path, image: str) -> list[str]:
     listed = subprocess.run(
-        [sys.executable, "deploy/images/requirements.py", image], cwd=repo_root, capture_output=True, text=True, timeout=60
+        [sys.executable, "deploy/images/requirements.py", image],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert listed.returncode == 0, listed.stderr
     return [re.split(r"[\s\[<>=!~;]", line, maxsplit=1)[0].lower() for line in listed.stdout.split()]

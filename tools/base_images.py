@@ -229,7 +229,10 @@ def ensure(engine: str, names: Sequence[str], source: str, log=print) -> dict[st
                 log(f"base image {name}: pulled")
                 continue
             if source == "official":
-                raise BaseImageError(f"could not pull {name}: {problem}")
+                raise BaseImageError(
+                    f"could not pull {name}: {problem}. Without a registry, build a local stand-in instead: "
+                    '--base-images standin (make test-compose COMPOSE_ARGS="--base-images standin")'
+                )
             log(f"base image {name}: cannot pull ({problem}); building the local stand-in")
         build_standin(engine, name, log)
         outcome[name] = "stand-in built"

@@ -420,9 +420,8 @@ def run_all(run: Run) -> None:
         build_log = REPORTS / "build.log"
         build_log.write_text(built.stdout + built.stderr)
         if built.returncode != 0:
-            raise ComposeRunError(
-                f"compose build failed with code {built.returncode} ({build_log}):\n{(built.stdout + built.stderr)[-3000:]}"
-            )
+            output_end = (built.stdout + built.stderr)[-3000:]
+            raise ComposeRunError(f"compose build failed with code {built.returncode} ({build_log}):\n{output_end}")
         detail.append(f"log in {build_log.relative_to(ROOT)}")
     # The runners write into ./reports as whoever runs this (SQUAD_USER in the compose files).
     user = {"SQUAD_USER": f"{os.getuid()}:{os.getgid()}"}
@@ -477,21 +476,25 @@ def run_all(run: Run) -> None:
         down(run, TEST_PROJECT)
 
     deploy_ports = {name: free_port() for name in ("nginx", "fake-e2b", "fake-github", "fake-llm")}
-    deploy_env = DEPLOY_CREDENTIALS | user | {
-        "SQUAD_HTTP_PORT": str(deploy_ports["nginx"]),
-        "SQUAD_HTTP_BIND": "127.0.0.1",
-        "SQUAD_PORT_FAKE_E2B": str(deploy_ports["fake-e2b"]),
-        "SQUAD_PORT_FAKE_GITHUB": str(deploy_ports["fake-github"]),
-        "SQUAD_PORT_FAKE_LLM": str(deploy_ports["fake-llm"]),
-        # The operator's variables, pointed at the fakes (deploy/compose.fakes.yml).
-        "E2B_API_URL": "http://fake-e2b:8001",
-        "E2B_SANDBOX_URL": "http://fake-e2b:8001",
-        "GITHUB_API_URL": "http://fake-github:8002",
-        "LLM_API_URL": "http://fake-llm:8003/v1",
-        # As the suites' own stacks: a heartbeat each second, so the SSE tests see one soon.
-        "SSE_HEARTBEAT_S": "1",
-        "SSE_POLL_INTERVAL_S": "0.5",
-    }
+    deploy_env = (
+        DEPLOY_CREDENTIALS
+        | user
+        | {
+            "SQUAD_HTTP_PORT": str(deploy_ports["nginx"]),
+            "SQUAD_HTTP_BIND": "127.0.0.1",
+            "SQUAD_PORT_FAKE_E2B": str(deploy_ports["fake-e2b"]),
+            "SQUAD_PORT_FAKE_GITHUB": str(deploy_ports["fake-github"]),
+            "SQUAD_PORT_FAKE_LLM": str(deploy_ports["fake-llm"]),
+            # The operator's variables, pointed at the fakes (deploy/compose.fakes.yml).
+            "E2B_API_URL": "http://fake-e2b:8001",
+            "E2B_SANDBOX_URL": "http://fake-e2b:8001",
+            "GITHUB_API_URL": "http://fake-github:8002",
+            "LLM_API_URL": "http://fake-llm:8003/v1",
+            # As the suites' own stacks: a heartbeat each second, so the SSE tests see one soon.
+            "SSE_HEARTBEAT_S": "1",
+            "SSE_POLL_INTERVAL_S": "0.5",
+        }
+    )
     with run.step("deployment (nginx, app, worker, PostgreSQL) against the fakes up, healthy"):
         up(run, DEPLOY_PROJECT, DEPLOY_FILES, deploy_env)
     nginx_targets = targets_on_loopback(deploy_ports["nginx"], deploy_ports)

@@ -40,6 +40,8 @@ def test_the_browser_image_has_pytest_playwright_and_debians_chromium(live_engin
 
 
 def test_the_load_image_has_locust_and_no_browser(live_engine):
-    found = _importable(live_engine, "agent-squad-tests:load", ["locust", "faker", "playwright", "pytest"])
+    # pytest is there as Locust's own dependency; Playwright and the browser are the browser image's.
+    found = _importable(live_engine, "agent-squad-tests:load", ["locust", "faker", "playwright", "pytest_playwright"])
     assert found["locust"] and found["faker"], f"the load image lacks Locust or its users' imports: {found}"
-    assert not found["playwright"] and not found["pytest"], f"the load image carries the browser suite's tools: {found}"
+    assert not found["playwright"] and not found["pytest_playwright"], f"the load image carries the browser's: {found}"
+    assert not _has_file(live_engine, "agent-squad-tests:load", "/usr/bin/chromium"), "Chromium in the load image"
