@@ -10,7 +10,7 @@
 3. The project's images: runtime, browser and load (`compose build`).
 4. The test stack (docker-compose.test.yml) up, every service waited for until healthy (migrate:
    until it exited 0), with a deadline; then against it, in external mode: the live backend tests
-   (backend_tests/e2e and the SSE tests) from this machine, the browser profile
+   (backend_tests/e2e but OWN_PROCESSES, and the SSE tests) from this machine, the browser profile
    (frontend_tests/flows in the browser image) and the load profile (the smoke, a master and two
    workers); then that stack down.
 5. The deployment (docker-compose.deploy.yml, against the fakes with deploy/compose.fakes.yml) up
@@ -67,6 +67,9 @@ DEPLOY_CREDENTIALS = {
 }
 # What must not leak from make's environment into the suites pointed at the containers.
 NOT_INHERITED = ("SQUAD_BASE_URL", "FAKE_E2B_URL", "FAKE_GITHUB_URL", "FAKE_LLM_URL", "TEST_DATABASE_URL")
+# The e2e tests that start platform and worker processes of their own on this machine (to kill them):
+# they would test those processes, not the containers, so the compose run leaves them to make test.
+OWN_PROCESSES = ["backend_tests/e2e/test_worker_restart.py", "backend_tests/e2e/test_worker_takeover_time.py"]
 # The event-stream tests (the live ones: they open real streams). Through nginx, the one that reads the
 # platform's /metrics is left out: nginx keeps /metrics inside the network (deploy/nginx/squad.conf).
 SSE_TESTS = "backend_tests/integration/test_sse_stream.py"
@@ -433,7 +436,14 @@ def run_all(run: Run) -> None:
     targets = targets_on_loopback(ports["app"], ports)
     run.check(
         "backend e2e and SSE tests against the test stack",
-        pytest_argv("backend_tests/e2e", SSE_TESTS, "-n", "0", "--junitxml=reports/junit/compose-backend.xml"),
+        pytest_argv(
+            "backend_tests/e2e",
+            SSE_TESTS,
+            *(f"--ignore={path}" for path in OWN_PROCESSES),
+            "-n",
+            "0",
+            "--junitxml=reports/junit/compose-backend.xml",
+        ),
         suite_env(targets, TEST_CREDENTIALS),
     )
     run.check(
