@@ -92,11 +92,11 @@ suites: setup ## the main job: backend, browser and load suites on the embedded 
 
 # The secrets scan runs last: it reads every report and log the others left.
 test: WITH_PROMTOOL = 1
-test: suites test-environment test-security lint typecheck test-backend-postgres test-security-postgres ## everything CI checks: suites, environment, security, lint, types, PostgreSQL, secrets
+test: suites test-environment test-security lint lint-js typecheck test-backend-postgres test-security-postgres ## everything CI checks: suites, environment, security, lint, types, PostgreSQL, secrets
 	@$(MAKE) --no-print-directory secrets-scan
 
 # What a pull request's CI runs (.github/workflows/ci.yml), one job after the other.
-ci-pr: lint typecheck test-backend-tier test-backend-postgres-tier test-contracts test-frontend-tier test-load ## the pull-request jobs of CI, one after the other
+ci-pr: lint lint-js typecheck test-backend-tier test-backend-postgres-tier test-contracts test-frontend-tier test-load ## the pull-request jobs of CI, one after the other
 
 up: $(STAMP) ## the platform and the fakes on ports 8000-8003 with a demo board, until Ctrl-C
 	$(PY) -m tools.stack up

@@ -43,7 +43,9 @@ export class TaskCard extends HTMLElement {
     this._title = part('h3', 'task-card__title', 'task-title');
     const meta = part('p', 'task-card__meta');
     this._agent = part('span', 'task-card__agent', 'agent-name');
-    this._sandbox = document.createElement('sandbox-status');
+    this._sandbox = /** @type {import('./sandbox-status.js').SandboxStatus} */ (
+      document.createElement('sandbox-status')
+    );
     meta.append(this._agent, this._sandbox);
     this._progress = document.createElement('progress-bar');
     this._progress.setAttribute('max', String(PIPELINE_STEPS));
@@ -54,7 +56,9 @@ export class TaskCard extends HTMLElement {
     this._prLink.hidden = true;
     this._prLink.target = '_blank';
     this._prLink.rel = 'noopener noreferrer';
-    this._terminal = document.createElement('terminal-output');
+    this._terminal = /** @type {import('./terminal-output.js').TerminalOutput} */ (
+      document.createElement('terminal-output')
+    );
     this._move = part('button', 'task-card__move', 'move-button');
     this._move.type = 'button';
     this._move.textContent = 'Move…';
