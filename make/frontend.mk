@@ -4,7 +4,7 @@
 
 ##@ Browser suite (pytest frontend_tests)
 
-.PHONY: test-frontend test-frontend-headed test-frontend-tier flake-frontend
+.PHONY: test-frontend test-frontend-headed test-frontend-tier flake-frontend test-visual visual-baselines
 
 test-frontend: setup ## pytest frontend_tests, headless
 	$(PYTEST) frontend_tests --junitxml=$(REPORTS)/junit/frontend.xml
@@ -25,3 +25,14 @@ FLAKE_ARGS ?=
 
 flake-frontend: setup ## the browser suite FLAKE_RUNS times in random order; stops at the first failure
 	$(PY) -m tools.flake --runs $(FLAKE_RUNS) --name frontend -- $(PYTEST) frontend_tests -q $(FLAKE_ARGS)
+
+# Visual regression (frontend_tests/visual): the board and each component against the PNG baselines in
+# frontend_tests/visual/baselines; a difference fails and leaves expected, actual and diff images under
+# reports/visual/. `pytest frontend_tests` runs them too. After an intended change of the looks (or a
+# merge that changes the board), `make visual-baselines` rewrites every baseline: review and commit them.
+test-visual: setup ## the visual regression tests alone (screenshots against frontend_tests/visual/baselines)
+	$(PYTEST) frontend_tests/visual --junitxml=$(REPORTS)/junit/visual.xml
+
+visual-baselines: setup ## rewrite the visual baselines from this checkout's board and components
+	$(PYTEST) frontend_tests/visual --update-visual-baselines -p no:randomly -q
+	@git status --short frontend_tests/visual/baselines
