@@ -4,7 +4,7 @@
 
 ##@ Browser suite (pytest frontend_tests)
 
-.PHONY: test-frontend test-frontend-headed test-frontend-tier flake-frontend test-visual visual-baselines
+.PHONY: test-frontend test-frontend-headed test-frontend-tier flake-frontend test-visual visual-baselines lighthouse
 
 test-frontend: setup ## pytest frontend_tests, headless
 	$(PYTEST) frontend_tests --junitxml=$(REPORTS)/junit/frontend.xml
@@ -36,3 +36,18 @@ test-visual: setup ## the visual regression tests alone (screenshots against fro
 visual-baselines: setup ## rewrite the visual baselines from this checkout's board and components
 	$(PYTEST) frontend_tests/visual --update-visual-baselines -p no:randomly -q
 	@git status --short frontend_tests/visual/baselines
+
+# Lighthouse (npm, tools/lighthouse, installed by `npm ci` from its lockfile) audits the board of a
+# fresh stack with a demo squad in Debian's Chromium, headless: the performance, accessibility and
+# best-practices scores must reach tools/lighthouse_gate.py's thresholds. Reports in reports/lighthouse/.
+# Not part of `make test` (its npm install and run add about a minute): CI runs it as a job of its own.
+LIGHTHOUSE_TOOLS := tools/lighthouse
+LIGHTHOUSE_STAMP := $(LIGHTHOUSE_TOOLS)/node_modules/.installed-stamp
+
+$(LIGHTHOUSE_STAMP): $(LIGHTHOUSE_TOOLS)/package.json $(LIGHTHOUSE_TOOLS)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing (Node.js 20+): apt-get install nodejs npm"; exit 1; }
+	cd $(LIGHTHOUSE_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lighthouse: setup $(LIGHTHOUSE_STAMP) ## Lighthouse on the board: performance, accessibility, best practices gated; reports/lighthouse/
+	$(PY) -m tools.lighthouse_gate
