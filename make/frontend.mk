@@ -41,6 +41,9 @@ visual-baselines: setup ## rewrite the visual baselines from this checkout's boa
 # fresh stack with a demo squad in Debian's Chromium, headless: the performance, accessibility and
 # best-practices scores must reach tools/lighthouse_gate.py's thresholds. Reports in reports/lighthouse/.
 # Not part of `make test` (its npm install and run add about a minute): CI runs it as a job of its own.
+# package.json overrides third-party-web to the version Lighthouse itself asks for: a dependency of
+# Lighthouse asks for its `latest`, which a lockfile cannot hold (`npm ci` would refuse the lock as
+# soon as a newer one is published).
 LIGHTHOUSE_TOOLS := tools/lighthouse
 LIGHTHOUSE_STAMP := $(LIGHTHOUSE_TOOLS)/node_modules/.installed-stamp
 
