@@ -29,11 +29,6 @@ def board_double() -> Iterator[BoardDouble]:
 
 
 @pytest.fixture(scope="session")
-def base_url(board_double: BoardDouble) -> str:
-    return board_double.url
-
-
-@pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
     return {
         **browser_context_args,

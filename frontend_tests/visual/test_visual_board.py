@@ -8,9 +8,10 @@ from frontend_tests.visual.stable_page import settle
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p2]
 
 
-def test_the_board_looks_as_before(visual_page, looks_as_before):
+def test_the_board_looks_as_before(visual_page, board_double, looks_as_before):
     page = visual_page
-    page.goto("/#squad=sq-visual&token=sq_visual_token")
+    # An absolute URL: in a run of the whole browser suite, the session's base URL is another folder's.
+    page.goto(f"{board_double.url}/#squad=sq-visual&token=sq_visual_token")
     expect(page.get_by_test_id("board")).to_have_attribute("data-state", "ready")
     expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
     # The stream's fixed events are applied: the in-progress card shows its step and terminal output.
