@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.platform_client import FakeLLMAdmin
+
 # Short, and with every request type checked: the live runs here end in seconds.
 QUICK = ("--headless", "--only-summary", "--stop-timeout", "5")
 
@@ -229,6 +231,7 @@ def test_assignments_in_flight_all_become_exactly_one_pull_request_each(repo_roo
         *QUICK,
         "--scenario=pipeline",
         "--assignments=3",
+        "--llm-pace=modest",
         *_reports(tmp_path),
         env=live_stack.environment() | live_stack.credentials(),
         timeout=110,
@@ -240,6 +243,87 @@ def test_assignments_in_flight_all_become_exactly_one_pull_request_each(repo_roo
     assert (pipeline["Request Count"], pipeline["Failure Count"]) == ("3", "0")
     assert stats[("GET", "fake GitHub pull requests per assignment")]["Failure Count"] == "0"
     assert "pipeline: 3 assignments in flight, 3 became pull requests, 0 failed, 0 lost or duplicated" in result.stderr
+
+
+@pytest.mark.unit
+@pytest.mark.priority_p1
+def test_the_agents_count_finds_lost_and_doubled_pull_requests_and_how_many_were_in_flight(repo_root):
+    script = textwrap.dedent(
+        """
+        import sys
+        from collections import Counter
+        sys.path.insert(0, "load")
+        import _assignments
+
+        assigned = Counter({"a/one": 1, "a/two": 1, "a/three": 1, "a/four": 1})
+        print(_assignments.tally({"a/one": 1, "a/two": 2, "a/three": 0, "a/four": 1}, assigned, wanted=5))
+        print(_assignments.tally({"a/one": 1, "a/two": 1, "a/three": 1, "a/four": 1}, assigned, wanted=4).exact)
+        print(_assignments.peak_overlap([(0, 10), (1, 5), (2, 3), (3, 4), (10, 11)]))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo_root, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        # one never assigned (5 wanted, 4 assigned), one with none, one with two
+        "PullRequestCount(wanted=5, found=4, lost=2, duplicates=1)",
+        "True",
+        "3",  # 0-10, 1-5 and 2-3 at once; 3-4 starts as 2-3 ends, and 10-11 as 0-10 ends: never four
+    ]
+
+
+@pytest.mark.integration
+@pytest.mark.priority_p1
+@pytest.mark.slow
+def test_agent_tasks_in_flight_end_as_one_pull_request_each_with_their_agents_events_delivered(
+    repo_root, tmp_path, live_stack
+):
+    result = _locust(
+        repo_root,
+        *QUICK,
+        "--scenario=agents",
+        "--assignments=3",
+        "--llm-pace=modest",
+        *_reports(tmp_path),
+        env=live_stack.environment() | live_stack.credentials(),
+        timeout=110,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "agents: pull requests in the fake GitHub 3 (wanted 3), lost 0, duplicates 0" in result.stderr
+    assert "agents: 3 of 3 assignments became pull requests" in result.stderr
+    assert "the fake LLM streams at 100 ms to the first token, then 3 ms a token" in result.stderr
+    stats = _stats(tmp_path)
+    assert int(stats[("SSE", "delivery")]["Request Count"]) > 3 * 20, "the agents' events were not all timed"
+    assert stats[("POST", "fake LLM /_fake/scripts")]["Failure Count"] == "0"
+    llm = FakeLLMAdmin(live_stack.llm_url)
+    try:
+        assert llm.latency() == {"time_to_first_token_ms": 0, "per_token_ms": 0}, "the run left its pace on the fake"
+    finally:
+        llm.close()
+
+
+@pytest.mark.integration
+@pytest.mark.priority_p1
+@pytest.mark.slow
+def test_agent_tasks_that_never_became_pull_requests_fail_the_agents_run(repo_root, tmp_path, live_stack):
+    result = _locust(
+        repo_root,
+        *QUICK,
+        "--scenario=agents",
+        "--assignments=2",
+        "--llm-pace=modest",
+        # No pipeline ends this soon: every assignment gives up before its pull request opens.
+        "--pipeline-timeout-s=0.2",
+        *_reports(tmp_path),
+        env=live_stack.environment() | live_stack.credentials(),
+        timeout=110,
+    )
+
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "agents: pull requests in the fake GitHub 0 (wanted 2), lost 2, duplicates 0" in result.stderr
 
 
 @pytest.mark.integration

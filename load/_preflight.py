@@ -11,7 +11,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from fixtures.targets import ADMIN_TOKEN_VARIABLE, FAKE_E2B, FAKE_GITHUB, PLATFORM, Target, http_problem
+from fixtures.targets import ADMIN_TOKEN_VARIABLE, FAKE_E2B, FAKE_GITHUB, FAKE_LLM, PLATFORM, Target, http_problem
 
 PROBE_TIMEOUT_S = 3.0
 
@@ -58,6 +58,13 @@ def require_targets(environment: Environment, **_kwargs: object) -> None:
     problem = _problem(github, FAKE_GITHUB)
     if problem:
         _refuse(f"no fake GitHub at {github} — `make up` starts it, or set {FAKE_GITHUB.variable}. [{problem}]")
+    llm = FAKE_LLM.url()
+    problem = _problem(llm, FAKE_LLM)
+    if problem:
+        _refuse(
+            f"no fake LLM at {llm} (assignment users script their agents' turns there) — `make up` starts it, "
+            f"or set {FAKE_LLM.variable}. [{problem}]"
+        )
     options = environment.parsed_options
     if options is not None and getattr(options, "fake_latency", "off") == "on":
         e2b = FAKE_E2B.url()

@@ -76,3 +76,51 @@ def test_task_card_that_only_its_pipeline_moves_has_no_move_control_and_cannot_b
     card.focus()
     page.keyboard.press("Enter")
     assert page.evaluate("window.moves") == [], "a card its pipeline moves asked to be moved"
+
+
+@pytest.mark.unit
+@pytest.mark.priority_p1
+def test_task_card_of_a_finished_task_shows_what_its_agent_spent(mount):
+    page = mount("<task-card></task-card>", "task-card.js")
+    done = TODO | {"status": "done", "agent_id": "a1", "prompt_tokens": 3120, "completion_tokens": 214}
+
+    page.locator("task-card").evaluate("(el, task) => { el.task = task; }", done | {"cost_usd": 0.000597})
+
+    article = page.get_by_role("article", name=TODO["title"])
+    expect(article.get_by_test_id("agent-usage")).to_contain_text("3,334 tokens · $0.0006")
+    expect(article.locator("agent-activity")).to_be_hidden()  # no event of its agent seen yet
+
+
+@pytest.mark.unit
+@pytest.mark.priority_p0
+def test_task_card_shows_its_agent_working_and_why_a_cap_stopped_it(mount):
+    page = mount("<task-card></task-card>", "task-card.js")
+    card = page.locator("task-card")
+    card.evaluate("(el, task) => { el.task = task; }", TODO | {"status": "in_progress", "agent_id": "a1"})
+    events = [
+        ("agent.message", {"step": 1, "text": "Running the", "offset": 0, "complete": False}),
+        ("agent.usage", {"step": 1, "prompt_tokens": 2_000_000, "completion_tokens": 12, "cost_usd": 0.3000072}),
+        (
+            "agent.stopped",
+            {
+                "step": 1,
+                "reason": "token_budget",
+                "message": "token budget of 1000000 tokens used up (2000012 tokens used)",
+            },
+        ),
+    ]
+
+    card.evaluate("(el, events) => events.forEach(([type, data]) => el.agentEvent(type, data))", events)
+
+    article = page.get_by_role("article", name=TODO["title"])
+    expect(article.get_by_test_id("agent-stop-reason")).to_have_text("Agent stopped: token budget used up")
+    expect(article.get_by_test_id("agent-latest")).to_have_text(
+        "Stopped (token budget used up): token budget of 1000000 tokens used up (2000012 tokens used)"
+    )
+    expect(article.get_by_test_id("agent-usage")).to_contain_text("2,000,012 tokens · $0.30")
+
+    # Reopened: the next run starts with no activity and no stop, and what the task spent stays.
+    card.evaluate("el => el.resetRun()")
+    expect(article.get_by_test_id("agent-stop-reason")).to_be_hidden()
+    expect(article.locator("agent-activity")).to_be_hidden()
+    expect(article.get_by_test_id("agent-usage")).to_contain_text("2,000,012 tokens")

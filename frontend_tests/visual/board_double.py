@@ -56,7 +56,14 @@ TASKS = [
     _task("t-5", "Fix the flaky clock test", "done", agent_id="ag-1"),
     _task("t-6", "Upgrade the SSE library", "failed", agent_id="ag-2", error="push step: github: 403 push refused"),
 ]
-# What the stream sends once it opens: the in-progress task mid-pipeline, with some terminal output.
+
+
+def _event(event_id: int, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"id": event_id, "type": event_type, "task_id": "t-3", "created_at": UPDATED, "data": data}
+
+
+# What the stream sends once it opens: the in-progress task mid-pipeline, its agent at work, with some
+# terminal output.
 EVENTS = [
     {"id": 1, "type": "sandbox.status", "task_id": "t-3", "created_at": UPDATED, "data": {"status": "running"}},
     {
@@ -73,6 +80,25 @@ EVENTS = [
         "created_at": UPDATED,
         "data": {"text": "$ python -m pytest -q\n12 passed in 0.41s\n", "stream": "stdout"},
     },
+    _event(4, "agent.message", {"step": 1, "text": "I will cache the agent list.", "offset": 0, "complete": True}),
+    _event(5, "agent.tool_call", {"step": 1, "id": "c1", "name": "run_command", "arguments": {"command": "pytest -q"}}),
+    _event(
+        6,
+        "agent.tool_result",
+        {"step": 1, "id": "c1", "name": "run_command", "exit_code": 0, "error": None, "output": "12 passed in 0.41s"},
+    ),
+    _event(
+        7,
+        "agent.usage",
+        {
+            "step": 1,
+            "prompt_tokens": 1200,
+            "completion_tokens": 340,
+            "total_tokens": 1540,
+            "cost_usd": 0.0021,
+            "estimated": False,
+        },
+    ),
 ]
 
 

@@ -29,6 +29,13 @@ def board_double() -> Iterator[BoardDouble]:
 
 
 @pytest.fixture(scope="session")
+def base_url(board_double: BoardDouble) -> str:
+    """This folder needs no live stack (the tests still name the stand-in's URL in full: in a run of the
+    whole browser suite the session's contexts may carry another folder's base URL)."""
+    return board_double.url
+
+
+@pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
     return {
         **browser_context_args,

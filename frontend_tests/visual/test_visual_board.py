@@ -14,8 +14,10 @@ def test_the_board_looks_as_before(visual_page, board_double, looks_as_before):
     page.goto(f"{board_double.url}/#squad=sq-visual&token=sq_visual_token")
     expect(page.get_by_test_id("board")).to_have_attribute("data-state", "ready")
     expect(page.get_by_test_id("connection")).to_have_attribute("data-state", "live")
-    # The stream's fixed events are applied: the in-progress card shows its step and terminal output.
+    # The stream's fixed events are applied, in order: the in-progress card shows its terminal output,
+    # and the last event's spend.
     expect(page.locator('[data-task-id="t-3"] terminal-output')).to_contain_text("12 passed")
+    expect(page.locator('[data-task-id="t-3"] agent-usage')).to_contain_text("1,540 tokens")
     settle(page)
 
     looks_as_before("board", page)

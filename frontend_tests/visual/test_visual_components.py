@@ -110,3 +110,34 @@ def test_assign_dialog_looks_as_before(compose, looks_as_before):
         "assign-dialog.js",
     )
     looks_as_before("assign-dialog", page)
+
+
+def test_agent_activity_looks_as_before(compose, looks_as_before):
+    page = compose(
+        "agent-activity",
+        "<agent-activity></agent-activity>",
+        """() => {
+            const activity = document.querySelector('agent-activity');
+            activity.label = 'Add a health badge';
+            activity.apply('agent.message', { step: 1, text: 'I will add the badge.', offset: 0, complete: true });
+            const call = { step: 1, id: 'c1', name: 'write_file', arguments: { path: 'README.md' } };
+            activity.apply('agent.tool_call', call);
+            activity.apply('agent.tool_result', { step: 1, id: 'c1', name: 'write_file', exit_code: 0, output: 'ok' });
+            activity.apply('agent.finished', { summary: 'Badge added' });
+        }""",
+        "agent-activity.js",
+    )
+    looks_as_before("agent-activity", page.locator("main"))
+
+
+def test_agent_usage_looks_as_before(compose, looks_as_before):
+    page = compose(
+        "agent-usage",
+        "<agent-usage></agent-usage>",
+        """() => {
+            const usage = document.querySelector('agent-usage');
+            usage.record({ step: 2, prompt_tokens: 1200, completion_tokens: 340, cost_usd: 0.0021 });
+        }""",
+        "agent-usage.js",
+    )
+    looks_as_before("agent-usage", page.locator("main"))
