@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 
 from frontend_tests.visual.stable_page import settle
 
-pytestmark = [pytest.mark.integration, pytest.mark.priority_p2]
+pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
 
 def test_the_board_looks_as_before(visual_page, board_double, looks_as_before):

@@ -2,7 +2,7 @@
 
 import pytest
 
-pytestmark = [pytest.mark.unit, pytest.mark.priority_p2]
+pytestmark = [pytest.mark.unit, pytest.mark.priority_p1]
 
 TASK = {"id": "t1", "title": "Add a health badge", "status": "todo", "agent_id": None, "pr_url": None, "error": None}
 
