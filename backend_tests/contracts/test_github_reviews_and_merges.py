@@ -30,6 +30,12 @@ def widgets(fake_github: FakeGitHub) -> str:
     return "/repos/acme/widgets"
 
 
+def assert_refused(response: httpx.Response, resource: str, field: str, message: str) -> None:
+    """GitHub's 422 for what it will not do: one `custom` error, naming the resource and the field."""
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"resource": resource, "code": "custom", "field": field, "message": message}]
+
+
 def client(github_url: str, token: str) -> httpx.Client:
     return http.Client(base_url=github_url, headers={"Authorization": f"Bearer {token}"})
 
@@ -151,15 +157,7 @@ def test_comments_on_lines_outside_the_diff_are_refused_as_github_refuses_them(
     single = reviewer.post(f"{widgets}/pulls/1/comments", json={**far_away, "commit_id": pull["head"]["sha"]})
     in_review = reviewer.post(f"{widgets}/pulls/1/reviews", json={"event": "COMMENT", "comments": [far_away]})
 
-    assert single.status_code == 422
-    assert single.json()["errors"] == [
-        {
-            "resource": "PullRequestReviewComment",
-            "code": "custom",
-            "field": "pull_request_review_thread.line",
-            "message": "could not be resolved",
-        }
-    ]
+    assert_refused(single, "PullRequestReviewComment", "pull_request_review_thread.line", "could not be resolved")
     assert (in_review.status_code, in_review.json()["errors"]) == (422, ["Line could not be resolved"])
     assert reviewer.get(f"{widgets}/pulls/1/comments").json() == []
 
@@ -353,15 +351,7 @@ def test_a_merged_pull_request_cannot_be_reopened(
 
     response = bot.patch(f"{widgets}/pulls/1", json={"state": "open"})
 
-    assert response.status_code == 422
-    assert response.json()["errors"] == [
-        {
-            "resource": "PullRequest",
-            "code": "custom",
-            "field": "state",
-            "message": "state cannot be changed. The pull request cannot be reopened.",
-        }
-    ]
+    assert_refused(response, "PullRequest", "state", "state cannot be changed. The pull request cannot be reopened.")
 
 
 def test_an_unknown_state_or_base_is_refused(fake_github: FakeGitHub, widgets: str, bot: httpx.Client) -> None:
