@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backend_tests.contracts.github_errors import assert_github_error
 from fixtures import http
 from mocks.github import FakeGitHub
 
@@ -270,12 +271,9 @@ def test_a_conflicting_pull_request_is_not_mergeable(
     merged = reviewer.put(f"{widgets}/pulls/1/merge", json={})
 
     assert (shown["mergeable"], shown["mergeable_state"]) == (False, "dirty")
-    assert merged.status_code == 405
-    assert merged.json() == {
-        "message": "Pull Request is not mergeable",
-        "documentation_url": "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request",
-        "status": "405",
-    }
+    assert_github_error(
+        merged, 405, "Pull Request is not mergeable", "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"
+    )
     assert bot.get(f"{widgets}/pulls/1/merge").status_code == 404
 
 
