@@ -21,12 +21,15 @@ RUN apt-get update \
     && git config --system user.email "agent-squad@example.invalid" \
     && git config --system init.defaultBranch main
 
-# Dependencies first, read from pyproject.toml, so that editing the sources does not reinstall them.
+# Dependencies first, read from pyproject.toml, so that editing the sources does not reinstall them:
+# the platform's runtime and the [test] extra (every image here runs a suite, the fakes or Locust),
+# at the versions of the constraints file that make setup and CI install too.
 WORKDIR /srv/squad
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+COPY requirements/constraints.txt ./requirements/
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(p['dependencies'] + p['optional-dependencies']['test']))" \
         > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
+    && pip install --constraint requirements/constraints.txt -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 COPY app ./app
@@ -34,6 +37,8 @@ COPY mocks ./mocks
 COPY fixtures ./fixtures
 COPY tools ./tools
 COPY load ./load
+# The package's metadata names them (readme, license-files).
+COPY README.md LICENSE ./
 RUN pip install --no-deps .
 
 # Not root: uid 1000 is the usual first user on a developer machine, so reports written into the
