@@ -94,8 +94,12 @@ suites: setup ## the main job: backend, browser and load suites on the embedded 
 test: suites test-environment test-security lint typecheck test-backend-postgres test-security-postgres ## everything CI checks: suites, environment, security, lint, types, PostgreSQL, secrets
 	@$(MAKE) --no-print-directory secrets-scan
 
-# What a pull request's CI runs (.github/workflows/ci.yml), one job after the other.
-ci-pr: lint typecheck test-backend-tier test-backend-postgres-tier test-contracts test-frontend-tier test-load ## the pull-request jobs of CI, one after the other
+# What a pull request's CI runs (.github/workflows/ci.yml), one job after the other: the backend on
+# both databases with every priority (the coverage floor is of the whole suite), then its coverage.
+ci-pr: lint typecheck test-contracts test-frontend-tier test-load ## the pull-request jobs of CI, one after the other
+	$(MAKE) --no-print-directory test-backend-tier TIER=nightly
+	$(MAKE) --no-print-directory test-backend-postgres-tier TIER=nightly
+	$(MAKE) --no-print-directory coverage-combine
 
 up: $(STAMP) ## the platform and the fakes on ports 8000-8003 with a demo board, until Ctrl-C
 	$(PY) -m tools.stack up
