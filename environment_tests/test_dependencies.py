@@ -75,7 +75,8 @@ def test_the_runtime_dependencies_are_free_of_test_tools():
 def test_the_platform_and_the_fake_servers_import_no_test_tool():
     """What `python -m app` and `python -m mocks.<service>` load, without the [test] extra."""
     program = (
-        "import sys, app.main, app.processes, mocks.e2b.app, mocks.github.app, mocks.llm.app\n"
+        "import sys, app.__main__, app.processes, tools.health\n"
+        "import mocks.e2b.__main__, mocks.github.__main__, mocks.llm.__main__\n"
         "print(' '.join(sorted({name.split('.')[0] for name in sys.modules})))"
     )
     result = subprocess.run([sys.executable, "-c", program], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
