@@ -1,6 +1,7 @@
 """Configuration of the platform, read from environment variables (documented in docs/configuration.md)."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -100,6 +101,14 @@ class Settings(BaseSettings):
     request_header_timeout_s: float = Field(10.0, gt=0)
     server_keep_alive_s: float = Field(5.0, gt=0)
     server_max_connections: int = Field(4096, ge=1)
+
+    # Error tracking (app/error_tracking.py): off while SENTRY_DSN is empty. Events are scrubbed of
+    # every secret before they leave.
+    sentry_dsn: SecretStr = SecretStr("")
+    sentry_environment: str = "production"
+    sentry_release: str = ""
+    # The log's lines: `text`, or `json` (one object a line, for a log collector; app/logs.py).
+    log_format: Literal["text", "json"] = "text"
 
     sse_heartbeat_s: float = 15.0
     # How often a stream re-reads the event table when no in-process signal arrives

@@ -33,12 +33,14 @@ CI_COUNTERPARTS = {
     "lint": {"lint"},
     "typecheck": {"typecheck"},
     "secrets-scan": {"secrets-scan"},
+    "lint-js": {"lint-js"},
 }
 # Gates CI adds, each with why `make test` does not run it.
 CI_ONLY = {
     "coverage-combine": "make test measures coverage in one place (test-backend-postgres); CI combines its jobs' data",
     "test-floors": "installs every dependency at its floor in a venv of its own: minutes of installing",
     "audit": "asks PyPI's advisory data over the internet; make test runs offline",
+    "lighthouse": "an npm install of Lighthouse and several Chromium audits: minutes make test's budget has not",
 }
 # Targets `make test` runs that set things up rather than check anything.
 NOT_GATES = {"setup", "system-packages", "suites"}
@@ -58,6 +60,8 @@ def _rules() -> dict[str, tuple[list[str], str]]:
         for found in MAKE_RULE.finditer(text):
             line_end = text.index("\n", found.end())
             prerequisites = text[found.end() : line_end].split("##")[0].split()
+            if "=" in prerequisites:  # a target-specific variable (`test: NAME = value`), not a rule
+                continue
             recipe = re.match(r"(?:\t[^\n]*\n?)*", text[line_end + 1 :]).group(0)
             for target in found.group(1).split():
                 rules[target] = (prerequisites, recipe)

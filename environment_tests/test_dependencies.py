@@ -153,7 +153,14 @@ def test_dependabot_watches_python_and_the_workflows_actions(repo_root):
     config = yaml.safe_load((repo_root / ".github" / "dependabot.yml").read_text())
     ecosystems = {update["package-ecosystem"]: update for update in config["updates"]}
     assert {"pip", "github-actions"} <= set(ecosystems), f"Dependabot watches {sorted(ecosystems)}"
-    assert all(update["directory"] == "/" for update in ecosystems.values())
+    assert ecosystems["pip"]["directory"] == "/" and ecosystems["github-actions"]["directory"] == "/"
+    # Every npm package of the repository (its package.json, outside node_modules) is watched.
+    tracked = subprocess.run(
+        ["git", "ls-files", "*package.json"], cwd=repo_root, capture_output=True, text=True, timeout=60, check=True
+    ).stdout.split()
+    npm_folders = {"/" + str(Path(path).parent) for path in tracked if Path(path).name == "package.json"}
+    watched = set(ecosystems.get("npm", {}).get("directories", []))
+    assert npm_folders <= watched, f"npm packages Dependabot does not watch: {sorted(npm_folders - watched)}"
     assert not list(repo_root.glob("requirements/*floors*.txt")), "Dependabot would raise the floors in a .txt file"
 
 

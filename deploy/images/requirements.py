@@ -27,6 +27,7 @@ RUNTIME = {
     "httpx",
     "pydantic-settings",
     "prometheus-client",
+    "sentry-sdk",
     "respx",
 }
 # The Locust users (load/) and the harness parts they import (fixtures.factories, the SSE client).
@@ -42,6 +43,8 @@ BROWSER = {
     "playwright",
     "pytest-playwright",
     "axe-playwright-python",
+    # the visual regression tests' pixel comparison
+    "pillow",
 }
 IMAGES = {"runtime": RUNTIME, "load": RUNTIME | LOAD, "browser": RUNTIME | LOAD | BROWSER}
 
