@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events import record_event
 from app.models import ACTIVE_JOB_STATES, Agent, Job, JobKind, ReviewRequest, Squad, Task, TaskStatus, WebhookDelivery
+from app.redaction import redact
 
 # The events a squad's repository hook delivers (app/api/squads.py registers it).
 HOOK_EVENTS = ["pull_request", "pull_request_review", "pull_request_review_comment", "issue_comment", "push"]
@@ -48,6 +49,8 @@ class Delivery:
     guid: str
     event: str
     payload: dict[str, Any]
+    # The platform's secrets: a reviewer may paste one into a review, and events never repeat them.
+    secrets: tuple[str, ...] = ()
 
     @property
     def action(self) -> str | None:
@@ -206,11 +209,12 @@ async def _requested(
 ) -> Outcome:
     if task.status not in (TaskStatus.REVIEW, TaskStatus.IN_PROGRESS):
         return ignored(f"changes were asked for, but the task is {task.status}: its pull request's work is over", task)
+    body = redact(request.body, delivery.secrets)[:EVENT_TEXT_CHARS]
     data = {
         "kind": request.kind,
         "reviewer": request.reviewer,
-        "body": request.body[:EVENT_TEXT_CHARS],
-        "comments": [{"path": request.path, "line": request.line, "body": request.body[:EVENT_TEXT_CHARS]}]
+        "body": body,
+        "comments": [{"path": request.path, "line": request.line, "body": body}]
         if request.kind == "review_comment"
         else [],
         "url": request.url,

@@ -92,7 +92,7 @@ async def receive_delivery(
     payload = _payload(body, request.headers.get("content-type", ""))
     if event == "ping":
         return _answer(Outcome("ignored", f"pong: hook {payload.get('hook_id')} reaches this platform"))
-    delivery = Delivery(guid=guid, event=event, payload=payload)
+    delivery = Delivery(guid=guid, event=event, payload=payload, secrets=tuple(runtime.settings.secrets()))
     try:
         outcome = await apply_delivery(session, delivery)
     except MalformedDelivery as error:

@@ -191,11 +191,15 @@ async def test_a_round_whose_branch_was_deleted_fails_the_task_saying_so(in_revi
     )
 
 
-async def test_a_secret_in_a_review_never_reaches_the_model(in_review, fake_llm):
+async def test_a_secret_in_a_review_never_reaches_the_model_nor_the_stream(in_review, fake_llm):
     in_review.request_changes(f"The token {CANARY_GITHUB_TOKEN} does not work here.")
     await in_review.deliver()
 
     assert await in_review.platform.run_next_job()
+
+    (requested,) = await in_review.events("review.changes_requested")
+    assert requested.data["body"] == "The token *** does not work here.", requested.data
+    assert all(CANARY_GITHUB_TOKEN not in str(event.data) for event in await in_review.events())
 
     sent = fake_llm.conversations()[-1].sent_text()
     assert CANARY_GITHUB_TOKEN not in sent
