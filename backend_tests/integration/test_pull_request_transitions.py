@@ -4,8 +4,11 @@ A review asking for changes, or a comment mentioning the agent, puts it back to 
 test_review_rounds.py); approvals and other comments change nothing."""
 
 import pytest
+from sqlalchemy import func, select
 
+from app.models import Event, Task
 from app.reviews import CLOSED_REASON
+from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
@@ -111,3 +114,30 @@ async def test_an_approval_and_a_plain_review_comment_start_nothing(in_review):
     assert {d.result for d in delivered} == {"ignored"}, [(d.event, d.answer) for d in delivered]
     assert (await in_review.task()).status == "review"
     assert await in_review.events("review.changes_requested") == []
+
+
+@pytest.mark.priority_p0
+async def test_a_delivery_moves_only_the_task_of_its_repository_though_another_squads_pull_request_has_its_number(
+    in_review,
+):
+    """Pull request numbers start at 1 in every repository: a merge in one squad's repository must not touch
+    another squad's task whose pull request has the same number in its own repository."""
+    platform = in_review.platform
+    other = await make_squad(platform.client, platform.github)
+    other_task = await other.new_task()
+    await other.assign(other_task["id"])
+    assert await platform.run_next_job()
+    await in_review.deliver()
+    async with platform.runtime.sessionmaker() as session:
+        theirs = await session.get(Task, other_task["id"])
+        assert theirs is not None and (theirs.status, theirs.pr_number) == ("review", in_review.number)
+        their_events = await session.scalar(select(func.count()).where(Event.task_id == theirs.id))
+
+    in_review.merge()
+    await in_review.deliver()
+
+    assert (await in_review.task()).status == "done"
+    async with platform.runtime.sessionmaker() as session:
+        theirs = await session.get(Task, other_task["id"])
+        assert theirs is not None and theirs.status == "review"
+        assert await session.scalar(select(func.count()).where(Event.task_id == theirs.id)) == their_events
