@@ -79,7 +79,7 @@ suites: setup ## the main job: backend, browser and load suites on the embedded 
 	@$(PY) -m tools.summary
 
 # The secrets scan runs last: it reads every report and log the others left.
-test: suites test-environment test-security lint typecheck test-backend-postgres ## everything CI checks: suites, environment, security, lint, types, PostgreSQL, secrets
+test: suites test-environment test-security lint typecheck test-backend-postgres test-security-postgres ## everything CI checks: suites, environment, security, lint, types, PostgreSQL, secrets
 	@$(MAKE) --no-print-directory secrets-scan
 
 # What a pull request's CI runs (.github/workflows/ci.yml), one job after the other.

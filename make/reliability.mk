@@ -4,7 +4,7 @@
 
 ##@ Reliability gates (RELIABILITY.md)
 
-.PHONY: faults test-security fuzz secrets-scan flake mutation mutation-resume mutation-score
+.PHONY: faults test-security test-security-postgres fuzz secrets-scan flake mutation mutation-resume mutation-score
 
 # The fault matrix: every fault through the live stack, on SQLite and then on a throwaway PostgreSQL
 # cluster (where the pg_terminate_backend case runs).
@@ -20,6 +20,11 @@ faults: $(STAMP) ## the fault matrix through the live stack, on SQLite then Post
 # fakes. `make fuzz` is the full run (nightly).
 test-security: $(STAMP) ## reliability_tests/security/: tenancy, bad input, the bounded schema fuzz
 	$(PYTEST) reliability_tests/security -n $(WORKERS) --junitxml=$(REPORTS)/junit/security.xml
+
+# The same gates on PostgreSQL, where text the database cannot store and concurrent writers differ most.
+test-security-postgres: $(STAMP) ## the security gates on TEST_DATABASE_URL or a throwaway PostgreSQL cluster
+	$(PY) -m tools.postgres -- $(PYTEST) reliability_tests/security -n $(WORKERS) -p no:randomly \
+	  --junitxml=$(REPORTS)/junit/security-postgres.xml
 
 # Generated requests per target: FUZZ_REQUESTS to the platform's OpenAPI, half as many to each fake's
 # official description. FUZZ_SEED replays another exploration (the default one never changes).
