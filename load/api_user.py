@@ -73,8 +73,7 @@ class BoardUser(SquadUser):
 
     @task(1)
     def assign_task(self) -> None:
-        options = self.environment.parsed_options
-        if options is not None and options.board_assignments == "off":
+        if self.option("board_assignments", "on") == "off":
             self.list_tasks()  # the board is looked at instead
             return
         if not self.todo_ids:

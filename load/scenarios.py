@@ -17,6 +17,14 @@ Choose one with `--scenario NAME` (or LOAD_SCENARIO, or `scenario = NAME` in a c
               are connected; reports drops and delivery p99.
     pipeline  --assignments assignment users (default 100) with one assignment each, in flight at
               once; reports how many pull requests they became and how long it took.
+    agents    the same, judged as the target "N agent tasks in flight with realistic latency end as
+              N pull requests, none lost or doubled": reports the time to the last pull request,
+              per-task p50/p95, the pull requests the fake GitHub holds for them (REST, state=all),
+              lost and duplicated ones, agents at work at once and event delivery; exit 1 when any
+              was lost or doubled. `make bench-agents` runs it with 100 against a fresh stack.
+
+Assignment users script their agents' conversations in the fake LLM (load/_agent_turns.py), which
+streams at the run's pace (--llm-pace, load/_fakes.py): modest for smoke, realistic otherwise.
 
 The shape runs on the master (or the only process); Locust passes the options on to the workers.
 Every scenario but stress is judged by the SLO gate (load/_slo.py).
@@ -26,7 +34,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import _fakes  # noqa: F401  (registers the fakes' realistic latency for the run)
+import _assignments
+import _fakes
 import _figures
 import _preflight  # noqa: F401  (registers the start-up check of the targets)
 import _slo
@@ -35,7 +44,7 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 from locust.stats import RequestStats, StatsEntry, calculate_response_time_percentile
 
-SCENARIOS = ("manual", "smoke", "stress", "soak", "streams", "pipeline")
+SCENARIOS = ("manual", "smoke", "stress", "soak", "streams", "pipeline", "agents")
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 API_PREFIX = "/api/v1"
 
@@ -55,7 +64,11 @@ def add_scenario_options(parser, **_kwargs: object) -> None:
     parser.add_argument("--streams", type=int, default=1000, env_var="LOAD_STREAMS", help="streams: how many")
     parser.add_argument("--hold-s", type=float, default=60, env_var="LOAD_HOLD_S", help="streams: seconds held")
     parser.add_argument(
-        "--assignments", type=int, default=100, env_var="LOAD_ASSIGNMENTS", help="pipeline: assignments in flight"
+        "--assignments",
+        type=int,
+        default=100,
+        env_var="LOAD_ASSIGNMENTS",
+        help="pipeline, agents: assignments in flight",
     )
     parser.add_argument("--stress-step-users", type=int, default=20, env_var="LOAD_STRESS_STEP_USERS")
     parser.add_argument("--stress-step-s", type=float, default=20, env_var="LOAD_STRESS_STEP_S")
@@ -149,6 +162,7 @@ class Smoke(Scenario):
             api_calls,
             self.COUNTS["StreamUser"],
         )
+        _report_agents("smoke", self.stats)
         missed = [self._report_sandboxes(), self._report_burst()]
         if any(missed):
             for sentence in filter(None, missed):
@@ -281,6 +295,63 @@ class Pipeline(Scenario):
             pipeline.get_response_time_percentile(0.5) / 1000,
             pipeline.get_response_time_percentile(0.95) / 1000,
         )
+        _report_agents("pipeline", self.stats)
+
+
+class Agents(Pipeline):
+    """The target: N agent tasks in flight at a real model's pace end as N pull requests, none lost
+    or doubled. Judged by that count, not by the SLO gate (whose figures it prints)."""
+
+    def __init__(self, shape: "ScenarioShape", environment: Environment) -> None:
+        super().__init__(shape, environment)
+        environment.slo_verdict_by_scenario = True  # type: ignore[attr-defined]
+
+    def report(self) -> None:
+        records = _figures.received("assignments")
+        pipeline = _entry(self.stats, _slo.PIPELINE, _slo.PIPELINE_TO_PULL_REQUEST)
+        count = _assignments.count_pull_requests(records, self.count)
+        assigned = [r["assigned_at"] for r in records if r["assigned_at"]]
+        opened = [r["ended_at"] for r in records if r["pr_url"]]
+        took = max(opened) - min(assigned) if assigned and opened else float("nan")
+        delivery = _entry(self.stats, _slo.SSE, _slo.SSE_DELIVERY)
+        log.info(
+            "agents: %d of %d assignments became pull requests in %.1f s (first assignment to last pull request); "
+            "per task p50 %.1f s, p95 %.1f s",
+            len(opened),
+            self.count,
+            took,
+            pipeline.get_response_time_percentile(0.5) / 1000 if pipeline else float("nan"),
+            pipeline.get_response_time_percentile(0.95) / 1000 if pipeline else float("nan"),
+        )
+        log.info(
+            "agents: pull requests in the fake GitHub %d (wanted %d), lost %d, duplicates %d",
+            count.found,
+            count.wanted,
+            count.lost,
+            count.duplicates,
+        )
+        log.info(
+            "agents: events delivered p50 %s ms, p99 %s ms, max %s ms over %d events",
+            _ms(delivery, 0.5),
+            _ms(delivery, 0.99),
+            f"{delivery.max_response_time:.0f}" if delivery else "-",
+            delivery.num_requests if delivery else 0,
+        )
+        _report_agents("agents", self.stats)
+        log.info("agents: %s", _slo.summary(self.stats))
+        if count.exact:
+            self.environment.process_exit_code = 0
+            return
+        log.error("agents: %d lost and %d duplicated pull requests", count.lost, count.duplicates)
+        self.environment.process_exit_code = 1
+
+
+def _report_agents(scenario: str, stats: RequestStats) -> None:
+    """The line on the assignments' agents: in flight at once, their loops, their events."""
+    figures = _assignments.figures(_figures.received("assignments"))
+    if figures is not None:
+        delivery = _entry(stats, _slo.SSE, _slo.SSE_DELIVERY)
+        log.info("%s: in flight: %s; SSE delivery p99 %s ms", scenario, figures.line(), _ms(delivery, 0.99))
 
 
 @dataclass
@@ -406,15 +477,22 @@ KINDS: dict[str, Callable[["ScenarioShape", Environment], Scenario]] = {
     "soak": Soak,
     "streams": Streams,
     "pipeline": Pipeline,
+    "agents": Agents,
 }
 # What a scenario sets for its users (over the options given).
 USER_OPTIONS: dict[str, dict[str, object]] = {
     "smoke": {"assignments_per_user": 1, "bursts_per_user": 1},
     "pipeline": {"assignments_per_user": 1},
+    "agents": {"assignments_per_user": 1},
     # The API's own capacity: the sandboxes' work (real git in the fake E2B, on this machine) is
     # not the platform's, and would take the CPU the API is measured on.
     "stress": {"board_assignments": "off"},
 }
+
+
+# The model's pace (load/_fakes.py) of a scenario that --llm-pace does not name: CI's smoke must stay
+# short on two cores, so its agents stream at a modest pace; every other scenario at a real model's.
+LLM_PACE = {"smoke": "modest"}
 
 
 class ScenarioShape(LoadTestShape):
@@ -444,6 +522,8 @@ def choose_scenario(environment: Environment, **_kwargs: object) -> None:
         return
     for option, value in USER_OPTIONS.get(name, {}).items():
         setattr(options, option, value)  # passed on to the workers with the other options
+    if options.llm_pace is None:
+        options.llm_pace = LLM_PACE.get(name, _fakes.DEFAULT_LLM_PACE)
     shape.scenario = KINDS[name](shape, environment)
     log.info("scenario %s", name)
 

@@ -6,13 +6,15 @@
 #                            smoke, 1,000 streams held 60 s (SQLite, then PostgreSQL), 100
 #                            assignments in flight, API stress
 #   make load-distributed    the smoke with a master and two workers on loopback, stats merged
+#   make bench-agents        the target: 100 agent tasks in flight at a real model's pace end as 100
+#                            pull requests, none lost or doubled (exit 1 otherwise)
 #
 # Every run leaves Locust's HTML report, CSV stats and log under reports/load/<run>/, and the
 # stack's logs under reports/stack/load-<run>/. The scenarios are in load/scenarios.py.
 
 ##@ Load suite (locust -f load/)
 
-.PHONY: test-load bench-load load-distributed
+.PHONY: test-load bench-load load-distributed bench-agents
 
 # Locust's options in test-load. The smoke profile (users, run time, reports) lives in
 # load/locust.conf; the nightly CI adds `--scenario stress`, or `--scenario soak --soak-minutes 30`.
@@ -33,7 +35,7 @@ LOAD_RUN = $(LOCUST) --config load/locust.conf --html $(LOAD_REPORTS)/$(1)/repor
 OPEN_FILES := 8192
 RAISE_OPEN_FILES = ulimit -Sn $(OPEN_FILES) 2>/dev/null || ulimit -Sn "$$(ulimit -Hn)"
 # The lines of a run's log that carry its figures.
-LOAD_FIGURES := 'SLO (met|failed)|scenario|smoke:|streams:|pipeline:|stress:|postgres:'
+LOAD_FIGURES := 'SLO (met|failed)|scenario|smoke:|streams:|pipeline:|stress:|postgres:|agents:'
 
 # The platform on a throwaway PostgreSQL cluster (tools/postgres.py) instead of SQLite.
 ON_POSTGRES = $(PY) -m tools.postgres -- env
@@ -79,3 +81,23 @@ load-distributed: $(STAMP) ## the load smoke with a Locust master and two worker
 	  $(call LOAD_RUN,distributed) --master --master-bind-host 127.0.0.1 --master-bind-port $$port \
 	    --expect-workers 2 --expect-workers-max-wait 60; status=$$?; \
 	  wait; exit $$status'
+
+# The agents' benchmark: BENCH_AGENTS tasks assigned at once, each agent streaming at a real model's
+# pace (load/_fakes.py: 500 ms to the first token, 20 ms a token), against a fresh stack. The platform
+# runs BENCH_AGENTS_CONCURRENCY jobs at once (WORKER_CONCURRENCY): agents mostly wait on the model, so
+# more than the default 8, up to the fake E2B's quota of 20 sandboxes at once.
+BENCH_AGENTS ?= 100
+BENCH_AGENTS_CONCURRENCY ?= 20
+MACHINE_LINE = echo "machine: $$(nproc) CPUs, $$(free -g | awk '/^Mem:/ {print $$2 " GB"}') memory, load average $$(cut -d' ' -f1-3 /proc/loadavg)"
+
+bench-agents: $(STAMP) ## the target: 100 agent tasks in flight at a real model's pace end as 100 pull requests (exit 1 if any lost or doubled)
+	@$(MACHINE_LINE)
+	@mkdir -p $(LOAD_REPORTS)/bench-agents
+	@set -o pipefail; $(RAISE_OPEN_FILES); \
+	  WORKER_CONCURRENCY=$(BENCH_AGENTS_CONCURRENCY) $(call LOAD_STACK,bench-agents) \
+	    $(call LOAD_RUN,bench-agents) --scenario agents --assignments $(BENCH_AGENTS) 2>&1 \
+	  | tee $(LOAD_REPORTS)/bench-agents/locust.log; status=$$?; \
+	  echo; echo "== bench-agents figures (log and report under $(LOAD_REPORTS)/bench-agents/)"; \
+	  $(MACHINE_LINE); \
+	  grep -E $(LOAD_FIGURES) $(LOAD_REPORTS)/bench-agents/locust.log | sed 's/^\[[^]]*\] [^ ]* //'; \
+	  exit $$status

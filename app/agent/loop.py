@@ -25,7 +25,7 @@ from app.agent.pricing import Price
 from app.agent.prompt import TOOLS, AgentTask, opening_messages
 from app.agent.tools import Toolbox, ToolResult, shorten
 from app.metrics import Metrics
-from app.redaction import redact
+from app.redaction import StreamRedactor, redact
 from app.services.llm import Completion, LLMService, Usage
 
 # How often at most a streaming message is stored as an `agent.message` delta.
@@ -97,14 +97,25 @@ class AgentStopped(Exception):
 class _MessageStream:
     """A turn's text as `agent.message` deltas: what arrived, stored at most every MESSAGE_DELTA_INTERVAL_S.
 
-    A delta's `offset` is where its text starts in the message; a retried turn streams again from
-    offset 0, and replaces what its failed attempt showed.
+    Deltas are stored, so they are redacted like everything else the loop says: each piece with the
+    run's secrets, holding back what may be the start of a secret until the text that follows tells
+    (app/redaction.py, StreamRedactor). A delta's `offset` is where its text starts in the message as
+    the deltas say it, redacted; a retried turn streams again from offset 0, and replaces what its
+    failed attempt showed. The whole message (redacted in one piece) replaces the deltas.
     """
 
-    def __init__(self, emit: Callable[[dict[str, Any]], Awaitable[None]], step: int, clock: Callable[[], float]):
+    def __init__(
+        self,
+        emit: Callable[[dict[str, Any]], Awaitable[None]],
+        step: int,
+        clock: Callable[[], float],
+        secrets: tuple[str, ...],
+    ):
         self._emit = emit
         self._step = step
         self._clock = clock
+        self._secrets = secrets
+        self._redactor = StreamRedactor(secrets)
         self._pending: list[str] = []
         self._sent = 0
         self._attempt = 1
@@ -113,13 +124,16 @@ class _MessageStream:
     async def add(self, text: str, attempt: int) -> None:
         if attempt != self._attempt:
             self._attempt, self._pending, self._sent = attempt, [], 0
-        self._pending.append(text)
+            self._redactor = StreamRedactor(self._secrets)
+        self._pending.append(self._redactor.add(text))
         if self._clock() - self._flushed_at >= MESSAGE_DELTA_INTERVAL_S:
             await self._flush()
 
     async def _flush(self) -> None:
         text = "".join(self._pending)
         self._pending = []
+        if not text:
+            return  # all of it held back so far: nothing to say yet, and the interval still runs
         self._flushed_at = self._clock()
         await self._emit({"step": self._step, "text": text, "offset": self._sent, "complete": False})
         self._sent += len(text)
@@ -210,7 +224,7 @@ class AgentLoop:
             await self._flush()  # the last result, before the model is asked again
 
     async def _ask(self, messages: list[dict[str, Any]]) -> Completion:
-        stream = _MessageStream(lambda data: self._report("agent.message", data), self.step, self._clock)
+        stream = _MessageStream(lambda data: self._report("agent.message", data), self.step, self._clock, self._secrets)
         completion = await self._llm.complete(messages, TOOLS, on_text=stream.add)
         content = redact(completion.content, self._secrets)
         if content:

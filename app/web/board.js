@@ -168,6 +168,10 @@ const handlers = {
   },
 };
 
+// The agent's work, live on its card (messages as they stream, tool calls and results, spend, a stop).
+const AGENT_EVENTS = ['agent.message', 'agent.tool_call', 'agent.tool_result', 'agent.usage', 'agent.finished', 'agent.stopped'];
+for (const type of AGENT_EVENTS) handlers[type] = (event, card) => card.agentEvent(event.type, event.data);
+
 async function applyEvent(event) {
   // A replayed or duplicated event (ids only grow) changes nothing twice.
   if (typeof event.id === 'number') {

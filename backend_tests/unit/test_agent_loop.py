@@ -355,13 +355,35 @@ async def test_streamed_text_is_reported_in_deltas_no_more_often_than_the_interv
     assert text.startswith("".join(d["text"] for d in deltas))
 
 
+async def test_a_secret_the_model_streams_across_deltas_is_in_no_event(make_loop, fake_llm, task, recorder):
+    # The model cannot know the platform's keys; a model that echoes one anyway (from a file it read, say)
+    # streams it in pieces of 4 characters, and the deltas are cut every 100 ms wherever the text is.
+    text = f"The deploy key is {CANARY_GITHUB_TOKEN}, and the other one {CANARY_E2B_API_KEY}. " * 3
+    fake_llm.script(task.task_id, [Turn.say(text)])
+    ticks = iter(i * 0.04 for i in range(10_000))  # every read of the clock is 40 ms later
+
+    await make_loop(clock=lambda: next(ticks)).run()
+
+    stored = json.dumps([data for _, data, _ in recorder.events])
+    assert [secret for secret in SECRETS if secret in stored] == [], "a secret in an event"
+    messages = recorder.of("agent.message")
+    deltas, complete = messages[:-1], messages[-1]
+    assembled = "".join(d["text"] for d in deltas)
+    assert [secret for secret in SECRETS if secret in assembled] == [], "a secret in the deltas, put together"
+    assert complete["text"] == text.replace(CANARY_GITHUB_TOKEN, "***").replace(CANARY_E2B_API_KEY, "***")
+    # Deltas of about 20 characters: each secret (about 50) was streamed across several.
+    assert len(deltas) > len(text) // 30, f"expected short deltas, got {len(deltas)}"
+    assert [d["offset"] for d in deltas] == [sum(len(p["text"]) for p in deltas[:i]) for i in range(len(deltas))]
+    assert complete["text"].startswith(assembled), "the deltas assemble into the message"
+
+
 async def test_a_retried_turns_deltas_start_again_at_offset_zero():
     stored: list[dict[str, Any]] = []
 
     async def emit(data: dict[str, Any]) -> None:
         stored.append(data)
 
-    stream = _MessageStream(emit, step=1, clock=iter(range(100)).__next__)
+    stream = _MessageStream(emit, step=1, clock=iter(range(100)).__next__, secrets=SECRETS)
     await stream.add("Hel", 1)
     await stream.add("lo", 1)
     await stream.add("Hi", 2)

@@ -158,3 +158,27 @@ class BoardPage:
 
     def connection_trail(self) -> list[str]:
         return self.trail("connection-status")
+
+    def changes(self, task_id: str) -> list[tuple[str, str]]:
+        """(component, value) of every change the task's card showed, in order, all components together."""
+        return [
+            (change["component"], change["value"])
+            for change in self.page.evaluate("window.__boardRecording.changes")
+            if change["taskId"] == task_id
+        ]
+
+    def agent_activity(self, task_id: str) -> Locator:
+        return self.card(task_id).locator("agent-activity")
+
+    def open_agent_activity(self, task_id: str) -> Locator:
+        """Open the card's agent activity from the keyboard; the log it shows."""
+        toggle = self.card(task_id).get_by_test_id("agent-activity-toggle")
+        if toggle.get_attribute("aria-expanded") != "true":
+            toggle.focus()
+            self.page.keyboard.press("Enter")
+        expect(toggle).to_have_attribute("aria-expanded", "true")
+        return self.card(task_id).get_by_role("log", name="Agent activity", exact=False)
+
+    def agent_entries(self, task_id: str) -> list[str]:
+        """The text of each entry of the card's agent activity, in order."""
+        return self.agent_activity(task_id).locator("li").all_inner_texts()

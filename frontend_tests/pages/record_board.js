@@ -1,5 +1,6 @@
 // Init script for board tests: records what the page receives over SSE and every value the live parts
-// of the board show (card column, sandbox badge, progress bar, connection indicator), so a test can
+// of the board show (card column, sandbox badge, progress bar, connection indicator, the agent's
+// activity and its tokens), so a test can
 // assert on the whole sequence afterwards even when the fakes run the pipeline faster than any poll
 // could see it. Runs before the board's own scripts in every document.
 (() => {
@@ -27,6 +28,8 @@
     'sandbox-status': 'data-status',
     'progress-bar': 'aria-valuenow',
     'connection-status': 'data-state',
+    'agent-activity': 'data-state',
+    'agent-usage': 'data-total-tokens',
   };
 
   // Several changes can land before one observer callback, and by then the element shows only the

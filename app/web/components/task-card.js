@@ -1,11 +1,14 @@
 // <task-card>: one task on the board. `card.task = {...}` (the API's Task) renders it; the live parts
-// (sandbox badge, pipeline progress, terminal) are driven by events through `sandboxStatus`,
-// `setStep()` and `write()`. A card whose task has a move a person may make (To do, Review, Failed:
-// moves.js) asks to be moved by dispatching `task-move-request` (Enter on the focused card, or its
-// Move… button); the board decides what moving means.
+// (sandbox badge, pipeline progress, terminal, the agent's activity and spend) are driven by events
+// through `sandboxStatus`, `setStep()`, `write()` and `agentEvent()`. A card whose task has a move a
+// person may make (To do, Review, Failed: moves.js) asks to be moved by dispatching
+// `task-move-request` (Enter on the focused card, or its Move… button); the board decides what
+// moving means.
 import './sandbox-status.js';
 import './progress-bar.js';
 import './terminal-output.js';
+import './agent-usage.js';
+import { stopReason } from './agent-activity.js';
 import { MANUAL_MOVES } from '../moves.js';
 
 const PIPELINE_STEPS = 7;
@@ -48,12 +51,17 @@ export class TaskCard extends HTMLElement {
     this._progress = document.createElement('progress-bar');
     this._progress.setAttribute('max', String(PIPELINE_STEPS));
     this._progress.setAttribute('value', '0');
+    this._usage = document.createElement('agent-usage');
+    this._usage.dataset.testid = 'agent-usage';
+    this._stopped = part('p', 'task-card__stopped', 'agent-stop-reason');
+    this._stopped.hidden = true;
     this._error = part('p', 'task-card__error', 'task-error');
     this._error.hidden = true;
     this._prLink = part('a', 'task-card__pr', 'pr-link');
     this._prLink.hidden = true;
     this._prLink.target = '_blank';
     this._prLink.rel = 'noopener noreferrer';
+    this._activity = document.createElement('agent-activity');
     this._terminal = document.createElement('terminal-output');
     this._move = part('button', 'task-card__move', 'move-button');
     this._move.type = 'button';
@@ -67,7 +75,18 @@ export class TaskCard extends HTMLElement {
       }
     });
 
-    this.append(this._title, meta, this._progress, this._error, this._prLink, this._terminal, this._move);
+    this.append(
+      this._title,
+      meta,
+      this._progress,
+      this._usage,
+      this._stopped,
+      this._error,
+      this._prLink,
+      this._activity,
+      this._terminal,
+      this._move,
+    );
     if (this._task) this.render();
   }
 
@@ -107,13 +126,31 @@ export class TaskCard extends HTMLElement {
     this._progress.setAttribute('valuetext', `Step ${index} of ${total || PIPELINE_STEPS}: ${step}`);
   }
 
-  /** A reopened task: its next run starts from an empty badge, bar and terminal. */
+  /** A reopened task: its next run starts from an empty badge, bar, terminal and activity (what the
+   * task spent stays: it is the task's, all runs together). */
   resetRun() {
     this._build();
     this._sandbox.status = null;
     this._progress.setAttribute('value', '0');
     this._progress.removeAttribute('valuetext');
     this._terminal.clear();
+    this._activity.clear();
+    this._stopped.hidden = true;
+    this._stopped.textContent = '';
+  }
+
+  /** An agent.* event of the stream (docs/events.md): its type and data. */
+  agentEvent(type, data) {
+    this._build();
+    if (type === 'agent.usage') {
+      this._usage.record(data);
+      return;
+    }
+    if (type === 'agent.stopped') {
+      this._stopped.textContent = `Agent stopped: ${stopReason(data && data.reason)}`;
+      this._stopped.hidden = false;
+    }
+    this._activity.apply(type, data);
   }
 
   write(text, stream) {
@@ -157,6 +194,8 @@ export class TaskCard extends HTMLElement {
       this._progress.setAttribute('valuetext', 'Pipeline finished');
     }
     this._terminal.setAttribute('aria-label', `Terminal output: ${title}`);
+    this._activity.label = title;
+    this._usage.showTask(task);
     this._move.setAttribute('aria-label', `Move task: ${title}`);
     this._move.hidden = !this.movable;
 
