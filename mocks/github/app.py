@@ -41,6 +41,7 @@ from mocks.github.representations import (
     deliveries_link,
     delivery_item_json,
     delivery_json,
+    full_repository_json,
     git_ref_json,
     hook_config_json,
     hook_json,
@@ -51,7 +52,6 @@ from mocks.github.representations import (
     pull_request_json,
     pull_request_page,
     rate_limit_json,
-    repository_json,
     review_comment_json,
     review_json,
     user_id,
@@ -80,6 +80,7 @@ from mocks.github.validation import (
 )
 from mocks.github.webhooks import Delivery, Hook
 
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 API_HEADERS = {"x-github-media-type": "github.v3; format=json", "x-github-api-version-selected": "2022-11-28"}
 # What GitHub's secondary limit counts as creating content: pull requests, reviews and comments.
 CONTENT_CREATING = frozenset({"create_pull_request", "create_review", "create_review_comment", "create_issue_comment"})
@@ -143,6 +144,9 @@ def rest(name: str, method: str, path: str, handler: Handler, *, anonymous: bool
                         documentation_url=RATE_LIMIT_DOCS,
                     )
         response.headers.update({**API_HEADERS, **window.headers()})
+        # GitHub names the charset of its JSON (as recorded; starlette's JSONResponse does not).
+        if response.headers.get("content-type") == "application/json":
+            response.headers["content-type"] = JSON_CONTENT_TYPE
         return response
 
     return Endpoint(name, method, path, endpoint)
@@ -171,7 +175,7 @@ async def read_pull(fake: FakeGitHub, repo: Repository, number: int) -> PullRequ
 async def get_repository(fake: FakeGitHub, request: Request) -> Response:
     repo = repository(fake, request)
     api = base_url(request)
-    return JSONResponse(repository_json(repo, api, fake.clone_url(repo, api), repo.role(request_token(request))))
+    return JSONResponse(full_repository_json(repo, api, fake.clone_url(repo, api), repo.role(request_token(request))))
 
 
 async def get_branch(fake: FakeGitHub, request: Request) -> Response:
