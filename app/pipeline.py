@@ -159,7 +159,10 @@ class TaskRun:
         if self.task.status == TaskStatus.IN_PROGRESS:
             await self._fail(reason)
 
-    async def _steps(self) -> None:
+    async def _sandbox_and_clone(self) -> tuple[SandboxHandle, Repository]:
+        """The sandbox and clone steps, shared by a task's first run and its review rounds: a new sandbox, and
+        the squad's repository cloned into it (its default branch). Returns both; the caller keeps the sandbox
+        as self.sandbox, which this has set already (its steps and their cleanup need it)."""
         await self.sandbox_status("creating")
         await self.step("sandbox")
         self.sandbox = await self.services.sandboxes.create(
@@ -172,6 +175,10 @@ class TaskRun:
         await self.step("clone")
         await self.sandbox_status("running")
         await self.services.git.clone(self.sandbox, repository.clone_url, repository.default_branch, self.terminal)
+        return self.sandbox, repository
+
+    async def _steps(self) -> None:
+        self.sandbox, repository = await self._sandbox_and_clone()
 
         branch = branch_name(self.task)
         await self.step("branch")
@@ -228,18 +235,7 @@ class TaskRun:
         if number is None or branch is None:
             raise CannotReview("the task has no pull request to answer a review on")
         requests = await self._review_requests()
-        await self.sandbox_status("creating")
-        await self.step("sandbox")
-        self.sandbox = await self.services.sandboxes.create(
-            metadata={"task_id": self.task.id, "squad_id": self.squad.id, "run_id": self.run_id, **PIPELINE_ORIGIN}
-        )
-        await self._store_sandbox("ready")
-        await self.sandbox_status("ready")
-
-        repository = await self.services.github.get_repository(self.squad.repository)
-        await self.step("clone")
-        await self.sandbox_status("running")
-        await self.services.git.clone(self.sandbox, repository.clone_url, repository.default_branch, self.terminal)
+        self.sandbox, repository = await self._sandbox_and_clone()
 
         await self.step("branch")
         if not await self.services.git.cloned_branch_exists(self.sandbox, branch):

@@ -35,10 +35,9 @@ def without_display(**extra: str) -> dict[str, str]:
     return {**environ, **extra}
 
 
-def test_a_headed_run_without_a_display_gets_a_virtual_one_and_says_so(tmp_path):
-    (tmp_path / "test_tiny.py").write_text(TINY_HEADED_TEST)
-    seen = tmp_path / "display.txt"
-    result = subprocess.run(
+def headed_tiny_run(folder: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """pytest --headed with the virtual display plugin, on the test_tiny.py written into `folder`."""
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -50,12 +49,18 @@ def test_a_headed_run_without_a_display_gets_a_virtual_one_and_says_so(tmp_path)
             "-p",
             "no:cacheprovider",
         ],
-        cwd=tmp_path,
-        env=without_display(PYTHONPATH=str(REPO_ROOT), SEEN_DISPLAY_FILE=str(seen)),
+        cwd=folder,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
+
+
+def test_a_headed_run_without_a_display_gets_a_virtual_one_and_says_so(tmp_path):
+    (tmp_path / "test_tiny.py").write_text(TINY_HEADED_TEST)
+    seen = tmp_path / "display.txt"
+    result = headed_tiny_run(tmp_path, without_display(PYTHONPATH=str(REPO_ROOT), SEEN_DISPLAY_FILE=str(seen)))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "virtual display: Xvfb on :" in result.stdout, f"the header does not say it:\n{result.stdout}"
     display = seen.read_text()
@@ -64,24 +69,7 @@ def test_a_headed_run_without_a_display_gets_a_virtual_one_and_says_so(tmp_path)
 
 def test_a_headed_run_with_a_display_starts_none(tmp_path):
     (tmp_path / "test_tiny.py").write_text("def test_nothing():\n    pass\n")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "test_tiny.py",
-            "--headed",
-            "-p",
-            "fixtures.virtual_display",
-            "-p",
-            "no:cacheprovider",
-        ],
-        cwd=tmp_path,
-        env={**without_display(PYTHONPATH=str(REPO_ROOT)), "DISPLAY": ":4242"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = headed_tiny_run(tmp_path, {**without_display(PYTHONPATH=str(REPO_ROOT)), "DISPLAY": ":4242"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "virtual display" not in result.stdout
 
@@ -114,25 +102,8 @@ def test_pytest_frontend_tests_headed_as_written_works_without_a_display(repo_ro
 
 def test_a_missing_xvfb_is_named_with_its_fix(tmp_path):
     (tmp_path / "test_tiny.py").write_text("def test_nothing():\n    pass\n")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "test_tiny.py",
-            "--headed",
-            "-p",
-            "fixtures.virtual_display",
-            "-p",
-            "no:cacheprovider",
-        ],
-        cwd=tmp_path,
-        # A PATH without Xvfb (pytest itself runs from sys.executable).
-        env=without_display(PYTHONPATH=str(REPO_ROOT), PATH=str(tmp_path)),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # A PATH without Xvfb (pytest itself runs from sys.executable).
+    result = headed_tiny_run(tmp_path, without_display(PYTHONPATH=str(REPO_ROOT), PATH=str(tmp_path)))
     assert result.returncode != 0
     assert "apt-get install xvfb" in result.stderr, result.stdout + result.stderr
 

@@ -3,43 +3,19 @@ and the kind of a job): rows stored before it are first runs with no review, and
 and upgrades again with rows present. Runs on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set."""
 
 import asyncio
-import itertools
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from app.db import create_engine
-from app.runtime import MIGRATIONS_INI, alembic_command
-from fixtures.databases import worker_database_url
+from app.runtime import alembic_command
+from fixtures.databases import query, revision_before
 
 pytestmark = [pytest.mark.migrations, pytest.mark.priority_p1]
 
 REVISION = "0006"
 NEW_TABLES = {"webhook_deliveries", "review_requests"}
-_serial = itertools.count()
-
-
-def previous_revision() -> str:
-    revision = ScriptDirectory.from_config(Config(str(MIGRATIONS_INI))).get_revision(REVISION)
-    assert revision is not None and isinstance(revision.down_revision, str)
-    return revision.down_revision
-
-
-def query(url: str, sql: str, **params: Any) -> list[tuple]:
-    async def run() -> list[tuple]:
-        engine = create_engine(url)
-        try:
-            async with engine.begin() as connection:
-                result = await connection.execute(text(sql), params)
-                return [tuple(row) for row in result] if result.returns_rows else []
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
 
 
 def tables(url: str) -> set[str]:
@@ -54,14 +30,9 @@ def tables(url: str) -> set[str]:
     return asyncio.run(run())
 
 
-@pytest.fixture
-def database(worker_id, tmp_path) -> str:
-    return worker_database_url(f"{worker_id}_reviews{next(_serial)}", tmp_path)
-
-
 def test_tasks_and_jobs_stored_before_are_first_runs_and_keep_through_downgrade_and_upgrade(database):
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    alembic_command("upgrade", database, previous_revision())
+    alembic_command("upgrade", database, revision_before(REVISION))
     query(database, "INSERT INTO squads VALUES ('s1', 'Squad', 'acme/widgets', 'hash', :now)", now=now)
     query(
         database,
@@ -94,7 +65,7 @@ def test_tasks_and_jobs_stored_before_are_first_runs_and_keep_through_downgrade_
             now=now,
         )
 
-    alembic_command("downgrade", database, previous_revision())
+    alembic_command("downgrade", database, revision_before(REVISION))
     assert not NEW_TABLES & tables(database)
     assert query(database, "SELECT id, status, pr_number FROM tasks") == [("t1", "review", 7)]
     assert query(database, "SELECT id, state FROM jobs") == [("j1", "done")]

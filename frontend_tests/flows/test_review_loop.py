@@ -6,7 +6,6 @@ import secrets
 import pytest
 from playwright.sync_api import expect
 
-from fixtures import factories
 from fixtures.platform_client import FakeGitHubAdmin
 from fixtures.squads import PIPELINE_TIMEOUT_S, Squad, task_finished
 from fixtures.sse import SseRecorder
@@ -36,9 +35,7 @@ def test_a_review_asking_for_changes_sends_the_card_back_to_work_and_the_merge_m
     assert new_squad.squad["webhook"]["status"] == "created", new_squad.squad["webhook"]
     suffix = secrets.token_hex(6)
     rita = fake_github_admin.add_user(f"rita-{suffix}", f"ghp_rita{suffix}")
-    task = new_squad.client.create_task(**factories.task_data())
-    board.open(new_squad.squad["id"], new_squad.token)
-    card = board.card(task["id"])
+    task, card = board.open_with_a_new_task(new_squad)
 
     with SseRecorder(base_url, new_squad.token, params={"task_id": task["id"]}) as stream:
         new_squad.client.assign(task["id"], new_squad.agent["id"])
