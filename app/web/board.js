@@ -113,6 +113,9 @@ function alreadyKnown(event, outcome) {
 }
 
 // News before the snapshot was read: the snapshot already shows where it led.
+// Where each task's replayed history (the events before the snapshot) has got to.
+const replayedStatus = new Map();
+
 function happenedBeforeSnapshot(event) {
   const known = baseline.get(event.task_id);
   return Boolean(known) && Date.parse(event.created_at) < known.updatedAt;
@@ -120,7 +123,10 @@ function happenedBeforeSnapshot(event) {
 
 const handlers = {
   'task.created': () => {},
-  'task.assigned': (event) => updateTask(event.task_id, { agent_id: event.data.agent_id, status: 'in_progress' }),
+  'task.assigned': (event) => {
+    if (happenedBeforeSnapshot(event)) replayedStatus.set(event.task_id, 'in_progress');
+    else updateTask(event.task_id, { agent_id: event.data.agent_id, status: 'in_progress' });
+  },
   'sandbox.status': (event, card) => {
     card.sandboxStatus = event.data.status;
   },
@@ -154,11 +160,17 @@ const handlers = {
   'task.status': (event) => {
     const { status, pr_url: prUrl, error } = event.data;
     const task = tasks.get(event.task_id);
-    const backToWork = task.status === 'review' && status === 'in_progress';
+    // History the snapshot already shows still resets what the card replays (a review round's
+    // terminal starts empty), but leaves the card where the snapshot put it: carried through its old
+    // columns, the card would flicker and take the keyboard's focus with it.
+    const replayed = happenedBeforeSnapshot(event);
+    const before = replayed ? replayedStatus.get(event.task_id) : task.status;
+    if (replayed) replayedStatus.set(event.task_id, status);
+    const backToWork = before === 'review' && status === 'in_progress';
     const patch = { status, pr_url: prUrl ?? task.pr_url, error: error ?? null };
     // Reopened (failed -> todo): nobody works on it any more, and it may be assigned again.
     if (status === 'todo') patch.agent_id = null;
-    const card = updateTask(event.task_id, patch);
+    const card = replayed ? cards.get(event.task_id) : updateTask(event.task_id, patch);
     // A review asked for changes: the review round starts from an empty badge, bar and terminal.
     if (backToWork) card.resetRun();
     if (status === 'todo') {

@@ -142,6 +142,38 @@ def test_enter_on_a_focused_card_opens_the_move_control_and_confirming_moves_it(
     _assert_follows_over_the_stream(colleague, task_id, destination)
 
 
+# Every column a task card is put into, in order, from before the board's own script runs.
+_RECORD_CARD_COLUMNS = """
+window.cardColumns = [];
+new MutationObserver((changes) => {
+  for (const change of changes) {
+    for (const node of change.addedNodes) {
+      if (node.nodeName === 'TASK-CARD') {
+        const column = node.closest('[data-column]');
+        window.cardColumns.push(column ? column.dataset.column : null);
+      }
+    }
+  }
+}).observe(document, { childList: true, subtree: true });
+"""
+
+
+@pytest.mark.e2e
+@pytest.mark.priority_p1
+def test_a_board_opened_on_a_finished_task_keeps_its_card_in_place_while_the_history_replays(
+    board: BoardPage, finished_tasks: dict[str, FinishedTask]
+):
+    """The replayed history (assigned, in progress, review) shows on the card, but the card is put once,
+    into the snapshot's column: carried through the old ones, it would lose the keyboard's focus."""
+    run = finished_tasks["review"]
+    board.page.add_init_script(_RECORD_CARD_COLUMNS)
+    board.open(run.squad.squad["id"], run.squad.token)
+    board.wait_until_caught_up()
+
+    expect(board.column("review").locator(board.card(run.task["id"]))).to_be_visible()
+    assert board.page.evaluate("window.cardColumns") == ["review"]
+
+
 @pytest.mark.e2e
 @pytest.mark.priority_p2
 def test_escape_in_the_move_dialog_leaves_a_review_card_in_review_without_calling_the_api(
