@@ -12,13 +12,15 @@ body's deadline is the app's (app/http_limits.py).
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from app.settings import Settings
+from app.runtime import migrate
+from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,15 @@ class HeaderDeadlineH11Protocol(H11Protocol):
         self.transport.close()
 
 
+class EnvironmentH11Protocol(HeaderDeadlineH11Protocol):
+    """The protocol of the web processes that uvicorn starts (SERVER_WORKERS > 1): they are spawned,
+    and get the protocol by its import path, so it reads its deadline from their settings."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_timeout_s = get_settings().request_header_timeout_s
+
+
 def protocol_for(settings: Settings) -> type[HeaderDeadlineH11Protocol]:
     return type(
         "PlatformH11Protocol", (HeaderDeadlineH11Protocol,), {"header_timeout_s": settings.request_header_timeout_s}
@@ -98,4 +109,18 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 def serve(host: str, port: int, settings: Settings) -> None:
-    uvicorn.run("app.main:app", host=host, port=port, **uvicorn_options(settings))
+    if settings.server_workers == 1:
+        uvicorn.run("app.main:app", host=host, port=port, **uvicorn_options(settings))
+        return
+    if settings.squad_auto_migrate:
+        # Once, before the processes start: several processes migrating one database at once race.
+        migrate(settings.database_url)
+        os.environ["SQUAD_AUTO_MIGRATE"] = "false"
+    log.info("serving with %d web processes", settings.server_workers)
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=settings.server_workers,
+        **(uvicorn_options(settings) | {"http": f"{__name__}:{EnvironmentH11Protocol.__name__}"}),
+    )

@@ -17,6 +17,12 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
+async def current_runtime(request: Request) -> Runtime:
+    """`get_runtime` as a dependency. FastAPI runs a plain `def` dependency in a worker thread: the
+    hop there and back costs far more than the lookup, on every request that takes the dependency."""
+    return get_runtime(request)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     runtime = get_runtime(request)
     sessionmaker = runtime.read_sessionmaker if request.method in READ_METHODS else runtime.sessionmaker

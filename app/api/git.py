@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import end_transaction, get_runtime, get_session
+from app.api.deps import current_runtime, end_transaction, get_session
 from app.api.errors import documented
 from app.api.sandboxes import live_handle, own_sandbox
 from app.auth import current_squad
@@ -38,7 +38,7 @@ async def clone(
     body: CloneRequest,
     squad: Squad = Depends(current_squad),
     session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(current_runtime),
 ) -> GitResult:
     sandbox, _ = await own_sandbox(session, squad, body.sandbox_id)
     handle = live_handle(sandbox)
@@ -59,7 +59,7 @@ async def branch(
     body: BranchRequest,
     squad: Squad = Depends(current_squad),
     session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(current_runtime),
 ) -> GitResult:
     sandbox, _ = await own_sandbox(session, squad, body.sandbox_id)
     await end_transaction(session)
@@ -73,7 +73,7 @@ async def commit(
     body: CommitRequest,
     squad: Squad = Depends(current_squad),
     session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(current_runtime),
 ) -> GitResult:
     sandbox, task = await own_sandbox(session, squad, body.sandbox_id)
     await end_transaction(session)
@@ -87,7 +87,7 @@ async def push(
     body: BranchRequest,
     squad: Squad = Depends(current_squad),
     session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(current_runtime),
 ) -> GitResult:
     sandbox, task = await own_sandbox(session, squad, body.sandbox_id)
     await end_transaction(session)

@@ -6,7 +6,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import get_runtime, get_session
+from app.api.deps import current_runtime, get_session
 from app.models import Job, JobState
 from app.runtime import Runtime
 
@@ -14,7 +14,9 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(runtime: Runtime = Depends(get_runtime), session: AsyncSession = Depends(get_session)) -> Response:
+async def metrics(
+    runtime: Runtime = Depends(current_runtime), session: AsyncSession = Depends(get_session)
+) -> Response:
     # Job counts live in the database (workers may be other processes), so they are read at scrape time.
     counts = {
         state: count for state, count in await session.execute(select(Job.state, func.count()).group_by(Job.state))

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends, HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import end_transaction, get_runtime, get_session
+from app.api.deps import current_runtime, end_transaction, get_session
 from app.api.errors import documented
 from app.api.tasks import own_task
 from app.auth import current_squad
@@ -20,7 +20,7 @@ async def create_pull_request(
     body: PullRequestCreate,
     squad: Squad = Depends(current_squad),
     session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(current_runtime),
 ) -> PullRequestOut:
     task = await own_task(session, squad, body.task_id)
     await end_transaction(session)

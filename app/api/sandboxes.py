@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import end_transaction, get_runtime, get_session
+from app.api.deps import current_runtime, end_transaction, get_session
 from app.api.errors import documented
 from app.api.tasks import own_task
 from app.auth import current_squad
@@ -44,7 +44,7 @@ async def create_sandbox(
     body: SandboxCreate,
     squad: Squad = Depends(current_squad),
     session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(current_runtime),
 ) -> Sandbox:
     task = await own_task(session, squad, body.task_id)
     await end_transaction(session)
@@ -125,7 +125,7 @@ async def destroy_sandbox(
     sandbox_id: str,
     squad: Squad = Depends(current_squad),
     session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(current_runtime),
 ) -> Response:
     """Destroying twice is not an error: the sandbox is gone either way."""
     sandbox, _ = await own_sandbox(session, squad, sandbox_id)

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import get_runtime, get_session
+from app.api.deps import current_runtime, get_session
 from app.api.errors import documented
 from app.auth import SESSION_COOKIE, bearer_scheme, current_squad, hash_token, new_token, operator
 from app.models import Squad
@@ -70,7 +70,7 @@ async def create_squad(
     body: SquadCreate,
     _operator: None = Depends(operator),
     session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(get_runtime),
+    runtime: Runtime = Depends(current_runtime),
 ) -> SquadCreated:
     """As the operator (`Authorization: Bearer <SQUAD_ADMIN_TOKEN>`): the squad and its token, shown once."""
     await usable_repository(body, runtime)
