@@ -8,7 +8,8 @@ Choose one with `--scenario NAME` (or LOAD_SCENARIO, or `scenario = NAME` in a c
               (burst_user.py), 10 assignments in flight and board users making their API calls;
               over when the sandboxes were created and destroyed, the burst fired, every
               assignment ended and the streams were held 20 s (at most 50 s). CI runs it.
-    stress    board users (without assignments: the API alone) in steps of --stress-step-users every
+    stress    board users reading the board (no writes, no assignments: the API alone, about ten
+              requests a second each unless --board-wait-s says otherwise) in steps of --stress-step-users every
               --stress-step-s seconds, until a step misses the API objective (p95 within
               --stress-p95-ms, no failure); reports the knee: the highest request rate that still
               met it. Exit 0 when a knee was found.
@@ -485,8 +486,14 @@ USER_OPTIONS: dict[str, dict[str, object]] = {
     "pipeline": {"assignments_per_user": 1},
     "agents": {"assignments_per_user": 1},
     # The API's own capacity: the sandboxes' work (real git in the fake E2B, on this machine) is
-    # not the platform's, and would take the CPU the API is measured on.
-    "stress": {"board_assignments": "off"},
+    # not the platform's, and would take the CPU the API is measured on. The board's reads, the
+    # platform's commonest requests, are what is stepped up.
+    "stress": {"board_assignments": "off", "board_writes": "off"},
+}
+# What a scenario sets for its users unless the options name it: a stress step adds users that
+# each read about ten times a second, so a few hundred users find the platform's knee.
+USER_DEFAULTS: dict[str, dict[str, object]] = {
+    "stress": {"board_wait_s": 0.1},
 }
 
 
@@ -522,6 +529,9 @@ def choose_scenario(environment: Environment, **_kwargs: object) -> None:
         return
     for option, value in USER_OPTIONS.get(name, {}).items():
         setattr(options, option, value)  # passed on to the workers with the other options
+    for option, value in USER_DEFAULTS.get(name, {}).items():
+        if getattr(options, option, None) is None:
+            setattr(options, option, value)
     if options.llm_pace is None:
         options.llm_pace = LLM_PACE.get(name, _fakes.DEFAULT_LLM_PACE)
     shape.scenario = KINDS[name](shape, environment)
