@@ -316,11 +316,12 @@ class Agents(Pipeline):
         took = max(opened) - min(assigned) if assigned and opened else float("nan")
         delivery = _entry(self.stats, _slo.SSE, _slo.SSE_DELIVERY)
         log.info(
-            "agents: %d of %d assignments became pull requests in %.1f s (first assignment to last pull request); "
-            "per task p50 %.1f s, p95 %.1f s",
+            "agents: %d of %d assignments became pull requests in %.1f s (first assignment to last pull request, "
+            "%.2f a second); per task p50 %.1f s, p95 %.1f s",
             len(opened),
             self.count,
             took,
+            len(opened) / took if took > 0 else float("nan"),
             pipeline.get_response_time_percentile(0.5) / 1000 if pipeline else float("nan"),
             pipeline.get_response_time_percentile(0.95) / 1000 if pipeline else float("nan"),
         )

@@ -92,9 +92,13 @@ load-distributed: $(STAMP) ## the load smoke with a Locust master and two worker
 # more than the default 8, up to the fake E2B's quota of 20 sandboxes at once.
 BENCH_AGENTS ?= 100
 BENCH_AGENTS_CONCURRENCY ?= 20
+# Web processes of the platform (SERVER_WORKERS), each with its in-app worker running
+# BENCH_AGENTS_CONCURRENCY jobs, and Locust's processes (the assignment users hold a stream each).
+BENCH_AGENTS_SERVER_WORKERS ?= 1
+BENCH_AGENTS_LOCUST_PROCESSES ?= 1
 # The fake E2B's quota of sandboxes running at once (FAKE_E2B_MAX_CONCURRENT): every job at work
-# holds one, so it must cover BENCH_AGENTS_CONCURRENCY in every web process.
-BENCH_AGENTS_SANDBOXES ?= $(BENCH_AGENTS_CONCURRENCY)
+# holds one, so it covers BENCH_AGENTS_CONCURRENCY in every web process.
+BENCH_AGENTS_SANDBOXES ?= $(shell echo $$(( $(BENCH_AGENTS_CONCURRENCY) * $(BENCH_AGENTS_SERVER_WORKERS) )))
 MACHINE_LINE = echo "machine: $$(nproc) CPUs, $$(free -g | awk '/^Mem:/ {print $$2 " GB"}') memory, load average $$(cut -d' ' -f1-3 /proc/loadavg)"
 
 bench-agents: $(STAMP) ## the target: BENCH_AGENTS agent tasks in flight at a real model's pace end as 100 pull requests (exit 1 if any lost or doubled)
@@ -102,8 +106,9 @@ bench-agents: $(STAMP) ## the target: BENCH_AGENTS agent tasks in flight at a re
 	@mkdir -p $(LOAD_REPORTS)/bench-agents
 	@set -o pipefail; $(RAISE_OPEN_FILES); \
 	  WORKER_CONCURRENCY=$(BENCH_AGENTS_CONCURRENCY) FAKE_E2B_MAX_CONCURRENT=$(BENCH_AGENTS_SANDBOXES) \
-	  $(call LOAD_STACK,bench-agents) \
-	    $(call LOAD_RUN,bench-agents) --scenario agents --assignments $(BENCH_AGENTS) 2>&1 \
+	  SERVER_WORKERS=$(BENCH_AGENTS_SERVER_WORKERS) $(call LOAD_STACK,bench-agents) \
+	    $(call LOAD_RUN,bench-agents) --scenario agents --assignments $(BENCH_AGENTS) \
+	    $(if $(filter-out 1,$(BENCH_AGENTS_LOCUST_PROCESSES)),--processes $(BENCH_AGENTS_LOCUST_PROCESSES)) 2>&1 \
 	  | tee $(LOAD_REPORTS)/bench-agents/locust.log; status=$$?; \
 	  echo; echo "== bench-agents figures (log and report under $(LOAD_REPORTS)/bench-agents/)"; \
 	  $(MACHINE_LINE); \
@@ -158,12 +163,13 @@ bench-calibration: $(STAMP) wrk ## the board's knee measured by wrk and by Locus
 # Each stream is a socket on both ends, and each web process serves half the streams: the open
 # files, the server's connection cap and the per-squad stream limit are set for that here.
 BENCH_STREAMS ?= 5000
+BENCH_STREAMS_HOLD_S ?= 60
 bench-streams-5000: $(STAMP) ## 5,000 event streams held 60 s on BENCH_SERVER_WORKERS web processes: drops, delivery p99
 	@$(MACHINE_LINE)
 	@mkdir -p $(LOAD_REPORTS)/bench-streams-5000
 	@set -o pipefail; ulimit -Sn 65536 2>/dev/null || ulimit -Sn "$$(ulimit -Hn)"; \
 	  SERVER_WORKERS=$(BENCH_SERVER_WORKERS) SERVER_MAX_CONNECTIONS=$(BENCH_STREAMS) SQUAD_MAX_STREAMS=100 \
 	  $(call LOAD_STACK,bench-streams-5000) $(call LOAD_RUN,bench-streams-5000) --processes $(BENCH_LOCUST_PROCESSES) \
-	    --scenario streams --streams $(BENCH_STREAMS) --hold-s 60 2>&1 | tee $(LOAD_REPORTS)/bench-streams-5000/locust.log; status=$$?; \
+	    --scenario streams --streams $(BENCH_STREAMS) --hold-s $(BENCH_STREAMS_HOLD_S) 2>&1 | tee $(LOAD_REPORTS)/bench-streams-5000/locust.log; status=$$?; \
 	  echo; echo "== bench-streams-5000 figures"; $(LOAD_AVERAGE); \
 	  grep -E 'streams:|SLO' $(LOAD_REPORTS)/bench-streams-5000/locust.log | sed 's/^\[[^]]*\] [^ ]* //'; exit $$status
