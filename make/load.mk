@@ -18,7 +18,7 @@
 
 ##@ Load suite (locust -f load/)
 
-.PHONY: test-load bench-load load-distributed bench-agents bench-board bench-calibration bench-streams-5000
+.PHONY: test-load bench-load load-distributed bench-agents bench-board bench-calibration bench-streams-5000 wrk
 
 # Locust's options in test-load. The smoke profile (users, run time, reports) lives in
 # load/locust.conf; the nightly CI adds `--scenario stress`, or `--scenario soak --soak-minutes 30`.
@@ -132,7 +132,7 @@ BENCH_BOARD_LOCUST = $(call LOAD_RUN,$(1)) --scenario stress --processes $(BENCH
 BENCH_WRK_CONNECTIONS ?= 2,4,8,16,32,64
 LOAD_AVERAGE = echo "load average $$(cut -d' ' -f1-3 /proc/loadavg)"
 
-wrk:
+wrk: ## only Debian's wrk, the calibration's second client (installed as root, else the apt-get command is printed)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \
 	  || { echo "wrk is missing: sudo apt-get install wrk"; exit 1; }
 
