@@ -1,9 +1,14 @@
-# The images of docker-compose.test.yml, one Dockerfile, three stages:
-#   base     the platform (app/), the fakes (mocks/), the shared harness (fixtures/), its commands (tools/),
-#            the Locust users (load/)
-#   browser  base + Debian's Chromium + the browser suite (frontend_tests/): the Playwright runner
-#   runtime  base, as it runs every service but the runner (the default: `docker build .`)
-FROM python:3.11-slim AS base
+# The images of docker-compose.test.yml and docker-compose.deploy.yml, one Dockerfile, four stages:
+#   base     Python, git, the platform's and the fakes' dependencies (deploy/images/requirements.py)
+#   browser  + Debian's Chromium, the pytest harness and the browser suite (frontend_tests/): the Playwright runner
+#   load     + Locust and the Locust users (load/): the load runner
+#   runtime  the platform (app/) and the fakes (mocks/), with bubblewrap for the fake E2B's sandboxes; no
+#            pytest, Playwright or Locust (the default: `docker build .`)
+#
+# Debian 12 (bookworm) on purpose, not the moving `python:3.11-slim`: Chromium and bubblewrap come from
+# Debian's packages, and a machine without a registry builds this base as a local stand-in from the
+# same release (tools/base_images.py).
+FROM python:3.11-slim-bookworm AS base
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -22,19 +27,13 @@ RUN apt-get update \
     && git config --system init.defaultBranch main
 
 # Dependencies first, read from pyproject.toml, so that editing the sources does not reinstall them.
+# Each image installs only its own group (deploy/images/requirements.py says which is whose).
 WORKDIR /srv/squad
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
+COPY deploy/images/requirements.py ./deploy/images/
+RUN python deploy/images/requirements.py runtime > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
-
-COPY app ./app
-COPY mocks ./mocks
-COPY fixtures ./fixtures
-COPY tools ./tools
-COPY load ./load
-RUN pip install --no-deps .
 
 # Not root: uid 1000 is the usual first user on a developer machine, so reports written into the
 # bind-mounted ./reports stay editable there. The working directory stays writable for the default
@@ -43,23 +42,58 @@ RUN useradd --create-home --uid 1000 squad \
     && mkdir -p reports .squad \
     && chown 1000:1000 . reports .squad
 
-# The working directory holds app/migrations/alembic.ini, which the app service runs relative to it.
-EXPOSE 8000 8001 8002
-
 
 # The Playwright runner. Playwright cannot download its own browser here, so the suite drives
 # Debian's Chromium at /usr/bin/chromium (playwright.config.py), headless, with its launch flags.
+# Playwright's own driver is a Node.js binary that needs libatomic, which a slim Debian lacks.
 FROM base AS browser
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends chromium fonts-liberation \
+    && apt-get install -y --no-install-recommends chromium fonts-liberation libatomic1 \
     && rm -rf /var/lib/apt/lists/*
+RUN python deploy/images/requirements.py browser > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+COPY app ./app
+COPY mocks ./mocks
+COPY fixtures ./fixtures
+COPY tools ./tools
+RUN pip install --no-deps .
 COPY playwright.config.py ./
 COPY frontend_tests ./frontend_tests
 USER 1000:1000
 CMD ["python", "-m", "pytest", "frontend_tests"]
 
 
+# The Locust runner: `locust -f load/` (master or worker) against SQUAD_BASE_URL.
+FROM base AS load
+RUN python deploy/images/requirements.py load > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+COPY app ./app
+COPY mocks ./mocks
+COPY fixtures ./fixtures
+COPY tools ./tools
+RUN pip install --no-deps .
+COPY load ./load
+USER 1000:1000
+CMD ["locust", "-f", "load/"]
+
+
+# The platform and the fakes. bubblewrap makes the fake E2B's sandboxes (Linux namespaces inside the
+# container: the fake-e2b service runs unconfined by seccomp, AppArmor and the masked /proc paths;
+# docker-compose.test.yml says why).
 FROM base AS runtime
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends bubblewrap \
+    && rm -rf /var/lib/apt/lists/*
+COPY app ./app
+COPY mocks ./mocks
+COPY fixtures ./fixtures
+COPY tools ./tools
+RUN pip install --no-deps .
+# The working directory holds app/migrations/alembic.ini, which the migrate service runs relative to it.
+EXPOSE 8000 8001 8002 8003
 USER 1000:1000
 CMD ["python", "-m", "app", "--host", "0.0.0.0", "--port", "8000"]

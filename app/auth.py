@@ -4,6 +4,7 @@ token (SQUAD_ADMIN_TOKEN), which creating a squad takes."""
 import hashlib
 import hmac
 import secrets
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -87,3 +88,8 @@ async def operator(request: Request, credentials: HTTPAuthorizationCredentials |
         )
     if not _same_secret(credentials.credentials, expected):
         raise HTTPException(403, "this token is not the platform's operator token (SQUAD_ADMIN_TOKEN)")
+
+
+# What a handler declares to serve only a squad, or only the operator: `squad: CurrentSquad`.
+CurrentSquad = Annotated[Squad, Depends(current_squad)]
+OperatorOnly = Annotated[None, Depends(operator)]

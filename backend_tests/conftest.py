@@ -33,3 +33,20 @@ def worker_stack_starting(
     with ThreadPoolExecutor(max_workers=2) as stopping:
         for stopped in [stopping.submit(starting.stop), stopping.submit(live_stack_starting.stop)]:
             stopped.result()
+
+
+@pytest.fixture(scope="module")
+def worker_stack(
+    worker_stack_starting: StartedInBackground[WorkerStack] | None,
+    live_stack: Stack,
+    worker_id: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[WorkerStack]:
+    """The worker-restart tests' stack: started in the background at the session's start (a serial run),
+    else here, for the module."""
+    if worker_stack_starting is not None:
+        yield worker_stack_starting.result(announce=lambda line: None)  # stopped at the session's end
+        return
+    starting = launch_worker_stack(lambda: live_stack, worker_id, tmp_path_factory.mktemp("workers-db"))
+    yield starting.result(announce=lambda line: None)
+    starting.stop()

@@ -24,14 +24,24 @@ MAKE_RULE = re.compile(r"^([A-Za-z0-9_.-]+(?:[ \t]+[A-Za-z0-9_.-]+)*)[ \t]*::?(?
 BARE_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
 
 
+# `${NAME:-default}` or `${NAME-default}`: Compose's interpolation with a default.
+INTERPOLATION = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}")
+
+
+def with_defaults(value: str) -> str:
+    """A compose value as Compose reads it when none of its variables is set."""
+    return INTERPOLATION.sub(lambda found: found.group(1), value)
+
+
 def published_ports(service: dict[str, Any]) -> list[tuple[str | None, int, int]]:
-    """(host ip, host port, container port) of every published port, short or long syntax."""
+    """(host ip, host port, container port) of every published port, short or long syntax, with
+    each `${NAME:-default}` read as its default."""
     published = []
     for port in service.get("ports", []):
         if isinstance(port, dict):
             published.append((port.get("host_ip"), int(port["published"]), int(port["target"])))
             continue
-        parts = str(port).split("/")[0].rsplit(":", 2)
+        parts = with_defaults(str(port)).split("/")[0].rsplit(":", 2)
         if len(parts) == 3:
             published.append((parts[0], int(parts[1]), int(parts[2])))
         elif len(parts) == 2:

@@ -28,10 +28,12 @@ from environment_tests.environment_files import (
 
 pytestmark = [pytest.mark.unit, pytest.mark.priority_p0]
 
-CORE_SERVICES = {"postgres", "fake-e2b", "fake-github", "fake-llm", "app", "worker"}
+CORE_SERVICES = {"postgres", "migrate", "fake-e2b", "fake-github", "fake-llm", "app", "worker"}
 PROFILES = {"browser": {"browser-tests"}, "load": {"locust-master", "locust-worker"}}
 # Runs to completion and is judged by its exit code (`docker compose run`), so it has no health.
 RUN_TO_COMPLETION = {"browser-tests"}
+# Runs once before the platform starts (the schema); what waits for it waits for its exit code 0.
+ONE_SHOT = {"migrate"}
 PROJECT_PACKAGES = {"app", "mocks", "fixtures", "tools"}
 # The working directory's folder the services write into (a bind mount), not a source.
 OUTPUT_ROOTS = {"reports"}
@@ -134,7 +136,7 @@ def test_every_long_running_service_has_a_healthcheck(compose):
     missing = [
         name
         for name, service in compose["services"].items()
-        if name not in RUN_TO_COMPLETION
+        if name not in RUN_TO_COMPLETION | ONE_SHOT
         and (not service.get("healthcheck", {}).get("test") or service["healthcheck"].get("disable"))
     ]
     assert not missing, f"services without an enabled healthcheck: {missing}"
@@ -160,9 +162,10 @@ def test_every_dependency_waits_until_the_service_is_healthy(compose):
         not_gated += [
             f"{name} -> {dependency} ({options.get('condition', 'service_started')})"
             for dependency, options in depends_on.items()
-            if options.get("condition") != "service_healthy"
+            if options.get("condition")
+            != ("service_completed_successfully" if dependency in ONE_SHOT else "service_healthy")
         ]
-    assert not not_gated, f"dependencies that do not wait for service_healthy: {not_gated}"
+    assert not not_gated, f"dependencies that do not wait for health (or a one-shot's success): {not_gated}"
 
 
 def test_published_ports_bind_loopback_only(compose):
@@ -195,7 +198,11 @@ def test_the_command_check_notices_what_is_missing(repo_root):
     assert _problems_of(["pytest", "frontend_tests"], stage, repo_root, declared), "frontend_tests/ is not in runtime"
     assert _problems_of(["locust", "-f", "load/missing.py"], stage, repo_root, declared)
     assert _problems_of(["no-such-program"], stage, repo_root, declared)
-    assert not _problems_of(["locust", "-f", "load/", "--html=reports/load/x.html"], stage, repo_root, declared)
+    assert _problems_of(["locust", "-f", "load/"], stage, repo_root, declared), (
+        "load/ is the load image's, not runtime's"
+    )
+    load = dockerfile_stages(repo_root / "Dockerfile")["load"]
+    assert not _problems_of(["locust", "-f", "load/", "--html=reports/load/x.html"], load, repo_root, declared)
 
 
 def test_what_the_images_copy_is_in_the_build_context(repo_root):
@@ -283,15 +290,19 @@ def test_credentials_are_the_ones_the_fakes_accept(compose, service_name):
     assert variables["LLM_API_KEY"] in llm_keys, f"the fake LLM would refuse {service_name}'s LLM_API_KEY"
 
 
-def test_app_migrates_the_database_before_serving(compose, repo_root):
-    app = compose["services"]["app"]
-    command = command_text(app)
-    migrate = command.find("alembic -c app/migrations/alembic.ini upgrade head")
-    serve = command.find("exec python -m app ")
-    assert 0 <= migrate < serve, f"expected migrations, then the server; the command is {command!r}"
+def test_the_app_starts_only_once_migrate_brought_the_schema_up_to_date(compose, repo_root):
+    services = compose["services"]
+    migrate, app = services["migrate"], services["app"]
+    assert command_text(migrate) == "alembic -c app/migrations/alembic.ini upgrade head"
     assert (repo_root / "app" / "migrations" / "alembic.ini").exists()
-    # Migrations are the explicit step above, not repeated by every app start.
-    assert environment(app).get("SQUAD_AUTO_MIGRATE") == "false"
+    assert app["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    # Migrations are migrate's, once, not repeated by every start of the app or a worker.
+    # The same database and settings as the app it prepares the schema for.
+    app_settings = {k: v for k, v in environment(app).items() if k != "SQUAD_RUN_WORKER"}
+    assert environment(migrate) == app_settings, f"migrate and app disagree:\n{environment(migrate)}\n{app_settings}"
+    for name in ("migrate", "app", "worker"):
+        assert environment(services[name]).get("SQUAD_AUTO_MIGRATE") == "false", name
 
 
 def test_fake_github_hands_out_clone_urls_the_sandbox_can_reach(compose):

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,36 @@ def _reports(tmp_path: Path) -> tuple[str, ...]:
     return ("--html", str(tmp_path / "report.html"), "--csv", str(tmp_path / "stats"))
 
 
+@pytest.fixture
+def run_scenario(repo_root: Path, tmp_path: Path, live_stack) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Runs a scenario quickly and headless against this worker's stack, its reports in tmp_path."""
+
+    def run(scenario: str, *args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        return _locust(
+            repo_root,
+            *QUICK,
+            f"--scenario={scenario}",
+            *args,
+            *_reports(tmp_path),
+            env=live_stack.environment() | live_stack.credentials(),
+            timeout=timeout,
+        )
+
+    return run
+
+
+def _run_with_load(repo_root: Path, script: str) -> subprocess.CompletedProcess[str]:
+    """Run the Python `script` in an interpreter of its own with load/ importable, as Locust loads it."""
+    return subprocess.run(
+        [sys.executable, "-c", 'import sys\nsys.path.insert(0, "load")\n' + textwrap.dedent(script)],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def _stats(tmp_path: Path) -> dict[tuple[str, str], dict[str, str]]:
     with (tmp_path / "stats_stats.csv").open() as rows:
         return {(row["Type"], row["Name"]): row for row in csv.DictReader(rows)}
@@ -77,8 +108,6 @@ def test_the_slo_gate_names_each_missed_objective_and_spares_pipelines_and_harne
     """The gate's rules on made-up statistics: delivery p99, p95 per type, pipelines and fakes apart."""
     script = textwrap.dedent(
         """
-        import sys
-        sys.path.insert(0, "load")
         import _slo
         from locust.stats import RequestStats
 
@@ -97,9 +126,7 @@ def test_the_slo_gate_names_each_missed_objective_and_spares_pipelines_and_harne
             print(sentence)
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=repo_root, capture_output=True, text=True, timeout=60, check=False
-    )
+    result = _run_with_load(repo_root, script)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -107,6 +134,15 @@ def test_the_slo_gate_names_each_missed_objective_and_spares_pipelines_and_harne
         "p95 of GET /api/v1/tasks (burst) is 1200 ms, above 1000 ms",
         "p99 of SSE event delivery is 600 ms, above 500 ms",
     ]
+
+
+# Statistics of a fast run in which one request in 100 failed.
+ONE_FAILED_IN_100 = """
+        for _ in range(99):
+            stats.log_request("GET", "/api/v1/tasks", 20, 0)
+        stats.log_request("POST", "/api/v1/sandboxes", 30, 0)
+        stats.log_error("POST", "/api/v1/sandboxes", "HTTP 502")
+"""
 
 
 def _gate(repo_root: Path, statistics: str) -> subprocess.CompletedProcess[str]:
@@ -117,9 +153,8 @@ def _gate(repo_root: Path, statistics: str) -> subprocess.CompletedProcess[str]:
     script = (
         textwrap.dedent(
             """
-        import logging, sys
+        import logging
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        sys.path.insert(0, "load")
         import _slo
         from locust.env import Environment
 
@@ -135,24 +170,14 @@ def _gate(repo_root: Path, statistics: str) -> subprocess.CompletedProcess[str]:
         """
         )
     )
-    return subprocess.run(
-        [sys.executable, "-c", script], cwd=repo_root, capture_output=True, text=True, timeout=60, check=False
-    )
+    return _run_with_load(repo_root, script)
 
 
 @pytest.mark.unit
 @pytest.mark.priority_p0
 def test_the_slo_gate_fails_a_run_with_failed_requests_and_names_them(repo_root):
     """Fast requests do not excuse failures: one failed call in 100 misses the default ratio of 0."""
-    result = _gate(
-        repo_root,
-        """
-        for _ in range(99):
-            stats.log_request("GET", "/api/v1/tasks", 20, 0)
-        stats.log_request("POST", "/api/v1/sandboxes", 30, 0)
-        stats.log_error("POST", "/api/v1/sandboxes", "HTTP 502")
-        """,
-    )
+    result = _gate(repo_root, ONE_FAILED_IN_100)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1"], f"the gate left exit code {result.stdout!r}; log: {result.stderr}"
@@ -169,11 +194,8 @@ def test_the_slo_gate_lets_failures_within_an_allowed_ratio_pass(repo_root):
     """The same run passes when 1 % is allowed: the ratio is a limit, not "any failure fails"."""
     result = _gate(
         repo_root,
-        """
-        for _ in range(99):
-            stats.log_request("GET", "/api/v1/tasks", 20, 0)
-        stats.log_request("POST", "/api/v1/sandboxes", 30, 0)
-        stats.log_error("POST", "/api/v1/sandboxes", "HTTP 502")
+        ONE_FAILED_IN_100
+        + """
         _slo.objectives_of = lambda _environment: _slo.Objectives(max_failure_ratio=0.01)
         """,
     )
@@ -198,17 +220,13 @@ def test_the_slo_gate_fails_a_run_that_made_no_request_at_all(repo_root):
 @pytest.mark.integration
 @pytest.mark.priority_p1
 @pytest.mark.slow
-def test_stream_users_report_connect_first_event_and_delivery_with_no_drop(repo_root, tmp_path, live_stack):
-    result = _locust(
-        repo_root,
-        *QUICK,
-        "--scenario=streams",
+def test_stream_users_report_connect_first_event_and_delivery_with_no_drop(run_scenario, tmp_path):
+    result = run_scenario(
+        "streams",
         "--streams=20",
         "--hold-s=4",
         "--sse-viewers-per-squad=5",
         "--sse-event-interval-s=0.5",
-        *_reports(tmp_path),
-        env=live_stack.environment() | live_stack.credentials(),
         timeout=100,
     )
 
@@ -225,17 +243,8 @@ def test_stream_users_report_connect_first_event_and_delivery_with_no_drop(repo_
 @pytest.mark.integration
 @pytest.mark.priority_p1
 @pytest.mark.slow
-def test_assignments_in_flight_all_become_exactly_one_pull_request_each(repo_root, tmp_path, live_stack):
-    result = _locust(
-        repo_root,
-        *QUICK,
-        "--scenario=pipeline",
-        "--assignments=3",
-        "--llm-pace=modest",
-        *_reports(tmp_path),
-        env=live_stack.environment() | live_stack.credentials(),
-        timeout=110,
-    )
+def test_assignments_in_flight_all_become_exactly_one_pull_request_each(run_scenario, tmp_path):
+    result = run_scenario("pipeline", "--assignments=3", "--llm-pace=modest", timeout=110)
 
     assert result.returncode == 0, result.stderr[-3000:]
     stats = _stats(tmp_path)
@@ -250,9 +259,7 @@ def test_assignments_in_flight_all_become_exactly_one_pull_request_each(repo_roo
 def test_the_agents_count_finds_lost_and_doubled_pull_requests_and_how_many_were_in_flight(repo_root):
     script = textwrap.dedent(
         """
-        import sys
         from collections import Counter
-        sys.path.insert(0, "load")
         import _assignments
 
         assigned = Counter({"a/one": 1, "a/two": 1, "a/three": 1, "a/four": 1})
@@ -261,9 +268,7 @@ def test_the_agents_count_finds_lost_and_doubled_pull_requests_and_how_many_were
         print(_assignments.peak_overlap([(0, 10), (1, 5), (2, 3), (3, 4), (10, 11)]))
         """
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=repo_root, capture_output=True, text=True, timeout=60, check=False
-    )
+    result = _run_with_load(repo_root, script)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -278,18 +283,9 @@ def test_the_agents_count_finds_lost_and_doubled_pull_requests_and_how_many_were
 @pytest.mark.priority_p1
 @pytest.mark.slow
 def test_agent_tasks_in_flight_end_as_one_pull_request_each_with_their_agents_events_delivered(
-    repo_root, tmp_path, live_stack
+    run_scenario, tmp_path, live_stack
 ):
-    result = _locust(
-        repo_root,
-        *QUICK,
-        "--scenario=agents",
-        "--assignments=3",
-        "--llm-pace=modest",
-        *_reports(tmp_path),
-        env=live_stack.environment() | live_stack.credentials(),
-        timeout=110,
-    )
+    result = run_scenario("agents", "--assignments=3", "--llm-pace=modest", timeout=110)
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "agents: pull requests in the fake GitHub 3 (wanted 3), lost 0, duplicates 0" in result.stderr
@@ -308,17 +304,13 @@ def test_agent_tasks_in_flight_end_as_one_pull_request_each_with_their_agents_ev
 @pytest.mark.integration
 @pytest.mark.priority_p1
 @pytest.mark.slow
-def test_agent_tasks_that_never_became_pull_requests_fail_the_agents_run(repo_root, tmp_path, live_stack):
-    result = _locust(
-        repo_root,
-        *QUICK,
-        "--scenario=agents",
+def test_agent_tasks_that_never_became_pull_requests_fail_the_agents_run(run_scenario):
+    result = run_scenario(
+        "agents",
         "--assignments=2",
         "--llm-pace=modest",
         # No pipeline ends this soon: every assignment gives up before its pull request opens.
         "--pipeline-timeout-s=0.2",
-        *_reports(tmp_path),
-        env=live_stack.environment() | live_stack.credentials(),
         timeout=110,
     )
 
@@ -329,16 +321,12 @@ def test_agent_tasks_that_never_became_pull_requests_fail_the_agents_run(repo_ro
 @pytest.mark.integration
 @pytest.mark.priority_p2
 @pytest.mark.slow
-def test_stress_that_no_step_can_meet_reports_no_sustainable_rate_and_fails(repo_root, tmp_path, live_stack):
-    result = _locust(
-        repo_root,
-        *QUICK,
-        "--scenario=stress",
+def test_stress_that_no_step_can_meet_reports_no_sustainable_rate_and_fails(run_scenario, tmp_path):
+    result = run_scenario(
+        "stress",
         "--stress-step-users=2",
         "--stress-step-s=10",
         "--stress-p95-ms=0.001",  # no request answers that fast: the first step breaks
-        *_reports(tmp_path),
-        env=live_stack.environment() | live_stack.credentials(),
         timeout=100,
     )
 

@@ -108,10 +108,21 @@ def test_compose_points_each_suite_runner_with_the_launchers_variables(compose, 
     wrong = {
         variable: variables[variable]
         for variable, native_name in _suite_variables(native_stack).items()
-        if url_target(variables[variable])
-        != (COMPOSE_NAME[native_name], listening_port(compose["services"][COMPOSE_NAME[native_name]]))
+        if url_target(variables[variable])[0] not in _names_of(compose, COMPOSE_NAME[native_name])
+        or url_target(variables[variable])[1] != listening_port(compose["services"][COMPOSE_NAME[native_name]])
     }
     assert not wrong, f"{runner} variables not pointing at their compose service: {wrong}"
+
+
+def _names_of(compose: dict, service_name: str) -> set[str]:
+    """What a service is reached by on the compose network: its name and its aliases there."""
+    networks = compose["services"][service_name].get("networks") or {}
+    aliases = (
+        [alias for network in networks.values() for alias in (network or {}).get("aliases", [])]
+        if isinstance(networks, dict)
+        else []
+    )
+    return {service_name, *aliases}
 
 
 @pytest.mark.parametrize("compose_name", ["app", "worker"])

@@ -1,7 +1,8 @@
 """Which environment variables the code reads, found by parsing it (no import, so nothing runs):
-`os.environ.get("X")`, `environ["X"]`, `"X" in os.environ`, `os.getenv("X")`, `env_var="X"` (a Locust
-option), `variable="X"` (a service of fixtures/targets.py), and every field of a pydantic-settings
-`BaseSettings` class (with its `env_prefix`)."""
+`os.environ.get("X")`, `environ["X"]`, `"X" in os.environ`, `os.getenv("X")`, the fakes' readers
+(`keys_from_environment("X", ...)`, `number_from_environment("X")`), `env_var="X"` (a Locust option),
+`variable="X"` (a service of fixtures/targets.py), and every field of a pydantic-settings `BaseSettings`
+class (with its `env_prefix`)."""
 
 import ast
 from pathlib import Path
@@ -26,6 +27,8 @@ CODE = [
 # Set by the system or by pytest itself, not by a user of this repository.
 NOT_OURS = {"PATH", "HOME", "TMPDIR", "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "PYTEST_CURRENT_TEST"}
 KEYWORDS = {"env_var", "variable"}
+# Functions whose first argument is the name of the variable they read (the fakes' in mocks/common/server.py).
+READERS = {"getenv", "keys_from_environment", "number_from_environment"}
 
 
 def _is_environ(node: ast.expr) -> bool:
@@ -69,7 +72,7 @@ def names_read(source: str) -> set[str]:
                 and _is_environ(func.value)
             ):
                 found.add(_string(node.args[0]) if node.args else None)
-            elif getattr(func, "attr", getattr(func, "id", None)) == "getenv":
+            elif getattr(func, "attr", getattr(func, "id", None)) in READERS:
                 found.add(_string(node.args[0]) if node.args else None)
             found |= {_string(keyword.value) for keyword in node.keywords if keyword.arg in KEYWORDS}
         elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) and _is_environ(node.value):

@@ -36,6 +36,15 @@ def _refuse(message: str) -> None:
     raise SystemExit(1)
 
 
+def _require_fake(target: Target, why: str = "", otherwise: str = "") -> None:
+    """Refuse the run when the fake `target` does not answer at its URL; `why` says what the run needs it for."""
+    url = target.url()
+    problem = _problem(url, target)
+    if problem:
+        name = target.what.removeprefix("the ")
+        _refuse(f"no {name} at {url}{why} — `make up` starts it, or set {target.variable}{otherwise}. [{problem}]")
+
+
 @events.init.add_listener
 def require_targets(environment: Environment, **_kwargs: object) -> None:
     if isinstance(environment.runner, WorkerRunner):
@@ -54,23 +63,8 @@ def require_targets(environment: Environment, **_kwargs: object) -> None:
             f"{ADMIN_TOKEN_VARIABLE} is not set: every simulated user creates a squad, which takes the "
             f"platform's admin token. `make up` prints it; `python -m tools.stack run -- locust ...` sets it."
         )
-    github = FAKE_GITHUB.url()
-    problem = _problem(github, FAKE_GITHUB)
-    if problem:
-        _refuse(f"no fake GitHub at {github} — `make up` starts it, or set {FAKE_GITHUB.variable}. [{problem}]")
-    llm = FAKE_LLM.url()
-    problem = _problem(llm, FAKE_LLM)
-    if problem:
-        _refuse(
-            f"no fake LLM at {llm} (assignment users script their agents' turns there) — `make up` starts it, "
-            f"or set {FAKE_LLM.variable}. [{problem}]"
-        )
+    _require_fake(FAKE_GITHUB)
+    _require_fake(FAKE_LLM, why=" (assignment users script their agents' turns there)")
     options = environment.parsed_options
     if options is not None and getattr(options, "fake_latency", "off") == "on":
-        e2b = FAKE_E2B.url()
-        problem = _problem(e2b, FAKE_E2B)
-        if problem:
-            _refuse(
-                f"no fake E2B at {e2b} (the run sets its latency) — `make up` starts it, or set "
-                f"{FAKE_E2B.variable}, or pass --fake-latency off. [{problem}]"
-            )
+        _require_fake(FAKE_E2B, why=" (the run sets its latency)", otherwise=", or pass --fake-latency off")

@@ -19,6 +19,7 @@ it sets `environment.slo_verdict_by_scenario`.
 
 import logging
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from locust import events
 from locust.env import Environment
@@ -52,40 +53,54 @@ class Objectives:
     max_failure_ratio: float = MAX_FAILURE_RATIO
 
 
+class SloOption(NamedTuple):
+    """An objective's command-line option, its environment variable, default and meaning."""
+
+    option: str
+    env_var: str
+    default: float
+    meaning: str
+
+
+OPTIONS = [
+    SloOption(
+        "--slo-p95-ms",
+        env_var="LOAD_SLO_P95_MS",
+        default=P95_MS,
+        meaning="the highest allowed 95th percentile of any request type, in ms",
+    ),
+    SloOption(
+        "--slo-sse-delivery-p99-ms",
+        env_var="LOAD_SLO_SSE_DELIVERY_P99_MS",
+        default=SSE_DELIVERY_P99_MS,
+        meaning="the highest allowed 99th percentile of SSE event delivery, in ms",
+    ),
+    SloOption(
+        "--slo-pipeline-p95-s",
+        env_var="LOAD_SLO_PIPELINE_P95_S",
+        default=PIPELINE_P95_S,
+        meaning="the highest allowed 95th percentile of assignment -> pull request, in s",
+    ),
+    SloOption(
+        "--slo-max-failure-ratio",
+        env_var="LOAD_SLO_MAX_FAILURE_RATIO",
+        default=MAX_FAILURE_RATIO,
+        meaning="the highest allowed share of failed requests, 0..1",
+    ),
+]
+
+
 @events.init_command_line_parser.add_listener
 def add_slo_options(parser, **_kwargs: object) -> None:
-    parser.add_argument(
-        "--slo-p95-ms",
-        type=float,
-        default=P95_MS,
-        env_var="LOAD_SLO_P95_MS",
-        include_in_web_ui=False,
-        help=f"the highest allowed 95th percentile of any request type, in ms (default {P95_MS:g})",
-    )
-    parser.add_argument(
-        "--slo-sse-delivery-p99-ms",
-        type=float,
-        default=SSE_DELIVERY_P99_MS,
-        env_var="LOAD_SLO_SSE_DELIVERY_P99_MS",
-        include_in_web_ui=False,
-        help=f"the highest allowed 99th percentile of SSE event delivery, in ms (default {SSE_DELIVERY_P99_MS:g})",
-    )
-    parser.add_argument(
-        "--slo-pipeline-p95-s",
-        type=float,
-        default=PIPELINE_P95_S,
-        env_var="LOAD_SLO_PIPELINE_P95_S",
-        include_in_web_ui=False,
-        help=f"the highest allowed 95th percentile of assignment -> pull request, in s (default {PIPELINE_P95_S:g})",
-    )
-    parser.add_argument(
-        "--slo-max-failure-ratio",
-        type=float,
-        default=MAX_FAILURE_RATIO,
-        env_var="LOAD_SLO_MAX_FAILURE_RATIO",
-        include_in_web_ui=False,
-        help=f"the highest allowed share of failed requests, 0..1 (default {MAX_FAILURE_RATIO:g})",
-    )
+    for slo in OPTIONS:
+        parser.add_argument(
+            slo.option,
+            type=float,
+            default=slo.default,
+            env_var=slo.env_var,
+            include_in_web_ui=False,
+            help=f"{slo.meaning} (default {slo.default:g})",
+        )
 
 
 def _is_pipeline(entry: StatsEntry) -> bool:

@@ -9,7 +9,7 @@ Data comes from the shared factories (fixtures/factories.py), the same as every 
 import os
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from locust import HttpUser
 from locust.contrib.fasthttp import FastHttpUser
@@ -17,6 +17,8 @@ from locust.exception import StopUser
 
 from fixtures.factories import agent_data, repository_data, squad_data
 from fixtures.targets import ADMIN_TOKEN_VARIABLE, FAKE_GITHUB, PLATFORM
+
+OptionT = TypeVar("OptionT")
 
 
 def admin_token() -> str:
@@ -59,6 +61,12 @@ class SquadSetup:
             if agent is None:
                 raise StopUser()
             self.agent_id = agent["id"]
+
+    def option(self, name: str, default: OptionT) -> OptionT:
+        """The run's command-line option `name` (`--name` with dashes), or `default` for a user made
+        without locust's parser."""
+        options = self.environment.parsed_options
+        return getattr(options, name) if options else default
 
     def use_squad(self, squad_id: str, token: str) -> None:
         # Set after the fake GitHub call on purpose: the squad's token goes to the platform only.

@@ -58,8 +58,7 @@ class BoardUser(FastSquadUser):
     requests, and a stress run must find the platform's limit before the generator's."""
 
     def wait_time(self) -> float:
-        options = self.environment.parsed_options
-        mean = options.board_wait_s if options is not None and options.board_wait_s is not None else 1.0
+        mean = self.option("board_wait_s", None) or 1.0
         return random.uniform(mean / 2, mean * 1.5)
 
     def on_start(self) -> None:
@@ -71,8 +70,7 @@ class BoardUser(FastSquadUser):
                 self.create_task()
 
     def _reads_only(self) -> bool:
-        options = self.environment.parsed_options
-        return options is not None and options.board_writes == "off"
+        return self.option("board_writes", "on") == "off"
 
     @task(6)
     def list_tasks(self) -> None:
@@ -108,8 +106,7 @@ class BoardUser(FastSquadUser):
 
     @task(1)
     def assign_task(self) -> None:
-        options = self.environment.parsed_options
-        if options is not None and (options.board_assignments == "off" or options.board_writes == "off"):
+        if self.option("board_assignments", "on") == "off" or self._reads_only():
             self.list_tasks()  # the board is looked at instead
             return
         if not self.todo_ids:

@@ -105,8 +105,7 @@ class AssignmentUser(SquadUser):
 
     @task
     def assign_and_follow(self) -> None:
-        options = self.environment.parsed_options
-        quota = options.assignments_per_user if options else 0
+        quota = self.option("assignments_per_user", 0)
         if quota and self.assigned >= quota:
             return
         created = self.expect("POST", "/api/v1/tasks", 201, json=task_data(), name="/api/v1/tasks")
@@ -122,7 +121,7 @@ class AssignmentUser(SquadUser):
             name=SCRIPTS,
             headers=NO_TOKEN,
         )
-        timeout_s = options.pipeline_timeout_s if options else PIPELINE_TIMEOUT_S
+        timeout_s = self.option("pipeline_timeout_s", PIPELINE_TIMEOUT_S)
         started = time.perf_counter()
         try:
             with gevent.Timeout(timeout_s, PipelineFailure(f"no pull request within {timeout_s:g} s")):

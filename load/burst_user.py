@@ -62,12 +62,11 @@ class BurstUser(SquadUser):
 
     @task
     def burst(self) -> None:
-        options = self.environment.parsed_options
-        quota = options.bursts_per_user if options else 0
+        quota = self.option("bursts_per_user", 0)
         if quota and self.bursts >= quota:
             return
         self.bursts += 1
-        calls = options.burst_calls if options else BURST_CALLS
+        calls = self.option("burst_calls", BURST_CALLS)
         failures = 0
         started = time.perf_counter()
         for number in range(calls):

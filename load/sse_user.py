@@ -88,9 +88,8 @@ class StreamUser(SquadUser):
     wait_time = constant(1)
 
     def on_start(self) -> None:
-        options = self.environment.parsed_options
-        size = options.sse_viewers_per_squad if options else VIEWERS_PER_SQUAD
-        self.interval_s = options.sse_event_interval_s if options else EVENT_INTERVAL_S
+        size = self.option("sse_viewers_per_squad", VIEWERS_PER_SQUAD)
+        self.interval_s = self.option("sse_event_interval_s", EVENT_INTERVAL_S)
         squad_id, token, leads = _teams.join(self, size)
         self.use_squad(squad_id, token)
         self.last_event_id: int | None = None

@@ -1,8 +1,9 @@
 """Request-scoped dependencies: a database session and the app's shared services."""
 
 from collections.abc import AsyncIterator
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.runtime import Runtime
@@ -28,6 +29,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     sessionmaker = runtime.read_sessionmaker if request.method in READ_METHODS else runtime.sessionmaker
     async with sessionmaker() as session:
         yield session
+
+
+# What a handler declares to receive them, as `runtime: RuntimeDep` and `session: SessionDep`.
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def end_transaction(session: AsyncSession) -> None:

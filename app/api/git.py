@@ -1,26 +1,32 @@
 """Git by hand inside a task's sandbox: clone the squad's repository, branch, commit, push."""
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+<<<<<<< HEAD
 from app.api.deps import current_runtime, end_transaction, get_session
+=======
+from app.api.deps import RuntimeDep, SessionDep, end_transaction
+>>>>>>> main
 from app.api.errors import documented
 from app.api.sandboxes import live_handle, own_sandbox
-from app.auth import current_squad
-from app.models import Sandbox, Squad
+from app.auth import CurrentSquad
+from app.models import Sandbox, Squad, Task
 from app.redaction import redact
 from app.runtime import Runtime
 from app.schemas import BranchRequest, CloneRequest, CommitRequest, GitResult
+from app.services.e2b import SandboxHandle
 
 router = APIRouter(prefix="/git", tags=["git"], responses=documented(400, 401, 404, 409, 502, 503))
 
 
 class _Output:
-    """Collects what git prints, for the response, with every secret the platform holds removed, the
-    sandbox's envd access token among them."""
+    """Collects what git prints in a sandbox, for the response, with every secret the platform holds
+    removed, the sandbox's envd access token among them."""
 
     def __init__(self, runtime: Runtime, sandbox: Sandbox) -> None:
         self.chunks: list[str] = []
+        self._sandbox = sandbox
         self._secrets = [
             *runtime.settings.secrets(),
             *([sandbox.envd_access_token] if sandbox.envd_access_token else []),
@@ -32,7 +38,10 @@ class _Output:
     def text(self) -> str:
         return redact("".join(self.chunks), self._secrets)[-4000:]
 
+    def result(self, repository: str, branch: str) -> GitResult:
+        return GitResult(sandbox_id=self._sandbox.id, repository=repository, branch=branch, output=self.text())
 
+<<<<<<< HEAD
 @router.post("/clone", response_model=GitResult)
 async def clone(
     body: CloneRequest,
@@ -41,20 +50,30 @@ async def clone(
     runtime: Runtime = Depends(current_runtime),
 ) -> GitResult:
     sandbox, _ = await own_sandbox(session, squad, body.sandbox_id)
+=======
+
+async def _git_work(
+    session: AsyncSession, squad: Squad, runtime: Runtime, sandbox_id: str
+) -> tuple[SandboxHandle, Task, _Output]:
+    """The squad's live sandbox `sandbox_id` (its handle), its task, and a collector of what git prints.
+    The request's transaction ends here: git takes its time."""
+    sandbox, task = await own_sandbox(session, squad, sandbox_id)
+>>>>>>> main
     handle = live_handle(sandbox)
     await end_transaction(session)
+    return handle, task, _Output(runtime, sandbox)
+
+
+@router.post("/clone", response_model=GitResult)
+async def clone(body: CloneRequest, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> GitResult:
+    handle, _, output = await _git_work(session, squad, runtime, body.sandbox_id)
     repository = await runtime.github.get_repository(squad.repository)
-    output = _Output(runtime, sandbox)
     await runtime.git.clone(handle, repository.clone_url, repository.default_branch, output)
-    return GitResult(
-        sandbox_id=sandbox.id,
-        repository=repository.full_name,
-        branch=repository.default_branch,
-        output=output.text(),
-    )
+    return output.result(repository.full_name, repository.default_branch)
 
 
 @router.post("/branch", response_model=GitResult)
+<<<<<<< HEAD
 async def branch(
     body: BranchRequest,
     squad: Squad = Depends(current_squad),
@@ -93,11 +112,25 @@ async def push(
     await end_transaction(session)
     output = _Output(runtime, sandbox)
     await runtime.git.push(live_handle(sandbox), body.branch, output)
+=======
+async def branch(body: BranchRequest, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> GitResult:
+    handle, _, output = await _git_work(session, squad, runtime, body.sandbox_id)
+    await runtime.git.create_branch(handle, body.branch, output)
+    return output.result(squad.repository, body.branch)
+
+
+@router.post("/commit", response_model=GitResult)
+async def commit(body: CommitRequest, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> GitResult:
+    handle, task, output = await _git_work(session, squad, runtime, body.sandbox_id)
+    await runtime.git.commit(handle, body.message, "agent-squad", output)
+    return output.result(squad.repository, task.branch or "")
+
+
+@router.post("/push", response_model=GitResult)
+async def push(body: BranchRequest, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> GitResult:
+    handle, task, output = await _git_work(session, squad, runtime, body.sandbox_id)
+    await runtime.git.push(handle, body.branch, output)
+>>>>>>> main
     task.branch = body.branch
     await session.commit()
-    return GitResult(
-        sandbox_id=sandbox.id,
-        repository=squad.repository,
-        branch=body.branch,
-        output=output.text(),
-    )
+    return output.result(squad.repository, body.branch)

@@ -1,11 +1,10 @@
 """Liveness that checks the database."""
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.deps import get_session
+from app.api.deps import SessionDep
 from app.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -16,7 +15,7 @@ router = APIRouter(tags=["health"])
     response_model=Health,
     responses={503: {"model": Health, "description": "the database cannot be reached; `database` says why"}},
 )
-async def health(session: AsyncSession = Depends(get_session)) -> JSONResponse:
+async def health(session: SessionDep) -> JSONResponse:
     try:
         await session.execute(text("SELECT 1"))
     except Exception as error:  # any database failure means "not healthy", with the reason

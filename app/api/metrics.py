@@ -1,22 +1,28 @@
 """`GET /metrics`: Prometheus text."""
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+<<<<<<< HEAD
 from app.api.deps import current_runtime, get_session
+=======
+from app.api.deps import RuntimeDep, SessionDep
+>>>>>>> main
 from app.models import Job, JobState
-from app.runtime import Runtime
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", include_in_schema=False)
+<<<<<<< HEAD
 async def metrics(
     runtime: Runtime = Depends(current_runtime), session: AsyncSession = Depends(get_session)
 ) -> Response:
+=======
+async def metrics(runtime: RuntimeDep, session: SessionDep) -> Response:
+>>>>>>> main
     # Job counts live in the database (workers may be other processes), so they are read at scrape time.
     counts = {
         state: count for state, count in await session.execute(select(Job.state, func.count()).group_by(Job.state))

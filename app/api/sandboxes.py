@@ -2,14 +2,18 @@
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Depends, HTTPException, Response, status
+from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+<<<<<<< HEAD
 from app.api.deps import current_runtime, end_transaction, get_session
+=======
+from app.api.deps import RuntimeDep, SessionDep, end_transaction
+>>>>>>> main
 from app.api.errors import documented
 from app.api.tasks import own_task
-from app.auth import current_squad
+from app.auth import CurrentSquad
 from app.events import record_event
 from app.limits import Slot, too_many
 from app.models import Sandbox, Squad, Task, utcnow
@@ -40,12 +44,16 @@ def live_handle(sandbox: Sandbox) -> SandboxHandle:
 @router.post(
     "/sandboxes", status_code=status.HTTP_201_CREATED, response_model=SandboxOut, responses=documented(400, 502)
 )
+<<<<<<< HEAD
 async def create_sandbox(
     body: SandboxCreate,
     squad: Squad = Depends(current_squad),
     session: AsyncSession = Depends(get_session),
     runtime: Runtime = Depends(current_runtime),
 ) -> Sandbox:
+=======
+async def create_sandbox(body: SandboxCreate, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> Sandbox:
+>>>>>>> main
     task = await own_task(session, squad, body.task_id)
     await end_transaction(session)
     creating = await reserve_sandbox(session, squad, runtime)
@@ -113,20 +121,22 @@ async def within_sandbox_limit(session: AsyncSession, squad: Squad, runtime: Run
 
 
 @router.get("/sandboxes/{sandbox_id}", response_model=SandboxOut)
-async def read_sandbox(
-    sandbox_id: str, squad: Squad = Depends(current_squad), session: AsyncSession = Depends(get_session)
-) -> Sandbox:
+async def read_sandbox(sandbox_id: str, squad: CurrentSquad, session: SessionDep) -> Sandbox:
     sandbox, _ = await own_sandbox(session, squad, sandbox_id)
     return sandbox
 
 
 @router.delete("/sandboxes/{sandbox_id}", status_code=status.HTTP_204_NO_CONTENT, responses=documented(502))
+<<<<<<< HEAD
 async def destroy_sandbox(
     sandbox_id: str,
     squad: Squad = Depends(current_squad),
     session: AsyncSession = Depends(get_session),
     runtime: Runtime = Depends(current_runtime),
 ) -> Response:
+=======
+async def destroy_sandbox(sandbox_id: str, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> Response:
+>>>>>>> main
     """Destroying twice is not an error: the sandbox is gone either way."""
     sandbox, _ = await own_sandbox(session, squad, sandbox_id)
     if sandbox.destroyed_at is None:

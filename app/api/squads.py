@@ -8,11 +8,14 @@ a squad cannot point the platform's credentials at a repository nobody meant it 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy.ext.asyncio import AsyncSession
 
+<<<<<<< HEAD
 from app.api.deps import current_runtime, get_session
+=======
+from app.api.deps import RuntimeDep, SessionDep
+>>>>>>> main
 from app.api.errors import documented
-from app.auth import SESSION_COOKIE, bearer_scheme, current_squad, hash_token, new_token, operator
+from app.auth import SESSION_COOKIE, CurrentSquad, OperatorOnly, bearer_scheme, hash_token, new_token
 from app.models import Squad
 from app.runtime import Runtime
 from app.schemas import SquadCreate, SquadCreated, SquadOut
@@ -67,10 +70,14 @@ async def usable_repository(body: SquadCreate, runtime: Runtime) -> None:
     responses=documented(400, 401, 403, 502),
 )
 async def create_squad(
+<<<<<<< HEAD
     body: SquadCreate,
     _operator: None = Depends(operator),
     session: AsyncSession = Depends(get_session),
     runtime: Runtime = Depends(current_runtime),
+=======
+    body: SquadCreate, _operator: OperatorOnly, session: SessionDep, runtime: RuntimeDep
+>>>>>>> main
 ) -> SquadCreated:
     """As the operator (`Authorization: Bearer <SQUAD_ADMIN_TOKEN>`): the squad and its token, shown once."""
     await usable_repository(body, runtime)
@@ -82,15 +89,13 @@ async def create_squad(
 
 
 @router.get("/squads/me", response_model=SquadOut, responses=documented(401))
-async def read_own_squad(squad: Squad = Depends(current_squad)) -> Squad:
+async def read_own_squad(squad: CurrentSquad) -> Squad:
     return squad
 
 
 @router.post("/session", status_code=status.HTTP_204_NO_CONTENT, responses=documented(401))
 async def open_browser_session(
-    response: Response,
-    squad: Squad = Depends(current_squad),
-    credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
+    response: Response, squad: CurrentSquad, credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme)
 ) -> None:
     """Trade the bearer token for an HttpOnly cookie that the board's EventSource can send."""
     assert credentials is not None  # current_squad has already refused a request without one

@@ -3,6 +3,7 @@
 import base64
 from datetime import datetime
 
+<<<<<<< HEAD
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from sqlalchemy import Row, and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -10,8 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.board_json import JSONRows
 from app.api.deps import get_runtime, get_session
+=======
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.api.deps import SessionDep
+>>>>>>> main
 from app.api.errors import documented
-from app.auth import current_squad
+from app.auth import CurrentSquad
 from app.events import record_event
 from app.inline_reads import read_rows
 from app.models import ACTIVE_JOB_STATES, Agent, Job, Squad, Task, TaskStatus
@@ -40,11 +49,7 @@ async def own_task(session: AsyncSession, squad: Squad, task_id: str) -> Task:
 
 
 @router.post("/tasks", status_code=status.HTTP_201_CREATED, response_model=TaskOut, responses=documented(400))
-async def create_task(
-    body: TaskCreate,
-    squad: Squad = Depends(current_squad),
-    session: AsyncSession = Depends(get_session),
-) -> Task:
+async def create_task(body: TaskCreate, squad: CurrentSquad, session: SessionDep) -> Task:
     task = Task(squad_id=squad.id, title=body.title, description=body.description)
     session.add(task)
     await session.flush()
@@ -67,15 +72,25 @@ async def create_task(
 )
 async def list_tasks(
     request: Request,
+<<<<<<< HEAD
+=======
+    response: Response,
+    squad: CurrentSquad,
+    session: SessionDep,
+>>>>>>> main
     status_filter: TaskStatus | None = Query(None, alias="status"),
     agent_id: str | None = Query(None, max_length=32),
     limit: int = Query(PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="tasks a page holds"),
     cursor: str | None = Query(
         None, max_length=200, description="where the page starts: the `cursor` of the previous page's next link"
     ),
+<<<<<<< HEAD
     squad: Squad = Depends(current_squad),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
+=======
+) -> list[Task]:
+>>>>>>> main
     """The squad's tasks in creation order (ties by id), a page at a time: a task created meanwhile
     joins the end, so following the next links lists every task once."""
     query = select(*TASK_COLUMNS).where(Task.squad_id == squad.id)
@@ -113,6 +128,7 @@ def read_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut, responses=documented(404))
+<<<<<<< HEAD
 async def read_task(
     request: Request,
     task_id: str,
@@ -125,15 +141,14 @@ async def read_task(
     if row is None or row.squad_id != squad.id:
         raise HTTPException(404, f"task {task_id} not found")
     return JSONRows(row)
+=======
+async def read_task(task_id: str, squad: CurrentSquad, session: SessionDep) -> Task:
+    return await own_task(session, squad, task_id)
+>>>>>>> main
 
 
 @router.patch("/tasks/{task_id}", response_model=TaskOut, responses=documented(400, 404, 409))
-async def update_task(
-    task_id: str,
-    body: TaskUpdate,
-    squad: Squad = Depends(current_squad),
-    session: AsyncSession = Depends(get_session),
-) -> Task:
+async def update_task(task_id: str, body: TaskUpdate, squad: CurrentSquad, session: SessionDep) -> Task:
     task = await own_task(session, squad, task_id)
     if body.title is not None:
         task.title = body.title
@@ -167,12 +182,7 @@ async def update_task(
     response_model=TaskOut,
     responses=documented(400, 404, 409),
 )
-async def assign_task(
-    task_id: str,
-    body: TaskAssign,
-    squad: Squad = Depends(current_squad),
-    session: AsyncSession = Depends(get_session),
-) -> Task:
+async def assign_task(task_id: str, body: TaskAssign, squad: CurrentSquad, session: SessionDep) -> Task:
     task = await own_task(session, squad, task_id)
     agent = await session.get(Agent, body.agent_id)
     if agent is None or agent.squad_id != squad.id:

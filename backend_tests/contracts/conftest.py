@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import httpx
 import jsonschema
 import pytest
 import respx
 
+from fixtures import http
 from fixtures.openapi_contract import (
     FORMATS,
     SPECS,
@@ -27,13 +29,14 @@ from mocks.common.server import ServerHandle, serve_in_thread
 from mocks.common.service import FakeService
 from mocks.e2b import FakeE2B
 from mocks.e2b.app import build_app as build_e2b_app
-from mocks.e2b.router import e2b_router
+from mocks.e2b.router import E2B_API_URL, e2b_router
+from mocks.e2b.state import Sandbox
 from mocks.github import FakeGitHub
 from mocks.github.app import build_app as build_github_app
-from mocks.github.router import github_router
+from mocks.github.router import GITHUB_API_URL, github_router
 from mocks.llm import FakeLLM
 from mocks.llm.app import build_app as build_llm_app
-from mocks.llm.router import llm_router
+from mocks.llm.router import LLM_API_URL, llm_router
 
 E2B_KEY = "e2b_" + "ab12" * 10
 GITHUB_TOKEN = "ghp_contract_token"
@@ -187,6 +190,35 @@ def llm_routes(_built_llm_router: respx.MockRouter, fake_llm: FakeLLM) -> Iterat
     """The fake LLM answering https://api.openai.com/v1 in process, for this test."""
     with _built_llm_router as router:
         yield router
+
+
+# -- clients of the fakes in process, and a sandbox -------------------------------------------------------
+@pytest.fixture
+async def e2b_api(e2b_routes: respx.MockRouter, e2b_api_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of E2B's REST API (api.e2b.app) with the key, answered by the fake in process."""
+    async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": e2b_api_key}) as client:
+        yield client
+
+
+@pytest.fixture
+async def github_api(github_routes: respx.MockRouter, github_token: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of GitHub's REST API (api.github.com) with the token, answered by the fake in process."""
+    headers = {"Authorization": f"Bearer {github_token}", "Accept": "application/vnd.github+json"}
+    async with http.AsyncClient(base_url=GITHUB_API_URL, headers=headers) as client:
+        yield client
+
+
+@pytest.fixture
+async def llm_api(llm_routes: respx.MockRouter, llm_api_key: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the Chat Completions API (api.openai.com/v1) with the key, answered by the fake in process."""
+    async with http.AsyncClient(base_url=LLM_API_URL, headers={"Authorization": f"Bearer {llm_api_key}"}) as client:
+        yield client
+
+
+@pytest.fixture
+def sandbox(fake_e2b: FakeE2B) -> Sandbox:
+    """A running sandbox of the fake E2B."""
+    return fake_e2b.create_sandbox()
 
 
 # -- real git ---------------------------------------------------------------------------------------------

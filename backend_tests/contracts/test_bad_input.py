@@ -13,9 +13,9 @@ import pytest
 import respx
 
 from fixtures import http
-from mocks.e2b import FakeE2B, Sandbox
+from mocks.e2b import Sandbox
 from mocks.e2b.connect_protocol import CONTENT_TYPE
-from mocks.e2b.router import E2B_API_URL, E2B_SANDBOX_URL
+from mocks.e2b.router import E2B_SANDBOX_URL
 from mocks.github import FakeGitHub
 from mocks.github.router import GITHUB_API_URL
 from mocks.llm import FakeLLM
@@ -42,23 +42,20 @@ def router(e2b_routes: respx.MockRouter, github_routes: respx.MockRouter) -> res
 
 
 @pytest.fixture
-def sandbox(fake_e2b: FakeE2B) -> Sandbox:
-    return fake_e2b.create_sandbox()
-
-
-@pytest.fixture
-async def e2b(router: respx.MockRouter, e2b_api_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": e2b_api_key}) as client:
+async def gh(router: respx.MockRouter, fake_github: FakeGitHub, github_token: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the fake GitHub in process, with the token, and the repository acme/widgets."""
+    fake_github.create_repo("acme", "widgets")
+    async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as client:
         yield client
 
 
 @pytest.mark.parametrize(("method", "path"), E2B_OPERATIONS, ids=[f"{m} {p}" for m, p in E2B_OPERATIONS])
 async def test_e2b_refuses_broken_bodies_with_400(
-    e2b: httpx.AsyncClient, sandbox: Sandbox, method: str, path: str
+    e2b_api: httpx.AsyncClient, sandbox: Sandbox, method: str, path: str
 ) -> None:
     statuses = []
     for body in BROKEN_BODIES:
-        response = await e2b.request(
+        response = await e2b_api.request(
             method,
             path.format(id=sandbox.sandbox_id),
             content=body,
@@ -108,40 +105,28 @@ async def test_envd_refuses_broken_uploads_and_start_requests_without_a_tracebac
     [{"per_page": "lots"}, {"page": "-"}, {"state": 5}, {"sort": "nonsense", "direction": "sideways"}],
     ids=["per-page", "page", "state", "sort"],
 )
-async def test_github_list_pulls_survives_bad_query_parameters(
-    router: respx.MockRouter, fake_github: FakeGitHub, github_token: str, params: dict
-) -> None:
-    fake_github.create_repo("acme", "widgets")
-
-    async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
-        response = await gh.get("/repos/acme/widgets/pulls", params=params)
+async def test_github_list_pulls_survives_bad_query_parameters(gh: httpx.AsyncClient, params: dict) -> None:
+    response = await gh.get("/repos/acme/widgets/pulls", params=params)
 
     assert response.status_code in (200, 422), response.text
 
 
 @pytest.mark.parametrize("field", ["head", "base"])
 async def test_github_create_pull_with_a_nul_byte_in_a_branch_is_422_like_github(
-    router: respx.MockRouter, fake_github: FakeGitHub, github_token: str, field: str
+    gh: httpx.AsyncClient, field: str
 ) -> None:
     """Found by the schema fuzz: the NUL reached git's command line and the fake answered 500."""
-    fake_github.create_repo("acme", "widgets")
     body = {"title": "t", "head": "feature", "base": "main"} | {field: "feature\u0000x"}
 
-    async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
-        response = await gh.post("/repos/acme/widgets/pulls", json=body)
+    response = await gh.post("/repos/acme/widgets/pulls", json=body)
 
     assert response.status_code == 422, response.text
     assert {"resource": "PullRequest", "field": field, "code": "invalid"} in response.json()["errors"]
 
 
 @pytest.mark.parametrize("body", BROKEN_BODIES, ids=range(len(BROKEN_BODIES)))
-async def test_github_create_pull_refuses_broken_bodies_with_400_or_422(
-    router: respx.MockRouter, fake_github: FakeGitHub, github_token: str, body: bytes
-) -> None:
-    fake_github.create_repo("acme", "widgets")
-
-    async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
-        response = await gh.post("/repos/acme/widgets/pulls", content=body)
+async def test_github_create_pull_refuses_broken_bodies_with_400_or_422(gh: httpx.AsyncClient, body: bytes) -> None:
+    response = await gh.post("/repos/acme/widgets/pulls", content=body)
 
     assert response.status_code in (400, 422), response.text
     assert response.json()["documentation_url"] == "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"
@@ -156,13 +141,8 @@ async def test_github_create_pull_refuses_broken_bodies_with_400_or_422(
     ],
     ids=["branch", "ref", "pull-number"],
 )
-async def test_github_refuses_odd_names_with_404(
-    router: respx.MockRouter, fake_github: FakeGitHub, github_token: str, path: str
-) -> None:
-    fake_github.create_repo("acme", "widgets")
-
-    async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as gh:
-        response = await gh.get(path)
+async def test_github_refuses_odd_names_with_404(gh: httpx.AsyncClient, path: str) -> None:
+    response = await gh.get(path)
 
     assert response.status_code == 404
 

@@ -93,6 +93,20 @@ def test_the_sysctl_that_refuses_namespaces_is_named_with_its_fix(
     assert fix in named_fix
 
 
+def test_a_container_whose_engine_masks_proc_is_told_to_unconfine_its_system_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(isolation, "read_sysctl", {}.get)
+    monkeypatch.setattr(isolation, "in_a_container", lambda: True)
+
+    named_cause, named_fix = isolation.namespace_refusal(
+        "bwrap: Can't mount proc on /newroot/proc: Operation not permitted"
+    )
+
+    assert "masks paths under /proc" in named_cause and "Can't mount proc" in named_cause
+    assert "systempaths=unconfined" in named_fix and "--privileged" in named_fix
+
+
 def test_python_m_mocks_e2b_exits_non_zero_with_the_message_before_listening(tmp_path: Path) -> None:
     environment = {**os.environ, "PATH": str(bin_dir(tmp_path, nsenter="=/usr/bin/nsenter"))}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -18,37 +18,26 @@ pytestmark = [pytest.mark.contract, pytest.mark.priority_p0]
 SchemaCheck = Callable[..., None]  # the e2b_schema fixture: (instance, schema name, array=False)
 
 
-@pytest.fixture
-def router(e2b_routes: respx.MockRouter) -> respx.MockRouter:
-    return e2b_routes
-
-
-@pytest.fixture
-async def api(router: respx.MockRouter, e2b_api_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": e2b_api_key}) as client:
-        yield client
-
-
 async def test_create_sandbox_answers_201_with_the_sandbox_schema(
-    api: httpx.AsyncClient, router: respx.MockRouter, e2b_schema: SchemaCheck
+    e2b_api: httpx.AsyncClient, e2b_routes: respx.MockRouter, e2b_schema: SchemaCheck
 ) -> None:
-    response = await api.post(
+    response = await e2b_api.post(
         "/v2/sandboxes", json={"templateID": "base", "timeout": 60, "metadata": {"k": "v"}, "secure": True}
     )
 
     assert response.status_code == 201, response.text
     e2b_schema(response.json(), "Sandbox")
     assert response.json()["envdAccessToken"]
-    assert router["create_sandbox"].call_count == 1
+    assert e2b_routes["create_sandbox"].call_count == 1
 
 
-async def test_legacy_create_get_and_kill_follow_the_spec(api: httpx.AsyncClient, e2b_schema: SchemaCheck) -> None:
-    created = (await api.post("/sandboxes", json={"templateID": "base"})).json()
+async def test_legacy_create_get_and_kill_follow_the_spec(e2b_api: httpx.AsyncClient, e2b_schema: SchemaCheck) -> None:
+    created = (await e2b_api.post("/sandboxes", json={"templateID": "base"})).json()
     sandbox_url = f"/sandboxes/{created['sandboxID']}"
 
-    detail = await api.get(sandbox_url)
-    killed = await api.delete(sandbox_url)
-    gone = await api.get(sandbox_url)
+    detail = await e2b_api.get(sandbox_url)
+    killed = await e2b_api.delete(sandbox_url)
+    gone = await e2b_api.get(sandbox_url)
 
     assert detail.status_code == 200
     e2b_schema(detail.json(), "SandboxDetail")
@@ -59,22 +48,22 @@ async def test_legacy_create_get_and_kill_follow_the_spec(api: httpx.AsyncClient
 
 
 async def test_the_deprecated_list_shows_only_running_sandboxes(
-    api: httpx.AsyncClient, e2b_schema: SchemaCheck
+    e2b_api: httpx.AsyncClient, e2b_schema: SchemaCheck
 ) -> None:
-    kept = (await api.post("/v2/sandboxes", json={"templateID": "base"})).json()["sandboxID"]
-    killed = (await api.post("/v2/sandboxes", json={"templateID": "base"})).json()["sandboxID"]
-    paused = (await api.post("/v2/sandboxes", json={"templateID": "base"})).json()["sandboxID"]
-    await api.delete(f"/sandboxes/{killed}")
-    await api.post(f"/sandboxes/{paused}/pause")
+    kept = (await e2b_api.post("/v2/sandboxes", json={"templateID": "base"})).json()["sandboxID"]
+    killed = (await e2b_api.post("/v2/sandboxes", json={"templateID": "base"})).json()["sandboxID"]
+    paused = (await e2b_api.post("/v2/sandboxes", json={"templateID": "base"})).json()["sandboxID"]
+    await e2b_api.delete(f"/sandboxes/{killed}")
+    await e2b_api.post(f"/sandboxes/{paused}/pause")
 
-    listed = await api.get("/sandboxes")
+    listed = await e2b_api.get("/sandboxes")
 
     e2b_schema(listed.json(), "ListedSandbox", array=True)
     assert [item["sandboxID"] for item in listed.json()] == [kept]
 
 
-async def create_with(api: httpx.AsyncClient, metadata: dict[str, str]) -> str:
-    response = await api.post("/v2/sandboxes", json={"templateID": "base", "timeout": 60, "metadata": metadata})
+async def create_with(e2b_api: httpx.AsyncClient, metadata: dict[str, str]) -> str:
+    response = await e2b_api.post("/v2/sandboxes", json={"templateID": "base", "timeout": 60, "metadata": metadata})
     return response.json()["sandboxID"]
 
 
@@ -89,27 +78,27 @@ async def create_with(api: httpx.AsyncClient, metadata: dict[str, str]) -> str:
     ],
     ids=["one-pair", "shared-pair", "all-pairs-must-match", "no-match", "encoded-value"],
 )
-async def test_v2_list_filters_by_metadata(api: httpx.AsyncClient, query: str, expected: list[str]) -> None:
+async def test_v2_list_filters_by_metadata(e2b_api: httpx.AsyncClient, query: str, expected: list[str]) -> None:
     ids = {
-        "a": await create_with(api, {"squad": "s1", "task": "t-1"}),
-        "b": await create_with(api, {"squad": "s1", "task": "t-2"}),
-        "c": await create_with(api, {"note": "a b&c"}),
+        "a": await create_with(e2b_api, {"squad": "s1", "task": "t-1"}),
+        "b": await create_with(e2b_api, {"squad": "s1", "task": "t-2"}),
+        "c": await create_with(e2b_api, {"note": "a b&c"}),
     }
 
-    listed = await api.get("/v2/sandboxes", params={"metadata": query})
+    listed = await e2b_api.get("/v2/sandboxes", params={"metadata": query})
 
     assert listed.status_code == 200
     assert [item["sandboxID"] for item in listed.json()] == [ids[name] for name in expected]
 
 
-async def test_v2_list_filters_by_state_newest_first_by_default(api: httpx.AsyncClient) -> None:
-    older = await create_with(api, {})
-    newer = await create_with(api, {})
-    paused = await create_with(api, {})
-    await api.post(f"/sandboxes/{paused}/pause")
+async def test_v2_list_filters_by_state_newest_first_by_default(e2b_api: httpx.AsyncClient) -> None:
+    older = await create_with(e2b_api, {})
+    newer = await create_with(e2b_api, {})
+    paused = await create_with(e2b_api, {})
+    await e2b_api.post(f"/sandboxes/{paused}/pause")
 
-    both = await api.get("/v2/sandboxes", params={"state": "running,paused"})
-    running_oldest_first = await api.get("/v2/sandboxes", params={"state": "running", "order": "asc"})
+    both = await e2b_api.get("/v2/sandboxes", params={"state": "running,paused"})
+    running_oldest_first = await e2b_api.get("/v2/sandboxes", params={"state": "running", "order": "asc"})
 
     assert [item["sandboxID"] for item in both.json()] == [paused, newer, older]
     assert [item["state"] for item in both.json()] == ["paused", "running", "running"]
@@ -117,11 +106,11 @@ async def test_v2_list_filters_by_state_newest_first_by_default(api: httpx.Async
     assert running_oldest_first.headers["x-total-running"] == "2"
 
 
-async def test_v2_list_pages_with_limit_and_next_token(api: httpx.AsyncClient) -> None:
-    created = [await create_with(api, {"page": "yes"}) for _ in range(3)]
+async def test_v2_list_pages_with_limit_and_next_token(e2b_api: httpx.AsyncClient) -> None:
+    created = [await create_with(e2b_api, {"page": "yes"}) for _ in range(3)]
 
-    first = await api.get("/v2/sandboxes", params={"limit": 2, "order": "asc"})
-    second = await api.get(
+    first = await e2b_api.get("/v2/sandboxes", params={"limit": 2, "order": "asc"})
+    second = await e2b_api.get(
         "/v2/sandboxes", params={"limit": 2, "order": "asc", "nextToken": first.headers["x-next-token"]}
     )
 
@@ -145,18 +134,18 @@ async def test_v2_list_pages_with_limit_and_next_token(api: httpx.AsyncClient) -
     ids=["state", "limit-0", "limit-101", "limit-text", "order", "metadata", "next-token", "started-after"],
 )
 async def test_v2_list_refuses_bad_query_parameters_with_400(
-    api: httpx.AsyncClient, e2b_schema: SchemaCheck, params: dict[str, str]
+    e2b_api: httpx.AsyncClient, e2b_schema: SchemaCheck, params: dict[str, str]
 ) -> None:
-    response = await api.get("/v2/sandboxes", params=params)
+    response = await e2b_api.get("/v2/sandboxes", params=params)
 
     assert response.status_code == 400, response.text
     e2b_schema(response.json(), "Error")
 
 
 async def test_unknown_fields_in_a_create_body_are_ignored_as_by_the_api(
-    api: httpx.AsyncClient, fake_e2b: FakeE2B
+    e2b_api: httpx.AsyncClient, fake_e2b: FakeE2B
 ) -> None:
-    response = await api.post("/v2/sandboxes", json={"templateID": "base", "colour": "red", "timeout": 60})
+    response = await e2b_api.post("/v2/sandboxes", json={"templateID": "base", "colour": "red", "timeout": 60})
 
     assert response.status_code == 201, "the spec's NewSandbox does not forbid other properties"
     assert len(fake_e2b.running_sandboxes()) == 1
@@ -168,7 +157,7 @@ async def test_unknown_fields_in_a_create_body_are_ignored_as_by_the_api(
     ids=["missing", "unknown"],
 )
 async def test_requests_without_a_valid_api_key_get_401(
-    router: respx.MockRouter, e2b_schema: SchemaCheck, headers: dict[str, str], message_part: str
+    e2b_routes: respx.MockRouter, e2b_schema: SchemaCheck, headers: dict[str, str], message_part: str
 ) -> None:
     async with http.AsyncClient(base_url=E2B_API_URL, headers=headers) as client:
         response = await client.post("/v2/sandboxes", json={"templateID": "base"})
@@ -204,9 +193,9 @@ async def test_requests_without_a_valid_api_key_get_401(
     ],
 )
 async def test_bad_create_bodies_get_400_in_the_error_shape(
-    api: httpx.AsyncClient, e2b_schema: SchemaCheck, fake_e2b: FakeE2B, content: bytes
+    e2b_api: httpx.AsyncClient, e2b_schema: SchemaCheck, fake_e2b: FakeE2B, content: bytes
 ) -> None:
-    response = await api.post("/v2/sandboxes", content=content, headers={"Content-Type": "application/json"})
+    response = await e2b_api.post("/v2/sandboxes", content=content, headers={"Content-Type": "application/json"})
 
     assert response.status_code == 400, response.text
     e2b_schema(response.json(), "Error")
@@ -214,16 +203,16 @@ async def test_bad_create_bodies_get_400_in_the_error_shape(
 
 
 async def test_unknown_paths_hit_the_catch_all_route_and_get_the_e2b_404(
-    api: httpx.AsyncClient, router: respx.MockRouter
+    e2b_api: httpx.AsyncClient, e2b_routes: respx.MockRouter
 ) -> None:
-    response = await api.get("/no/such/thing")
+    response = await e2b_api.get("/no/such/thing")
 
     assert response.status_code == 404
     assert response.json()["code"] == 404
-    assert router["not_found"].called
+    assert e2b_routes["not_found"].called
 
 
-async def test_no_request_escapes_to_an_unmocked_host(router: respx.MockRouter) -> None:
+async def test_no_request_escapes_to_an_unmocked_host(e2b_routes: respx.MockRouter) -> None:
     async with http.AsyncClient() as client:
         with pytest.raises(respx.models.AllMockedAssertionError):
             await client.get("https://api.example.com/anything")

@@ -5,7 +5,7 @@ In-process through the respx router. Time is the fake's clock (`advance_time`), 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import httpx
@@ -21,25 +21,14 @@ pytestmark = [pytest.mark.contract, pytest.mark.priority_p1]
 SchemaCheck = Callable[..., None]
 
 
-@pytest.fixture
-def router(e2b_routes: respx.MockRouter) -> respx.MockRouter:
-    return e2b_routes
-
-
-@pytest.fixture
-async def api(router: respx.MockRouter, e2b_api_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": e2b_api_key}) as client:
-        yield client
-
-
-async def create(api: httpx.AsyncClient, **body: object) -> dict:
-    response = await api.post("/v2/sandboxes", json={"templateID": "base", **body})
+async def create(e2b_api: httpx.AsyncClient, **body: object) -> dict:
+    response = await e2b_api.post("/v2/sandboxes", json={"templateID": "base", **body})
     assert response.status_code == 201, response.text
     return response.json()
 
 
-async def detail(api: httpx.AsyncClient, sandbox_id: str) -> dict:
-    response = await api.get(f"/sandboxes/{sandbox_id}")
+async def detail(e2b_api: httpx.AsyncClient, sandbox_id: str) -> dict:
+    response = await e2b_api.get(f"/sandboxes/{sandbox_id}")
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -54,16 +43,16 @@ def envd_health(sandbox: dict) -> httpx.Request:
 
 
 @pytest.mark.priority_p0
-async def test_a_sandbox_expires_at_its_timeout(api: httpx.AsyncClient, fake_e2b: FakeE2B) -> None:
-    sandbox = await create(api, timeout=60)
+async def test_a_sandbox_expires_at_its_timeout(e2b_api: httpx.AsyncClient, fake_e2b: FakeE2B) -> None:
+    sandbox = await create(e2b_api, timeout=60)
     sandbox_id = sandbox["sandboxID"]
 
     fake_e2b.advance_time(59)
-    alive = await api.get(f"/sandboxes/{sandbox_id}")
+    alive = await e2b_api.get(f"/sandboxes/{sandbox_id}")
     fake_e2b.advance_time(2)
-    gone = await api.get(f"/sandboxes/{sandbox_id}")
-    listed = await api.get("/v2/sandboxes")
-    killed = await api.delete(f"/sandboxes/{sandbox_id}")
+    gone = await e2b_api.get(f"/sandboxes/{sandbox_id}")
+    listed = await e2b_api.get("/v2/sandboxes")
+    killed = await e2b_api.delete(f"/sandboxes/{sandbox_id}")
 
     assert (alive.status_code, gone.status_code, killed.status_code) == (200, 404, 404)
     assert gone.json()["message"] == f"Sandbox \"{sandbox_id}\" doesn't exist or you don't have access to it"
@@ -71,34 +60,36 @@ async def test_a_sandbox_expires_at_its_timeout(api: httpx.AsyncClient, fake_e2b
     assert [expired.sandbox_id for expired in fake_e2b.killed_sandboxes()] == [sandbox_id]
 
 
-async def test_without_a_timeout_the_api_default_of_15_seconds_applies(api: httpx.AsyncClient) -> None:
-    sandbox = await create(api)
+async def test_without_a_timeout_the_api_default_of_15_seconds_applies(e2b_api: httpx.AsyncClient) -> None:
+    sandbox = await create(e2b_api)
 
-    body = await detail(api, sandbox["sandboxID"])
+    body = await detail(e2b_api, sandbox["sandboxID"])
 
     started = datetime.fromisoformat(body["startedAt"].replace("Z", "+00:00"))
     assert end_of(body) - started == timedelta(seconds=15)
 
 
 async def test_an_auto_pause_sandbox_is_paused_not_killed_at_its_timeout(
-    api: httpx.AsyncClient, fake_e2b: FakeE2B
+    e2b_api: httpx.AsyncClient, fake_e2b: FakeE2B
 ) -> None:
-    sandbox = await create(api, timeout=30, autoPause=True)
+    sandbox = await create(e2b_api, timeout=30, autoPause=True)
 
     fake_e2b.advance_time(31)
-    body = await detail(api, sandbox["sandboxID"])
+    body = await detail(e2b_api, sandbox["sandboxID"])
 
     assert body["state"] == "paused"
     assert body["lifecycle"] == {"autoResume": False, "onTimeout": "pause"}
 
 
-async def test_set_timeout_counts_from_now_and_may_shorten_the_life(api: httpx.AsyncClient, fake_e2b: FakeE2B) -> None:
-    sandbox_id = (await create(api, timeout=600))["sandboxID"]
+async def test_set_timeout_counts_from_now_and_may_shorten_the_life(
+    e2b_api: httpx.AsyncClient, fake_e2b: FakeE2B
+) -> None:
+    sandbox_id = (await create(e2b_api, timeout=600))["sandboxID"]
 
-    shortened = await api.post(f"/sandboxes/{sandbox_id}/timeout", json={"timeout": 10})
-    left = end_of(await detail(api, sandbox_id)) - fake_e2b.now()
+    shortened = await e2b_api.post(f"/sandboxes/{sandbox_id}/timeout", json={"timeout": 10})
+    left = end_of(await detail(e2b_api, sandbox_id)) - fake_e2b.now()
     fake_e2b.advance_time(11)
-    after = await api.get(f"/sandboxes/{sandbox_id}")
+    after = await e2b_api.get(f"/sandboxes/{sandbox_id}")
 
     assert (shortened.status_code, shortened.content) == (204, b"")
     assert abs(left.total_seconds() - 10) < 2
@@ -108,18 +99,18 @@ async def test_set_timeout_counts_from_now_and_may_shorten_the_life(api: httpx.A
 @pytest.mark.parametrize(
     "body", [{}, {"timeout": "60"}, {"timeout": -1}, {"timeout": 1.5}], ids=["missing", "string", "negative", "float"]
 )
-async def test_set_timeout_refuses_bad_bodies_with_400(api: httpx.AsyncClient, body: dict) -> None:
-    sandbox_id = (await create(api, timeout=60))["sandboxID"]
+async def test_set_timeout_refuses_bad_bodies_with_400(e2b_api: httpx.AsyncClient, body: dict) -> None:
+    sandbox_id = (await create(e2b_api, timeout=60))["sandboxID"]
 
-    response = await api.post(f"/sandboxes/{sandbox_id}/timeout", json=body)
+    response = await e2b_api.post(f"/sandboxes/{sandbox_id}/timeout", json=body)
 
     assert response.status_code == 400
     assert response.json()["code"] == 400 and "timeout" in response.json()["message"]
 
 
 @pytest.mark.parametrize("path", ["timeout", "refreshes", "pause", "connect"])
-async def test_lifecycle_calls_on_an_unknown_sandbox_get_404(api: httpx.AsyncClient, path: str) -> None:
-    response = await api.post(f"/sandboxes/nosuchsandbox/{path}", json={"timeout": 60})
+async def test_lifecycle_calls_on_an_unknown_sandbox_get_404(e2b_api: httpx.AsyncClient, path: str) -> None:
+    response = await e2b_api.post(f"/sandboxes/nosuchsandbox/{path}", json={"timeout": 60})
 
     assert response.status_code == 404
     assert response.json() == {
@@ -129,29 +120,29 @@ async def test_lifecycle_calls_on_an_unknown_sandbox_get_404(api: httpx.AsyncCli
 
 
 async def test_refresh_extends_by_at_least_15_seconds_and_never_shortens(
-    api: httpx.AsyncClient, fake_e2b: FakeE2B
+    e2b_api: httpx.AsyncClient, fake_e2b: FakeE2B
 ) -> None:
-    short_id = (await create(api, timeout=5))["sandboxID"]
-    long_id = (await create(api, timeout=600))["sandboxID"]
+    short_id = (await create(e2b_api, timeout=5))["sandboxID"]
+    long_id = (await create(e2b_api, timeout=600))["sandboxID"]
 
-    empty = await api.post(f"/sandboxes/{short_id}/refreshes")
-    kept = await api.post(f"/sandboxes/{long_id}/refreshes", json={"duration": 60})
+    empty = await e2b_api.post(f"/sandboxes/{short_id}/refreshes")
+    kept = await e2b_api.post(f"/sandboxes/{long_id}/refreshes", json={"duration": 60})
 
     assert (empty.status_code, kept.status_code) == (204, 204)
-    assert abs((end_of(await detail(api, short_id)) - fake_e2b.now()).total_seconds() - 15) < 2
-    assert abs((end_of(await detail(api, long_id)) - fake_e2b.now()).total_seconds() - 600) < 2
+    assert abs((end_of(await detail(e2b_api, short_id)) - fake_e2b.now()).total_seconds() - 15) < 2
+    assert abs((end_of(await detail(e2b_api, long_id)) - fake_e2b.now()).total_seconds() - 600) < 2
 
 
-async def test_refresh_longer_than_an_hour_is_refused(api: httpx.AsyncClient) -> None:
-    sandbox_id = (await create(api, timeout=60))["sandboxID"]
+async def test_refresh_longer_than_an_hour_is_refused(e2b_api: httpx.AsyncClient) -> None:
+    sandbox_id = (await create(e2b_api, timeout=60))["sandboxID"]
 
-    response = await api.post(f"/sandboxes/{sandbox_id}/refreshes", json={"duration": 3601})
+    response = await e2b_api.post(f"/sandboxes/{sandbox_id}/refreshes", json={"duration": 3601})
 
     assert (response.status_code, response.json()["code"]) == (400, 400)
 
 
-async def test_a_timeout_past_the_teams_longest_life_is_refused(api: httpx.AsyncClient, fake_e2b: FakeE2B) -> None:
-    response = await api.post("/v2/sandboxes", json={"templateID": "base", "timeout": 24 * 3600 + 1})
+async def test_a_timeout_past_the_teams_longest_life_is_refused(e2b_api: httpx.AsyncClient, fake_e2b: FakeE2B) -> None:
+    response = await e2b_api.post("/v2/sandboxes", json={"templateID": "base", "timeout": 24 * 3600 + 1})
 
     assert response.status_code == 400
     assert response.json()["message"] == "Timeout cannot be greater than 24 hours"
@@ -160,16 +151,16 @@ async def test_a_timeout_past_the_teams_longest_life_is_refused(api: httpx.Async
 
 @pytest.mark.priority_p0
 async def test_pause_keeps_the_sandbox_listed_as_paused_and_unreachable(
-    api: httpx.AsyncClient, router: respx.MockRouter, fake_e2b: FakeE2B
+    e2b_api: httpx.AsyncClient, e2b_routes: respx.MockRouter, fake_e2b: FakeE2B
 ) -> None:
-    sandbox = await create(api, timeout=60)
+    sandbox = await create(e2b_api, timeout=60)
     sandbox_id = sandbox["sandboxID"]
 
-    paused = await api.post(f"/sandboxes/{sandbox_id}/pause")
-    again = await api.post(f"/sandboxes/{sandbox_id}/pause")
-    body = await detail(api, sandbox_id)
-    only_paused = await api.get("/v2/sandboxes", params={"state": "paused"})
-    only_running = await api.get("/v2/sandboxes", params={"state": "running"})
+    paused = await e2b_api.post(f"/sandboxes/{sandbox_id}/pause")
+    again = await e2b_api.post(f"/sandboxes/{sandbox_id}/pause")
+    body = await detail(e2b_api, sandbox_id)
+    only_paused = await e2b_api.get("/v2/sandboxes", params={"state": "paused"})
+    only_running = await e2b_api.get("/v2/sandboxes", params={"state": "running"})
     async with http.AsyncClient() as client:
         envd = await client.send(envd_health(sandbox))
 
@@ -184,15 +175,15 @@ async def test_pause_keeps_the_sandbox_listed_as_paused_and_unreachable(
 
 @pytest.mark.priority_p0
 async def test_connect_resumes_a_paused_sandbox_with_201_and_its_files(
-    api: httpx.AsyncClient, fake_e2b: FakeE2B
+    e2b_api: httpx.AsyncClient, fake_e2b: FakeE2B
 ) -> None:
-    sandbox = await create(api, timeout=60)
+    sandbox = await create(e2b_api, timeout=60)
     sandbox_id = sandbox["sandboxID"]
     (fake_e2b.workspace(sandbox_id) / "kept.txt").write_text("still here\n")
-    await api.post(f"/sandboxes/{sandbox_id}/pause")
+    await e2b_api.post(f"/sandboxes/{sandbox_id}/pause")
 
-    resumed = await api.post(f"/sandboxes/{sandbox_id}/connect", json={"timeout": 120})
-    body = await detail(api, sandbox_id)
+    resumed = await e2b_api.post(f"/sandboxes/{sandbox_id}/connect", json={"timeout": 120})
+    body = await detail(e2b_api, sandbox_id)
 
     assert resumed.status_code == 201
     assert resumed.json()["sandboxID"] == sandbox_id
@@ -202,47 +193,47 @@ async def test_connect_resumes_a_paused_sandbox_with_201_and_its_files(
 
 
 async def test_connect_to_a_running_sandbox_answers_200_and_only_extends_its_life(
-    api: httpx.AsyncClient, fake_e2b: FakeE2B
+    e2b_api: httpx.AsyncClient, fake_e2b: FakeE2B
 ) -> None:
-    sandbox_id = (await create(api, timeout=600))["sandboxID"]
+    sandbox_id = (await create(e2b_api, timeout=600))["sandboxID"]
 
-    shorter = await api.post(f"/sandboxes/{sandbox_id}/connect", json={"timeout": 30})
-    end_after_shorter = end_of(await detail(api, sandbox_id))
-    longer = await api.post(f"/v2/sandboxes/{sandbox_id}/connect", json={"timeout": 900})
-    end_after_longer = end_of(await detail(api, sandbox_id))
+    shorter = await e2b_api.post(f"/sandboxes/{sandbox_id}/connect", json={"timeout": 30})
+    end_after_shorter = end_of(await detail(e2b_api, sandbox_id))
+    longer = await e2b_api.post(f"/v2/sandboxes/{sandbox_id}/connect", json={"timeout": 900})
+    end_after_longer = end_of(await detail(e2b_api, sandbox_id))
 
     assert (shorter.status_code, longer.status_code) == (200, 200)
     assert abs((end_after_shorter - fake_e2b.now()).total_seconds() - 600) < 2, "connect never shortens"
     assert abs((end_after_longer - fake_e2b.now()).total_seconds() - 900) < 2
 
 
-async def test_connect_v1_requires_a_timeout_while_v2_defaults_it(api: httpx.AsyncClient) -> None:
-    sandbox_id = (await create(api, timeout=60))["sandboxID"]
+async def test_connect_v1_requires_a_timeout_while_v2_defaults_it(e2b_api: httpx.AsyncClient) -> None:
+    sandbox_id = (await create(e2b_api, timeout=60))["sandboxID"]
 
-    v1 = await api.post(f"/sandboxes/{sandbox_id}/connect", json={})
-    v2 = await api.post(f"/v2/sandboxes/{sandbox_id}/connect", json={})
+    v1 = await e2b_api.post(f"/sandboxes/{sandbox_id}/connect", json={})
+    v2 = await e2b_api.post(f"/v2/sandboxes/{sandbox_id}/connect", json={})
 
     assert v1.status_code == 400 and 'property "timeout" is missing' in v1.json()["message"]
     assert v2.status_code == 200
 
 
-async def test_deprecated_resume_answers_201_when_paused_and_409_when_running(api: httpx.AsyncClient) -> None:
-    sandbox_id = (await create(api, timeout=60))["sandboxID"]
+async def test_deprecated_resume_answers_201_when_paused_and_409_when_running(e2b_api: httpx.AsyncClient) -> None:
+    sandbox_id = (await create(e2b_api, timeout=60))["sandboxID"]
 
-    running = await api.post(f"/sandboxes/{sandbox_id}/resume", json={"timeout": 60})
-    await api.post(f"/sandboxes/{sandbox_id}/pause")
-    resumed = await api.post(f"/sandboxes/{sandbox_id}/resume", json={"timeout": 60})
+    running = await e2b_api.post(f"/sandboxes/{sandbox_id}/resume", json={"timeout": 60})
+    await e2b_api.post(f"/sandboxes/{sandbox_id}/pause")
+    resumed = await e2b_api.post(f"/sandboxes/{sandbox_id}/resume", json={"timeout": 60})
 
     assert running.status_code == 409
     assert resumed.status_code == 201 and resumed.json()["sandboxID"] == sandbox_id
 
 
-async def test_a_paused_sandbox_can_be_killed(api: httpx.AsyncClient, fake_e2b: FakeE2B) -> None:
-    sandbox_id = (await create(api, timeout=60))["sandboxID"]
-    await api.post(f"/sandboxes/{sandbox_id}/pause")
+async def test_a_paused_sandbox_can_be_killed(e2b_api: httpx.AsyncClient, fake_e2b: FakeE2B) -> None:
+    sandbox_id = (await create(e2b_api, timeout=60))["sandboxID"]
+    await e2b_api.post(f"/sandboxes/{sandbox_id}/pause")
 
-    killed = await api.delete(f"/sandboxes/{sandbox_id}")
-    connect = await api.post(f"/sandboxes/{sandbox_id}/connect", json={"timeout": 60})
+    killed = await e2b_api.delete(f"/sandboxes/{sandbox_id}")
+    connect = await e2b_api.post(f"/sandboxes/{sandbox_id}/connect", json={"timeout": 60})
 
     assert killed.status_code == 204
     assert connect.status_code == 404
@@ -251,15 +242,15 @@ async def test_a_paused_sandbox_can_be_killed(api: httpx.AsyncClient, fake_e2b: 
 
 @pytest.mark.priority_p0
 async def test_the_quota_counts_running_sandboxes_and_resuming_past_it_gets_429(
-    api: httpx.AsyncClient, fake_e2b: FakeE2B
+    e2b_api: httpx.AsyncClient, fake_e2b: FakeE2B
 ) -> None:
     fake_e2b.max_concurrent = 1
     try:
-        first = (await create(api, timeout=60))["sandboxID"]
-        await api.post(f"/sandboxes/{first}/pause")
-        second = await api.post("/v2/sandboxes", json={"templateID": "base"})
-        resume_first = await api.post(f"/sandboxes/{first}/connect", json={"timeout": 60})
-        third = await api.post("/v2/sandboxes", json={"templateID": "base"})
+        first = (await create(e2b_api, timeout=60))["sandboxID"]
+        await e2b_api.post(f"/sandboxes/{first}/pause")
+        second = await e2b_api.post("/v2/sandboxes", json={"templateID": "base"})
+        resume_first = await e2b_api.post(f"/sandboxes/{first}/connect", json={"timeout": 60})
+        third = await e2b_api.post("/v2/sandboxes", json={"templateID": "base"})
     finally:
         fake_e2b.max_concurrent = 20
 
@@ -285,7 +276,7 @@ async def test_the_quota_counts_running_sandboxes_and_resuming_past_it_gets_429(
         ("POST", "/v2/sandboxes/any/connect"),
     ],
 )
-async def test_every_operation_needs_a_valid_api_key(router: respx.MockRouter, method: str, path: str) -> None:
+async def test_every_operation_needs_a_valid_api_key(e2b_routes: respx.MockRouter, method: str, path: str) -> None:
     async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": "e2b_" + "9" * 40}) as client:
         response = await client.request(method, path, json={"timeout": 60})
 

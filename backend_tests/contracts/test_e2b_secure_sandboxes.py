@@ -3,26 +3,19 @@ token the create answer carries; any other sandbox's envd wants none, and its an
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-import respx
 
 from fixtures import http
 from mocks.e2b.connect_protocol import CONTENT_TYPE, decode_envelopes, encode_envelope
-from mocks.e2b.router import E2B_API_URL, E2B_SANDBOX_URL
+from mocks.e2b.router import E2B_SANDBOX_URL
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p0]
 
 SchemaCheck = Callable[..., None]
-
-
-@pytest.fixture
-async def api(e2b_routes: respx.MockRouter, e2b_api_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with http.AsyncClient(base_url=E2B_API_URL, headers={"X-API-Key": e2b_api_key}) as client:
-        yield client
 
 
 async def envd_calls(sandbox_id: str, **headers: str) -> tuple[httpx.Response, httpx.Response, httpx.Response]:
@@ -41,22 +34,22 @@ def ran(command: httpx.Response) -> bool:
     return command.status_code == 200 and {"end": {"exited": True, "status": "exit status 0"}} in events
 
 
-async def create(api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
-    response = await api.post("/v2/sandboxes", json={"templateID": "base", **body})
+async def create(e2b_api: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
+    response = await e2b_api.post("/v2/sandboxes", json={"templateID": "base", **body})
     assert response.status_code == 201, response.text
     return response.json()
 
 
 async def test_a_secure_sandbox_has_a_token_that_its_envd_requires(
-    api: httpx.AsyncClient, e2b_schema: SchemaCheck
+    e2b_api: httpx.AsyncClient, e2b_schema: SchemaCheck
 ) -> None:
-    sandbox = await create(api, secure=True)
+    sandbox = await create(e2b_api, secure=True)
     token = sandbox["envdAccessToken"]
 
     refused = await envd_calls(sandbox["sandboxID"])
     wrong = await envd_calls(sandbox["sandboxID"], **{"X-Access-Token": token + "x"})
     allowed = await envd_calls(sandbox["sandboxID"], **{"X-Access-Token": token})
-    detail = await api.get(f"/sandboxes/{sandbox['sandboxID']}")
+    detail = await e2b_api.get(f"/sandboxes/{sandbox['sandboxID']}")
 
     e2b_schema(sandbox, "Sandbox")
     assert isinstance(token, str) and len(token) >= 20
@@ -67,12 +60,12 @@ async def test_a_secure_sandbox_has_a_token_that_its_envd_requires(
 
 @pytest.mark.parametrize("body", [{}, {"secure": False}], ids=["secure-absent", "secure-false"])
 async def test_a_sandbox_not_created_secure_has_no_token_and_its_envd_wants_none(
-    api: httpx.AsyncClient, e2b_schema: SchemaCheck, body: dict[str, Any]
+    e2b_api: httpx.AsyncClient, e2b_schema: SchemaCheck, body: dict[str, Any]
 ) -> None:
-    sandbox = await create(api, **body)
+    sandbox = await create(e2b_api, **body)
 
     command, upload, download = await envd_calls(sandbox["sandboxID"])
-    detail = await api.get(f"/sandboxes/{sandbox['sandboxID']}")
+    detail = await e2b_api.get(f"/sandboxes/{sandbox['sandboxID']}")
 
     e2b_schema(sandbox, "Sandbox")
     assert "envdAccessToken" not in sandbox and "envdAccessToken" not in detail.json()

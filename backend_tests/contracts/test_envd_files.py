@@ -20,17 +20,7 @@ SchemaCheck = Callable[..., None]
 
 
 @pytest.fixture
-def router(e2b_routes: respx.MockRouter) -> respx.MockRouter:
-    return e2b_routes
-
-
-@pytest.fixture
-def sandbox(fake_e2b: FakeE2B) -> Sandbox:
-    return fake_e2b.create_sandbox()
-
-
-@pytest.fixture
-async def envd(router: respx.MockRouter, sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
+async def envd(e2b_routes: respx.MockRouter, sandbox: Sandbox) -> AsyncIterator[httpx.AsyncClient]:
     headers = {
         "E2b-Sandbox-Id": sandbox.sandbox_id,
         "E2b-Sandbox-Port": "49983",

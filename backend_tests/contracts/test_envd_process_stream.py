@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,43 @@ def output(events: list[dict[str, Any]], stream: str) -> str:
     return b"".join(base64.b64decode(chunk) for chunk in chunks).decode()
 
 
+@dataclass
+class RunningCommand:
+    """A command whose stream is open: its pid, what the stream brought so far, and the rest of it."""
+
+    pid: int
+    received: bytes
+    rest: AsyncIterator[bytes]
+
+    async def read_to_end(self) -> bytes:
+        async for chunk in self.rest:
+            self.received += chunk
+        return self.received
+
+
+@contextlib.asynccontextmanager
+async def command_that_printed_first(e2b_url: str, sandbox: Sandbox) -> AsyncIterator[RunningCommand]:
+    """`echo first; exec sleep 30` started on the fake server's stream, once "first" has arrived (the
+    command still runs); leaving closes the stream. Within 10 s."""
+    async with http.AsyncClient(base_url=e2b_url, timeout=10) as client:
+        with anyio.fail_after(10):
+            async with client.stream(
+                "POST",
+                "/process.Process/Start",
+                content=start_request("echo first; exec sleep 30"),
+                headers=envd_headers(sandbox),
+            ) as response:
+                chunks = response.aiter_bytes()
+                seen = b""
+                async for chunk in chunks:
+                    seen += chunk
+                    if b"Zmlyc3QK" in seen:  # base64 of "first\n"
+                        break
+                _, length = HEADER.unpack_from(seen)
+                pid = json.loads(seen[HEADER.size : HEADER.size + length])["event"]["start"]["pid"]
+                yield RunningCommand(pid, seen, chunks)
+
+
 async def start_in_process(sandbox: Any, command: str, **headers: str) -> httpx.Response:
     async with http.AsyncClient(base_url=E2B_SANDBOX_URL) as client:
         return await client.post(
@@ -56,13 +96,8 @@ async def start_in_process(sandbox: Any, command: str, **headers: str) -> httpx.
         )
 
 
-@pytest.fixture
-def router(e2b_routes: respx.MockRouter) -> respx.MockRouter:
-    return e2b_routes
-
-
 async def test_start_streams_start_data_end_then_end_of_stream_in_process(
-    fake_e2b: FakeE2B, router: respx.MockRouter
+    fake_e2b: FakeE2B, e2b_routes: respx.MockRouter
 ) -> None:
     sandbox = fake_e2b.create_sandbox()
 
@@ -74,12 +109,12 @@ async def test_start_streams_start_data_end_then_end_of_stream_in_process(
     assert (output(events, "stdout"), output(events, "stderr")) == ("out\n", "err\n")
     assert events[-1] == {"end": {"exitCode": 4, "exited": True, "status": "exit status 4"}}
     assert end == {}
-    assert router["process_start"].call_count == 1
+    assert e2b_routes["process_start"].call_count == 1
     assert fake_e2b.requests("process_start")[0].body["process"]["args"][-1] == "echo out; echo err >&2; exit 4"
 
 
 async def test_a_command_exiting_0_ends_without_an_exit_code_as_connects_json_leaves_zero_out(
-    fake_e2b: FakeE2B, router: respx.MockRouter
+    fake_e2b: FakeE2B, e2b_routes: respx.MockRouter
 ) -> None:
     response = await start_in_process(fake_e2b.create_sandbox(), "true")
 
@@ -93,7 +128,7 @@ async def test_a_command_exiting_0_ends_without_an_exit_code_as_connects_json_le
     ids=["bad-access-token", "unknown-sandbox"],
 )
 async def test_start_is_refused_without_the_sandbox_access_token_or_sandbox(
-    fake_e2b: FakeE2B, router: respx.MockRouter, headers: dict[str, str], status: int
+    fake_e2b: FakeE2B, e2b_routes: respx.MockRouter, headers: dict[str, str], status: int
 ) -> None:
     sandbox = fake_e2b.create_sandbox()
 
@@ -108,7 +143,7 @@ async def test_start_is_refused_without_the_sandbox_access_token_or_sandbox(
 
 
 async def test_a_malformed_envelope_ends_the_stream_with_invalid_argument(
-    fake_e2b: FakeE2B, router: respx.MockRouter
+    fake_e2b: FakeE2B, e2b_routes: respx.MockRouter
 ) -> None:
     sandbox = fake_e2b.create_sandbox()
 
@@ -145,23 +180,10 @@ async def test_output_streams_while_the_command_runs_and_a_closed_stream_kills_i
     fake_e2b: FakeE2B, e2b_url: str
 ) -> None:
     sandbox = fake_e2b.create_sandbox()
-    seen = b""
 
-    async with http.AsyncClient(base_url=e2b_url, timeout=10) as client:
-        with anyio.fail_after(10):
-            async with client.stream(
-                "POST",
-                "/process.Process/Start",
-                content=start_request("echo first; exec sleep 30"),
-                headers=envd_headers(sandbox),
-            ) as response:
-                async for chunk in response.aiter_bytes():
-                    seen += chunk
-                    if b"Zmlyc3QK" in seen:  # base64 of "first\n": the output arrived before the command ended
-                        break
-
-    _, length = HEADER.unpack_from(seen)
-    pid = json.loads(seen[HEADER.size : HEADER.size + length])["event"]["start"]["pid"]
+    async with command_that_printed_first(e2b_url, sandbox) as command:
+        pass  # its output arrived while it runs; leaving closes the stream
+    pid = command.pid
 
     def command_killed() -> None:
         processes = fake_e2b.snapshot()["sandboxes"][0]["processes"]
@@ -182,35 +204,20 @@ async def test_expiry_kills_a_running_command_and_pause_stops_it_until_connect(f
     """The command's stream stays open while the sandbox is paused (SIGSTOP), continues after connect
     (SIGCONT), and ends with the kill when the sandbox expires."""
     sandbox = fake_e2b.create_sandbox(timeout=60)
-    seen = b""
 
-    async with http.AsyncClient(base_url=e2b_url, timeout=10) as client:
-        with anyio.fail_after(10):
-            async with client.stream(
-                "POST",
-                "/process.Process/Start",
-                content=start_request("echo first; exec sleep 30"),
-                headers=envd_headers(sandbox),
-            ) as response:
-                chunks = response.aiter_bytes()
-                async for chunk in chunks:
-                    seen += chunk
-                    if b"Zmlyc3QK" in seen:  # "first\n": the command runs
-                        break
-                _, length = HEADER.unpack_from(seen)
-                pid = json.loads(seen[HEADER.size : HEADER.size + length])["event"]["start"]["pid"]
+    async with command_that_printed_first(e2b_url, sandbox) as command:
 
-                def in_state(letter: str) -> None:
-                    assert process_state(pid) == letter, f"process {pid} is {process_state(pid)}, not {letter}"
+        def in_state(letter: str) -> None:
+            state = process_state(command.pid)
+            assert state == letter, f"process {command.pid} is {state}, not {letter}"
 
-                fake_e2b.pause(sandbox.sandbox_id)
-                eventually(lambda: in_state("T"), timeout=5, description="the paused sandbox's command to stop")
-                fake_e2b.connect(sandbox.sandbox_id, timeout=60)
-                eventually(lambda: in_state("S"), timeout=5, description="the resumed command to continue")
-                fake_e2b.advance_time(61)
-                assert fake_e2b.get_sandbox(sandbox.sandbox_id) is None  # any look at the fake applies expiry
-                async for chunk in chunks:
-                    seen += chunk
+        fake_e2b.pause(sandbox.sandbox_id)
+        eventually(lambda: in_state("T"), timeout=5, description="the paused sandbox's command to stop")
+        fake_e2b.connect(sandbox.sandbox_id, timeout=60)
+        eventually(lambda: in_state("S"), timeout=5, description="the resumed command to continue")
+        fake_e2b.advance_time(61)
+        assert fake_e2b.get_sandbox(sandbox.sandbox_id) is None  # any look at the fake applies expiry
+        seen = await command.read_to_end()
 
     events, end = events_and_end(seen)
     assert events[-1] == {"end": {"exitCode": -1, "status": "signal: killed"}}  # exited false: left out
@@ -218,7 +225,7 @@ async def test_expiry_kills_a_running_command_and_pause_stops_it_until_connect(f
 
 
 async def test_files_written_through_the_file_api_are_seen_by_commands(
-    fake_e2b: FakeE2B, router: respx.MockRouter
+    fake_e2b: FakeE2B, e2b_routes: respx.MockRouter
 ) -> None:
     sandbox = fake_e2b.create_sandbox()
 
@@ -271,7 +278,7 @@ async def test_a_scripted_command_streams_the_scripted_output_instead_of_running
 
 
 async def test_a_user_envd_does_not_know_ends_the_stream_unauthenticated(
-    fake_e2b: FakeE2B, router: respx.MockRouter
+    fake_e2b: FakeE2B, e2b_routes: respx.MockRouter
 ) -> None:
     sandbox = fake_e2b.create_sandbox()
 

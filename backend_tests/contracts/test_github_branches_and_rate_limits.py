@@ -7,11 +7,10 @@ The rate-limit windows run on the fake's clock, which `advance_time` moves witho
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import httpx
 import pytest
-import respx
 
 from fixtures import http
 from mocks.github import FakeGitHub
@@ -23,29 +22,17 @@ SchemaCheck = Callable[..., None]
 
 
 @pytest.fixture
-def router(github_routes: respx.MockRouter) -> respx.MockRouter:
-    return github_routes
-
-
-@pytest.fixture
-async def api(router: respx.MockRouter, github_token: str) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {github_token}", "Accept": "application/vnd.github+json"}
-    async with http.AsyncClient(base_url=GITHUB_API_URL, headers=headers) as client:
-        yield client
-
-
-@pytest.fixture
 def widgets(fake_github: FakeGitHub) -> None:
     fake_github.create_repo("acme", "widgets")
 
 
 @pytest.mark.priority_p0
 async def test_get_branch_shows_its_head_commit(
-    api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None, github_schema: SchemaCheck
+    github_api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None, github_schema: SchemaCheck
 ) -> None:
     sha = fake_github.commit("acme", "widgets", "squad/task-3", {"a.txt": "a\n"}, "Do task 3")
 
-    response = await api.get("/repos/acme/widgets/branches/squad/task-3")
+    response = await github_api.get("/repos/acme/widgets/branches/squad/task-3")
 
     assert response.status_code == 200
     github_schema(response.json(), "branch-with-protection")
@@ -55,8 +42,8 @@ async def test_get_branch_shows_its_head_commit(
     assert [parent["sha"] for parent in body["commit"]["parents"]] == [fake_github.branches("acme", "widgets")["main"]]
 
 
-async def test_an_unknown_branch_gets_404_branch_not_found(api: httpx.AsyncClient, widgets: None) -> None:
-    response = await api.get("/repos/acme/widgets/branches/no-such-branch")
+async def test_an_unknown_branch_gets_404_branch_not_found(github_api: httpx.AsyncClient, widgets: None) -> None:
+    response = await github_api.get("/repos/acme/widgets/branches/no-such-branch")
 
     assert response.status_code == 404
     assert response.json() == {
@@ -68,11 +55,11 @@ async def test_an_unknown_branch_gets_404_branch_not_found(api: httpx.AsyncClien
 
 @pytest.mark.priority_p0
 async def test_get_ref_resolves_a_branch_head(
-    api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None, github_schema: SchemaCheck
+    github_api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None, github_schema: SchemaCheck
 ) -> None:
     sha = fake_github.commit("acme", "widgets", "feature/x", {"x.txt": "x\n"})
 
-    response = await api.get("/repos/acme/widgets/git/ref/heads/feature/x")
+    response = await github_api.get("/repos/acme/widgets/git/ref/heads/feature/x")
 
     assert response.status_code == 200
     github_schema(response.json(), "git-ref")
@@ -86,11 +73,11 @@ async def test_get_ref_resolves_a_branch_head(
 
 @pytest.mark.parametrize("ref", ["heads/nope", "heads/feature", "main", "heads"])
 async def test_refs_that_do_not_exist_exactly_get_404(
-    api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None, ref: str
+    github_api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None, ref: str
 ) -> None:
     fake_github.create_branch("acme", "widgets", "feature/x")
 
-    response = await api.get(f"/repos/acme/widgets/git/ref/{ref}")
+    response = await github_api.get(f"/repos/acme/widgets/git/ref/{ref}")
 
     assert response.status_code == 404
     assert response.json()["documentation_url"] == "https://docs.github.com/rest/git/refs#get-a-reference"
@@ -99,14 +86,14 @@ async def test_refs_that_do_not_exist_exactly_get_404(
 @pytest.mark.priority_p0
 @pytest.mark.parametrize("status", [403, 429])
 async def test_an_exhausted_primary_limit_answers_with_zero_remaining_until_the_reset(
-    api: httpx.AsyncClient, fake_github: FakeGitHub, github_token: str, widgets: None, status: int
+    github_api: httpx.AsyncClient, fake_github: FakeGitHub, github_token: str, widgets: None, status: int
 ) -> None:
     reset = int(fake_github.time()) + 120
     fake_github.set_rate_limit(github_token, remaining=0, reset=reset, status=status)
 
-    limited = await api.get("/repos/acme/widgets")
+    limited = await github_api.get("/repos/acme/widgets")
     fake_github.advance_time(121)
-    after_reset = await api.get("/repos/acme/widgets")
+    after_reset = await github_api.get("/repos/acme/widgets")
 
     assert limited.status_code == status
     assert limited.json()["message"].startswith("API rate limit exceeded for user ID ")
@@ -117,12 +104,12 @@ async def test_an_exhausted_primary_limit_answers_with_zero_remaining_until_the_
 
 
 async def test_every_request_uses_one_of_the_tokens_budget(
-    api: httpx.AsyncClient, fake_github: FakeGitHub, github_token: str, widgets: None
+    github_api: httpx.AsyncClient, fake_github: FakeGitHub, github_token: str, widgets: None
 ) -> None:
     fake_github.set_rate_limit(github_token, limit=3, remaining=2)
 
-    statuses = [(await api.get("/repos/acme/widgets")).status_code for _ in range(3)]
-    overview = await api.get("/rate_limit")
+    statuses = [(await github_api.get("/repos/acme/widgets")).status_code for _ in range(3)]
+    overview = await github_api.get("/rate_limit")
 
     assert statuses == [200, 200, 403]
     assert overview.json()["rate"] == {"limit": 3, "used": 3, "remaining": 0, "reset": overview.json()["rate"]["reset"]}
@@ -130,13 +117,13 @@ async def test_every_request_uses_one_of_the_tokens_budget(
 
 @pytest.mark.priority_p0
 async def test_a_tripped_secondary_limit_answers_403_with_retry_after(
-    api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None, github_schema: SchemaCheck
+    github_api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None, github_schema: SchemaCheck
 ) -> None:
     fake_github.trip_secondary_rate_limit(retry_after=30)
 
-    limited = await api.get("/repos/acme/widgets")
+    limited = await github_api.get("/repos/acme/widgets")
     fake_github.advance_time(31)
-    after = await api.get("/repos/acme/widgets")
+    after = await github_api.get("/repos/acme/widgets")
 
     assert limited.status_code == 403
     assert limited.headers["retry-after"] == "30"
@@ -148,18 +135,18 @@ async def test_a_tripped_secondary_limit_answers_403_with_retry_after(
 
 
 async def test_too_many_pull_requests_a_minute_trip_the_secondary_limit(
-    api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None
+    github_api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None
 ) -> None:
     fake_github.content_creation_per_minute = 2
     try:
         for number in range(3):
             fake_github.commit("acme", "widgets", f"b{number}", {f"{number}.txt": "x"})
         answers = [
-            await api.post("/repos/acme/widgets/pulls", json={"title": f"T{n}", "head": f"b{n}", "base": "main"})
+            await github_api.post("/repos/acme/widgets/pulls", json={"title": f"T{n}", "head": f"b{n}", "base": "main"})
             for n in range(3)
         ]
         fake_github.advance_time(61)
-        later = await api.post("/repos/acme/widgets/pulls", json={"title": "T2", "head": "b2", "base": "main"})
+        later = await github_api.post("/repos/acme/widgets/pulls", json={"title": "T2", "head": "b2", "base": "main"})
     finally:
         fake_github.content_creation_per_minute = 80
 
@@ -191,10 +178,10 @@ async def test_the_admin_api_sets_both_limits_over_http(
 
 
 async def test_the_rate_limit_endpoint_is_free_and_reset_is_in_the_future(
-    api: httpx.AsyncClient, github_schema: SchemaCheck
+    github_api: httpx.AsyncClient, github_schema: SchemaCheck
 ) -> None:
-    first = await api.get("/rate_limit")
-    second = await api.get("/rate_limit")
+    first = await github_api.get("/rate_limit")
+    second = await github_api.get("/rate_limit")
 
     github_schema(second.json(), "rate-limit-overview")
     assert first.json()["rate"]["used"] == second.json()["rate"]["used"] == 0

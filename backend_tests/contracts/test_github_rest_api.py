@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -27,23 +27,11 @@ RATE_LIMIT_HEADERS = (
 
 
 @pytest.fixture
-def router(github_routes: respx.MockRouter) -> respx.MockRouter:
-    return github_routes
-
-
-@pytest.fixture
-async def api(router: respx.MockRouter, github_token: str) -> AsyncIterator[httpx.AsyncClient]:
-    headers = {"Authorization": f"Bearer {github_token}", "Accept": "application/vnd.github+json"}
-    async with http.AsyncClient(base_url=GITHUB_API_URL, headers=headers) as client:
-        yield client
-
-
-@pytest.fixture
 def widgets(fake_github: FakeGitHub) -> None:
     fake_github.create_repo("acme", "widgets")
 
 
-async def test_bad_credentials_get_401_with_githubs_body(router: respx.MockRouter, widgets: None) -> None:
+async def test_bad_credentials_get_401_with_githubs_body(github_routes: respx.MockRouter, widgets: None) -> None:
     async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": "token ghp_nope"}) as client:
         response = await client.get("/repos/acme/widgets")
 
@@ -56,8 +44,8 @@ async def test_bad_credentials_get_401_with_githubs_body(router: respx.MockRoute
     assert all(header in response.headers for header in (*RATE_LIMIT_HEADERS, "x-github-request-id"))
 
 
-async def test_unknown_repository_gets_404_not_found(api: httpx.AsyncClient, github_schema: SchemaCheck) -> None:
-    response = await api.get("/repos/acme/nothing-here")
+async def test_unknown_repository_gets_404_not_found(github_api: httpx.AsyncClient, github_schema: SchemaCheck) -> None:
+    response = await github_api.get("/repos/acme/nothing-here")
 
     assert response.status_code == 404
     assert response.json() == {
@@ -68,9 +56,11 @@ async def test_unknown_repository_gets_404_not_found(api: httpx.AsyncClient, git
     github_schema(response.json(), "basic-error")
 
 
-async def test_every_answer_carries_rate_limit_and_request_id_headers(api: httpx.AsyncClient, widgets: None) -> None:
-    first = await api.get("/repos/acme/widgets")
-    second = await api.get("/repos/acme/widgets/pulls")
+async def test_every_answer_carries_rate_limit_and_request_id_headers(
+    github_api: httpx.AsyncClient, widgets: None
+) -> None:
+    first = await github_api.get("/repos/acme/widgets")
+    second = await github_api.get("/repos/acme/widgets/pulls")
 
     for response in (first, second):
         assert all(header in response.headers for header in (*RATE_LIMIT_HEADERS, "x-github-request-id"))
@@ -79,8 +69,8 @@ async def test_every_answer_carries_rate_limit_and_request_id_headers(api: httpx
     assert int(first.headers["x-ratelimit-reset"]) > time.time()
 
 
-async def test_broken_json_gets_400_problems_parsing_json(api: httpx.AsyncClient, widgets: None) -> None:
-    response = await api.post("/repos/acme/widgets/pulls", content=b'{"title": ')
+async def test_broken_json_gets_400_problems_parsing_json(github_api: httpx.AsyncClient, widgets: None) -> None:
+    response = await github_api.post("/repos/acme/widgets/pulls", content=b'{"title": ')
 
     assert response.status_code == 400
     assert response.json()["message"] == "Problems parsing JSON"
@@ -100,39 +90,39 @@ async def test_broken_json_gets_400_problems_parsing_json(api: httpx.AsyncClient
     ids=["missing-head", "title-not-a-string", "draft-not-a-boolean", "not-an-object"],
 )
 async def test_schema_violations_get_422_invalid_request(
-    api: httpx.AsyncClient, widgets: None, body: dict, message: str
+    github_api: httpx.AsyncClient, widgets: None, body: dict, message: str
 ) -> None:
-    response = await api.post("/repos/acme/widgets/pulls", json=body)
+    response = await github_api.post("/repos/acme/widgets/pulls", json=body)
 
     assert (response.status_code, response.json()["message"]) == (422, message)
 
 
 async def test_unknown_fields_of_a_new_pull_request_are_ignored_as_on_github(
-    api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None
+    github_api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None
 ) -> None:
     fake_github.commit("acme", "widgets", "feature", {"f.txt": "f\n"})
 
-    response = await api.post(
+    response = await github_api.post(
         "/repos/acme/widgets/pulls", json={"title": "T", "head": "feature", "base": "main", "labels": ["x"]}
     )
 
     assert response.status_code == 201, response.text
 
 
-async def test_listing_with_an_unknown_state_gets_422(api: httpx.AsyncClient, widgets: None) -> None:
-    response = await api.get("/repos/acme/widgets/pulls", params={"state": "merged"})
+async def test_listing_with_an_unknown_state_gets_422(github_api: httpx.AsyncClient, widgets: None) -> None:
+    response = await github_api.get("/repos/acme/widgets/pulls", params={"state": "merged"})
 
     assert response.status_code == 422
     assert response.json()["message"].startswith("Invalid request.")
 
 
 async def test_exhausted_rate_limit_gets_403_with_zero_remaining(
-    api: httpx.AsyncClient, fake_github: FakeGitHub, github_token: str, widgets: None
+    github_api: httpx.AsyncClient, fake_github: FakeGitHub, github_token: str, widgets: None
 ) -> None:
     fake_github.set_rate_limit(github_token, remaining=0)
 
-    response = await api.get("/repos/acme/widgets")
-    status = await api.get("/rate_limit")
+    response = await github_api.get("/repos/acme/widgets")
+    status = await github_api.get("/rate_limit")
 
     assert response.status_code == 403
     assert response.json()["message"].startswith("API rate limit exceeded")
@@ -142,8 +132,8 @@ async def test_exhausted_rate_limit_gets_403_with_zero_remaining(
 
 @pytest.mark.priority_p1
 async def test_bodies_match_the_openapi_schemas(
-    api: httpx.AsyncClient,
-    router: respx.MockRouter,
+    github_api: httpx.AsyncClient,
+    github_routes: respx.MockRouter,
     fake_github: FakeGitHub,
     github_url: str,
     github_token: str,
@@ -165,12 +155,16 @@ async def test_bodies_match_the_openapi_schemas(
     git.run("commit", "-m", "a", cwd=workdir)
     git.run("push", "origin", "feature", cwd=workdir)
 
-    repository = await api.get("/repos/acme/widgets")
-    created = await api.post("/repos/acme/widgets/pulls", json={"title": "A", "head": "acme:feature", "base": "main"})
-    one = await api.get("/repos/acme/widgets/pulls/1")
-    listed = await api.get("/repos/acme/widgets/pulls")
-    duplicate = await api.post("/repos/acme/widgets/pulls", json={"title": "A", "head": "feature", "base": "main"})
-    rate = await api.get("/rate_limit")
+    repository = await github_api.get("/repos/acme/widgets")
+    created = await github_api.post(
+        "/repos/acme/widgets/pulls", json={"title": "A", "head": "acme:feature", "base": "main"}
+    )
+    one = await github_api.get("/repos/acme/widgets/pulls/1")
+    listed = await github_api.get("/repos/acme/widgets/pulls")
+    duplicate = await github_api.post(
+        "/repos/acme/widgets/pulls", json={"title": "A", "head": "feature", "base": "main"}
+    )
+    rate = await github_api.get("/rate_limit")
 
     github_schema(repository.json(), "full-repository")
     assert repository.json()["clone_url"] == f"{github_url}/acme/widgets.git"
@@ -180,11 +174,11 @@ async def test_bodies_match_the_openapi_schemas(
     github_schema(duplicate.json(), "validation-error")
     github_schema(rate.json(), "rate-limit-overview")
     assert created.json()["url"] == f"{GITHUB_API_URL}/repos/acme/widgets/pulls/1"
-    assert router["create_pull_request"].call_count == 2 and router["get_rate_limit"].called
+    assert github_routes["create_pull_request"].call_count == 2 and github_routes["get_rate_limit"].called
 
 
-async def test_unknown_pull_request_number_gets_404(api: httpx.AsyncClient, widgets: None) -> None:
-    response = await api.get("/repos/acme/widgets/pulls/99")
+async def test_unknown_pull_request_number_gets_404(github_api: httpx.AsyncClient, widgets: None) -> None:
+    response = await github_api.get("/repos/acme/widgets/pulls/99")
 
     assert response.status_code == 404
     assert response.json()["documentation_url"] == "https://docs.github.com/rest/pulls/pulls#get-a-pull-request"
@@ -195,11 +189,11 @@ def test_the_router_serves_sync_clients_too(fake_github: FakeGitHub, github_toke
     fake_github.create_repo("acme", "widgets")
     fake_github.add_fault("get_repository", kind="reset", times=1)
 
-    with github_router(fake_github) as router:
+    with github_router(fake_github) as github_routes:
         with http.Client(base_url=GITHUB_API_URL, headers={"Authorization": f"token {github_token}"}) as client:
             with pytest.raises(httpx.TransportError):
                 client.get("/repos/acme/widgets")
             response = client.get("/repos/acme/widgets")
-        assert router["get_repository"].call_count == 2
+        assert github_routes["get_repository"].call_count == 2
 
     assert response.json()["full_name"] == "acme/widgets"

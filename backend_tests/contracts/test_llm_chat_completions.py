@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -63,21 +62,17 @@ def deltas(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [chunk["choices"][0]["delta"] for chunk in chunks if chunk["choices"]]
 
 
-@pytest.fixture
-async def llm(llm_routes: respx.MockRouter, llm_api_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with http.AsyncClient(base_url=LLM_API_URL, headers={"Authorization": f"Bearer {llm_api_key}"}) as client:
-        yield client
-
-
-async def complete(llm: httpx.AsyncClient, **body: Any) -> httpx.Response:
-    return await llm.post("/chat/completions", json={"model": MODEL, **body})
+async def complete(llm_api: httpx.AsyncClient, **body: Any) -> httpx.Response:
+    return await llm_api.post("/chat/completions", json={"model": MODEL, **body})
 
 
 # -- answers ------------------------------------------------------------------------------------------
-async def test_a_plain_completion_is_openais_chat_completion_object(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_a_plain_completion_is_openais_chat_completion_object(
+    llm_api: httpx.AsyncClient, fake_llm: FakeLLM
+) -> None:
     fake_llm.script("task-1", [Turn.say("Hello there")])
 
-    response = await complete(llm, messages=prompt("task-1"))
+    response = await complete(llm_api, messages=prompt("task-1"))
 
     body = response.json()
     assert (response.status_code, response.headers["content-type"]) == (200, "application/json")
@@ -93,7 +88,7 @@ async def test_a_plain_completion_is_openais_chat_completion_object(llm: httpx.A
     ]
 
 
-async def test_usage_follows_the_documented_token_rule(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_usage_follows_the_documented_token_rule(llm_api: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
     """4 characters a token; 3 to prime the reply and 3 of framing per message; tools by their JSON."""
     fake_llm.script("abcd", [Turn.say("first turn"), Turn.say("x" * 10)])  # the request is at turn 2
     messages = [
@@ -107,7 +102,7 @@ async def test_usage_follows_the_documented_token_rule(llm: httpx.AsyncClient, f
     ]
     tools_json = json.dumps(TOOLS, separators=(",", ":"), sort_keys=True)
 
-    response = await complete(llm, messages=messages, tools=TOOLS)
+    response = await complete(llm_api, messages=messages, tools=TOOLS)
 
     expected_prompt = 3 + (3 + 5) + (3 + 3) + (3 + 1) + (3 + 1) + math.ceil(len(tools_json) / 4)  # "fn{}": 1 token
     assert response.json()["usage"] == {
@@ -124,10 +119,12 @@ async def test_usage_follows_the_documented_token_rule(llm: httpx.AsyncClient, f
     }
 
 
-async def test_tool_calls_are_answered_with_finish_reason_tool_calls(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_tool_calls_are_answered_with_finish_reason_tool_calls(
+    llm_api: httpx.AsyncClient, fake_llm: FakeLLM
+) -> None:
     fake_llm.script("task-2", [Turn.calls(WRITE, RUN)])
 
-    response = await complete(llm, messages=prompt("task-2"), tools=TOOLS)
+    response = await complete(llm_api, messages=prompt("task-2"), tools=TOOLS)
 
     choice = response.json()["choices"][0]
     calls = choice["message"]["tool_calls"]
@@ -145,11 +142,11 @@ async def test_tool_calls_are_answered_with_finish_reason_tool_calls(llm: httpx.
 
 
 async def test_a_stream_sends_the_role_then_a_token_a_chunk_then_the_finish_then_done(
-    llm: httpx.AsyncClient, fake_llm: FakeLLM
+    llm_api: httpx.AsyncClient, fake_llm: FakeLLM
 ) -> None:
     fake_llm.script("task-3", [Turn.say("Hello world!")])
 
-    response = await complete(llm, messages=prompt("task-3"), stream=True)
+    response = await complete(llm_api, messages=prompt("task-3"), stream=True)
 
     chunks = events(response)
     assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
@@ -168,12 +165,12 @@ async def test_a_stream_sends_the_role_then_a_token_a_chunk_then_the_finish_then
     assert all("usage" not in chunk for chunk in chunks), "usage only comes with stream_options.include_usage"
 
 
-async def test_streamed_tool_calls_arrive_in_pieces_by_index(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_streamed_tool_calls_arrive_in_pieces_by_index(llm_api: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
     """As OpenAI streams them: each call opened by a chunk with its index, id, type and name (empty
     arguments), continued by chunks with the same index and the next piece of the arguments."""
     fake_llm.script("task-4", [Turn.calls(WRITE, RUN)])
 
-    chunks = events(await complete(llm, messages=prompt("task-4"), tools=TOOLS, stream=True))
+    chunks = events(await complete(llm_api, messages=prompt("task-4"), tools=TOOLS, stream=True))
 
     pieces = [call for delta in deltas(chunks) for call in delta.get("tool_calls", [])]
     openings = [call for call in pieces if "id" in call]
@@ -197,11 +194,11 @@ async def test_streamed_tool_calls_arrive_in_pieces_by_index(llm: httpx.AsyncCli
 
 
 async def test_text_before_tool_calls_streams_first_and_the_call_opens_in_its_own_chunk(
-    llm: httpx.AsyncClient, fake_llm: FakeLLM
+    llm_api: httpx.AsyncClient, fake_llm: FakeLLM
 ) -> None:
     fake_llm.script("task-5", [Turn.calls(RUN, content="Running the tests")])
 
-    chunk_deltas = deltas(events(await complete(llm, messages=prompt("task-5"), tools=TOOLS, stream=True)))
+    chunk_deltas = deltas(events(await complete(llm_api, messages=prompt("task-5"), tools=TOOLS, stream=True)))
 
     assert chunk_deltas[0] == {"role": "assistant", "content": "", "refusal": None}
     assert "".join(delta.get("content", "") for delta in chunk_deltas) == "Running the tests"
@@ -211,33 +208,37 @@ async def test_text_before_tool_calls_streams_first_and_the_call_opens_in_its_ow
 
 
 async def test_include_usage_adds_a_last_chunk_with_the_usage_and_no_choices(
-    llm: httpx.AsyncClient, fake_llm: FakeLLM
+    llm_api: httpx.AsyncClient, fake_llm: FakeLLM
 ) -> None:
     fake_llm.script("task-6", [Turn.say("Done and dusted")])
-    plain = (await complete(llm, messages=prompt("task-6"))).json()
+    plain = (await complete(llm_api, messages=prompt("task-6"))).json()
 
-    chunks = events(await complete(llm, messages=prompt("task-6"), stream=True, stream_options={"include_usage": True}))
+    chunks = events(
+        await complete(llm_api, messages=prompt("task-6"), stream=True, stream_options={"include_usage": True})
+    )
 
     assert [chunk["usage"] for chunk in chunks[:-1]] == [None] * (len(chunks) - 1)
     assert (chunks[-1]["choices"], chunks[-1]["usage"]) == ([], plain["usage"])
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
 
 
-async def test_obfuscation_pads_each_chunk_unless_turned_off(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
-    padded = events(await complete(llm, messages=prompt("task-7"), stream=True))
+async def test_obfuscation_pads_each_chunk_unless_turned_off(llm_api: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+    padded = events(await complete(llm_api, messages=prompt("task-7"), stream=True))
     plain = events(
-        await complete(llm, messages=prompt("task-7"), stream=True, stream_options={"include_obfuscation": False})
+        await complete(llm_api, messages=prompt("task-7"), stream=True, stream_options={"include_obfuscation": False})
     )
 
     assert all(isinstance(chunk["obfuscation"], str) and chunk["obfuscation"] for chunk in padded)
     assert all("obfuscation" not in chunk for chunk in plain)
 
 
-async def test_max_tokens_cuts_the_answer_with_finish_reason_length(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_max_tokens_cuts_the_answer_with_finish_reason_length(
+    llm_api: httpx.AsyncClient, fake_llm: FakeLLM
+) -> None:
     fake_llm.script("task-8", [Turn.say("0123456789" * 4)])
 
-    plain = (await complete(llm, messages=prompt("task-8"), max_completion_tokens=3)).json()
-    streamed = events(await complete(llm, messages=prompt("task-8"), max_tokens=3, stream=True))
+    plain = (await complete(llm_api, messages=prompt("task-8"), max_completion_tokens=3)).json()
+    streamed = events(await complete(llm_api, messages=prompt("task-8"), max_tokens=3, stream=True))
 
     assert (plain["choices"][0]["message"]["content"], plain["choices"][0]["finish_reason"]) == (
         "012345678901",
@@ -248,19 +249,19 @@ async def test_max_tokens_cuts_the_answer_with_finish_reason_length(llm: httpx.A
     assert streamed[-1]["choices"][0]["finish_reason"] == "length"
 
 
-async def test_a_turn_cut_short_by_max_tokens_makes_no_tool_call(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_a_turn_cut_short_by_max_tokens_makes_no_tool_call(llm_api: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
     fake_llm.script("task-9", [Turn.calls(WRITE)])
 
-    choice = (await complete(llm, messages=prompt("task-9"), tools=TOOLS, max_tokens=2)).json()["choices"][0]
+    choice = (await complete(llm_api, messages=prompt("task-9"), tools=TOOLS, max_tokens=2)).json()["choices"][0]
 
     assert (choice["finish_reason"], choice["message"].get("tool_calls")) == ("length", None)
 
 
-async def test_n_asks_for_that_many_choices(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_n_asks_for_that_many_choices(llm_api: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
     fake_llm.script("task-10", [Turn.say("abcdefgh")])
 
-    body = (await complete(llm, messages=prompt("task-10"), n=2)).json()
-    chunks = events(await complete(llm, messages=prompt("task-10"), n=2, stream=True))
+    body = (await complete(llm_api, messages=prompt("task-10"), n=2)).json()
+    chunks = events(await complete(llm_api, messages=prompt("task-10"), n=2, stream=True))
 
     assert [choice["index"] for choice in body["choices"]] == [0, 1]
     assert body["choices"][0]["message"] == body["choices"][1]["message"]
@@ -269,14 +270,14 @@ async def test_n_asks_for_that_many_choices(llm: httpx.AsyncClient, fake_llm: Fa
 
 
 async def test_a_scripted_finish_reason_and_usage_are_answered_as_given(
-    llm: httpx.AsyncClient, fake_llm: FakeLLM
+    llm_api: httpx.AsyncClient, fake_llm: FakeLLM
 ) -> None:
     fake_llm.script(
         "task-11",
         [Turn(content='{"half', finish_reason="length", usage={"prompt_tokens": 1000, "completion_tokens": 7})],
     )
 
-    body = (await complete(llm, messages=prompt("task-11"))).json()
+    body = (await complete(llm_api, messages=prompt("task-11"))).json()
 
     assert body["choices"][0]["finish_reason"] == "length"
     assert (body["usage"]["prompt_tokens"], body["usage"]["completion_tokens"], body["usage"]["total_tokens"]) == (
@@ -286,18 +287,23 @@ async def test_a_scripted_finish_reason_and_usage_are_answered_as_given(
     )
 
 
-async def test_a_turn_that_says_nothing_is_an_empty_message(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_a_turn_that_says_nothing_is_an_empty_message(llm_api: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
     fake_llm.script("task-12", [Turn()])
 
-    message = (await complete(llm, messages=prompt("task-12"))).json()["choices"][0]["message"]
+    message = (await complete(llm_api, messages=prompt("task-12"))).json()["choices"][0]["message"]
 
     assert (message["content"], message.get("tool_calls")) == ("", None)
 
 
 # -- headers ------------------------------------------------------------------------------------------
-async def test_answers_carry_openais_request_id_version_and_rate_limit_headers(llm: httpx.AsyncClient) -> None:
-    first = await complete(llm, messages=prompt("task-12"))
-    second = await complete(llm, messages=prompt("task-12"), stream=True)
+async def test_answers_carry_openais_request_id_version_and_rate_limit_headers(
+    llm_api: httpx.AsyncClient, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At 10,000 requests a minute a request comes back every 6 ms: with the clock still, the second
+    # answer counts the first however slowly the machine gets to it.
+    monkeypatch.setattr(fake_llm.rate_limits, "clock", lambda: 1_000.0)
+    first = await complete(llm_api, messages=prompt("task-12"))
+    second = await complete(llm_api, messages=prompt("task-12"), stream=True)
 
     for response in (first, second):
         assert re.fullmatch(r"req_[0-9a-f]{32}", response.headers["x-request-id"])
@@ -316,12 +322,12 @@ async def test_answers_carry_openais_request_id_version_and_rate_limit_headers(l
 
 
 # -- models -------------------------------------------------------------------------------------------
-async def test_models_are_listed_and_retrieved(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_models_are_listed_and_retrieved(llm_api: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
     fake_llm.add_model("tiny-model", context_window=64, owned_by="squad")
 
-    listed = (await llm.get("/models")).json()
-    one = await llm.get("/models/tiny-model")
-    missing = await llm.get("/models/gpt-17")
+    listed = (await llm_api.get("/models")).json()
+    one = await llm_api.get("/models/tiny-model")
+    missing = await llm_api.get("/models/gpt-17")
 
     assert listed["object"] == "list"
     assert {"gpt-4o-mini", "gpt-4o", "tiny-model"} <= {model["id"] for model in listed["data"]}
@@ -364,8 +370,8 @@ async def test_an_unknown_key_is_refused_with_invalid_api_key_and_shown_masked(l
     assert key not in chat.text
 
 
-async def test_an_unknown_model_is_404_model_not_found(llm: httpx.AsyncClient) -> None:
-    response = await llm.post("/chat/completions", json={"model": "gpt-17", "messages": prompt("x")})
+async def test_an_unknown_model_is_404_model_not_found(llm_api: httpx.AsyncClient) -> None:
+    response = await llm_api.post("/chat/completions", json={"model": "gpt-17", "messages": prompt("x")})
 
     assert response.status_code == 404
     assert response.json() == {
@@ -379,15 +385,15 @@ async def test_an_unknown_model_is_404_model_not_found(llm: httpx.AsyncClient) -
 
 
 async def test_a_prompt_over_the_context_window_is_400_context_length_exceeded(
-    llm: httpx.AsyncClient, fake_llm: FakeLLM
+    llm_api: httpx.AsyncClient, fake_llm: FakeLLM
 ) -> None:
     fake_llm.add_model("tiny-model", context_window=64)
     fits = [{"role": "user", "content": "x" * 232}]  # 3 + 3 + 58 = 64 tokens: exactly the window
     too_long = [{"role": "user", "content": "x" * 233}]  # 65
 
-    at_the_window = await llm.post("/chat/completions", json={"model": "tiny-model", "messages": fits})
-    over = await llm.post("/chat/completions", json={"model": "tiny-model", "messages": too_long})
-    with_completion = await llm.post(
+    at_the_window = await llm_api.post("/chat/completions", json={"model": "tiny-model", "messages": fits})
+    over = await llm_api.post("/chat/completions", json={"model": "tiny-model", "messages": too_long})
+    with_completion = await llm_api.post(
         "/chat/completions", json={"model": "tiny-model", "messages": fits, "max_tokens": 10}
     )
 
@@ -515,13 +521,13 @@ INVALID_REQUESTS = {
 
 @pytest.mark.parametrize(("change", "message", "param", "code"), INVALID_REQUESTS.values(), ids=INVALID_REQUESTS.keys())
 async def test_invalid_requests_are_400_with_openais_param_and_code(
-    llm: httpx.AsyncClient, fake_llm: FakeLLM, change: dict, message: str, param: str | None, code: str | None
+    llm_api: httpx.AsyncClient, fake_llm: FakeLLM, change: dict, message: str, param: str | None, code: str | None
 ) -> None:
     body = {
         key: value for key, value in {"model": MODEL, "messages": prompt("x"), **change}.items() if value is not None
     }
 
-    response = await llm.post("/chat/completions", json=body)
+    response = await llm_api.post("/chat/completions", json=body)
 
     error = response.json()["error"]
     assert response.status_code == 400, response.text
@@ -530,14 +536,16 @@ async def test_invalid_requests_are_400_with_openais_param_and_code(
     assert fake_llm.conversations() == [], "a refused request reaches no conversation"
 
 
-async def test_a_body_that_is_no_json_is_400_could_not_parse(llm: httpx.AsyncClient) -> None:
-    response = await llm.post("/chat/completions", content=b'{"model": ', headers={"Content-Type": "application/json"})
+async def test_a_body_that_is_no_json_is_400_could_not_parse(llm_api: httpx.AsyncClient) -> None:
+    response = await llm_api.post(
+        "/chat/completions", content=b'{"model": ', headers={"Content-Type": "application/json"}
+    )
 
     assert response.status_code == 400
     assert response.json()["error"]["message"].startswith("We could not parse the JSON body of your request.")
 
 
-async def test_an_answered_tool_call_conversation_is_accepted(llm: httpx.AsyncClient) -> None:
+async def test_an_answered_tool_call_conversation_is_accepted(llm_api: httpx.AsyncClient) -> None:
     messages = [
         *prompt("task-13"),
         {"role": "assistant", "content": None, "tool_calls": [TOOL_CALL, {**TOOL_CALL, "id": "call_2"}]},
@@ -546,13 +554,15 @@ async def test_an_answered_tool_call_conversation_is_accepted(llm: httpx.AsyncCl
         {"role": "user", "content": "go on"},
     ]
 
-    response = await llm.post("/chat/completions", json={"model": MODEL, "messages": messages, "tools": TOOLS})
+    response = await llm_api.post("/chat/completions", json={"model": MODEL, "messages": messages, "tools": TOOLS})
 
     assert response.status_code == 200, response.text
 
 
-async def test_an_unknown_url_is_openais_invalid_url_404(llm: httpx.AsyncClient, llm_routes: respx.MockRouter) -> None:
-    response = await llm.post("/chat/completion", json={"model": MODEL, "messages": prompt("x")})
+async def test_an_unknown_url_is_openais_invalid_url_404(
+    llm_api: httpx.AsyncClient, llm_routes: respx.MockRouter
+) -> None:
+    response = await llm_api.post("/chat/completion", json={"model": MODEL, "messages": prompt("x")})
 
     assert response.status_code == 404
     assert response.json()["error"]["message"] == "Invalid URL (POST /v1/chat/completion)"
@@ -561,10 +571,10 @@ async def test_an_unknown_url_is_openais_invalid_url_404(llm: httpx.AsyncClient,
 
 # -- in process ---------------------------------------------------------------------------------------
 async def test_the_respx_router_names_its_routes_after_the_operations(
-    llm: httpx.AsyncClient, llm_routes: respx.MockRouter
+    llm_api: httpx.AsyncClient, llm_routes: respx.MockRouter
 ) -> None:
-    await complete(llm, messages=prompt("x"))
-    await llm.get("/models")
+    await complete(llm_api, messages=prompt("x"))
+    await llm_api.get("/models")
 
     assert llm_routes["create_chat_completion"].call_count == 1
     assert (llm_routes["list_models"].call_count, llm_routes["retrieve_model"].call_count) == (1, 0)

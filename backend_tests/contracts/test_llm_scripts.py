@@ -6,16 +6,12 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import respx
 
-from fixtures import http
 from mocks.llm import FakeLLM, ToolCall, Turn, TurnError
-from mocks.llm.router import LLM_API_URL
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p0]
 
@@ -71,14 +67,8 @@ def called(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-@pytest.fixture
-async def llm(llm_routes: respx.MockRouter, llm_api_key: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with http.AsyncClient(base_url=LLM_API_URL, headers={"Authorization": f"Bearer {llm_api_key}"}) as client:
-        yield client
-
-
 # -- scripts ------------------------------------------------------------------------------------------
-async def test_a_script_answers_its_conversation_turn_by_turn(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_a_script_answers_its_conversation_turn_by_turn(llm_api: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
     """Write a file, run the tests, see them fail, fix, run again, finish."""
     fake_llm.script(
         "t-41",
@@ -91,7 +81,7 @@ async def test_a_script_answers_its_conversation_turn_by_turn(llm: httpx.AsyncCl
         ],
         name="fix add",
     )
-    agent = Agent(llm, opening("t-41"), ALL_TOOLS)
+    agent = Agent(llm_api, opening("t-41"), ALL_TOOLS)
 
     turns = [called(await agent.step()) for _ in range(5)]
 
@@ -111,9 +101,9 @@ async def test_a_script_answers_its_conversation_turn_by_turn(llm: httpx.AsyncCl
     assert conversation.messages == agent.messages[:-2], "the latest request: all but the last answer and its result"
 
 
-async def test_the_same_request_asked_again_gets_the_same_answer(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_the_same_request_asked_again_gets_the_same_answer(llm_api: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
     fake_llm.script("t-42", [Turn.call("run_command", command="ls"), Turn.say("done")])
-    agent = Agent(llm, opening("t-42"), ALL_TOOLS)
+    agent = Agent(llm_api, opening("t-42"), ALL_TOOLS)
 
     first = (await agent.ask()).json()["choices"][0]["message"]
     retried = (await agent.ask()).json()["choices"][0]["message"]
@@ -126,14 +116,14 @@ async def test_the_same_request_asked_again_gets_the_same_answer(llm: httpx.Asyn
 
 
 async def test_a_script_matches_only_conversations_opening_with_its_marker(
-    llm: httpx.AsyncClient, fake_llm: FakeLLM
+    llm_api: httpx.AsyncClient, fake_llm: FakeLLM
 ) -> None:
     script = fake_llm.script("t-43", [Turn.say("scripted")])
     later_mention = [*opening("t-44"), {"role": "assistant", "content": "ok"}, {"role": "user", "content": "see t-43"}]
 
-    mine = await Agent(llm, opening("t-43"), None).step()
-    other = await Agent(llm, opening("t-44"), None).step()
-    mentioned_later = await Agent(llm, later_mention, None).step()
+    mine = await Agent(llm_api, opening("t-43"), None).step()
+    other = await Agent(llm_api, opening("t-44"), None).step()
+    mentioned_later = await Agent(llm_api, later_mention, None).step()
 
     assert mine["content"] == "scripted"
     assert other["content"] != "scripted" and mentioned_later["content"] != "scripted"
@@ -142,11 +132,11 @@ async def test_a_script_matches_only_conversations_opening_with_its_marker(
 
 
 async def test_the_oldest_matching_script_wins_and_a_conversation_keeps_its_script(
-    llm: httpx.AsyncClient, fake_llm: FakeLLM
+    llm_api: httpx.AsyncClient, fake_llm: FakeLLM
 ) -> None:
     older = fake_llm.script("t-45", [Turn.say("older 1"), Turn.say("older 2"), Turn.say("older 3")])
     fake_llm.script("Task t-45", [Turn.say("newer 1"), Turn.say("newer 2"), Turn.say("newer 3")])
-    agent = Agent(llm, opening("t-45"), None)
+    agent = Agent(llm_api, opening("t-45"), None)
 
     first = await agent.step()
     fake_llm.script("t-4", [Turn.say("newest 1"), Turn.say("newest 2"), Turn.say("newest 3")])
@@ -158,13 +148,13 @@ async def test_the_oldest_matching_script_wins_and_a_conversation_keeps_its_scri
 
 
 async def test_an_error_turn_refuses_the_next_turns_request_then_lets_its_retry_through(
-    llm: httpx.AsyncClient, fake_llm: FakeLLM
+    llm_api: httpx.AsyncClient, fake_llm: FakeLLM
 ) -> None:
     fake_llm.script(
         "t-46",
         [Turn.fail(429, times=2, headers={"retry-after-ms": "250"}), Turn.say("answered")],
     )
-    agent = Agent(llm, opening("t-46"), None)
+    agent = Agent(llm_api, opening("t-46"), None)
 
     refusals = [await agent.ask() for _ in range(2)]
     retried = await agent.ask()
@@ -178,9 +168,9 @@ async def test_an_error_turn_refuses_the_next_turns_request_then_lets_its_retry_
     assert [answer.status for answer in fake_llm.conversation("t-46").answers] == [429, 429, 200]
 
 
-async def test_an_error_given_always_refuses_every_try(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_an_error_given_always_refuses_every_try(llm_api: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
     fake_llm.script("t-47", [Turn.fail(500, times=None, message="kaput", code="server_is_down")])
-    agent = Agent(llm, opening("t-47"), None)
+    agent = Agent(llm_api, opening("t-47"), None)
 
     answers = [await agent.ask() for _ in range(3)]
 
@@ -190,9 +180,11 @@ async def test_an_error_given_always_refuses_every_try(llm: httpx.AsyncClient, f
     }
 
 
-async def test_a_turn_with_an_error_and_an_answer_gives_both_in_turn(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_a_turn_with_an_error_and_an_answer_gives_both_in_turn(
+    llm_api: httpx.AsyncClient, fake_llm: FakeLLM
+) -> None:
     fake_llm.script("t-48", [Turn.say("first"), Turn(content="second", error=TurnError(503))])
-    agent = Agent(llm, opening("t-48"), None)
+    agent = Agent(llm_api, opening("t-48"), None)
 
     await agent.step()
     overloaded = await agent.ask()
@@ -203,9 +195,9 @@ async def test_a_turn_with_an_error_and_an_answer_gives_both_in_turn(llm: httpx.
     assert second["content"] == "second"
 
 
-async def test_past_its_last_turn_a_script_says_so(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_past_its_last_turn_a_script_says_so(llm_api: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
     fake_llm.script("t-49", [Turn.say("only")], name="short")
-    agent = Agent(llm, opening("t-49"), ALL_TOOLS)
+    agent = Agent(llm_api, opening("t-49"), ALL_TOOLS)
 
     await agent.step()
     past = await agent.step()
@@ -214,42 +206,42 @@ async def test_past_its_last_turn_a_script_says_so(llm: httpx.AsyncClient, fake_
 
 
 async def test_scripted_arguments_given_as_a_string_are_sent_verbatim(
-    llm: httpx.AsyncClient, fake_llm: FakeLLM
+    llm_api: httpx.AsyncClient, fake_llm: FakeLLM
 ) -> None:
     fake_llm.script(
         "t-50", [Turn(tool_calls=[ToolCall("write_file", '{"path": "a.py", "cont')], finish_reason="length")]
     )
 
-    response = await Agent(llm, opening("t-50"), ALL_TOOLS).ask()
+    response = await Agent(llm_api, opening("t-50"), ALL_TOOLS).ask()
 
     choice = response.json()["choices"][0]
     assert choice["finish_reason"] == "length"
     assert choice["message"]["tool_calls"][0]["function"]["arguments"] == '{"path": "a.py", "cont'
 
 
-async def test_a_turn_delay_is_added_before_the_answer(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_a_turn_delay_is_added_before_the_answer(llm_api: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
     fake_llm.script("t-51", [Turn(content="slow", delay_ms=200)])
 
     began = time.monotonic()
-    response = await Agent(llm, opening("t-51"), None).ask()
+    response = await Agent(llm_api, opening("t-51"), None).ask()
 
     assert response.status_code == 200 and time.monotonic() - began >= 0.2
 
 
-async def test_looking_a_conversation_up_wants_exactly_one(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_looking_a_conversation_up_wants_exactly_one(llm_api: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
     with pytest.raises(LookupError, match="0 conversations open with 't-52'"):
         fake_llm.conversation("t-52")
-    await Agent(llm, opening("t-52", "one"), None).ask()
-    await Agent(llm, opening("t-52", "two"), None).ask()
+    await Agent(llm_api, opening("t-52", "one"), None).ask()
+    await Agent(llm_api, opening("t-52", "two"), None).ask()
 
     with pytest.raises(LookupError, match="2 conversations"):
         fake_llm.conversation("t-52")
     assert fake_llm.conversation("t-52: one").requests[0]["messages"] == opening("t-52", "one")
 
 
-async def test_the_conversation_records_what_the_model_was_sent(llm: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
+async def test_the_conversation_records_what_the_model_was_sent(llm_api: httpx.AsyncClient, fake_llm: FakeLLM) -> None:
     """What a test of the platform asserts on: e.g. that no secret reached the prompt."""
-    agent = Agent(llm, opening("t-53"), ALL_TOOLS)
+    agent = Agent(llm_api, opening("t-53"), ALL_TOOLS)
     await agent.step()
     await agent.step()
 
@@ -266,8 +258,8 @@ async def test_the_conversation_records_what_the_model_was_sent(llm: httpx.Async
 
 
 # -- the default agent --------------------------------------------------------------------------------
-async def test_the_default_agent_writes_a_note_checks_it_and_finishes(llm: httpx.AsyncClient) -> None:
-    agent = Agent(llm, opening("t-60", "Add a changelog entry"), ALL_TOOLS)
+async def test_the_default_agent_writes_a_note_checks_it_and_finishes(llm_api: httpx.AsyncClient) -> None:
+    agent = Agent(llm_api, opening("t-60", "Add a changelog entry"), ALL_TOOLS)
 
     turns = [await agent.step() for _ in range(4)]
 
@@ -283,9 +275,9 @@ async def test_the_default_agent_writes_a_note_checks_it_and_finishes(llm: httpx
 
 
 async def test_the_default_agent_answers_plain_text_when_offered_no_tools(
-    llm: httpx.AsyncClient, fake_llm: FakeLLM
+    llm_api: httpx.AsyncClient, fake_llm: FakeLLM
 ) -> None:
-    response = await Agent(llm, opening("t-61"), None).ask()
+    response = await Agent(llm_api, opening("t-61"), None).ask()
 
     choice = response.json()["choices"][0]
     assert (choice["finish_reason"], choice["message"].get("tool_calls")) == ("stop", None)
@@ -298,8 +290,10 @@ async def test_the_default_agent_answers_plain_text_when_offered_no_tools(
     [combo for size in range(1, 5) for combo in itertools.combinations(TOOL_NAMES, size)],
     ids=lambda combo: "+".join(combo),
 )
-async def test_the_default_agent_only_calls_the_tools_offered(llm: httpx.AsyncClient, offered: tuple[str, ...]) -> None:
-    agent = Agent(llm, opening("t-62"), tools(*offered))
+async def test_the_default_agent_only_calls_the_tools_offered(
+    llm_api: httpx.AsyncClient, offered: tuple[str, ...]
+) -> None:
+    agent = Agent(llm_api, opening("t-62"), tools(*offered))
 
     turns = [await agent.step() for _ in range(4)]
 
@@ -310,8 +304,8 @@ async def test_the_default_agent_only_calls_the_tools_offered(llm: httpx.AsyncCl
         assert names[-1] == "finish"
 
 
-async def test_the_default_agent_without_write_file_looks_around_and_finishes(llm: httpx.AsyncClient) -> None:
-    agent = Agent(llm, opening("t-63"), tools("run_command", "finish"))
+async def test_the_default_agent_without_write_file_looks_around_and_finishes(llm_api: httpx.AsyncClient) -> None:
+    agent = Agent(llm_api, opening("t-63"), tools("run_command", "finish"))
 
     first, second = called(await agent.step()), called(await agent.step())
 
@@ -319,10 +313,10 @@ async def test_the_default_agent_without_write_file_looks_around_and_finishes(ll
     assert second[0][0] == "finish" and "changed nothing" in second[0][1]["summary"]
 
 
-async def test_the_default_agent_follows_tool_choice(llm: httpx.AsyncClient) -> None:
+async def test_the_default_agent_follows_tool_choice(llm_api: httpx.AsyncClient) -> None:
     async def ask(tool_choice: Any, messages: list[dict[str, Any]]) -> dict[str, Any]:
         body = {"model": MODEL, "messages": messages, "tools": ALL_TOOLS, "tool_choice": tool_choice}
-        return (await llm.post("/chat/completions", json=body)).json()["choices"][0]["message"]
+        return (await llm_api.post("/chat/completions", json=body)).json()["choices"][0]["message"]
 
     past_the_plan = opening("t-64") + [{"role": "assistant", "content": "x"}, {"role": "user", "content": "go on"}] * 3
 
@@ -335,9 +329,9 @@ async def test_the_default_agent_follows_tool_choice(llm: httpx.AsyncClient) -> 
     assert called(required)[0][0] == "finish"
 
 
-async def test_the_default_agents_note_names_the_latest_request(llm: httpx.AsyncClient) -> None:
+async def test_the_default_agents_note_names_the_latest_request(llm_api: httpx.AsyncClient) -> None:
     messages = [*opening("t-65"), {"role": "user", "content": "Review: please also mention the date\nthanks"}]
 
-    (write,) = called(await Agent(llm, messages, ALL_TOOLS).step())
+    (write,) = called(await Agent(llm_api, messages, ALL_TOOLS).step())
 
     assert "Latest request: Review: please also mention the date\n" in write[1]["content"]

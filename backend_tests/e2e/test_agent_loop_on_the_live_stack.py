@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -33,6 +34,14 @@ def fetch_branch(clone_url: str, token: str, branch: str, into: Path) -> Path:
     return into
 
 
+def reachable_from_here(clone_url: str, fake_github_url: str) -> str:
+    """The clone URL on the fake GitHub's address as this test reaches it. The fake names the host the
+    sandbox clones from (in a compose network, its service name, which this machine cannot resolve);
+    the repository's path is the same whichever address reaches it."""
+    here = urlsplit(fake_github_url)
+    return urlunsplit(urlsplit(clone_url)._replace(scheme=here.scheme, netloc=here.netloc))
+
+
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout
 
@@ -56,21 +65,16 @@ def test_a_scripted_agents_pull_request_holds_exactly_what_it_wrote(
 
     with SseRecorder(live_stack.base_url, new_squad.token, params={"task_id": task["id"]}) as stream:
         new_squad.client.assign(task["id"], new_squad.agent["id"])
-        final = stream.wait_for(
-            lambda e: e["type"] == "task.status" and e["data"]["status"] in ("review", "failed"),
-            timeout=60,
-            what="the task to finish",
-        )
-        stream.wait_for(
-            lambda e: e["type"] == "sandbox.status" and e["data"]["status"] in ("done", "failed"),
-            what="the final sandbox status",
-        )
+        final = stream.wait_for_run_to_end()
         events = list(stream.events)
 
     assert final["data"]["status"] == "review", final["data"]["error"]
     stored = new_squad.client.get_task(task["id"])
     repo = fetch_branch(
-        new_squad.repository["clone_url"], live_stack.github_token, stored["branch"], tmp_path / "clone"
+        reachable_from_here(new_squad.repository["clone_url"], live_stack.github_url),
+        live_stack.github_token,
+        stored["branch"],
+        tmp_path / "clone",
     )
     assert sorted(git(repo, "diff", "--name-status", "origin/main...HEAD").splitlines()) == [
         "A\tchecks/check_greet.py",

@@ -7,7 +7,6 @@ stream replays exactly the events the database holds (the fault matrix's checks,
 """
 
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,21 +16,9 @@ from fixtures.platform_client import FakeE2BAdmin, FakeGitHubAdmin, FakeLLMAdmin
 from fixtures.squads import SquadFactory
 from fixtures.sse import SseRecorder
 from fixtures.waiting import eventually
-from fixtures.worker_stack import WorkerStack, launch_worker_stack
 from mocks.llm import ToolCall, Turn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.errors, pytest.mark.slow, pytest.mark.priority_p1]
-
-
-@pytest.fixture(scope="module")
-def worker_stack(worker_stack_starting, live_stack, worker_id, tmp_path_factory) -> Iterator[WorkerStack]:
-    """Started in the background at the session's start (a serial run), else here."""
-    if worker_stack_starting is not None:
-        yield worker_stack_starting.result(announce=lambda line: None)  # stopped at the session's end
-        return
-    starting = launch_worker_stack(lambda: live_stack, worker_id, tmp_path_factory.mktemp("workers-db"))
-    yield starting.result(announce=lambda line: None)
-    starting.stop()
 
 
 @pytest.fixture
@@ -83,15 +70,7 @@ def test_a_job_whose_worker_was_killed_is_taken_over_and_opens_one_pull_request(
         first_worker.wait()
         if kill_after == "clone":
             e2b.remove_fault(slowed["id"])  # the second run goes at full speed
-        final = stream.wait_for(
-            lambda e: e["type"] == "task.status" and e["data"]["status"] in ("review", "failed"),
-            timeout=60,
-            what="the task to finish on the second worker",
-        )
-        stream.wait_for(
-            lambda e: e["type"] == "sandbox.status" and e["data"]["status"] in ("done", "failed"),
-            what="the final sandbox status",
-        )
+        final = stream.wait_for_run_to_end("the task to finish on the second worker")
         events = list(stream.events)
 
     assert final["data"]["status"] == "review", final["data"]["error"]
@@ -146,15 +125,7 @@ def test_a_worker_killed_in_the_middle_of_the_agents_loop_is_taken_over_and_the_
             )
             first_worker.kill()  # while the model "thinks" about its second turn
             first_worker.wait()
-            final = stream.wait_for(
-                lambda e: e["type"] == "task.status" and e["data"]["status"] in ("review", "failed"),
-                timeout=60,
-                what="the task to finish on the second worker",
-            )
-            stream.wait_for(
-                lambda e: e["type"] == "sandbox.status" and e["data"]["status"] in ("done", "failed"),
-                what="the final sandbox status",
-            )
+            final = stream.wait_for_run_to_end("the task to finish on the second worker")
             events = list(stream.events)
         conversation = llm.conversation(task["id"])
     finally:

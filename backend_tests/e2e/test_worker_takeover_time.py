@@ -21,22 +21,11 @@ from fixtures.platform_client import FakeE2BAdmin, FakeGitHubAdmin, PlatformClie
 from fixtures.sse import SseRecorder
 from fixtures.stack import ROOT, stop_processes
 from fixtures.waiting import eventually
-from fixtures.worker_stack import WorkerStack, launch_worker_stack
+from fixtures.worker_stack import WorkerStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.errors, pytest.mark.slow, pytest.mark.priority_p1]
 
 TAKEOVER_LIMIT_S = 15.0
-
-
-@pytest.fixture(scope="module")
-def worker_stack(worker_stack_starting, live_stack, worker_id, tmp_path_factory) -> Iterator[WorkerStack]:
-    """Started in the background at the session's start (a serial run), else here."""
-    if worker_stack_starting is not None:
-        yield worker_stack_starting.result(announce=lambda line: None)  # stopped at the session's end
-        return
-    starting = launch_worker_stack(lambda: live_stack, worker_id, tmp_path_factory.mktemp("workers-db"))
-    yield starting.result(announce=lambda line: None)
-    starting.stop()
 
 
 class DefaultLeaseWorkers:
@@ -135,15 +124,7 @@ def test_a_killed_workers_job_is_taken_over_within_15_s_on_the_default_lease(
         )
         takeover_s = time.monotonic() - killed_at
         record_property("takeover_s", round(takeover_s, 2))
-        final = stream.wait_for(
-            lambda e: e["type"] == "task.status" and e["data"]["status"] in ("review", "failed"),
-            timeout=60,
-            what="the task to finish on the second worker",
-        )
-        stream.wait_for(
-            lambda e: e["type"] == "sandbox.status" and e["data"]["status"] in ("done", "failed"),
-            what="the final sandbox status",
-        )
+        final = stream.wait_for_run_to_end("the task to finish on the second worker")
         events = list(stream.events)
 
     assert takeover_s < TAKEOVER_LIMIT_S, f"the job was taken over {takeover_s:.1f} s after the kill"

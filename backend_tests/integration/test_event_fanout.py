@@ -17,29 +17,23 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+<<<<<<< HEAD
 from fixtures.databases import worker_database_url
 from fixtures.waiting import eventually_async
 
+=======
+>>>>>>> main
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
 
 # Long enough that an event arriving within a test's deadline was not found by the poll.
 NO_POLL_S = 60.0
 
 
-@pytest.fixture(scope="module")
-def fanout_database_url(worker_id: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    from app.runtime import migrate
-
-    url = worker_database_url(f"{worker_id}_fanout", tmp_path_factory.mktemp("fanout-db"))
-    migrate(url)
-    return url
-
-
 @pytest.fixture
-async def engine(fanout_database_url: str) -> AsyncIterator[AsyncEngine]:
+async def engine(module_database_url: str) -> AsyncIterator[AsyncEngine]:
     from app.db import create_engine
 
-    engine = create_engine(fanout_database_url)
+    engine = create_engine(module_database_url)
     yield engine
     await engine.dispose()
 
@@ -52,8 +46,8 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @pytest.fixture
-def is_postgres(fanout_database_url: str) -> bool:
-    return make_url(fanout_database_url).get_backend_name() == "postgresql"
+def is_postgres(module_database_url: str) -> bool:
+    return make_url(module_database_url).get_backend_name() == "postgresql"
 
 
 @pytest.fixture
@@ -238,14 +232,14 @@ async def test_the_poll_finds_events_another_process_stored_without_a_signal(ses
 
 
 async def test_on_postgresql_a_notify_from_another_process_wakes_the_fanout(
-    sessionmaker, squad_id, fanout_database_url, is_postgres
+    sessionmaker, squad_id, module_database_url, is_postgres
 ):
     if not is_postgres:
         pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): LISTEN/NOTIFY")
     from app.pg_notify import PgEventListener
 
     # Another origin than this process's, as the fan-out of another app instance has.
-    listen = functools.partial(PgEventListener, fanout_database_url, origin="another-instance")
+    listen = functools.partial(PgEventListener, module_database_url, origin="another-instance")
     async with hub_of(sessionmaker, listen=listen) as (hub, _signal):
         reader = Reader(hub, squad_id)
         await reader.wait_subscribed()
@@ -288,7 +282,7 @@ async def test_on_sqlite_a_commit_of_another_process_wakes_the_fanout(
 
 
 async def test_on_postgresql_the_listener_comes_back_after_its_connection_is_killed(
-    sessionmaker, engine, squad_id, fanout_database_url, is_postgres
+    sessionmaker, engine, squad_id, module_database_url, is_postgres
 ):
     """Kill the listener's connection, store an event while nobody listens (its NOTIFY is lost), and
     the reconnected listener's catch-up read must deliver it; later events wake it again."""
@@ -296,7 +290,7 @@ async def test_on_postgresql_the_listener_comes_back_after_its_connection_is_kil
         pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): LISTEN/NOTIFY")
     from app.pg_notify import PgEventListener
 
-    listen = functools.partial(PgEventListener, fanout_database_url, origin="another-instance", reconnect_delay_s=0.3)
+    listen = functools.partial(PgEventListener, module_database_url, origin="another-instance", reconnect_delay_s=0.3)
     async with hub_of(sessionmaker, listen=listen) as (hub, _signal):
         listener = hub.listener
         reader = Reader(hub, squad_id)
@@ -325,12 +319,12 @@ async def test_on_postgresql_the_listener_comes_back_after_its_connection_is_kil
         await reader.stop()
 
 
-async def test_on_sqlite_the_fanout_reads_without_holding_up_writers(sessionmaker, squad_id, fanout_database_url):
+async def test_on_sqlite_the_fanout_reads_without_holding_up_writers(sessionmaker, squad_id, module_database_url):
     """The platform's sessions begin IMMEDIATE (each one a writer); the fan-out's must not."""
     from app.events import EventSignal
     from app.fanout import event_hub
 
-    hub = event_hub(sessionmaker, EventSignal(), poll_interval_s=NO_POLL_S, database_url=fanout_database_url)
+    hub = event_hub(sessionmaker, EventSignal(), poll_interval_s=NO_POLL_S, database_url=module_database_url)
     if hub.reader_engine is None or hub.reader_engine.dialect.name != "sqlite":
         await hub.close()
         pytest.skip("SQLite only: PostgreSQL readers never block writers")

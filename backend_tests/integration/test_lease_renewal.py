@@ -8,7 +8,6 @@ transaction cannot give: these tests run a runtime with its own engine on a data
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +17,6 @@ from sqlalchemy.exc import OperationalError
 
 from app.models import Job, JobState, utcnow
 from app.settings import Settings
-from fixtures.databases import worker_database_url
 from fixtures.squads import make_squad
 from fixtures.waiting import eventually_async
 
@@ -26,41 +24,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 
 LEASE_S = 1.2
 DEADLINE_S = 10.0
-
-
-@pytest.fixture(scope="module")
-def lease_database_url(worker_id, tmp_path_factory) -> str:
-    from app.runtime import migrate
-
-    url = worker_database_url(f"{worker_id}_lease", tmp_path_factory.mktemp("lease-db"))
-    migrate(url)
-    return url
-
-
-@pytest.fixture
-async def own_runtime(inprocess_settings, lease_database_url) -> AsyncIterator[Any]:
-    from app.runtime import Runtime
-
-    async with Runtime(inprocess_settings.model_copy(update={"database_url": lease_database_url})) as runtime:
-        yield runtime
-        async with runtime.sessionmaker() as session:
-            await session.execute(
-                update(Job).where(Job.state.in_([JobState.QUEUED, JobState.RUNNING])).values(state=JobState.DONE)
-            )
-            await session.commit()
-
-
-@pytest.fixture
-async def own_client(own_runtime):
-    import httpx
-
-    from app.main import attach_runtime, create_app
-    from fixtures import http
-
-    app = create_app(own_runtime.settings)
-    attach_runtime(app, own_runtime)
-    async with http.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://squad.test") as client:
-        yield client
 
 
 class HeldPipeline:

@@ -8,55 +8,17 @@ runtime with its own engine on a database of this module, as test_worker_concurr
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
-from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.models import Job, JobState, Task
-from fixtures import http
-from fixtures.databases import worker_database_url
 from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
 
 SIMULTANEOUS = 20
-
-
-@pytest.fixture(scope="module")
-def assign_database_url(worker_id, tmp_path_factory) -> str:
-    from app.runtime import migrate
-
-    url = worker_database_url(f"{worker_id}_assign", tmp_path_factory.mktemp("assign-db"))
-    migrate(url)
-    return url
-
-
-@pytest.fixture
-async def own_runtime(inprocess_settings, assign_database_url) -> AsyncIterator[Any]:
-    from app.runtime import Runtime
-
-    async with Runtime(inprocess_settings.model_copy(update={"database_url": assign_database_url})) as runtime:
-        yield runtime
-        # No worker runs here; nothing this test queued may be claimed by a later one either.
-        async with runtime.sessionmaker() as session:
-            await session.execute(
-                update(Job).where(Job.state.in_([JobState.QUEUED, JobState.RUNNING])).values(state=JobState.DONE)
-            )
-            await session.commit()
-
-
-@pytest.fixture
-async def own_client(own_runtime) -> AsyncIterator[httpx.AsyncClient]:
-    from app.main import attach_runtime, create_app
-
-    app = create_app(own_runtime.settings)
-    attach_runtime(app, own_runtime)
-    async with http.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://squad.test") as client:
-        yield client
 
 
 async def test_simultaneous_assignments_of_a_task_start_exactly_one_run(own_client, own_runtime, fake_github):

@@ -211,35 +211,24 @@ async def task_status(db_session, task_id: str) -> str:
 
 
 @pytest.mark.priority_p0
+@pytest.mark.parametrize(
+    ("push_refused", "status"),
+    [(False, "review"), (True, "failed")],
+    ids=["run-ends-in-review", "run-fails-at-the-push"],
+)
 async def test_a_sandbox_made_by_hand_survives_the_tasks_pipeline_run(
-    app_client, runtime, db_session, fake_e2b, fake_github
+    app_client, runtime, db_session, fake_e2b, fake_github, push_refused, status
 ):
     api = await make_squad(app_client, fake_github)
     task = await api.new_task()
     by_hand = await api.new_sandbox(task["id"])
+    if push_refused:  # the run fails after its sandbox was made
+        fake_github.add_fault("git_receive_pack", status=403)
 
     await api.assign(task["id"])
     assert await runtime.worker().run_once()
 
-    assert await task_status(db_session, task["id"]) == "review"
-    await assert_untouched(db_session, fake_e2b, by_hand)
-    assert running_ids(fake_e2b) == {by_hand["e2b_sandbox_id"]}, "the run's own sandbox should be gone"
-
-
-@pytest.mark.priority_p0
-async def test_a_sandbox_made_by_hand_survives_a_failed_pipeline_run(
-    app_client, runtime, db_session, fake_e2b, fake_github
-):
-    api = await make_squad(app_client, fake_github)
-    task = await api.new_task()
-    by_hand = await api.new_sandbox(task["id"])
-    # The push is refused: the run fails after its sandbox was made.
-    fake_github.add_fault("git_receive_pack", status=403)
-
-    await api.assign(task["id"])
-    assert await runtime.worker().run_once()
-
-    assert await task_status(db_session, task["id"]) == "failed"
+    assert await task_status(db_session, task["id"]) == status
     await assert_untouched(db_session, fake_e2b, by_hand)
     assert running_ids(fake_e2b) == {by_hand["e2b_sandbox_id"]}, "the run's own sandbox should be gone"
 

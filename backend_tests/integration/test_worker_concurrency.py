@@ -12,14 +12,11 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select, update
 
 from app.models import Job, JobState, Sandbox, Task
 from app.reaper import PIPELINE_ORIGIN, SandboxReaper
-from fixtures import http
-from fixtures.databases import worker_database_url
 from fixtures.squads import Squad, make_squad
 from fixtures.waiting import eventually_async
 
@@ -28,38 +25,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.priority_p1]
 DEADLINE_S = 15.0
 
 
-@pytest.fixture(scope="module")
-def concurrency_database_url(worker_id, tmp_path_factory) -> str:
-    from app.runtime import migrate
-
-    url = worker_database_url(f"{worker_id}_concurrency", tmp_path_factory.mktemp("concurrency-db"))
-    migrate(url)
-    return url
-
-
 @pytest.fixture
-async def own_runtime(inprocess_settings, concurrency_database_url) -> AsyncIterator[Any]:
-    from app.runtime import Runtime
-
-    settings = inprocess_settings.model_copy(update={"database_url": concurrency_database_url, "worker_concurrency": 3})
-    async with Runtime(settings) as runtime:
-        yield runtime
-        # Whatever this test left unfinished must not be claimed by the next test's worker.
-        async with runtime.sessionmaker() as session:
-            await session.execute(
-                update(Job).where(Job.state.in_([JobState.QUEUED, JobState.RUNNING])).values(state=JobState.DONE)
-            )
-            await session.commit()
-
-
-@pytest.fixture
-async def own_client(own_runtime) -> AsyncIterator[httpx.AsyncClient]:
-    from app.main import attach_runtime, create_app
-
-    app = create_app(own_runtime.settings)
-    attach_runtime(app, own_runtime)
-    async with http.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://squad.test") as client:
-        yield client
+def own_runtime_changes() -> dict[str, Any]:
+    return {"worker_concurrency": 3}
 
 
 async def assign_tasks(squad: Squad, count: int) -> list[str]:
@@ -146,21 +114,34 @@ async def stop(running: asyncio.Task[None]) -> None:
             await running
 
 
-async def test_a_worker_runs_two_jobs_at_the_same_time(own_client, own_runtime, fake_github):
-    squad = await make_squad(own_client, fake_github, with_repository=False)
-    task_ids = await assign_tasks(squad, 2)
-    pipeline = GatedPipeline()
-    worker = gated_worker(own_runtime, pipeline, concurrency=2)
-
+@contextlib.asynccontextmanager
+async def working(worker) -> AsyncIterator[None]:
+    """The worker runs its loop for the block's time and is stopped at the block's end, even a failed one."""
     running = asyncio.create_task(worker.run_forever())
     try:
+        yield
+    finally:
+        await stop(running)
+
+
+async def gated_jobs(client, runtime, fake_github, count: int) -> tuple[list[str], GatedPipeline, Any]:
+    """`count` tasks of a new squad assigned, and a worker of concurrency 2 whose stand-in pipeline runs
+    them only when the test lets them go."""
+    squad = await make_squad(client, fake_github, with_repository=False)
+    task_ids = await assign_tasks(squad, count)
+    pipeline = GatedPipeline()
+    return task_ids, pipeline, gated_worker(runtime, pipeline, concurrency=2)
+
+
+async def test_a_worker_runs_two_jobs_at_the_same_time(own_client, own_runtime, fake_github):
+    task_ids, pipeline, worker = await gated_jobs(own_client, own_runtime, fake_github, 2)
+
+    async with working(worker):
         # Neither job may finish before both have started: a one-at-a-time worker never gets here.
         await pipeline.wait_until(lambda: len(pipeline.started) == 2, "both jobs to be in progress at once")
         assert sorted(pipeline.started) == sorted(task_ids) and pipeline.finished == []
         pipeline.let_go(*task_ids)
         await pipeline.wait_until(lambda: len(pipeline.finished) == 2, "both jobs to finish")
-    finally:
-        await stop(running)
 
     async with own_runtime.sessionmaker() as session:
         states = (await session.scalars(select(Job.state).where(Job.task_id.in_(task_ids)))).all()
@@ -168,10 +149,7 @@ async def test_a_worker_runs_two_jobs_at_the_same_time(own_client, own_runtime, 
 
 
 async def test_a_worker_never_runs_more_jobs_than_its_concurrency(own_client, own_runtime, fake_github):
-    squad = await make_squad(own_client, fake_github, with_repository=False)
-    task_ids = await assign_tasks(squad, 4)
-    pipeline = GatedPipeline()
-    worker = gated_worker(own_runtime, pipeline, concurrency=2)
+    task_ids, pipeline, worker = await gated_jobs(own_client, own_runtime, fake_github, 4)
     # How many jobs the worker held each time it went looking for another one. It looks right after
     # starting a job when it has a slot left, before that job runs: a worker over its cap has looked
     # by the time the test sees the second job start.
@@ -184,8 +162,7 @@ async def test_a_worker_never_runs_more_jobs_than_its_concurrency(own_client, ow
 
     worker._anything_claimable = counting_look  # type: ignore[method-assign]
 
-    running = asyncio.create_task(worker.run_forever())
-    try:
+    async with working(worker):
         await pipeline.wait_until(lambda: len(pipeline.started) == 2, "two jobs to be in progress")
         first = pipeline.started[0]
         pipeline.let_go(first)
@@ -193,22 +170,16 @@ async def test_a_worker_never_runs_more_jobs_than_its_concurrency(own_client, ow
         assert first in pipeline.finished
         pipeline.let_go(*task_ids)
         await pipeline.wait_until(lambda: len(pipeline.finished) == 4, "all four jobs to finish")
-    finally:
-        await stop(running)
 
     assert pipeline.max_in_flight == 2, f"expected at most 2 jobs at once, saw {pipeline.max_in_flight}"
     assert max(held_when_looking) < 2, f"the worker looked for jobs while holding 2: {held_when_looking}"
 
 
 async def test_stopping_a_worker_cancels_its_jobs_and_queues_them_again(own_client, own_runtime, fake_github):
-    squad = await make_squad(own_client, fake_github, with_repository=False)
-    task_ids = await assign_tasks(squad, 2)
-    pipeline = GatedPipeline()
-    worker = gated_worker(own_runtime, pipeline, concurrency=2)
+    task_ids, pipeline, worker = await gated_jobs(own_client, own_runtime, fake_github, 2)
 
-    running = asyncio.create_task(worker.run_forever())
-    await pipeline.wait_until(lambda: len(pipeline.started) == 2, "both jobs to be in progress")
-    await stop(running)
+    async with working(worker):
+        await pipeline.wait_until(lambda: len(pipeline.started) == 2, "both jobs to be in progress")
 
     assert sorted(pipeline.cancelled) == sorted(task_ids) and worker.running == 0
     async with own_runtime.sessionmaker() as session:
@@ -235,15 +206,11 @@ async def test_a_running_worker_reaps_sandboxes_of_pipelines_that_are_over_and_s
     reaper = SandboxReaper(own_runtime.sessionmaker, own_runtime.sandboxes, interval_s=60)
     worker = gated_worker(own_runtime, GatedPipeline(), concurrency=1, reaper=reaper)
 
-    running = asyncio.create_task(worker.run_forever())
-    try:
+    def reaped() -> None:
+        assert orphan.sandbox_id not in {s.sandbox_id for s in fake_e2b.running_sandboxes()}
 
-        def reaped() -> None:
-            assert orphan.sandbox_id not in {s.sandbox_id for s in fake_e2b.running_sandboxes()}
-
+    async with working(worker):
         await eventually_async(reaped, deadline_s=DEADLINE_S, description="the worker's reaper to destroy the orphan")
-    finally:
-        await stop(running)
 
     assert [t for t in asyncio.all_tasks() if t.get_name() == "reaper"] == [], "the reaper outlived its worker"
 

@@ -6,17 +6,15 @@ import asyncio
 import itertools
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
 
 from app.db import create_engine
 from app.models import Base
 from app.runtime import alembic_command
-from fixtures.databases import worker_database_url
+from fixtures.databases import query, worker_database_url
 
 pytestmark = [pytest.mark.migrations, pytest.mark.priority_p1]
 
@@ -26,19 +24,6 @@ _serial = itertools.count()
 @pytest.fixture
 def empty_database(worker_id, tmp_path) -> str:
     return worker_database_url(f"{worker_id}_mig{next(_serial)}", tmp_path)
-
-
-def query(url: str, sql: str, **params: Any) -> list[tuple]:
-    async def run() -> list[tuple]:
-        engine = create_engine(url)
-        try:
-            async with engine.begin() as connection:
-                result = await connection.execute(text(sql), params)
-                return [tuple(row) for row in result] if result.returns_rows else []
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
 
 
 def schema_differences(url: str) -> list:

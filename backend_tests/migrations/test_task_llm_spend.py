@@ -2,19 +2,15 @@
 before it spent nothing, and it upgrades, downgrades and upgrades again with rows present. Runs on
 SQLite, and on PostgreSQL when TEST_DATABASE_URL is set."""
 
-import asyncio
 import itertools
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
 
-from app.db import create_engine
 from app.runtime import MIGRATIONS_INI, alembic_command
-from fixtures.databases import worker_database_url
+from fixtures.databases import query, worker_database_url
 
 pytestmark = [pytest.mark.migrations, pytest.mark.priority_p1]
 
@@ -27,19 +23,6 @@ def previous_revision() -> str:
     revision = ScriptDirectory.from_config(Config(str(MIGRATIONS_INI))).get_revision(REVISION)
     assert revision is not None and isinstance(revision.down_revision, str)
     return revision.down_revision
-
-
-def query(url: str, sql: str, **params: Any) -> list[tuple]:
-    async def run() -> list[tuple]:
-        engine = create_engine(url)
-        try:
-            async with engine.begin() as connection:
-                result = await connection.execute(text(sql), params)
-                return [tuple(row) for row in result] if result.returns_rows else []
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
 
 
 @pytest.fixture

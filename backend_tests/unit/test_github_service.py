@@ -217,8 +217,15 @@ async def test_secondary_rate_limit_waits_as_long_as_retry_after_says_then_succe
 
 
 @pytest.mark.priority_p1
-async def test_secondary_rate_limit_without_retry_after_waits_a_minute(github, repo, fake_github, sleeps):
-    fake_github.add_fault("get_repository", 403, body={"message": "You have exceeded a secondary rate limit."}, times=1)
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [(403, "You have exceeded a secondary rate limit."), (429, "slow down")],
+    ids=["403-saying-secondary-limit", "429-without-any-rate-limit-header"],
+)
+async def test_secondary_rate_limit_without_retry_after_waits_a_minute(
+    github, repo, fake_github, sleeps, status, message
+):
+    fake_github.add_fault("get_repository", status, body={"message": message}, times=1)
 
     await github.get_repository(repo.full_name)
 
@@ -412,40 +419,30 @@ async def test_other_refusals_are_reported_as_github_said_them(github, repo, fak
 
 
 @pytest.mark.priority_p1
-async def test_a_429_without_any_rate_limit_header_waits_the_secondary_limits_minute(github, repo, fake_github, sleeps):
-    fake_github.add_fault("get_repository", 429, body={"message": "slow down"}, times=1)
-
-    await github.get_repository(repo.full_name)
-
-    assert sleeps.waits == [60.0]
-
-
-@pytest.mark.priority_p1
-async def test_a_persisting_secondary_limit_names_the_call_and_the_wait(github, repo, fake_github, sleeps):
-    fake_github.add_fault("get_repository", 429, body={"message": "slow down"})
-
-    with pytest.raises(RateLimited) as raised:
-        await github.get_repository(repo.full_name)
-
-    assert raised.value.message == (
-        f"reading repository {repo.full_name} failed: GitHub's secondary rate limit (slow down); "
-        "waiting the minute GitHub asks for (gave up after 3 attempts)"
-    )
-
-
-@pytest.mark.priority_p1
-async def test_an_exhausted_limit_without_a_reset_time_says_no_reset_time(github, repo, fake_github, sleeps):
-    fake_github.add_fault(
-        "get_repository", 403, body={"message": "API rate limit exceeded"}, headers={"x-ratelimit-remaining": "0"}
-    )
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        pytest.param(
+            {"status": 429, "body": {"message": "slow down"}},
+            "GitHub's secondary rate limit (slow down); waiting the minute GitHub asks for",
+            id="secondary-limit-names-the-wait",
+        ),
+        pytest.param(
+            {"status": 403, "body": {"message": "API rate limit exceeded"}, "headers": {"x-ratelimit-remaining": "0"}},
+            "GitHub's API rate limit for this token is exhausted (API rate limit exceeded)",
+            id="exhausted-limit-without-a-reset-time-names-none",
+        ),
+    ],
+)
+async def test_a_persisting_rate_limit_names_the_call_and_what_github_said(
+    github, repo, fake_github, sleeps, fault, said
+):
+    fake_github.add_fault("get_repository", **fault)
 
     with pytest.raises(RateLimited) as raised:
         await github.get_repository(repo.full_name)
 
-    assert raised.value.message == (
-        f"reading repository {repo.full_name} failed: GitHub's API rate limit for this token is exhausted "
-        "(API rate limit exceeded) (gave up after 3 attempts)"
-    )
+    assert raised.value.message == f"reading repository {repo.full_name} failed: {said} (gave up after 3 attempts)"
 
 
 @pytest.mark.priority_p1

@@ -1,24 +1,34 @@
 """<task-card>: one task, with its badge, progress, terminal, pull request link and move control."""
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 TODO = {"id": "t1", "title": "Add a health badge", "status": "todo", "agent_id": None, "pr_url": None, "error": None}
 
 
-@pytest.mark.unit
-@pytest.mark.priority_p1
-def test_task_card_to_do_can_be_moved_from_the_keyboard(mount):
-    page = mount("<task-card></task-card>", "task-card.js")
-    card = page.locator("task-card")
+@pytest.fixture
+def card(mount) -> Locator:
+    """A <task-card> alone on its page (`card.page`)."""
+    return mount("<task-card></task-card>", "task-card.js").locator("task-card")
+
+
+def _show_recording_moves(card: Locator, task: dict) -> None:
+    """Shows `task` on the card; each move it asks for is kept in `window.moves`."""
     card.evaluate(
         """(el, task) => {
             el.task = task;
             window.moves = [];
             el.addEventListener('task-move-request', (event) => window.moves.push(event.detail.taskId));
         }""",
-        TODO,
+        task,
     )
+
+
+@pytest.mark.unit
+@pytest.mark.priority_p1
+def test_task_card_to_do_can_be_moved_from_the_keyboard(card):
+    page = card.page
+    _show_recording_moves(card, TODO)
 
     article = page.get_by_role("article", name=TODO["title"])
     expect(article.get_by_test_id("agent-name")).to_have_text("Unassigned")
@@ -36,9 +46,8 @@ def test_task_card_to_do_can_be_moved_from_the_keyboard(mount):
 
 @pytest.mark.unit
 @pytest.mark.priority_p1
-def test_task_card_in_review_shows_its_pull_request_and_a_full_bar_and_can_be_moved(mount):
-    page = mount("<task-card></task-card>", "task-card.js")
-    card = page.locator("task-card")
+def test_task_card_in_review_shows_its_pull_request_and_a_full_bar_and_can_be_moved(card):
+    page = card.page
     url = "http://127.0.0.1:9/acme/widgets/pull/3"
     review = TODO | {"status": "review", "agent_id": "a1", "pr_url": url, "pr_number": 3}
 
@@ -58,44 +67,32 @@ def test_task_card_in_review_shows_its_pull_request_and_a_full_bar_and_can_be_mo
 @pytest.mark.unit
 @pytest.mark.priority_p1
 @pytest.mark.parametrize("status", ["in_progress", "done"])
-def test_task_card_that_only_its_pipeline_moves_has_no_move_control_and_cannot_be_dragged(mount, status):
-    page = mount("<task-card></task-card>", "task-card.js")
-    card = page.locator("task-card")
-    card.evaluate(
-        """(el, task) => {
-            el.task = task;
-            window.moves = [];
-            el.addEventListener('task-move-request', (event) => window.moves.push(event.detail.taskId));
-        }""",
-        TODO | {"status": status, "agent_id": "a1"},
-    )
+def test_task_card_that_only_its_pipeline_moves_has_no_move_control_and_cannot_be_dragged(card, status):
+    _show_recording_moves(card, TODO | {"status": status, "agent_id": "a1"})
 
     expect(card).to_have_attribute("data-status", status)
     expect(card.get_by_role("button", name=f"Move task: {TODO['title']}")).to_be_hidden()
     expect(card).to_have_attribute("draggable", "false")
     card.focus()
-    page.keyboard.press("Enter")
-    assert page.evaluate("window.moves") == [], "a card its pipeline moves asked to be moved"
+    card.page.keyboard.press("Enter")
+    assert card.page.evaluate("window.moves") == [], "a card its pipeline moves asked to be moved"
 
 
 @pytest.mark.unit
 @pytest.mark.priority_p1
-def test_task_card_of_a_finished_task_shows_what_its_agent_spent(mount):
-    page = mount("<task-card></task-card>", "task-card.js")
+def test_task_card_of_a_finished_task_shows_what_its_agent_spent(card):
     done = TODO | {"status": "done", "agent_id": "a1", "prompt_tokens": 3120, "completion_tokens": 214}
 
-    page.locator("task-card").evaluate("(el, task) => { el.task = task; }", done | {"cost_usd": 0.000597})
+    card.evaluate("(el, task) => { el.task = task; }", done | {"cost_usd": 0.000597})
 
-    article = page.get_by_role("article", name=TODO["title"])
+    article = card.page.get_by_role("article", name=TODO["title"])
     expect(article.get_by_test_id("agent-usage")).to_contain_text("3,334 tokens · $0.0006")
     expect(article.locator("agent-activity")).to_be_hidden()  # no event of its agent seen yet
 
 
 @pytest.mark.unit
 @pytest.mark.priority_p0
-def test_task_card_shows_its_agent_working_and_why_a_cap_stopped_it(mount):
-    page = mount("<task-card></task-card>", "task-card.js")
-    card = page.locator("task-card")
+def test_task_card_shows_its_agent_working_and_why_a_cap_stopped_it(card):
     card.evaluate("(el, task) => { el.task = task; }", TODO | {"status": "in_progress", "agent_id": "a1"})
     events = [
         ("agent.message", {"step": 1, "text": "Running the", "offset": 0, "complete": False}),
@@ -112,7 +109,7 @@ def test_task_card_shows_its_agent_working_and_why_a_cap_stopped_it(mount):
 
     card.evaluate("(el, events) => events.forEach(([type, data]) => el.agentEvent(type, data))", events)
 
-    article = page.get_by_role("article", name=TODO["title"])
+    article = card.page.get_by_role("article", name=TODO["title"])
     expect(article.get_by_test_id("agent-stop-reason")).to_have_text("Agent stopped: token budget used up")
     expect(article.get_by_test_id("agent-latest")).to_have_text(
         "Stopped (token budget used up): token budget of 1000000 tokens used up (2000012 tokens used)"

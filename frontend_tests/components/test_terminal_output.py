@@ -1,18 +1,22 @@
 """<terminal-output>: a sandbox's output, line by line, always as text."""
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 
-def _write(terminal, *chunks: tuple[str, str]) -> None:
+@pytest.fixture
+def terminal(mount) -> Locator:
+    """A <terminal-output> alone on its page (`terminal.page`)."""
+    return mount("<terminal-output></terminal-output>", "terminal-output.js").locator("terminal-output")
+
+
+def _write(terminal: Locator, *chunks: tuple[str, str]) -> None:
     terminal.evaluate("(el, chunks) => chunks.forEach(([text, stream]) => el.write(text, stream))", chunks)
 
 
 @pytest.mark.unit
 @pytest.mark.priority_p0
-def test_terminal_output_shows_markup_as_text_and_never_runs_it(mount):
-    page = mount("<terminal-output></terminal-output>", "terminal-output.js")
-    terminal = page.locator("terminal-output")
+def test_terminal_output_shows_markup_as_text_and_never_runs_it(terminal):
 
     _write(terminal, ("<b>bold?</b>\n", "stdout"), ('<img src="x" onerror="window.__ran = true">\n', "stderr"))
 
@@ -20,14 +24,12 @@ def test_terminal_output_shows_markup_as_text_and_never_runs_it(mount):
         ["<b>bold?</b>", '<img src="x" onerror="window.__ran = true">']
     )
     expect(terminal.locator("b, img")).to_have_count(0)
-    assert page.evaluate("window.__ran") is None, "markup from the output was executed"
+    assert terminal.page.evaluate("window.__ran") is None, "markup from the output was executed"
 
 
 @pytest.mark.unit
 @pytest.mark.priority_p1
-def test_terminal_output_appends_lines_in_order_and_joins_a_line_split_across_chunks(mount):
-    page = mount("<terminal-output></terminal-output>", "terminal-output.js")
-    terminal = page.locator("terminal-output")
+def test_terminal_output_appends_lines_in_order_and_joins_a_line_split_across_chunks(terminal):
 
     _write(
         terminal,
@@ -47,14 +49,12 @@ def test_terminal_output_appends_lines_in_order_and_joins_a_line_split_across_ch
         ]
     )
     expect(lines.last).to_have_attribute("data-stream", "stderr")
-    expect(page.get_by_role("log", name="Terminal output")).to_be_visible()
+    expect(terminal.page.get_by_role("log", name="Terminal output")).to_be_visible()
 
 
 @pytest.mark.unit
 @pytest.mark.priority_p1
-def test_terminal_output_keeps_each_streams_unfinished_line_when_the_streams_interleave(mount):
-    page = mount("<terminal-output></terminal-output>", "terminal-output.js")
-    terminal = page.locator("terminal-output")
+def test_terminal_output_keeps_each_streams_unfinished_line_when_the_streams_interleave(terminal):
 
     _write(
         terminal,
@@ -78,9 +78,7 @@ LONG_OUTPUT_LINES = 2_000
 
 @pytest.mark.unit
 @pytest.mark.priority_p1
-def test_terminal_output_keeps_every_line_of_a_long_output_and_follows_its_end(mount):
-    page = mount("<terminal-output></terminal-output>", "terminal-output.js")
-    terminal = page.locator("terminal-output")
+def test_terminal_output_keeps_every_line_of_a_long_output_and_follows_its_end(terminal):
 
     # 40 chunks of 50 lines, as a chatty build would print them.
     terminal.evaluate(
@@ -106,9 +104,7 @@ def test_terminal_output_keeps_every_line_of_a_long_output_and_follows_its_end(m
 
 @pytest.mark.unit
 @pytest.mark.priority_p2
-def test_terminal_output_leaves_a_reader_who_scrolled_up_where_they_are(mount):
-    page = mount("<terminal-output></terminal-output>", "terminal-output.js")
-    terminal = page.locator("terminal-output")
+def test_terminal_output_leaves_a_reader_who_scrolled_up_where_they_are(terminal):
     _write(terminal, *[(f"build step {n}\n", "stdout") for n in range(1, 61)])
     expect(terminal.locator(".terminal-output__line").last).to_be_in_viewport()
 

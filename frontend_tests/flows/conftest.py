@@ -1,9 +1,9 @@
 """Board flows: a real browser on the board of a fresh squad in the live stack."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import BrowserContext, Page
 
 from fixtures.platform_client import FakeGitHubAdmin, PlatformClient
 from fixtures.squads import FinishedTask, SquadFactory
@@ -38,6 +38,12 @@ def finished_tasks(
         factory.close()
 
 
+@pytest.fixture(params=["review", "failed"])
+def finished_task(request: pytest.FixtureRequest, finished_tasks: dict[str, FinishedTask]) -> FinishedTask:
+    """Each of the finished tasks in turn (the test runs once per final status)."""
+    return finished_tasks[request.param]
+
+
 @pytest.fixture
 def github_faults(fake_github_admin: FakeGitHubAdmin) -> Iterator[FaultRules]:
     rules = FaultRules(fake_github_admin)
@@ -51,3 +57,9 @@ def board(page: Page, base_url: str) -> Iterator[BoardPage]:
     board = BoardPage(page, base_url)
     yield board
     assert not board.page_errors, f"the board threw in the page: {board.page_errors}"
+
+
+@pytest.fixture
+def colleague(new_context: Callable[..., BrowserContext], base_url: str) -> BoardPage:
+    """The board in a browser context of its own: a second person, who opens the same squad's board."""
+    return BoardPage(new_context().new_page(), base_url)

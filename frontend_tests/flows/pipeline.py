@@ -1,16 +1,22 @@
 """What the flows know of a task's pipeline: how long the board may take to show its end, the
-sandbox badges it shows on the way, the faults a test makes it meet, and the terminal lines it prints.
+sandbox badges it shows on the way and at its end, the faults a test makes it meet, and the terminal
+lines it prints.
 
 `FaultRules` narrows each fault to one squad's repository and removes what a test did not use up.
 """
 
 from typing import Any
 
+from playwright.sync_api import Locator, expect
+
 from fixtures.platform_client import FakeAdmin
-from fixtures.squads import PIPELINE_TIMEOUT_S
+from fixtures.squads import PIPELINE_TIMEOUT_S, FinishedTask
+from frontend_tests.pages.board import BoardPage
 
 PIPELINE_TIMEOUT_MS = PIPELINE_TIMEOUT_S * 1000
 SANDBOX_STATES_ON_SUCCESS = ["creating", "ready", "running", "pushing", "done"]
+# The sandbox badge of a task whose pipeline ended, by the task's status.
+FINAL_SANDBOX_STATE = {"review": "done", "failed": "failed"}
 
 
 class FaultRules:
@@ -31,6 +37,17 @@ class FaultRules:
         active = {rule["id"] for rule in self.admin.faults()}
         for rule_id in set(self.added) & active:
             self.admin.remove_fault(rule_id)
+
+
+def open_finished_task(board: BoardPage, finished: FinishedTask) -> Locator:
+    """Opens the board of the finished task's squad; returns the task's card, once it shows in its
+    column with the sandbox badge of the pipeline's end."""
+    status = finished.task["status"]
+    board.open(finished.squad.squad["id"], finished.squad.token)
+    card = board.card(finished.task["id"])
+    expect(board.column(status).locator(card)).to_be_visible()
+    expect(card.locator("sandbox-status")).to_have_text(FINAL_SANDBOX_STATE[status])
+    return card
 
 
 def terminal_lines(events: list[dict[str, Any]]) -> list[str]:

@@ -8,6 +8,7 @@ from playwright.sync_api import Route, expect
 
 from fixtures import factories
 from fixtures.squads import FinishedTask, Squad
+from frontend_tests.flows.pipeline import open_finished_task
 from frontend_tests.pages.accessibility import assert_no_serious_violations
 from frontend_tests.pages.board import EVENTS_PATH, BoardPage
 
@@ -66,14 +67,9 @@ def test_board_whose_stream_is_refused_shows_reconnecting_without_serious_access
 
 @pytest.mark.integration
 @pytest.mark.priority_p1
-@pytest.mark.parametrize("status", ["review", "failed"])
 def test_board_with_a_finished_task_has_no_serious_accessibility_violation(
-    board: BoardPage, finished_tasks: dict[str, FinishedTask], status: str
+    board: BoardPage, finished_task: FinishedTask
 ):
-    finished = finished_tasks[status]
-    board.open(finished.squad.squad["id"], finished.squad.token)
-    card = board.card(finished.task["id"])
-    expect(board.column(status).locator(card)).to_be_visible()
-    expect(card.locator("sandbox-status")).to_have_text("done" if status == "review" else "failed")
+    open_finished_task(board, finished_task)
 
-    assert_no_serious_violations(board.page, f"the board with a task in {status}")
+    assert_no_serious_violations(board.page, f"the board with a task in {finished_task.task['status']}")

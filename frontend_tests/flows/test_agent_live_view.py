@@ -33,6 +33,18 @@ def unique_title(words: str) -> str:
     return f"{words} {uuid.uuid4().hex[:8]}"
 
 
+def _run_on_the_board(board: BoardPage, squad: Squad, base_url: str, task: dict, status: str) -> list[dict]:
+    """Opens the squad's board, assigns the task with its stream recorded, and waits until the task ends
+    in `status` and its card shows there; returns the events the stream received."""
+    board.open(squad.squad["id"], squad.token)
+    with SseRecorder(base_url, squad.token, params={"task_id": task["id"]}) as stream:
+        squad.client.assign(task["id"], squad.agent["id"])
+        done = stream.wait_for(task_finished(task["id"]), timeout=PIPELINE_TIMEOUT_S, what="the task to finish")
+    assert done["data"]["status"] == status, f"expected the task to end {status}, it ended: {done['data']}"
+    board.wait_for_card_in(task["id"], status, PIPELINE_TIMEOUT_MS)
+    return list(stream.events)
+
+
 @pytest.mark.e2e
 @pytest.mark.priority_p0
 def test_board_shows_a_scripted_agents_messages_tool_calls_and_cost_live_then_its_pull_request(
@@ -57,13 +69,7 @@ def test_board_shows_a_scripted_agents_messages_tool_calls_and_cost_live_then_it
         name=task["id"],
         **PACE,
     )
-    board.open(new_squad.squad["id"], new_squad.token)
-
-    with SseRecorder(base_url, new_squad.token, params={"task_id": task["id"]}) as stream:
-        new_squad.client.assign(task["id"], new_squad.agent["id"])
-        done = stream.wait_for(task_finished(task["id"]), timeout=PIPELINE_TIMEOUT_S, what="the task to finish")
-    assert done["data"]["status"] == "review", f"the pipeline failed: {done['data']}"
-    board.wait_for_card_in(task["id"], "review", PIPELINE_TIMEOUT_MS)
+    _run_on_the_board(board, new_squad, base_url, task, "review")
 
     card = board.card(task["id"])
     deltas = [
@@ -142,16 +148,10 @@ def test_board_shows_why_a_cap_stopped_the_agent_and_what_it_spent(
         name=task["id"],
         **PACE,
     )
-    board.open(new_squad.squad["id"], new_squad.token)
-
-    with SseRecorder(base_url, new_squad.token, params={"task_id": task["id"]}) as stream:
-        new_squad.client.assign(task["id"], new_squad.agent["id"])
-        done = stream.wait_for(task_finished(task["id"]), timeout=PIPELINE_TIMEOUT_S, what="the task to finish")
-    assert done["data"]["status"] == "failed", f"the agent was not stopped: {done['data']}"
-    board.wait_for_card_in(task["id"], "failed", PIPELINE_TIMEOUT_MS)
+    received = _run_on_the_board(board, new_squad, base_url, task, "failed")
 
     card = board.card(task["id"])
-    stopped = next(e["data"] for e in stream.events if e["type"] == "agent.stopped")
+    stopped = next(e["data"] for e in received if e["type"] == "agent.stopped")
     expect(card.get_by_test_id("agent-stop-reason")).to_have_text("Agent stopped: token budget used up")
     expect(card.get_by_test_id("agent-latest")).to_have_text(f"Stopped (token budget used up): {stopped['message']}")
     expect(card.get_by_test_id("task-error")).to_contain_text(stopped["message"])

@@ -8,7 +8,7 @@ from fixtures.platform_client import FakeGitHubAdmin
 from fixtures.squads import PIPELINE_TIMEOUT_S, FinishedTask, Squad, task_finished
 from fixtures.sse import SseRecorder
 from fixtures.stack import Stack
-from frontend_tests.flows.pipeline import SANDBOX_STATES_ON_SUCCESS, terminal_lines
+from frontend_tests.flows.pipeline import SANDBOX_STATES_ON_SUCCESS, open_finished_task, terminal_lines
 from frontend_tests.pages.accessibility import assert_no_serious_violations
 from frontend_tests.pages.board import BoardPage
 
@@ -56,20 +56,16 @@ def test_board_shows_a_pipeline_started_elsewhere_live_badge_progress_terminal_a
 
 @pytest.mark.e2e
 @pytest.mark.priority_p1
-@pytest.mark.parametrize("status", ["review", "failed"])
 def test_reopening_the_board_shows_a_finished_task_where_it_is_without_announcing_old_news(
-    board: BoardPage, finished_tasks: dict[str, FinishedTask], status: str
+    board: BoardPage, finished_task: FinishedTask
 ):
     """A task went through its pipeline before the board opened: the board opens on its finished
     state, with the terminal's history, and raises no notification for any of it."""
-    finished = finished_tasks[status]
-    board.open(finished.squad.squad["id"], finished.squad.token)
-    card = board.card(finished.task["id"])
+    finished = finished_task
 
-    expect(board.column(status).locator(card)).to_be_visible()
-    expect(card.locator("sandbox-status")).to_have_text("done" if status == "review" else "failed")
+    card = open_finished_task(board, finished)
     expect(board.terminal_lines(finished.task["id"])).to_have_count(len(terminal_lines(finished.events)))
-    if status == "review":
+    if finished.task["status"] == "review":
         expect(card.get_by_test_id("pr-link")).to_have_attribute("href", finished.task["pr_url"])
         expect(card.get_by_role("progressbar")).to_have_attribute("aria-valuenow", str(PIPELINE_STEPS))
     else:

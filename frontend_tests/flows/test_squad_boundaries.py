@@ -1,9 +1,7 @@
 """Who sees a squad's events: every board open on that squad, and no board of another squad."""
 
-from collections.abc import Callable
-
 import pytest
-from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import expect
 
 from fixtures import factories
 from fixtures.squads import PIPELINE_TIMEOUT_S, Squad, SquadFactory
@@ -15,12 +13,11 @@ from frontend_tests.pages.board import BoardPage
 @pytest.mark.e2e
 @pytest.mark.priority_p1
 def test_two_browsers_on_the_same_squad_both_see_a_task_move_and_finish(
-    board: BoardPage, new_squad: Squad, new_context: Callable[..., BrowserContext], base_url: str
+    board: BoardPage, colleague: BoardPage, new_squad: Squad
 ):
     """Two separate browser contexts (two people) have the squad's board open; one drags the card,
     and both watch it through to its pull request."""
     task = new_squad.client.create_task(**factories.task_data())
-    colleague = BoardPage(new_context().new_page(), base_url)
     board.open(new_squad.squad["id"], new_squad.token)
     colleague.open(new_squad.squad["id"], new_squad.token)
 

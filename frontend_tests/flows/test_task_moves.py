@@ -4,10 +4,8 @@ Both are PATCH /api/v1/tasks/{id} with the new status (app/api/tasks.py, MANUAL_
 other move is the pipeline's, and the board refuses it with a message, leaving the card where it is.
 """
 
-from collections.abc import Callable
-
 import pytest
-from playwright.sync_api import BrowserContext, Request, expect
+from playwright.sync_api import Locator, Request, expect
 
 from fixtures import factories
 from fixtures.squads import FinishedTask, SquadFactory
@@ -23,6 +21,17 @@ def _finished_task(squads: SquadFactory, status: str) -> FinishedTask:
     run = squads.run_task(squads(with_repository=status != "failed"))
     assert run.task["status"] == status, f"expected a task in {status}, got {run.task}"
     return run
+
+
+def _open_on_both_boards(
+    board: BoardPage, colleague: BoardPage, squads: SquadFactory, status: str
+) -> tuple[FinishedTask, Locator]:
+    """A finished task in `status`, open on the board of whoever moves it and on a colleague's; returns it
+    and its card on the first board."""
+    run = _finished_task(squads, status)
+    board.open(run.squad.squad["id"], run.squad.token)
+    colleague.open(run.squad.squad["id"], run.squad.token)
+    return run, board.card(run.task["id"])
 
 
 def _assert_one_status_update(board: BoardPage, request: Request, task_id: str, status: str, token: str) -> None:
@@ -52,14 +61,10 @@ def _assert_follows_over_the_stream(viewer: BoardPage, task_id: str, status: str
 @pytest.mark.e2e
 @pytest.mark.priority_p0
 def test_dragging_a_review_card_to_done_patches_it_once_and_another_browser_sees_it_done(
-    board: BoardPage, squads: SquadFactory, new_context: Callable[..., BrowserContext], base_url: str
+    board: BoardPage, colleague: BoardPage, squads: SquadFactory
 ):
-    run = _finished_task(squads, "review")
+    run, card = _open_on_both_boards(board, colleague, squads, "review")
     task_id, squad = run.task["id"], run.squad
-    colleague = BoardPage(new_context().new_page(), base_url)
-    board.open(squad.squad["id"], squad.token)
-    colleague.open(squad.squad["id"], squad.token)
-    card = board.card(task_id)
     expect(board.column("review").locator(card)).to_be_visible()
 
     board.page.bring_to_front()
@@ -81,14 +86,10 @@ def test_dragging_a_review_card_to_done_patches_it_once_and_another_browser_sees
 @pytest.mark.e2e
 @pytest.mark.priority_p0
 def test_dragging_a_failed_card_to_to_do_reopens_it_once_and_another_browser_sees_it_unassigned(
-    board: BoardPage, squads: SquadFactory, new_context: Callable[..., BrowserContext], base_url: str
+    board: BoardPage, colleague: BoardPage, squads: SquadFactory
 ):
-    run = _finished_task(squads, "failed")
+    run, card = _open_on_both_boards(board, colleague, squads, "failed")
     task_id, squad = run.task["id"], run.squad
-    colleague = BoardPage(new_context().new_page(), base_url)
-    board.open(squad.squad["id"], squad.token)
-    colleague.open(squad.squad["id"], squad.token)
-    card = board.card(task_id)
     expect(card.get_by_test_id("task-error")).to_have_text(run.task["error"])
 
     board.page.bring_to_front()
@@ -117,20 +118,11 @@ def test_dragging_a_failed_card_to_to_do_reopens_it_once_and_another_browser_see
     ],
 )
 def test_enter_on_a_focused_card_opens_the_move_control_and_confirming_moves_it(
-    board: BoardPage,
-    squads: SquadFactory,
-    new_context: Callable[..., BrowserContext],
-    base_url: str,
-    start: str,
-    destination: str,
+    board: BoardPage, colleague: BoardPage, squads: SquadFactory, start: str, destination: str
 ):
-    run = _finished_task(squads, start)
+    run, card = _open_on_both_boards(board, colleague, squads, start)
     task_id, squad = run.task["id"], run.squad
-    colleague = BoardPage(new_context().new_page(), base_url)
-    board.open(squad.squad["id"], squad.token)
-    colleague.open(squad.squad["id"], squad.token)
     board.page.bring_to_front()
-    card = board.card(task_id)
 
     card.focus()
     board.page.keyboard.press("Enter")

@@ -17,11 +17,14 @@ Errors of the admin API itself are 400 {"error": "..."}.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from mocks.common.book import Book
 from mocks.common.faults import FaultRule, InvalidFault
 from mocks.common.service import FakeService
 
@@ -41,6 +44,88 @@ async def read_json_object(request: Request) -> dict | JSONResponse:
     return data
 
 
+class Listed(Protocol):
+    id: int
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+ListedT = TypeVar("ListedT", bound=Listed)
+
+
+def book_routes(
+    path: str,
+    book: Book[ListedT],
+    parse: Callable[[dict[str, Any]], ListedT],
+    invalid: tuple[type[Exception], ...],
+    *,
+    add: Callable[[ListedT], ListedT] | None = None,
+    one: str | None = None,
+) -> list[BaseRoute]:
+    """The admin routes of a book (mocks.common.book) at `path`: GET lists its entries, POST adds one
+    (its JSON read by `parse`; 400 for what raises `invalid`; kept by `add`, else by the book) -> 201,
+    DELETE clears them -> 204; and, where `one` names an entry ("fault rule"), DELETE `path`/{id}
+    removes one -> 204 (404)."""
+    keep = add or book.add
+
+    async def list_entries(request: Request) -> Response:
+        return JSONResponse([entry.to_json() for entry in book.entries()])
+
+    async def add_entry(request: Request) -> Response:
+        data = await read_json_object(request)
+        if isinstance(data, JSONResponse):
+            return data
+        try:
+            entry = keep(parse(data))
+        except invalid as error:
+            return admin_error(str(error))
+        return JSONResponse(entry.to_json(), 201)
+
+    async def clear_entries(request: Request) -> Response:
+        book.clear()
+        return Response(status_code=204)
+
+    async def remove_entry(request: Request) -> Response:
+        entry_id = request.path_params["entry_id"]
+        if not entry_id.isdigit() or not book.remove(int(entry_id)):
+            return admin_error(f"no {one} {entry_id}", 404)
+        return Response(status_code=204)
+
+    routes: list[BaseRoute] = [
+        Route(path, list_entries, methods=["GET"]),
+        Route(path, add_entry, methods=["POST"]),
+        Route(path, clear_entries, methods=["DELETE"]),
+    ]
+    if one is not None:
+        routes.append(Route(path + "/{entry_id}", remove_entry, methods=["DELETE"]))
+    return routes
+
+
+def settings_route(
+    path: str,
+    fields: frozenset[str],
+    apply: Callable[[dict[str, Any]], object],
+    current: Callable[[], dict[str, Any]],
+) -> Route:
+    """POST `path` with a JSON object of some of `fields`: `apply` takes it and the answer is `current()`
+    -> 200; an unknown field, or a value `apply` refuses with ValueError, is the 400 answered instead."""
+
+    async def change(request: Request) -> Response:
+        data = await read_json_object(request)
+        if isinstance(data, JSONResponse):
+            return data
+        unknown = set(data) - fields
+        if unknown:
+            return admin_error(f"unknown fields: {', '.join(sorted(unknown))}")
+        try:
+            apply(data)
+        except ValueError as error:
+            return admin_error(str(error))
+        return JSONResponse(current())
+
+    return Route(path, change, methods=["POST"])
+
+
 def admin_routes(service: FakeService) -> list[BaseRoute]:
     async def reset(request: Request) -> Response:
         service.reset()
@@ -53,29 +138,6 @@ def admin_routes(service: FakeService) -> list[BaseRoute]:
 
     async def state(request: Request) -> Response:
         return JSONResponse(service.snapshot())
-
-    async def list_faults(request: Request) -> Response:
-        return JSONResponse([rule.to_json() for rule in service.faults.rules()])
-
-    async def add_fault(request: Request) -> Response:
-        data = await read_json_object(request)
-        if isinstance(data, JSONResponse):
-            return data
-        try:
-            rule = service.add_fault_rule(FaultRule.from_json(data))
-        except InvalidFault as error:
-            return admin_error(str(error))
-        return JSONResponse(rule.to_json(), 201)
-
-    async def clear_faults(request: Request) -> Response:
-        service.clear_faults()
-        return Response(status_code=204)
-
-    async def remove_fault(request: Request) -> Response:
-        rule_id = request.path_params["rule_id"]
-        if not rule_id.isdigit() or not service.remove_fault(int(rule_id)):
-            return admin_error(f"no fault rule {rule_id}", 404)
-        return Response(status_code=204)
 
     async def advance_time(request: Request) -> Response:
         data = await read_json_object(request)
@@ -94,10 +156,14 @@ def admin_routes(service: FakeService) -> list[BaseRoute]:
         Route("/_fake/reset", reset, methods=["POST"]),
         Route("/_fake/journal", journal, methods=["GET"]),
         Route("/_fake/state", state, methods=["GET"]),
-        Route("/_fake/faults", list_faults, methods=["GET"]),
-        Route("/_fake/faults", add_fault, methods=["POST"]),
-        Route("/_fake/faults", clear_faults, methods=["DELETE"]),
-        Route("/_fake/faults/{rule_id}", remove_fault, methods=["DELETE"]),
+        *book_routes(
+            "/_fake/faults",
+            service.faults,
+            FaultRule.from_json,
+            (InvalidFault,),
+            add=service.add_fault_rule,
+            one="fault rule",
+        ),
         Route("/_fake/time", advance_time, methods=["POST"]),
         Route("/_fake/health", health, methods=["GET"]),
     ]

@@ -24,11 +24,11 @@ Counting: `after=K` lets the first K matching calls through; then the rule appli
 
 from __future__ import annotations
 
-import itertools
-import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from mocks.common.book import Book
 
 FaultKind = Literal["status", "latency", "reset", "malformed"]
 FAULT_KINDS: tuple[str, ...] = ("status", "latency", "reset", "malformed")
@@ -142,20 +142,7 @@ class FaultRule:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "operation": self.operation,
-            "kind": self.kind,
-            "status": self.status,
-            "body": self.body,
-            "headers": dict(self.headers),
-            "times": self.times,
-            "latency_ms": self.latency_ms,
-            "match": dict(self.match),
-            "after": self.after,
-            "seen": self.seen,
-            "applied": self.applied,
-        }
+        return asdict(self)
 
     def matches(self, facts: RequestFacts) -> bool:
         for key, expected in self.match.items():
@@ -180,55 +167,28 @@ class FaultRule:
         return True
 
 
-class FaultBook:
+class FaultBook(Book[FaultRule]):
     """The active rules. `take` picks the oldest rule that applies to a request and counts it, atomically."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._rules: list[FaultRule] = []
-        self._ids = itertools.count(1)
-
-    def add(self, rule: FaultRule) -> FaultRule:
-        with self._lock:
-            rule.id = next(self._ids)
-            self._rules.append(rule)
-        return rule
 
     def take(self, operation: str, facts: Callable[[], RequestFacts]) -> FaultRule | None:
         """The rule to apply to this call of `operation`, if any. `facts` is called only when a rule could apply."""
-        if not self._rules:  # the common case, without taking the lock
+        if not self._entries:  # the common case, without taking the lock
             return None
         with self._lock:
-            candidates = [rule for rule in self._rules if rule.operation in (operation, ANY_OPERATION)]
+            candidates = [rule for rule in self._entries if rule.operation in (operation, ANY_OPERATION)]
         if not candidates:
             return None
         request = facts()
         matching = [rule for rule in candidates if rule.matches(request)]
         with self._lock:
             for rule in matching:
-                if rule not in self._rules:  # cleared or used up meanwhile
+                if rule not in self._entries:  # cleared or used up meanwhile
                     continue
                 rule.seen += 1
                 if rule.seen <= rule.after:
                     continue
                 rule.applied += 1
                 if rule.times is not None and rule.applied >= rule.times:
-                    self._rules.remove(rule)
+                    self._entries.remove(rule)
                 return rule
         return None
-
-    def rules(self) -> list[FaultRule]:
-        with self._lock:
-            return list(self._rules)
-
-    def remove(self, rule_id: int) -> bool:
-        with self._lock:
-            for rule in self._rules:
-                if rule.id == rule_id:
-                    self._rules.remove(rule)
-                    return True
-        return False
-
-    def clear(self) -> None:
-        with self._lock:
-            self._rules.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import sys
@@ -128,6 +129,16 @@ def main(
         pass
     finally:
         sock.close()
+
+
+def keys_from_environment(variable: str, default: str) -> list[str]:
+    """The keys (or tokens) a fake accepts, from a comma-separated environment variable: `default` when it is unset."""
+    return [key.strip() for key in os.environ.get(variable, default).split(",") if key.strip()]
+
+
+def number_from_environment(variable: str, default: int = 0) -> int:
+    """A whole number from an environment variable (milliseconds, a quota): `default` when it is unset or empty."""
+    return int(os.environ.get(variable) or default)
 
 
 def _exit_normally(signum: int, frame: object) -> None:

@@ -9,10 +9,9 @@ the fake says why and how to fix it, and exits with status 3 before it listens.
 
 from __future__ import annotations
 
-import os
 import sys
 
-from mocks.common.server import main
+from mocks.common.server import keys_from_environment, main, number_from_environment
 from mocks.e2b.app import build_app
 from mocks.e2b.isolation import IsolationUnavailable
 from mocks.e2b.state import DEFAULT_API_KEY, FakeE2B
@@ -21,11 +20,10 @@ EXIT_NO_SANDBOXES = 3
 
 
 def fake_from_environment() -> FakeE2B:
-    keys = [key.strip() for key in os.environ.get("FAKE_E2B_API_KEYS", DEFAULT_API_KEY).split(",") if key.strip()]
     return FakeE2B(
-        keys,
-        latency_ms=int(os.environ.get("FAKE_E2B_LATENCY_MS") or 0),
-        max_concurrent=int(os.environ.get("FAKE_E2B_MAX_CONCURRENT") or 20),
+        keys_from_environment("FAKE_E2B_API_KEYS", DEFAULT_API_KEY),
+        latency_ms=number_from_environment("FAKE_E2B_LATENCY_MS"),
+        max_concurrent=number_from_environment("FAKE_E2B_MAX_CONCURRENT", 20),
     )
 
 

@@ -15,10 +15,10 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mocks.common.admin import admin_error, admin_routes, read_json_object
+from mocks.common.admin import admin_routes, book_routes
 from mocks.common.operations import RecordingMiddleware
 from mocks.common.routes import Endpoint, catch_all, starlette_routes
 from mocks.e2b import envd
@@ -193,29 +193,7 @@ ROUTES = [*REST_ROUTES, *ENVD_ROUTES]
 
 def scripted_command_routes(fake: FakeE2B) -> list[BaseRoute]:
     """E2B's own admin routes: GET / POST / DELETE /_fake/commands (scripted commands, see mocks.e2b.scripted)."""
-
-    async def list_scripts(request: Request) -> Response:
-        return JSONResponse([script.to_json() for script in fake.scripts.scripts()])
-
-    async def add_script(request: Request) -> Response:
-        data = await read_json_object(request)
-        if isinstance(data, JSONResponse):
-            return data
-        try:
-            script = fake.scripts.add(ScriptedCommand.from_json(data))
-        except (InvalidScript, TypeError) as error:
-            return admin_error(str(error))
-        return JSONResponse(script.to_json(), 201)
-
-    async def clear_scripts(request: Request) -> Response:
-        fake.clear_scripted_commands()
-        return Response(status_code=204)
-
-    return [
-        Route("/_fake/commands", list_scripts, methods=["GET"]),
-        Route("/_fake/commands", add_script, methods=["POST"]),
-        Route("/_fake/commands", clear_scripts, methods=["DELETE"]),
-    ]
+    return book_routes("/_fake/commands", fake.scripts, ScriptedCommand.from_json, (InvalidScript, TypeError))
 
 
 async def rest_not_found(fake: FakeE2B, request: Request) -> Response:

@@ -185,6 +185,11 @@ def read_sysctl(name: str) -> str | None:
         return None
 
 
+def in_a_container() -> bool:
+    """Docker and Podman each leave a file of their own at the root of a container."""
+    return Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
+
+
 def namespace_refusal(bwrap_message: str) -> tuple[str, str]:
     """Why bubblewrap could not make namespaces here and what fixes it, from its message and the sysctls."""
     said = f"bubblewrap says: {bwrap_message.strip() or 'nothing'}"
@@ -205,7 +210,14 @@ def namespace_refusal(bwrap_message: str) -> tuple[str, str]:
             "`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` (on GitHub's ubuntu-24.04 runners: "
             "a workflow step before the tests), or an AppArmor profile that allows bwrap `userns`",
         )
-    if Path("/.dockerenv").exists() or Path("/run/.containerenv").exists():
+    in_container = in_a_container()
+    if in_container and "mount proc" in bwrap_message.lower():
+        return (
+            f"this container's engine masks paths under /proc, so a sandbox cannot mount its own ({said})",
+            "run the container with `--security-opt systempaths=unconfined` besides seccomp and AppArmor "
+            "unconfined (Docker), or `--privileged` where the option cannot be passed (Compose v1)",
+        )
+    if in_container:
         return (
             f"this container's seccomp or AppArmor profile refuses to make namespaces ({said})",
             "run the container with `--security-opt seccomp=unconfined --security-opt apparmor=unconfined` "

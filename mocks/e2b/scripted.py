@@ -8,11 +8,11 @@ that matches wins. For what git or a shell cannot be made to do on demand.
 
 from __future__ import annotations
 
-import itertools
 import re
-import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
+
+from mocks.common.book import Book
 
 
 class InvalidScript(ValueError):
@@ -65,49 +65,23 @@ class ScriptedCommand:
         return cls(**{key: data[key] for key in SCRIPT_FIELDS if key in data and data[key] is not None})
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "pattern": self.pattern,
-            "stdout": self.stdout,
-            "stderr": self.stderr,
-            "exit_code": self.exit_code,
-            "times": self.times,
-            "sandbox": self.sandbox,
-            "used": self.used,
-        }
+        return asdict(self)
 
     def matches(self, sandbox_id: str, command_line: str) -> bool:
         return (self.sandbox is None or self.sandbox == sandbox_id) and self._regex.search(command_line) is not None
 
 
-class CommandScripts:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._scripts: list[ScriptedCommand] = []
-        self._ids = itertools.count(1)
-
-    def add(self, script: ScriptedCommand) -> ScriptedCommand:
-        with self._lock:
-            script.id = next(self._ids)
-            self._scripts.append(script)
-        return script
+class CommandScripts(Book[ScriptedCommand]):
+    """The scripted commands; `take` picks the oldest that matches a command and counts its use."""
 
     def take(self, sandbox_id: str, command_line: str) -> ScriptedCommand | None:
-        if not self._scripts:
+        if not self._entries:
             return None
         with self._lock:
-            for script in self._scripts:
+            for script in self._entries:
                 if script.matches(sandbox_id, command_line):
                     script.used += 1
                     if script.times is not None and script.used >= script.times:
-                        self._scripts.remove(script)
+                        self._entries.remove(script)
                     return script
         return None
-
-    def scripts(self) -> list[ScriptedCommand]:
-        with self._lock:
-            return list(self._scripts)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._scripts.clear()

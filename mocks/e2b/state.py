@@ -300,6 +300,13 @@ class FakeE2B(FakeService):
             sandbox = self._sandboxes.get(sandbox_id)
             return sandbox if sandbox is not None and sandbox.state is not SandboxState.KILLED else None
 
+    def _known_sandbox(self, sandbox_id: str) -> Sandbox:
+        """As `find_sandbox`, raising SandboxNotFound where it finds none."""
+        sandbox = self.find_sandbox(sandbox_id)
+        if sandbox is None:
+            raise SandboxNotFound(sandbox_id)
+        return sandbox
+
     def kill_sandbox(self, sandbox_id: str) -> bool:
         """Kill a running or paused sandbox: commands get SIGKILL, files are deleted. False if there is none."""
         with self._lock:
@@ -333,9 +340,7 @@ class FakeE2B(FakeService):
         Raises SandboxNotFound, or WrongState when it is already paused.
         """
         with self._lock:
-            sandbox = self.find_sandbox(sandbox_id)
-            if sandbox is None:
-                raise SandboxNotFound(sandbox_id)
+            sandbox = self._known_sandbox(sandbox_id)
             if sandbox.state is SandboxState.PAUSED:
                 raise WrongState(f"Error pausing sandbox - sandbox '{sandbox_id}' is already paused")
             self._pause(sandbox, self.now())
@@ -349,9 +354,7 @@ class FakeE2B(FakeService):
         """
         self._check_timeout(timeout)
         with self._lock:
-            sandbox = self.find_sandbox(sandbox_id)
-            if sandbox is None:
-                raise SandboxNotFound(sandbox_id)
+            sandbox = self._known_sandbox(sandbox_id)
             if sandbox.running:
                 self._keep_alive(sandbox, timeout, allow_shorter=False)
                 return sandbox, False
@@ -362,9 +365,7 @@ class FakeE2B(FakeService):
         """The deprecated POST /sandboxes/{id}/resume: only a paused sandbox (WrongState when running)."""
         self._check_timeout(timeout)
         with self._lock:
-            sandbox = self.find_sandbox(sandbox_id)
-            if sandbox is None:
-                raise SandboxNotFound(sandbox_id)
+            sandbox = self._known_sandbox(sandbox_id)
             if sandbox.running:
                 raise WrongState(f"Sandbox {sandbox_id} is already running")
             self._resume(sandbox, timeout)
@@ -516,8 +517,8 @@ class FakeE2B(FakeService):
                 "created": self._created,
                 "max_concurrent": self.max_concurrent,
                 "now": iso(self.now()),
-                "faults": [rule.to_json() for rule in self.faults.rules()],
-                "scripted_commands": [script.to_json() for script in self.scripts.scripts()],
+                "faults": [rule.to_json() for rule in self.faults.entries()],
+                "scripted_commands": [script.to_json() for script in self.scripts.entries()],
             }
 
     # -- internals ------------------------------------------------------------------------------------

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import os
 
-from mocks.common.server import main
+from mocks.common.server import keys_from_environment, main, number_from_environment
 from mocks.github.app import build_app
 from mocks.github.state import DEFAULT_TOKEN, FakeGitHub
 
 
 def fake_from_environment() -> FakeGitHub:
-    tokens = [token.strip() for token in os.environ.get("FAKE_GITHUB_TOKENS", DEFAULT_TOKEN).split(",")]
     return FakeGitHub(
-        [token for token in tokens if token], latency_ms=int(os.environ.get("FAKE_GITHUB_LATENCY_MS") or 0)
+        keys_from_environment("FAKE_GITHUB_TOKENS", DEFAULT_TOKEN),
+        latency_ms=number_from_environment("FAKE_GITHUB_LATENCY_MS"),
     )
 
 

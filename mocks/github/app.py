@@ -55,7 +55,7 @@ from mocks.github.representations import (
     review_json,
     user_id,
 )
-from mocks.github.state import ROLES, FakeGitHub, GitHubError, NotFound, Repository, RepositoryExists
+from mocks.github.state import ROLES, FakeGitHub, GitHubError, NotFound, PullRequest, Repository, RepositoryExists
 from mocks.github.validation import (
     CURSOR_PREFIX,
     parse_deliveries_query,
@@ -149,6 +149,17 @@ def repository(fake: FakeGitHub, request: Request) -> Repository:
     return fake.repository(request.path_params["owner"], request.path_params["repo"], request_token(request) or "")
 
 
+def pull_of(fake: FakeGitHub, request: Request) -> tuple[Repository, int]:
+    """The repository of the path (as `repository`) and the number of its pull request the path names."""
+    return repository(fake, request), pull_number(request.path_params["number"])
+
+
+async def read_pull(fake: FakeGitHub, repo: Repository, number: int) -> PullRequest:
+    """The repository's pull request `number`, as it is now (404 when there is none)."""
+    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
+    return pull
+
+
 async def get_repository(fake: FakeGitHub, request: Request) -> Response:
     repo = repository(fake, request)
     api = base_url(request)
@@ -211,8 +222,7 @@ async def create_pull_request(fake: FakeGitHub, request: Request) -> Response:
 
 
 async def get_pull_request(fake: FakeGitHub, request: Request) -> Response:
-    repo = repository(fake, request)
-    number = pull_number(request.path_params["number"])
+    repo, number = pull_of(fake, request)
     pull = await run_in_threadpool(fake.get_pull_request, repo.owner, repo.name, number)
     if pull is None:
         raise NotFound()
@@ -239,8 +249,7 @@ def created(body: dict[str, Any]) -> JSONResponse:
 
 
 async def update_pull_request(fake: FakeGitHub, request: Request) -> Response:
-    repo = repository(fake, request)
-    number = pull_number(request.path_params["number"])
+    repo, number = pull_of(fake, request)
     data = parse_pull_request_update(await request.body())
     api = base_url(request)
     pull = await run_in_threadpool(
@@ -262,8 +271,7 @@ async def update_pull_request(fake: FakeGitHub, request: Request) -> Response:
 
 
 async def merge_pull_request(fake: FakeGitHub, request: Request) -> Response:
-    repo = repository(fake, request)
-    number = pull_number(request.path_params["number"])
+    repo, number = pull_of(fake, request)
     data = parse_merge(await request.body())
     sha = await run_in_threadpool(
         lambda: fake.merge_pull_request(
@@ -282,15 +290,13 @@ async def merge_pull_request(fake: FakeGitHub, request: Request) -> Response:
 
 
 async def check_if_merged(fake: FakeGitHub, request: Request) -> Response:
-    repo = repository(fake, request)
-    number = pull_number(request.path_params["number"])
+    repo, number = pull_of(fake, request)
     merged = await run_in_threadpool(fake.is_merged, repo.owner, repo.name, number)
     return Response(status_code=204 if merged else 404)  # no body either way, as GitHub answers
 
 
 async def create_review(fake: FakeGitHub, request: Request) -> Response:
-    repo = repository(fake, request)
-    number = pull_number(request.path_params["number"])
+    repo, number = pull_of(fake, request)
     data = parse_review(await request.body())
     api = base_url(request)
     review = await run_in_threadpool(
@@ -306,23 +312,21 @@ async def create_review(fake: FakeGitHub, request: Request) -> Response:
             api_url=api,
         )
     )
-    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
+    pull = await read_pull(fake, repo, number)
     return JSONResponse(review_json(repo, pull, review, api))
 
 
 async def list_reviews(fake: FakeGitHub, request: Request) -> Response:
-    repo = repository(fake, request)
-    number = pull_number(request.path_params["number"])
-    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
+    repo, number = pull_of(fake, request)
+    pull = await read_pull(fake, repo, number)
     api = base_url(request)
     return JSONResponse([review_json(repo, pull, review, api) for review in list(pull.reviews)])
 
 
 async def get_review(fake: FakeGitHub, request: Request) -> Response:
-    repo = repository(fake, request)
-    number = pull_number(request.path_params["number"])
+    repo, number = pull_of(fake, request)
     review_id = path_id(request.path_params["review_id"])
-    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
+    pull = await read_pull(fake, repo, number)
     review = next((review for review in list(pull.reviews) if review.id == review_id), None)
     if review is None:
         raise NotFound()
@@ -330,16 +334,14 @@ async def get_review(fake: FakeGitHub, request: Request) -> Response:
 
 
 async def list_review_comments(fake: FakeGitHub, request: Request) -> Response:
-    repo = repository(fake, request)
-    number = pull_number(request.path_params["number"])
-    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
+    repo, number = pull_of(fake, request)
+    pull = await read_pull(fake, repo, number)
     api = base_url(request)
     return JSONResponse([review_comment_json(repo, pull, c, api) for c in pull.visible_review_comments()])
 
 
 async def create_review_comment(fake: FakeGitHub, request: Request) -> Response:
-    repo = repository(fake, request)
-    number = pull_number(request.path_params["number"])
+    repo, number = pull_of(fake, request)
     data = parse_review_comment(await request.body())
     api = base_url(request)
     comment = await run_in_threadpool(
@@ -360,21 +362,19 @@ async def create_review_comment(fake: FakeGitHub, request: Request) -> Response:
             api_url=api,
         )
     )
-    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
+    pull = await read_pull(fake, repo, number)
     return created(review_comment_json(repo, pull, comment, api))
 
 
 async def list_issue_comments(fake: FakeGitHub, request: Request) -> Response:
-    repo = repository(fake, request)
-    number = pull_number(request.path_params["number"])
-    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
+    repo, number = pull_of(fake, request)
+    pull = await read_pull(fake, repo, number)
     api = base_url(request)
     return JSONResponse([issue_comment_json(repo, pull, comment, api) for comment in list(pull.issue_comments)])
 
 
 async def create_issue_comment(fake: FakeGitHub, request: Request) -> Response:
-    repo = repository(fake, request)
-    number = pull_number(request.path_params["number"])
+    repo, number = pull_of(fake, request)
     data = parse_issue_comment(await request.body())
     api = base_url(request)
     comment = await run_in_threadpool(
@@ -382,7 +382,7 @@ async def create_issue_comment(fake: FakeGitHub, request: Request) -> Response:
             repo.owner, repo.name, number, login=acting_login(fake, request), body=data["body"], api_url=api
         )
     )
-    _, pull = await run_in_threadpool(fake.pull_request, repo.owner, repo.name, number)
+    pull = await read_pull(fake, repo, number)
     return created(issue_comment_json(repo, pull, comment, api))
 
 

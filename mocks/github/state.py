@@ -1112,7 +1112,7 @@ class FakeGitHub(FakeService):
                 for repo in repos
             ],
             "git_base_url": self.git_base_url,
-            "faults": [rule.to_json() for rule in self.faults.rules()],
+            "faults": [rule.to_json() for rule in self.faults.entries()],
             "users": self.logins(),
             # Hooks without their secrets (the dump ends up in test reports).
             "hooks": [

@@ -8,20 +8,17 @@ and FAKE_LLM_PER_TOKEN_MS (how fast the model generates: before the first token,
 
 from __future__ import annotations
 
-import os
-
-from mocks.common.server import main
+from mocks.common.server import keys_from_environment, main, number_from_environment
 from mocks.llm.app import build_app
 from mocks.llm.state import DEFAULT_API_KEY, FakeLLM
 
 
 def fake_from_environment() -> FakeLLM:
-    keys = [key.strip() for key in os.environ.get("FAKE_LLM_API_KEYS", DEFAULT_API_KEY).split(",") if key.strip()]
     return FakeLLM(
-        keys,
-        latency_ms=int(os.environ.get("FAKE_LLM_LATENCY_MS") or 0),
-        time_to_first_token_ms=int(os.environ.get("FAKE_LLM_TIME_TO_FIRST_TOKEN_MS") or 0),
-        per_token_ms=int(os.environ.get("FAKE_LLM_PER_TOKEN_MS") or 0),
+        keys_from_environment("FAKE_LLM_API_KEYS", DEFAULT_API_KEY),
+        latency_ms=number_from_environment("FAKE_LLM_LATENCY_MS"),
+        time_to_first_token_ms=number_from_environment("FAKE_LLM_TIME_TO_FIRST_TOKEN_MS"),
+        per_token_ms=number_from_environment("FAKE_LLM_PER_TOKEN_MS"),
     )
 
 

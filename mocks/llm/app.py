@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mocks.common.admin import admin_error, admin_routes, read_json_object
+from mocks.common.admin import admin_error, admin_routes, book_routes, read_json_object, settings_route
 from mocks.common.operations import ADMIN_PREFIX, RecordingMiddleware
 from mocks.common.routes import Endpoint, catch_all, starlette_routes
 from mocks.llm.errors import error_response, invalid_api_key, invalid_url, openai_error, status_error
@@ -110,6 +110,10 @@ ROUTES = [
 ]
 
 
+LATENCY_FIELDS = frozenset({"time_to_first_token_ms", "per_token_ms"})
+RATE_LIMIT_FIELDS = frozenset({"requests_per_minute", "tokens_per_minute"})
+
+
 def _milliseconds(data: dict[str, Any], key: str) -> int | None:
     value = data.get(key)
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
@@ -132,29 +136,6 @@ def fake_admin_routes(fake: FakeLLM) -> list[BaseRoute]:
     - POST   /_fake/rate_limits {"requests_per_minute"?, "tokens_per_minute"?}                -> 200 the limits
     """
 
-    async def list_scripts(request: Request) -> Response:
-        return JSONResponse([script.to_json() for script in fake.scripts.scripts()])
-
-    async def add_script(request: Request) -> Response:
-        data = await read_json_object(request)
-        if isinstance(data, JSONResponse):
-            return data
-        try:
-            script = fake.scripts.add(Script.from_json(data))
-        except InvalidScript as error:
-            return admin_error(str(error))
-        return JSONResponse(script.to_json(), 201)
-
-    async def clear_scripts(request: Request) -> Response:
-        fake.clear_scripts()
-        return Response(status_code=204)
-
-    async def remove_script(request: Request) -> Response:
-        script_id = request.path_params["script_id"]
-        if not script_id.isdigit() or not fake.remove_script(int(script_id)):
-            return admin_error(f"no script {script_id}", 404)
-        return Response(status_code=204)
-
     async def conversations(request: Request) -> Response:
         return JSONResponse([conversation.to_json() for conversation in fake.conversations()])
 
@@ -164,21 +145,16 @@ def fake_admin_routes(fake: FakeLLM) -> list[BaseRoute]:
     async def get_latency(request: Request) -> Response:
         return JSONResponse(latency_json())
 
-    async def set_latency(request: Request) -> Response:
-        data = await read_json_object(request)
-        if isinstance(data, JSONResponse):
-            return data
-        unknown = set(data) - {"time_to_first_token_ms", "per_token_ms"}
-        try:
-            if unknown:
-                raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
-            fake.set_latency(
-                time_to_first_token_ms=_milliseconds(data, "time_to_first_token_ms"),
-                per_token_ms=_milliseconds(data, "per_token_ms"),
-            )
-        except ValueError as error:
-            return admin_error(str(error))
-        return JSONResponse(latency_json())
+    def set_latency(data: dict[str, Any]) -> None:
+        fake.set_latency(
+            time_to_first_token_ms=_milliseconds(data, "time_to_first_token_ms"),
+            per_token_ms=_milliseconds(data, "per_token_ms"),
+        )
+
+    def set_rate_limits(data: dict[str, Any]) -> None:
+        fake.set_rate_limits(
+            requests_per_minute=data.get("requests_per_minute"), tokens_per_minute=data.get("tokens_per_minute")
+        )
 
     async def add_model(request: Request) -> Response:
         data = await read_json_object(request)
@@ -193,31 +169,13 @@ def fake_admin_routes(fake: FakeLLM) -> list[BaseRoute]:
             return admin_error(str(error))
         return JSONResponse({**model_json(model), "context_window": model.context_window}, 201)
 
-    async def set_rate_limits(request: Request) -> Response:
-        data = await read_json_object(request)
-        if isinstance(data, JSONResponse):
-            return data
-        unknown = set(data) - {"requests_per_minute", "tokens_per_minute"}
-        try:
-            if unknown:
-                raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
-            fake.set_rate_limits(
-                requests_per_minute=data.get("requests_per_minute"), tokens_per_minute=data.get("tokens_per_minute")
-            )
-        except ValueError as error:
-            return admin_error(str(error))
-        return JSONResponse(fake.rate_limits.to_json())
-
     return [
-        Route("/_fake/scripts", list_scripts, methods=["GET"]),
-        Route("/_fake/scripts", add_script, methods=["POST"]),
-        Route("/_fake/scripts", clear_scripts, methods=["DELETE"]),
-        Route("/_fake/scripts/{script_id}", remove_script, methods=["DELETE"]),
+        *book_routes("/_fake/scripts", fake.scripts, Script.from_json, (InvalidScript,), one="script"),
         Route("/_fake/conversations", conversations, methods=["GET"]),
         Route("/_fake/latency", get_latency, methods=["GET"]),
-        Route("/_fake/latency", set_latency, methods=["POST"]),
+        settings_route("/_fake/latency", LATENCY_FIELDS, set_latency, latency_json),
         Route("/_fake/models", add_model, methods=["POST"]),
-        Route("/_fake/rate_limits", set_rate_limits, methods=["POST"]),
+        settings_route("/_fake/rate_limits", RATE_LIMIT_FIELDS, set_rate_limits, lambda: fake.rate_limits.to_json()),
     ]
 
 

@@ -16,12 +16,12 @@ gets the tool call).
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
-import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from mocks.common.book import Book
 
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter")
 FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -127,15 +127,7 @@ class TurnError:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "message": self.message,
-            "type": self.type,
-            "code": self.code,
-            "param": self.param,
-            "headers": dict(self.headers),
-            "times": self.times,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -295,40 +287,13 @@ class Script:
         }
 
 
-class ScriptBook:
-    """The registered scripts, oldest first; shared by the server thread and the test, hence the lock."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._scripts: list[Script] = []
-        self._ids = itertools.count(1)
-
-    def add(self, script: Script) -> Script:
-        with self._lock:
-            script.id = next(self._ids)
-            self._scripts.append(script)
-        return script
-
-    def scripts(self) -> list[Script]:
-        with self._lock:
-            return list(self._scripts)
+class ScriptBook(Book[Script]):
+    """The registered scripts, oldest first; `matching` picks the script of a conversation."""
 
     def get(self, script_id: int) -> Script | None:
         with self._lock:
-            return next((script for script in self._scripts if script.id == script_id), None)
+            return next((script for script in self._entries if script.id == script_id), None)
 
     def matching(self, opening_text: str) -> Script | None:
         with self._lock:
-            return next((script for script in self._scripts if script.match in opening_text), None)
-
-    def remove(self, script_id: int) -> bool:
-        with self._lock:
-            for script in self._scripts:
-                if script.id == script_id:
-                    self._scripts.remove(script)
-                    return True
-        return False
-
-    def clear(self) -> None:
-        with self._lock:
-            self._scripts.clear()
+            return next((script for script in self._entries if script.match in opening_text), None)

@@ -507,9 +507,9 @@ class FakeLLM(FakeService):
             timing = {"time_to_first_token_ms": self.time_to_first_token_ms, "per_token_ms": self.per_token_ms}
         return {
             "models": [{"id": m.id, "context_window": m.context_window, "owned_by": m.owned_by} for m in self.models()],
-            "scripts": [script.to_json() for script in self.scripts.scripts()],
+            "scripts": [script.to_json() for script in self.scripts.entries()],
             "conversations": [conversation.to_json() for conversation in self.conversations()],
             "latency": timing,
             "rate_limits": self.rate_limits.to_json(),
-            "faults": [rule.to_json() for rule in self.faults.rules()],
+            "faults": [rule.to_json() for rule in self.faults.entries()],
         }

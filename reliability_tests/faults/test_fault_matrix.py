@@ -8,9 +8,10 @@ The worker killed mid-pipeline is backend_tests/e2e/test_worker_restart.py, with
 """
 
 import asyncio
+import contextlib
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,19 +19,15 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from fixtures.outcomes import (
-    HTTP_TIMEOUT_S,
+    TIMEOUT_LATENCY_MS,
     Scene,
-    assert_defined_end,
-    assert_no_sandbox_left,
-    assert_replay_equals_database,
+    assert_clean_end,
 )
 from fixtures.postgres import terminate_connections
 from fixtures.sse import SseRecorder
 from fixtures.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.errors, pytest.mark.slow]
-
-TIMEOUT_LATENCY_MS = int(HTTP_TIMEOUT_S * 1000) + 700
 
 
 @dataclass(frozen=True)
@@ -105,16 +102,12 @@ def test_a_service_fault_ends_the_task_cleanly_with_every_event_and_one_pull_req
 
     with scene.stream() as live:
         scene.assign()
-        task = scene.wait_until_finished()
-        live.wait_for(lambda e: e["type"] == "sandbox.status" and e["data"]["status"] in ("done", "failed"))
-        received = list(live.events)
+        task, received = scene.wait_for_the_end(live)
     scene.restore_rate_limit()  # a rate-limit fault must not keep the checks below from reading GitHub
 
-    assert_defined_end(scene, task, fault.outcome, fault.reason)
-    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
     if fault.creations is not None:
         eventually(lambda: _sandboxes_created(scene, fault.creations), description="every sandbox creation to land")
-    assert_no_sandbox_left(scene.e2b, scene.task_id)
+    assert_clean_end(scene, task, received, fault.outcome, fault.reason)
 
 
 def _sandboxes_created(scene: Scene, expected: int) -> None:
@@ -128,17 +121,19 @@ def _sandboxes_created(scene: Scene, expected: int) -> None:
     assert len(created) == expected, f"the fake E2B created {len(created)} sandboxes of the task, expected {expected}"
 
 
-def _final(event: dict[str, Any]) -> bool:
-    return event["type"] == "sandbox.status" and event["data"]["status"] in ("done", "failed")
-
-
 def _step(name: str) -> Callable[[dict[str, Any]], bool]:
     return lambda event: event["type"] == "pipeline.step" and event["data"]["step"] == name
 
 
-def _hold_the_clone(scene: Scene, latency_ms: int) -> None:
-    """Stall the clone's first git request in the fake GitHub, so the pipeline is mid-command meanwhile."""
+@contextlib.contextmanager
+def _held_at_the_clone(scene: Scene, latency_ms: int) -> Iterator[SseRecorder]:
+    """The task assigned, with its stream open, once its pipeline reaches the clone step; the clone's first
+    git request stalls `latency_ms` in the fake GitHub, so the pipeline is mid-command meanwhile."""
     scene.github_fault(operation="git_info_refs", kind="latency", latency_ms=latency_ms, times=1)
+    with scene.stream() as live:
+        scene.assign()
+        live.wait_for(_step("clone"), what="the clone step")
+        yield live
 
 
 def _held_request_arrived(admin) -> None:
@@ -147,23 +142,15 @@ def _held_request_arrived(admin) -> None:
 
 @pytest.mark.priority_p0
 def test_a_sandbox_killed_mid_command_fails_the_task_saying_the_sandbox_is_gone(scene: Scene):
-    _hold_the_clone(scene, latency_ms=3000)
-
-    with scene.stream() as live:
-        scene.assign()
-        live.wait_for(_step("clone"), what="the clone step")
+    with _held_at_the_clone(scene, latency_ms=3000) as live:
         eventually(lambda: _held_request_arrived(scene.github), description="git clone to reach the fake GitHub")
         sandbox_id = next(
             e["data"]["sandbox_id"] for e in live.events if e["type"] == "sandbox.status" and e["data"]["sandbox_id"]
         )
         scene.e2b.kill_sandbox(sandbox_id)
-        task = scene.wait_until_finished()
-        live.wait_for(_final, what="the final sandbox status")
-        received = list(live.events)
+        task, received = scene.wait_for_the_end(live)
 
-    assert_defined_end(scene, task, "failed", "clone step")
-    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
-    assert_no_sandbox_left(scene.e2b, scene.task_id)
+    assert_clean_end(scene, task, received, "failed", "clone step")
 
 
 @pytest.mark.priority_p1
@@ -179,13 +166,9 @@ def test_a_push_rejected_by_the_remote_fails_the_task_and_opens_no_pull_request(
         live.wait_for(_step("push"), what="the push step")
         eventually(lambda: _held_request_arrived(scene.github), description="the agent's push to reach GitHub")
         _rival_push(scene, branch, tmp_path)
-        task = scene.wait_until_finished()
-        live.wait_for(_final, what="the final sandbox status")
-        received = list(live.events)
+        task, received = scene.wait_for_the_end(live)
 
-    assert_defined_end(scene, task, "failed", "rejected")
-    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
-    assert_no_sandbox_left(scene.e2b, scene.task_id)
+    assert_clean_end(scene, task, received, "failed", "rejected")
 
 
 def _rival_push(scene: Scene, branch: str, workdir) -> None:
@@ -202,21 +185,16 @@ def _rival_push(scene: Scene, branch: str, workdir) -> None:
 @pytest.mark.priority_p0
 def test_a_platform_restart_under_connected_streams_loses_no_event_and_the_job_is_finished(scene: Scene):
     """The client's stream drops with the server; it resumes with Last-Event-ID and misses nothing."""
-    _hold_the_clone(scene, latency_ms=2000)
 
-    with scene.stream() as before:
-        scene.assign()
-        before.wait_for(_step("clone"), what="the clone step")
+    with _held_at_the_clone(scene, latency_ms=2000) as before:
         scene.stack.restart_platform()
         received = list(before.events)
     with _resumed(scene, received[-1]["id"]) as resumed:
         task = scene.wait_until_finished()
-        resumed.wait_for(_final, timeout=15, what="the final sandbox status after the restart")
+        resumed.wait_for_final_sandbox_status(timeout=15, what="the final sandbox status after the restart")
         received += list(resumed.events)
 
-    assert_defined_end(scene, task, "review")
-    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
-    assert_no_sandbox_left(scene.e2b, scene.task_id)
+    assert_clean_end(scene, task, received, "review")
 
 
 def _resumed(scene: Scene, last_event_id: int) -> SseRecorder:
@@ -233,17 +211,10 @@ def test_database_connections_terminated_mid_pipeline_lose_nothing_and_the_task_
     url = make_url(scene.stack.database_url or "")
     if url.get_backend_name() != "postgresql":
         pytest.skip("needs PostgreSQL (run under `python -m tools.postgres --`): SQLite has no connections to kill")
-    _hold_the_clone(scene, latency_ms=1500)
 
-    with scene.stream() as live:
-        scene.assign()
-        live.wait_for(_step("clone"), what="the clone step")
+    with _held_at_the_clone(scene, latency_ms=1500) as live:
         terminated = asyncio.run(terminate_connections(url))
-        task = scene.wait_until_finished()
-        live.wait_for(_final, what="the final sandbox status")
-        received = list(live.events)
+        task, received = scene.wait_for_the_end(live)
 
     assert terminated > 0, "the platform held no database connection to terminate"
-    assert_defined_end(scene, task, "review")
-    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
-    assert_no_sandbox_left(scene.e2b, scene.task_id)
+    assert_clean_end(scene, task, received, "review")

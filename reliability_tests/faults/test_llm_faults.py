@@ -8,18 +8,14 @@ from collections.abc import Iterator
 import pytest
 
 from fixtures.outcomes import (
-    HTTP_TIMEOUT_S,
+    TIMEOUT_LATENCY_MS,
     Scene,
-    assert_defined_end,
-    assert_no_sandbox_left,
-    assert_replay_equals_database,
+    assert_clean_end,
 )
 from fixtures.platform_client import FakeLLMAdmin
 from mocks.llm import Turn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.errors, pytest.mark.slow]
-
-SLOW_MS = int(HTTP_TIMEOUT_S * 1000) + 700
 
 
 @pytest.fixture
@@ -33,13 +29,7 @@ def llm(scene: Scene) -> Iterator[FakeLLMAdmin]:
 def _finish(scene: Scene) -> tuple[dict, list[dict]]:
     with scene.stream() as live:
         scene.assign()
-        task = scene.wait_until_finished(timeout=60)
-        live.wait_for(
-            lambda e: e["type"] == "sandbox.status" and e["data"]["status"] in ("done", "failed"),
-            what="the final sandbox status",
-        )
-        received = list(live.events)
-    return task, received
+        return scene.wait_for_the_end(live, timeout=60)
 
 
 @pytest.mark.priority_p1
@@ -48,16 +38,14 @@ def test_a_model_that_never_answers_in_time_fails_the_task_saying_so(scene: Scen
         scene.task_id,
         [
             Turn.call("write_file", path="a.txt", content="a\n"),
-            Turn(content="too late", delay_ms=SLOW_MS),
+            Turn(content="too late", delay_ms=TIMEOUT_LATENCY_MS),
         ],
     )
 
     task, received = _finish(scene)
 
-    assert_defined_end(scene, task, "failed", "work step: LLM: the LLM provider did not answer in time")
+    assert_clean_end(scene, task, received, "failed", "work step: LLM: the LLM provider did not answer in time")
     assert "gave up after" in task["error"], task["error"]
-    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
-    assert_no_sandbox_left(scene.e2b, scene.task_id)
 
 
 @pytest.mark.priority_p1
@@ -73,6 +61,4 @@ def test_a_rate_limited_turn_is_waited_for_and_the_task_ends_in_review(scene: Sc
 
     task, received = _finish(scene)
 
-    assert_defined_end(scene, task, "review")
-    assert_replay_equals_database(scene.stack, scene.squad.token, scene.task_id, received)
-    assert_no_sandbox_left(scene.e2b, scene.task_id)
+    assert_clean_end(scene, task, received, "review")

@@ -16,13 +16,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.models import Squad
 from fixtures import factories
-from fixtures.outcomes import HTTP_TIMEOUT_S
+from fixtures.outcomes import TIMEOUT_LATENCY_MS
 from fixtures.platform_client import FakeGitHubAdmin, PlatformClient
 from fixtures.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.errors]
-
-TIMEOUT_LATENCY_MS = int(HTTP_TIMEOUT_S * 1000) + 700
 
 
 @dataclass(frozen=True)
