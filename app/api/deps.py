@@ -32,7 +32,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 # What a handler declares to receive them, as `runtime: RuntimeDep` and `session: SessionDep`.
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Runtime, Depends(current_runtime)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 

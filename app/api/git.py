@@ -3,11 +3,7 @@
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-<<<<<<< HEAD
-from app.api.deps import current_runtime, end_transaction, get_session
-=======
 from app.api.deps import RuntimeDep, SessionDep, end_transaction
->>>>>>> main
 from app.api.errors import documented
 from app.api.sandboxes import live_handle, own_sandbox
 from app.auth import CurrentSquad
@@ -41,16 +37,6 @@ class _Output:
     def result(self, repository: str, branch: str) -> GitResult:
         return GitResult(sandbox_id=self._sandbox.id, repository=repository, branch=branch, output=self.text())
 
-<<<<<<< HEAD
-@router.post("/clone", response_model=GitResult)
-async def clone(
-    body: CloneRequest,
-    squad: Squad = Depends(current_squad),
-    session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(current_runtime),
-) -> GitResult:
-    sandbox, _ = await own_sandbox(session, squad, body.sandbox_id)
-=======
 
 async def _git_work(
     session: AsyncSession, squad: Squad, runtime: Runtime, sandbox_id: str
@@ -58,7 +44,6 @@ async def _git_work(
     """The squad's live sandbox `sandbox_id` (its handle), its task, and a collector of what git prints.
     The request's transaction ends here: git takes its time."""
     sandbox, task = await own_sandbox(session, squad, sandbox_id)
->>>>>>> main
     handle = live_handle(sandbox)
     await end_transaction(session)
     return handle, task, _Output(runtime, sandbox)
@@ -73,46 +58,6 @@ async def clone(body: CloneRequest, squad: CurrentSquad, session: SessionDep, ru
 
 
 @router.post("/branch", response_model=GitResult)
-<<<<<<< HEAD
-async def branch(
-    body: BranchRequest,
-    squad: Squad = Depends(current_squad),
-    session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(current_runtime),
-) -> GitResult:
-    sandbox, _ = await own_sandbox(session, squad, body.sandbox_id)
-    await end_transaction(session)
-    output = _Output(runtime, sandbox)
-    await runtime.git.create_branch(live_handle(sandbox), body.branch, output)
-    return GitResult(sandbox_id=sandbox.id, repository=squad.repository, branch=body.branch, output=output.text())
-
-
-@router.post("/commit", response_model=GitResult)
-async def commit(
-    body: CommitRequest,
-    squad: Squad = Depends(current_squad),
-    session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(current_runtime),
-) -> GitResult:
-    sandbox, task = await own_sandbox(session, squad, body.sandbox_id)
-    await end_transaction(session)
-    output = _Output(runtime, sandbox)
-    await runtime.git.commit(live_handle(sandbox), body.message, "agent-squad", output)
-    return GitResult(sandbox_id=sandbox.id, repository=squad.repository, branch=task.branch or "", output=output.text())
-
-
-@router.post("/push", response_model=GitResult)
-async def push(
-    body: BranchRequest,
-    squad: Squad = Depends(current_squad),
-    session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(current_runtime),
-) -> GitResult:
-    sandbox, task = await own_sandbox(session, squad, body.sandbox_id)
-    await end_transaction(session)
-    output = _Output(runtime, sandbox)
-    await runtime.git.push(live_handle(sandbox), body.branch, output)
-=======
 async def branch(body: BranchRequest, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> GitResult:
     handle, _, output = await _git_work(session, squad, runtime, body.sandbox_id)
     await runtime.git.create_branch(handle, body.branch, output)
@@ -130,7 +75,6 @@ async def commit(body: CommitRequest, squad: CurrentSquad, session: SessionDep, 
 async def push(body: BranchRequest, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> GitResult:
     handle, task, output = await _git_work(session, squad, runtime, body.sandbox_id)
     await runtime.git.push(handle, body.branch, output)
->>>>>>> main
     task.branch = body.branch
     await session.commit()
     return output.result(squad.repository, body.branch)

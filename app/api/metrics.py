@@ -5,24 +5,14 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
 
-<<<<<<< HEAD
-from app.api.deps import current_runtime, get_session
-=======
 from app.api.deps import RuntimeDep, SessionDep
->>>>>>> main
 from app.models import Job, JobState
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/metrics", include_in_schema=False)
-<<<<<<< HEAD
-async def metrics(
-    runtime: Runtime = Depends(current_runtime), session: AsyncSession = Depends(get_session)
-) -> Response:
-=======
 async def metrics(runtime: RuntimeDep, session: SessionDep) -> Response:
->>>>>>> main
     # Job counts live in the database (workers may be other processes), so they are read at scrape time.
     counts = {
         state: count for state, count in await session.execute(select(Job.state, func.count()).group_by(Job.state))

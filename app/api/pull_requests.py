@@ -2,11 +2,7 @@
 
 from fastapi import APIRouter, HTTPException, status
 
-<<<<<<< HEAD
-from app.api.deps import current_runtime, end_transaction, get_session
-=======
 from app.api.deps import RuntimeDep, SessionDep, end_transaction
->>>>>>> main
 from app.api.errors import documented
 from app.api.tasks import own_task
 from app.auth import CurrentSquad
@@ -19,14 +15,7 @@ router = APIRouter(prefix="/github", tags=["github"], responses=documented(400, 
 
 @router.post("/pull-requests", status_code=status.HTTP_201_CREATED, response_model=PullRequestOut)
 async def create_pull_request(
-<<<<<<< HEAD
-    body: PullRequestCreate,
-    squad: Squad = Depends(current_squad),
-    session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(current_runtime),
-=======
     body: PullRequestCreate, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep
->>>>>>> main
 ) -> PullRequestOut:
     task = await own_task(session, squad, body.task_id)
     await end_transaction(session)

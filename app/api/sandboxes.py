@@ -6,11 +6,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-<<<<<<< HEAD
-from app.api.deps import current_runtime, end_transaction, get_session
-=======
 from app.api.deps import RuntimeDep, SessionDep, end_transaction
->>>>>>> main
 from app.api.errors import documented
 from app.api.tasks import own_task
 from app.auth import CurrentSquad
@@ -44,16 +40,7 @@ def live_handle(sandbox: Sandbox) -> SandboxHandle:
 @router.post(
     "/sandboxes", status_code=status.HTTP_201_CREATED, response_model=SandboxOut, responses=documented(400, 502)
 )
-<<<<<<< HEAD
-async def create_sandbox(
-    body: SandboxCreate,
-    squad: Squad = Depends(current_squad),
-    session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(current_runtime),
-) -> Sandbox:
-=======
 async def create_sandbox(body: SandboxCreate, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> Sandbox:
->>>>>>> main
     task = await own_task(session, squad, body.task_id)
     await end_transaction(session)
     creating = await reserve_sandbox(session, squad, runtime)
@@ -127,16 +114,7 @@ async def read_sandbox(sandbox_id: str, squad: CurrentSquad, session: SessionDep
 
 
 @router.delete("/sandboxes/{sandbox_id}", status_code=status.HTTP_204_NO_CONTENT, responses=documented(502))
-<<<<<<< HEAD
-async def destroy_sandbox(
-    sandbox_id: str,
-    squad: Squad = Depends(current_squad),
-    session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(current_runtime),
-) -> Response:
-=======
 async def destroy_sandbox(sandbox_id: str, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> Response:
->>>>>>> main
     """Destroying twice is not an error: the sandbox is gone either way."""
     sandbox, _ = await own_sandbox(session, squad, sandbox_id)
     if sandbox.destroyed_at is None:

@@ -9,11 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials
 
-<<<<<<< HEAD
-from app.api.deps import current_runtime, get_session
-=======
 from app.api.deps import RuntimeDep, SessionDep
->>>>>>> main
 from app.api.errors import documented
 from app.auth import SESSION_COOKIE, CurrentSquad, OperatorOnly, bearer_scheme, hash_token, new_token
 from app.models import Squad
@@ -70,14 +66,7 @@ async def usable_repository(body: SquadCreate, runtime: Runtime) -> None:
     responses=documented(400, 401, 403, 502),
 )
 async def create_squad(
-<<<<<<< HEAD
-    body: SquadCreate,
-    _operator: None = Depends(operator),
-    session: AsyncSession = Depends(get_session),
-    runtime: Runtime = Depends(current_runtime),
-=======
     body: SquadCreate, _operator: OperatorOnly, session: SessionDep, runtime: RuntimeDep
->>>>>>> main
 ) -> SquadCreated:
     """As the operator (`Authorization: Bearer <SQUAD_ADMIN_TOKEN>`): the squad and its token, shown once."""
     await usable_repository(body, runtime)

@@ -3,22 +3,13 @@
 import base64
 from datetime import datetime
 
-<<<<<<< HEAD
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from sqlalchemy import Row, and_, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.board_json import JSONRows
-from app.api.deps import get_runtime, get_session
-=======
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
-from sqlalchemy import and_, exists, or_, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from app.api.deps import SessionDep
->>>>>>> main
+from app.api.deps import SessionDep, get_runtime
 from app.api.errors import documented
 from app.auth import CurrentSquad
 from app.events import record_event
@@ -72,25 +63,15 @@ async def create_task(body: TaskCreate, squad: CurrentSquad, session: SessionDep
 )
 async def list_tasks(
     request: Request,
-<<<<<<< HEAD
-=======
-    response: Response,
     squad: CurrentSquad,
     session: SessionDep,
->>>>>>> main
     status_filter: TaskStatus | None = Query(None, alias="status"),
     agent_id: str | None = Query(None, max_length=32),
     limit: int = Query(PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="tasks a page holds"),
     cursor: str | None = Query(
         None, max_length=200, description="where the page starts: the `cursor` of the previous page's next link"
     ),
-<<<<<<< HEAD
-    squad: Squad = Depends(current_squad),
-    session: AsyncSession = Depends(get_session),
 ) -> Response:
-=======
-) -> list[Task]:
->>>>>>> main
     """The squad's tasks in creation order (ties by id), a page at a time: a task created meanwhile
     joins the end, so following the next links lists every task once."""
     query = select(*TASK_COLUMNS).where(Task.squad_id == squad.id)
@@ -128,23 +109,13 @@ def read_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut, responses=documented(404))
-<<<<<<< HEAD
-async def read_task(
-    request: Request,
-    task_id: str,
-    squad: Squad = Depends(current_squad),
-    session: AsyncSession = Depends(get_session),
-) -> Response:
+async def read_task(request: Request, task_id: str, squad: CurrentSquad, session: SessionDep) -> Response:
     rows = await read_rows(get_runtime(request).inline_reads, session, select(*TASK_COLUMNS).where(Task.id == task_id))
     row = rows[0] if rows else None
     # Another squad's task is reported exactly like a missing one, as own_task does.
     if row is None or row.squad_id != squad.id:
         raise HTTPException(404, f"task {task_id} not found")
     return JSONRows(row)
-=======
-async def read_task(task_id: str, squad: CurrentSquad, session: SessionDep) -> Task:
-    return await own_task(session, squad, task_id)
->>>>>>> main
 
 
 @router.patch("/tasks/{task_id}", response_model=TaskOut, responses=documented(400, 404, 409))

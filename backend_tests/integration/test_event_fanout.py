@@ -17,12 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-<<<<<<< HEAD
-from fixtures.databases import worker_database_url
 from fixtures.waiting import eventually_async
 
-=======
->>>>>>> main
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
 
 # Long enough that an event arriving within a test's deadline was not found by the poll.
