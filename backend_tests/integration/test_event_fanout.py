@@ -250,14 +250,14 @@ async def test_on_postgresql_a_notify_from_another_process_wakes_the_fanout(
 
 
 async def test_on_sqlite_a_commit_of_another_process_wakes_the_fanout(
-    sessionmaker, squad_id, fanout_database_url, is_postgres
+    sessionmaker, squad_id, module_database_url, is_postgres
 ):
     """Another web process's commit reaches this one's streams through `PRAGMA data_version`."""
     if is_postgres:
         pytest.skip("SQLite only: PostgreSQL has LISTEN/NOTIFY")
     from app.sqlite_wake import SqliteChangeListener, sqlite_file
 
-    path = sqlite_file(fanout_database_url)
+    path = sqlite_file(module_database_url)
     assert path is not None
     listen = functools.partial(SqliteChangeListener, path)
     async with hub_of(sessionmaker, listen=listen) as (hub, _signal):
