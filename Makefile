@@ -52,7 +52,10 @@ $(STAMP): pyproject.toml
 
 # Debian's Chromium (Playwright cannot download its own browser here), Xvfb for --headed, and
 # bubblewrap, which makes the fake E2B's sandboxes (Linux namespaces; mocks/e2b/isolation.py).
-# Installed with apt-get when root; otherwise the command to run is printed.
+# Installed with apt-get when root; otherwise the command to run is printed. Targets that check the
+# alert rules set WITH_PROMTOOL=1 (a target-specific variable, inherited by this prerequisite): then
+# Debian's prometheus package is added, without its recommends, for promtool alone.
+WITH_PROMTOOL ?=
 system-packages: ## only the Debian packages (installed as root, else the apt-get command is printed)
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
@@ -64,6 +67,15 @@ system-packages: ## only the Debian packages (installed as root, else the apt-ge
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else \
 	    echo "missing Debian packages:$$missing; install them with: sudo apt-get install$$missing"; exit 1; \
+	  fi; \
+	fi
+	@if [ -n "$(WITH_PROMTOOL)" ] && ! command -v promtool >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages: prometheus (for promtool)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+	      || echo "prometheus is not installable here: the promtool checks of environment_tests will skip"; \
+	  else \
+	    echo "promtool is missing (its checks will skip); install it with: sudo apt-get install prometheus"; \
 	  fi; \
 	fi
 
@@ -79,11 +91,12 @@ suites: setup ## the main job: backend, browser and load suites on the embedded 
 	@$(PY) -m tools.summary
 
 # The secrets scan runs last: it reads every report and log the others left.
-test: suites test-environment test-security lint typecheck test-backend-postgres test-security-postgres ## everything CI checks: suites, environment, security, lint, types, PostgreSQL, secrets
+test: WITH_PROMTOOL = 1
+test: suites test-environment test-security lint lint-js typecheck test-backend-postgres test-security-postgres ## everything CI checks: suites, environment, security, lint, types, PostgreSQL, secrets
 	@$(MAKE) --no-print-directory secrets-scan
 
 # What a pull request's CI runs (.github/workflows/ci.yml), one job after the other.
-ci-pr: lint typecheck test-backend-tier test-backend-postgres-tier test-contracts test-frontend-tier test-load ## the pull-request jobs of CI, one after the other
+ci-pr: lint lint-js typecheck test-backend-tier test-backend-postgres-tier test-contracts test-frontend-tier test-load ## the pull-request jobs of CI, one after the other
 
 up: $(STAMP) ## the platform and the fakes on ports 8000-8003 with a demo board, until Ctrl-C
 	$(PY) -m tools.stack up

@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from app import error_tracking
 from app.api import API_PREFIX, agents, git, health, metrics, pull_requests, sandboxes, squads, stream, tasks
 from app.api.errors import documented, install_error_handlers
 from app.api.parameters import refuse_unstorable_parameters
@@ -28,6 +29,7 @@ def attach_runtime(app: FastAPI, runtime: Runtime) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    error_tracking.start(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

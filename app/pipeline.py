@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import error_tracking
 from app.agent.loop import AgentLimits, AgentLoop, AgentStopped, Spend
 from app.agent.pricing import Price
 from app.agent.prompt import AgentTask
@@ -120,6 +121,7 @@ class TaskRun:
         except AgentStopped as stopped:
             await self._fail(f"{self._current_step()} step: {stopped}")
         except Exception as error:
+            error_tracking.tag(squad_id=self.squad.id, step=self._current_step())
             log.exception("pipeline of task %s crashed", self.task.id)
             await self._fail(f"{self._current_step()} step: internal error: {type(error).__name__}: {error}")
         finally:

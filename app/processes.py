@@ -13,13 +13,11 @@ import logging
 import signal
 from collections.abc import Sequence
 
-from app import server
+from app import error_tracking, logs, server
 from app.runtime import Runtime
 from app.settings import get_settings
 
 log = logging.getLogger(__name__)
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -52,7 +50,9 @@ def serve(host: str, port: int) -> None:
 
 def work() -> None:
     """A worker process: runs jobs until SIGTERM or SIGINT, then hands the running ones back (app/worker)."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    settings = get_settings()
+    logs.configure(settings)
+    error_tracking.start(settings)
     asyncio.run(_work_until_stopped())
 
 

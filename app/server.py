@@ -19,6 +19,7 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from app import logs
 from app.runtime import migrate
 from app.settings import Settings, get_settings
 
@@ -105,6 +106,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "http": protocol_for(settings),
         "timeout_keep_alive": settings.server_keep_alive_s,
         "limit_concurrency": settings.server_max_connections,
+        **({"log_config": logs.uvicorn_log_config()} if settings.log_format == "json" else {}),
     }
 
 

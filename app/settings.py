@@ -1,6 +1,7 @@
 """Configuration of the platform, read from environment variables (documented in docs/configuration.md)."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -105,6 +106,14 @@ class Settings(BaseSettings):
     # (WORKER_CONCURRENCY jobs) unless SQUAD_RUN_WORKER=false. Events reach every process's streams
     # through the database (app/fanout.py), so a stream may be served by any of them.
     server_workers: int = Field(1, ge=1)
+
+    # Error tracking (app/error_tracking.py): off while SENTRY_DSN is empty. Events are scrubbed of
+    # every secret before they leave.
+    sentry_dsn: SecretStr = SecretStr("")
+    sentry_environment: str = "production"
+    sentry_release: str = ""
+    # The log's lines: `text`, or `json` (one object a line, for a log collector; app/logs.py).
+    log_format: Literal["text", "json"] = "text"
 
     sse_heartbeat_s: float = 15.0
     # How often a stream re-reads the event table when no in-process signal arrives

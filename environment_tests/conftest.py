@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from environment_tests.environment_files import (
     BARE_ENVIRONMENT,
@@ -18,15 +17,11 @@ from environment_tests.environment_files import (
     MAKEFILES,
     REPO_ROOT,
     WORKFLOW_FILE,
+    load_yaml,
     workflow_files,
 )
 from fixtures.plugin import announce_stack
 from fixtures.stack import ROOT, Stack, StackError, start_stack
-
-
-def load_yaml(path: Path) -> dict[str, Any]:
-    # YAML 1.2 (ruamel), as Compose and GitHub read it: a key `on` stays the string "on".
-    return YAML(typ="safe", pure=True).load(path.read_text())
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from ruamel.yaml import YAML
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.test.yml"
 DOCKERFILE = REPO_ROOT / "Dockerfile"
@@ -22,6 +24,11 @@ MAKE_RULE = re.compile(r"^([A-Za-z0-9_.-]+(?:[ \t]+[A-Za-z0-9_.-]+)*)[ \t]*::?(?
 # What the environment tests start the native stack with: enough to run Python, nothing that
 # configures the stack, so every other variable its processes get is the launcher's own doing.
 BARE_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    # YAML 1.2 (ruamel), as Compose and GitHub read it: a key `on` stays the string "on".
+    return YAML(typ="safe", pure=True).load(path.read_text())
 
 
 # `${NAME:-default}` or `${NAME-default}`: Compose's interpolation with a default.

@@ -19,8 +19,7 @@ from typing import Any
 
 import pytest
 
-from environment_tests.conftest import load_yaml
-from environment_tests.environment_files import REPO_ROOT, published_ports, with_defaults
+from environment_tests.environment_files import REPO_ROOT, load_yaml, published_ports, with_defaults
 
 pytestmark = [pytest.mark.unit, pytest.mark.priority_p0]
 

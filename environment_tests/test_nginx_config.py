@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from environment_tests.conftest import load_yaml
-from environment_tests.environment_files import REPO_ROOT
+from environment_tests.environment_files import REPO_ROOT, load_yaml
 
 pytestmark = [pytest.mark.unit, pytest.mark.priority_p0]
 

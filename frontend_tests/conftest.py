@@ -37,6 +37,14 @@ def _given(config: pytest.Config, flag: str) -> bool:
     return any(arg == flag or arg.startswith(f"{flag}=") for arg in map(str, args))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-visual-baselines",
+        action="store_true",
+        help="frontend_tests/visual: write each screenshot as its baseline, not compare it (make visual-baselines)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Artifact defaults that pytest-playwright's options override when given. Each xdist worker gets
     # a folder of its own: pytest-playwright empties the output folder when a session starts, and a

@@ -9,6 +9,7 @@
 # The environment files: compose and Dockerfile (schema, hadolint, commands), the workflows, the
 # native launcher's agreement with compose, `make health`, the external mode, the docs and `make help`.
 # `setup`, not only the packages: the browser-artifact tests launch Chromium.
+test-environment: WITH_PROMTOOL = 1
 test-environment: setup ## environment_tests/: compose, Dockerfile, workflows, launcher, docs, make files
 	$(PYTEST) environment_tests --junitxml=$(REPORTS)/junit/environment.xml
 

@@ -4,7 +4,7 @@
 
 ##@ Browser suite (pytest frontend_tests)
 
-.PHONY: test-frontend test-frontend-headed test-frontend-tier flake-frontend
+.PHONY: test-frontend test-frontend-headed test-frontend-tier flake-frontend test-visual visual-baselines lighthouse
 
 test-frontend: setup ## pytest frontend_tests, headless
 	$(PYTEST) frontend_tests --junitxml=$(REPORTS)/junit/frontend.xml
@@ -25,3 +25,32 @@ FLAKE_ARGS ?=
 
 flake-frontend: setup ## the browser suite FLAKE_RUNS times in random order; stops at the first failure
 	$(PY) -m tools.flake --runs $(FLAKE_RUNS) --name frontend -- $(PYTEST) frontend_tests -q $(FLAKE_ARGS)
+
+# Visual regression (frontend_tests/visual): the board and each component against the PNG baselines in
+# frontend_tests/visual/baselines; a difference fails and leaves expected, actual and diff images under
+# reports/visual/. `pytest frontend_tests` runs them too. After an intended change of the looks (or a
+# merge that changes the board), `make visual-baselines` rewrites every baseline: review and commit them.
+test-visual: setup ## the visual regression tests alone (screenshots against frontend_tests/visual/baselines)
+	$(PYTEST) frontend_tests/visual --junitxml=$(REPORTS)/junit/visual.xml
+
+visual-baselines: setup ## rewrite the visual baselines from this checkout's board and components
+	$(PYTEST) frontend_tests/visual --update-visual-baselines -p no:randomly -q
+	@git status --short frontend_tests/visual/baselines
+
+# Lighthouse (npm, tools/lighthouse, installed by `npm ci` from its lockfile) audits the board of a
+# fresh stack with a demo squad in Debian's Chromium, headless: the performance, accessibility and
+# best-practices scores must reach tools/lighthouse_gate.py's thresholds. Reports in reports/lighthouse/.
+# Not part of `make test` (its npm install and run add about a minute): CI runs it as a job of its own.
+# package.json overrides third-party-web to the version Lighthouse itself asks for: a dependency of
+# Lighthouse asks for its `latest`, which a lockfile cannot hold (`npm ci` would refuse the lock as
+# soon as a newer one is published).
+LIGHTHOUSE_TOOLS := tools/lighthouse
+LIGHTHOUSE_STAMP := $(LIGHTHOUSE_TOOLS)/node_modules/.installed-stamp
+
+$(LIGHTHOUSE_STAMP): $(LIGHTHOUSE_TOOLS)/package.json $(LIGHTHOUSE_TOOLS)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is missing (Node.js 20+): apt-get install nodejs npm"; exit 1; }
+	cd $(LIGHTHOUSE_TOOLS) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lighthouse: setup $(LIGHTHOUSE_STAMP) ## Lighthouse on the board: performance, accessibility, best practices gated; reports/lighthouse/
+	$(PY) -m tools.lighthouse_gate

@@ -23,7 +23,8 @@ from fixtures.stack import DEMO_OWNER, ROOT, Stack, StackError, start_stack
 from fixtures.targets import ADMIN_TOKEN_VARIABLE
 
 
-def _seed_demo(stack: Stack) -> str:
+def seed_demo(stack: Stack) -> str:
+    """A demo squad with an agent and three tasks; the URL of its board (the token in the fragment)."""
     FakeGitHubAdmin(stack.github_url).create_repo(DEMO_OWNER, "webapp")
     platform = PlatformClient(stack.base_url, admin_token=stack.admin_token)
     squad = platform.create_squad(name="Demo squad", repository=f"{DEMO_OWNER}/webapp")
@@ -56,7 +57,7 @@ def _up(args: argparse.Namespace) -> int:
         admin_token = stack.admin_token or "(the reused platform's own: not known here)"
         print(f"squad admin token: {ADMIN_TOKEN_VARIABLE}={admin_token}")
         if not args.no_demo:
-            print(f"demo board:        {_seed_demo(stack)}")
+            print(f"demo board:        {seed_demo(stack)}")
         print("press Ctrl-C to stop", flush=True)
         stopping.wait()
     finally:

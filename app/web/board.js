@@ -13,12 +13,19 @@ import { openStream } from './stream.js';
 import { enableDragToMove } from './drag.js';
 import { MANUAL_MOVES, isManualMove, nameOf, refusalReason } from './moves.js';
 
+// The page's elements, typed (JSDoc, checked by `make lint-js`) as the components they are.
 const main = document.querySelector('main');
+/** @type {import('./components/toast-region.js').ToastRegion} */
 const toasts = document.querySelector('toast-region');
+/** @type {import('./components/connection-status.js').ConnectionStatus} */
 const connection = document.querySelector('[data-testid="connection"]');
+/** @type {import('./components/assign-dialog.js').AssignDialog} */
 const dialog = document.querySelector('assign-dialog');
 const columns = new Map(
-  Array.from(document.querySelectorAll('[data-column]'), (section) => [section.dataset.column, section]),
+  Array.from(document.querySelectorAll('[data-column]'), (/** @type {HTMLElement} */ section) => [
+    section.dataset.column,
+    section,
+  ]),
 );
 
 const tasks = new Map(); // id -> Task as the API returns it, kept current by events
@@ -31,6 +38,7 @@ let lastAppliedEventId = 0;
 let applying = Promise.resolve();
 
 function showMessage(text) {
+  /** @type {HTMLElement} */
   const message = document.querySelector('[data-testid="board-message"]');
   message.textContent = text;
   message.hidden = false;
@@ -263,6 +271,7 @@ async function start() {
 
   // The stream opens before the snapshot is read, so nothing that happens in between is missed; its
   // events wait in `applying` until the snapshot is on screen.
+  /** @type {() => void} */
   let snapshotDone;
   applying = new Promise((resolve) => {
     snapshotDone = resolve;
@@ -312,7 +321,7 @@ enableDragToMove({
   isLegal: (taskId, to) => isManualMove(tasks.get(taskId)?.status, to),
   onDrop: (taskId, to) => moveTask(taskId, to, { dropped: true }),
 });
-main.addEventListener('task-move-request', (event) => {
+main.addEventListener('task-move-request', (/** @type {CustomEvent} */ event) => {
   const { taskId } = event.detail;
   const to = MANUAL_MOVES[tasks.get(taskId)?.status];
   if (to) moveTask(taskId, to, { dropped: false });

@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import error_tracking
 from app.db import finish_then_cancel, lock_wait, runs_to_completion
 from app.events import EventSignal
 from app.models import Job, JobState, new_id, utcnow
@@ -200,7 +201,10 @@ class Worker:
         lost = asyncio.Event()
         lease = asyncio.create_task(self._keep_lease(job, lost, runner))
         try:
-            await self._pipeline.run(job.task_id, run_id=job.run_id, earlier_run_ids=job.earlier_run_ids or [])
+            with error_tracking.task_scope(
+                task_id=job.task_id, job_id=job.id, run_id=job.run_id, attempt=job.attempts, worker=job.lease_owner
+            ):
+                await self._pipeline.run(job.task_id, run_id=job.run_id, earlier_run_ids=job.earlier_run_ids or [])
         except asyncio.CancelledError:
             lease.cancel()
             # The pipeline has destroyed its own sandbox either way.

@@ -36,6 +36,7 @@ FAKES = {
     "e2b": ("mocks.e2b", {"FAKE_E2B_API_KEYS": "e2b_" + "1" * 40 + ",e2b_" + "2" * 40, "FAKE_E2B_MAX_CONCURRENT": "1"}),
     "github": ("mocks.github", {"FAKE_GITHUB_TOKENS": "ghp_one,ghp_two"}),
     "llm": ("mocks.llm", {"FAKE_LLM_API_KEYS": "sk-llm-one,sk-llm-two", "FAKE_LLM_TIME_TO_FIRST_TOKEN_MS": "250"}),
+    "sentry": ("mocks.sentry", {"FAKE_SENTRY_DSN_KEYS": "0123456789abcdef0123456789abcdef"}),
     "github-public-url": (
         "mocks.github",
         {"FAKE_GITHUB_TOKENS": PUBLIC_URL_TOKEN, "FAKE_GITHUB_PUBLIC_URL": "http://fake-github:8002/"},
@@ -60,7 +61,7 @@ def fake_urls() -> Iterator[dict[str, str]]:
         urls = {}
         for name, process in started.items():
             line = read_line(process, timeout=20)
-            match = re.fullmatch(r"fake (E2B|GitHub|LLM) listening on (http://127\.0\.0\.1:\d+)\n", line)
+            match = re.fullmatch(r"fake (E2B|GitHub|LLM|Sentry) listening on (http://127\.0\.0\.1:\d+)\n", line)
             assert match, f"unexpected first line from {name}: {line!r}"
             urls[name] = match.group(2)
         yield urls
@@ -142,3 +143,15 @@ def test_python_m_mocks_llm_answers_the_configured_keys_at_the_configured_pace(f
     assert (refused.status_code, refused.json()["error"]["code"]) == (401, "invalid_api_key")
     assert [client_side_problems("openai", response) for response in (answer, streamed, refused)] == [[], [], []]
     assert health == [200, 200]
+
+
+def test_python_m_mocks_sentry_takes_envelopes_with_the_configured_key(fake_urls) -> None:
+    url = fake_urls["sentry"]
+    body = b'{"event_id": "0123456789abcdef0123456789abcdef"}\n{"type": "event"}\n{"message": "hi"}\n'
+
+    accepted = http.post(f"{url}/api/1/envelope/?sentry_key=0123456789abcdef0123456789abcdef", content=body)
+    refused = http.post(f"{url}/api/1/envelope/?sentry_key=fedcba9876543210fedcba9876543210", content=body)
+
+    assert (accepted.status_code, accepted.json()) == (200, {"id": "0123456789abcdef0123456789abcdef"})
+    assert refused.status_code == 401
+    assert http.get(f"{url}/_fake/events").json() == [{"message": "hi"}]

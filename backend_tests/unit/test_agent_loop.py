@@ -85,7 +85,9 @@ def make_loop(llm_client, retry_policy, sandboxes, repo_sandbox, task, recorder,
     ) -> AgentLoop:
         llm = LLMService(llm_client, model="gpt-4o-mini", retry=retry_policy)
         toolbox = Toolbox(sandboxes, repo_sandbox, secrets=SECRETS, output_chars=2000, command_timeout_s=20.0)
-        options: dict[str, Any] = {} if clock is None else {"clock": clock}
+        # The clock only paces the message's streamed pieces (one every 0.1 s): it stands still unless a
+        # test moves it, so a busy machine does not add pieces to the events a test expects.
+        options: dict[str, Any] = {"clock": clock or (lambda: 0.0)}
         return AgentLoop(
             llm,
             toolbox,

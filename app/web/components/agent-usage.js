@@ -17,6 +17,9 @@ export function formatCost(usd) {
   return value > 0 && value < 0.01 ? CENTS.format(value) : DOLLARS.format(value);
 }
 
+/** @typedef {{ prompt: number, completion: number, cost: number }} Spend */
+
+/** @type {Readonly<Spend>} */
 const ZERO = Object.freeze({ prompt: 0, completion: 0, cost: 0 });
 
 function spend(data) {

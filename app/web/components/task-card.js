@@ -46,12 +46,14 @@ export class TaskCard extends HTMLElement {
     this._title = part('h3', 'task-card__title', 'task-title');
     const meta = part('p', 'task-card__meta');
     this._agent = part('span', 'task-card__agent', 'agent-name');
-    this._sandbox = document.createElement('sandbox-status');
+    this._sandbox = /** @type {import('./sandbox-status.js').SandboxStatus} */ (
+      document.createElement('sandbox-status')
+    );
     meta.append(this._agent, this._sandbox);
     this._progress = document.createElement('progress-bar');
     this._progress.setAttribute('max', String(PIPELINE_STEPS));
     this._progress.setAttribute('value', '0');
-    this._usage = document.createElement('agent-usage');
+    this._usage = /** @type {import('./agent-usage.js').AgentUsage} */ (document.createElement('agent-usage'));
     this._usage.dataset.testid = 'agent-usage';
     this._stopped = part('p', 'task-card__stopped', 'agent-stop-reason');
     this._stopped.hidden = true;
@@ -61,8 +63,12 @@ export class TaskCard extends HTMLElement {
     this._prLink.hidden = true;
     this._prLink.target = '_blank';
     this._prLink.rel = 'noopener noreferrer';
-    this._activity = document.createElement('agent-activity');
-    this._terminal = document.createElement('terminal-output');
+    this._activity = /** @type {import('./agent-activity.js').AgentActivity} */ (
+      document.createElement('agent-activity')
+    );
+    this._terminal = /** @type {import('./terminal-output.js').TerminalOutput} */ (
+      document.createElement('terminal-output')
+    );
     this._move = part('button', 'task-card__move', 'move-button');
     this._move.type = 'button';
     this._move.textContent = 'Move…';
