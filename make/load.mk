@@ -130,7 +130,8 @@ BENCH_BOARD_LOCUST = $(call LOAD_RUN,$(1)) --scenario stress --processes $(BENCH
   --stress-p95-ms $(BENCH_BOARD_P95_MS) --stress-step-users $(BENCH_BOARD_STEP_USERS) --stress-step-s $(BENCH_BOARD_STEP_S)
 # wrk's steps (connections) in the calibration.
 BENCH_WRK_CONNECTIONS ?= 2,4,8,16,32,64
-LOAD_AVERAGE = echo "load average $$(cut -d' ' -f1-3 /proc/loadavg)"
+# No single quotes: it also runs inside `bash -c '...'`.
+LOAD_AVERAGE = echo load average $$(cut -d" " -f1-3 /proc/loadavg)
 
 wrk: ## only Debian's wrk, the calibration's second client (installed as root, else the apt-get command is printed)
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \
