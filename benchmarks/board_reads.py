@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -70,6 +71,8 @@ class Step:
     p95_ms: float
     p99_ms: float
     failures: int
+    # wrk's own CPU time per request, in microseconds: the second client's cost.
+    cpu_us: float
 
     def passed(self, limit_ms: float) -> bool:
         return self.failures == 0 and self.p95_ms <= limit_ms and self.rate > 0
@@ -114,12 +117,15 @@ def rotation(seeded: list[tuple[str, list[str]]]) -> list[str]:
 
 def run_step(wrk: str, base_url: str, script: Path, connections: int, seconds: float) -> Step:
     threads = min(2, connections)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     completed = subprocess.run(
         [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s", "-s", str(script), base_url],
         capture_output=True,
         text=True,
         check=True,
     )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     figures = json.loads(completed.stdout.strip().splitlines()[-1])
     return Step(
         connections,
@@ -127,6 +133,7 @@ def run_step(wrk: str, base_url: str, script: Path, connections: int, seconds: f
         figures["p95_ms"],
         figures["p99_ms"],
         figures["failures"] + figures["socket_errors"],
+        1e6 * cpu_s / max(1, figures["requests"]),
     )
 
 
@@ -154,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             steps.append(step)
             print(
                 f"wrk: {connections} connections: {step.rate:.1f} requests/s, p95 {step.p95_ms:.0f} ms, "
-                f"p99 {step.p99_ms:.0f} ms, {step.failures} failures",
+                f"p99 {step.p99_ms:.0f} ms, {step.failures} failures; wrk's CPU {step.cpu_us:.0f} µs a request",
                 flush=True,
             )
             if not step.passed(args.p95_ms):

@@ -123,13 +123,14 @@ BENCH_SERVER_WORKERS ?= 2
 BENCH_LOCUST_PROCESSES ?= $(shell nproc)
 # The objective of a step: the board's reads within 50 ms at the 95th percentile, no failure.
 BENCH_BOARD_P95_MS ?= 50
-BENCH_BOARD_STEP_USERS ?= 20
+BENCH_BOARD_STEP_USERS ?= 10
 BENCH_BOARD_STEP_S ?= 15
 BENCH_BOARD_ENV = SERVER_WORKERS=$(BENCH_SERVER_WORKERS) SQUAD_RATE_LIMIT_PER_S=0 SQUAD_RUN_WORKER=false
-BENCH_BOARD_LOCUST = $(call LOAD_RUN,$(1)) --scenario stress --processes $(BENCH_LOCUST_PROCESSES) \
+BENCH_BOARD_LOCUST = $(PY) -m benchmarks.cpu_of "Locust (all its processes)" -- \
+  $(call LOAD_RUN,$(1)) --scenario stress --processes $(BENCH_LOCUST_PROCESSES) \
   --stress-p95-ms $(BENCH_BOARD_P95_MS) --stress-step-users $(BENCH_BOARD_STEP_USERS) --stress-step-s $(BENCH_BOARD_STEP_S)
 # wrk's steps (connections) in the calibration.
-BENCH_WRK_CONNECTIONS ?= 2,4,8,16,32,64
+BENCH_WRK_CONNECTIONS ?= 2,4,6,8,10,12,16,20,24,32
 # No single quotes: it also runs inside `bash -c '...'`.
 LOAD_AVERAGE = echo load average $$(cut -d" " -f1-3 /proc/loadavg)
 
@@ -143,7 +144,7 @@ bench-board: $(STAMP) ## the board's reads: the knee (requests/s within p95 BENC
 	@set -o pipefail; $(BENCH_BOARD_ENV) $(call LOAD_STACK,bench-board) $(call BENCH_BOARD_LOCUST,bench-board) 2>&1 \
 	  | tee $(LOAD_REPORTS)/bench-board/locust.log; status=$$?; \
 	  echo; echo "== bench-board figures ($(BENCH_SERVER_WORKERS) web processes, $(BENCH_LOCUST_PROCESSES) Locust processes)"; \
-	  $(LOAD_AVERAGE); grep -E 'stress:' $(LOAD_REPORTS)/bench-board/locust.log | sed 's/^\[[^]]*\] [^ ]* //'; exit $$status
+	  $(LOAD_AVERAGE); grep -E 'stress:|CPU:' $(LOAD_REPORTS)/bench-board/locust.log | sed 's/^\[[^]]*\] [^ ]* //'; exit $$status
 
 # One stack, two generators in turn: wrk (benchmarks/board_reads.py) and the load suite's stress
 # scenario, on the same requests; a generator whose knee is far below wrk's measures itself.
@@ -155,7 +156,7 @@ bench-calibration: $(STAMP) wrk ## the board's knee measured by wrk and by Locus
 	    --p95-ms $(BENCH_BOARD_P95_MS); $(LOAD_AVERAGE); \
 	  $(call BENCH_BOARD_LOCUST,bench-calibration)' 2>&1 | tee $(LOAD_REPORTS)/bench-calibration/locust.log; status=$$?; \
 	  echo; echo "== bench-calibration figures ($(BENCH_SERVER_WORKERS) web processes, $(BENCH_LOCUST_PROCESSES) Locust processes)"; \
-	  $(LOAD_AVERAGE); grep -E '^wrk:|stress:|load average' $(LOAD_REPORTS)/bench-calibration/locust.log | sed 's/^\[[^]]*\] [^ ]* //'; \
+	  $(LOAD_AVERAGE); grep -E '^wrk:|stress:|load average|CPU:' $(LOAD_REPORTS)/bench-calibration/locust.log | sed 's/^\[[^]]*\] [^ ]* //'; \
 	  $(PY) -c 'import re,sys; t=open(sys.argv[1]).read(); w=re.findall(r"wrk: knee at ([0-9.]+)",t); l=re.findall(r"stress: knee at ([0-9.]+)",t); \
 	    print(f"knees: wrk {w[0]}, Locust {l[0]} requests/s: Locust/wrk {float(l[0])/float(w[0]):.2f}") if w and l else print("knees: one run found no knee")' \
 	    $(LOAD_REPORTS)/bench-calibration/locust.log; exit $$status
