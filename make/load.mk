@@ -161,17 +161,21 @@ bench-calibration: $(STAMP) wrk ## the board's knee measured by wrk and by Locus
 	    print(f"knees: wrk {w[0]}, Locust {l[0]} requests/s: Locust/wrk {float(l[0])/float(w[0]):.2f}") if w and l else print("knees: one run found no knee")' \
 	    $(LOAD_REPORTS)/bench-calibration/locust.log; exit $$status
 
-# 5,000 streams: 500 squads of ten viewers each (load/sse_user.py), one task every 2 s per squad.
-# Each stream is a socket on both ends, and each web process serves half the streams: the open
-# files, the server's connection cap and the per-squad stream limit are set for that here.
+# 5,000 streams: 500 squads of ten viewers each (load/sse_user.py), each squad adding a task every
+# BENCH_STREAMS_EVENT_S seconds: 50 events a second, 500 deliveries, as many as the 1,000 streams of
+# bench-load (at one task every 2 s a squad, 250 writes a second would be measured, not the streams).
+# Each stream is a socket on both ends, and each web process serves about half: the open files,
+# the server's connection cap and the per-squad stream limit are set for that here.
 BENCH_STREAMS ?= 5000
 BENCH_STREAMS_HOLD_S ?= 60
+BENCH_STREAMS_EVENT_S ?= 10
 bench-streams-5000: $(STAMP) ## 5,000 event streams held 60 s on BENCH_SERVER_WORKERS web processes: drops, delivery p99
 	@$(MACHINE_LINE)
 	@mkdir -p $(LOAD_REPORTS)/bench-streams-5000
 	@set -o pipefail; ulimit -Sn 65536 2>/dev/null || ulimit -Sn "$$(ulimit -Hn)"; \
 	  SERVER_WORKERS=$(BENCH_SERVER_WORKERS) SERVER_MAX_CONNECTIONS=$(BENCH_STREAMS) SQUAD_MAX_STREAMS=100 \
 	  $(call LOAD_STACK,bench-streams-5000) $(call LOAD_RUN,bench-streams-5000) --processes $(BENCH_LOCUST_PROCESSES) \
-	    --scenario streams --streams $(BENCH_STREAMS) --hold-s $(BENCH_STREAMS_HOLD_S) 2>&1 | tee $(LOAD_REPORTS)/bench-streams-5000/locust.log; status=$$?; \
+	    --scenario streams --streams $(BENCH_STREAMS) --hold-s $(BENCH_STREAMS_HOLD_S) \
+	    --sse-event-interval-s $(BENCH_STREAMS_EVENT_S) 2>&1 | tee $(LOAD_REPORTS)/bench-streams-5000/locust.log; status=$$?; \
 	  echo; echo "== bench-streams-5000 figures"; $(LOAD_AVERAGE); \
 	  grep -E 'streams:|SLO' $(LOAD_REPORTS)/bench-streams-5000/locust.log | sed 's/^\[[^]]*\] [^ ]* //'; exit $$status
