@@ -27,12 +27,14 @@ RUN apt-get update \
     && git config --system init.defaultBranch main
 
 # Dependencies first, read from pyproject.toml, so that editing the sources does not reinstall them.
-# Each image installs only its own group (deploy/images/requirements.py says which is whose).
+# Each image installs only its own group (deploy/images/requirements.py says which is whose), at the
+# versions of the constraints file that make setup and CI install too.
 WORKDIR /srv/squad
 COPY pyproject.toml ./
+COPY requirements/constraints.txt ./requirements/
 COPY deploy/images/requirements.py ./deploy/images/
 RUN python deploy/images/requirements.py runtime > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
+    && pip install --constraint requirements/constraints.txt -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 # Not root: uid 1000 is the usual first user on a developer machine, so reports written into the
@@ -43,6 +45,9 @@ RUN useradd --create-home --uid 1000 squad \
     && chown 1000:1000 . reports .squad
 
 
+# Every `pip install --no-deps .` below copies README.md and LICENSE first: the package's metadata
+# names them (readme, license-files), and the build reads them.
+
 # The Playwright runner. Playwright cannot download its own browser here, so the suite drives
 # Debian's Chromium at /usr/bin/chromium (playwright.config.py), headless, with its launch flags.
 # Playwright's own driver is a Node.js binary that needs libatomic, which a slim Debian lacks.
@@ -52,12 +57,13 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends chromium fonts-liberation libatomic1 \
     && rm -rf /var/lib/apt/lists/*
 RUN python deploy/images/requirements.py browser > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
+    && pip install --constraint requirements/constraints.txt -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 COPY app ./app
 COPY mocks ./mocks
 COPY fixtures ./fixtures
 COPY tools ./tools
+COPY README.md LICENSE ./
 RUN pip install --no-deps .
 COPY playwright.config.py ./
 COPY frontend_tests ./frontend_tests
@@ -68,12 +74,13 @@ CMD ["python", "-m", "pytest", "frontend_tests"]
 # The Locust runner: `locust -f load/` (master or worker) against SQUAD_BASE_URL.
 FROM base AS load
 RUN python deploy/images/requirements.py load > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
+    && pip install --constraint requirements/constraints.txt -r /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 COPY app ./app
 COPY mocks ./mocks
 COPY fixtures ./fixtures
 COPY tools ./tools
+COPY README.md LICENSE ./
 RUN pip install --no-deps .
 COPY load ./load
 USER 1000:1000
@@ -92,6 +99,7 @@ COPY app ./app
 COPY mocks ./mocks
 COPY fixtures ./fixtures
 COPY tools ./tools
+COPY README.md LICENSE ./
 RUN pip install --no-deps .
 # The working directory holds app/migrations/alembic.ini, which the migrate service runs relative to it.
 EXPOSE 8000 8001 8002 8003

@@ -28,15 +28,26 @@ async def refuse(send: Send, status: int, detail: str) -> None:
 
 
 class RequestBodyLimits:
-    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout_s: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        body_timeout_s: float,
+        *,
+        path_limits: dict[str, tuple[int, str]] | None = None,
+    ) -> None:
+        """`path_limits`: the paths whose bodies have a limit of their own (GitHub's webhook deliveries),
+        each with the setting that names it, in place of REQUEST_MAX_BODY_BYTES."""
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
+        self.path_limits = path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit, setting = self.path_limits.get(scope["path"], (self.max_body_bytes, "REQUEST_MAX_BODY_BYTES"))
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
@@ -47,8 +58,8 @@ class RequestBodyLimits:
             if not (declared.isascii() and declared.isdigit()):  # uvicorn refuses these itself; others may not
                 await refuse(send, 400, "Content-Length must be a number of bytes")
                 return
-            if int(declared) > self.max_body_bytes:
-                await refuse(send, 413, self._too_large(f"declares {int(declared)} bytes"))
+            if int(declared) > limit:
+                await refuse(send, 413, _too_large(f"declares {int(declared)} bytes", limit, setting))
                 return
         chunks: list[bytes] = []
         size = 0
@@ -59,8 +70,8 @@ class RequestBodyLimits:
                     return  # the client left before its body was whole: nobody to answer
                 chunk = message.get("body", b"")
                 size += len(chunk)
-                if size > self.max_body_bytes:
-                    await refuse(send, 413, self._too_large(f"sent more than {self.max_body_bytes} bytes"))
+                if size > limit:
+                    await refuse(send, 413, _too_large(f"sent more than {limit} bytes", limit, setting))
                     return
                 chunks.append(chunk)
                 if not message.get("more_body", False):
@@ -75,11 +86,9 @@ class RequestBodyLimits:
             return
         await self.app(scope, _replaying(b"".join(chunks), receive), send)
 
-    def _too_large(self, what: str) -> str:
-        return (
-            f"the request's body is too large: it {what}, and the platform takes at most "
-            f"{self.max_body_bytes} bytes (REQUEST_MAX_BODY_BYTES)"
-        )
+
+def _too_large(what: str, limit: int, setting: str) -> str:
+    return f"the request's body is too large: it {what}, and the platform takes at most {limit} bytes ({setting})"
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:

@@ -10,13 +10,25 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from app import error_tracking
-from app.api import API_PREFIX, agents, git, health, metrics, pull_requests, sandboxes, squads, stream, tasks
+from app.api import (
+    API_PREFIX,
+    agents,
+    git,
+    github_webhooks,
+    health,
+    metrics,
+    pull_requests,
+    sandboxes,
+    squads,
+    stream,
+    tasks,
+)
 from app.api.errors import documented, install_error_handlers
 from app.api.parameters import refuse_unstorable_parameters
 from app.http_limits import RequestBodyLimits
 from app.metrics import MetricsMiddleware
 from app.runtime import Runtime
-from app.settings import Settings, get_settings
+from app.settings import WEBHOOK_PATH, Settings, get_settings
 
 WEB_DIR = Path(__file__).parent / "web"
 
@@ -50,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         dependencies=[Depends(refuse_unstorable_parameters)],
     )
-    for module in (squads, agents, tasks, sandboxes, git, pull_requests, stream):
+    for module in (squads, agents, tasks, sandboxes, git, pull_requests, github_webhooks, stream):
         # Every API route may meet the request limits (app/http_limits.py) and a squad's limits (app/limits.py).
         app.include_router(module.router, prefix=API_PREFIX, responses=documented(408, 413, 429))
     app.include_router(health.router)
@@ -61,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestBodyLimits,
         max_body_bytes=settings.request_max_body_bytes,
         body_timeout_s=settings.request_body_timeout_s,
+        path_limits={WEBHOOK_PATH: (settings.github_webhook_max_body_bytes, "GITHUB_WEBHOOK_MAX_BODY_BYTES")},
     )
     app.add_middleware(MetricsMiddleware)
 

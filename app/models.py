@@ -1,11 +1,12 @@
-"""The platform's tables: squads, agents, tasks, sandboxes, events and pipeline jobs."""
+"""The platform's tables: squads, agents, tasks, sandboxes, events and pipeline jobs; and what GitHub's
+webhooks brought: the deliveries applied, and the reviews asking the agent for changes."""
 
 import enum
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, text
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -44,6 +45,11 @@ class TaskStatus(enum.StrEnum):
     REVIEW = "review"
     DONE = "done"
     FAILED = "failed"
+
+
+class JobKind(enum.StrEnum):
+    WORK = "work"  # an assignment: from the default branch to a pull request
+    REVIEW = "review"  # a review round: the pull request's branch, the reviews' requests, a reply
 
 
 class JobState(enum.StrEnum):
@@ -94,6 +100,13 @@ class Task(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # The review rounds started so far: 0 while the task's first run works, N once reviews asked for
+    # changes N times (each round a run of its own on the same branch and pull request).
+    review_round: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The pull request's head commit and `updated_at` as the last webhook applied told them: a delivery
+    # older than that (a late redelivery) must not undo what a newer one did.
+    pr_head_sha: Mapped[str | None] = mapped_column(String(40))
+    pr_updated_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -145,6 +158,7 @@ class Job(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default=JobKind.WORK, server_default=JobKind.WORK.value)
     state: Mapped[str] = mapped_column(String(20), default=JobState.QUEUED, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
@@ -155,3 +169,37 @@ class Job(Base):
     earlier_run_ids: Mapped[list[str] | None] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebhookDelivery(Base):
+    """A GitHub delivery the platform applied, by its `X-GitHub-Delivery` GUID: the same GUID again (a
+    redelivery, a replay) is found here and changes nothing twice. Deliveries that changed nothing (not
+    the platform's repository or pull request, an event it does not act on) are not kept."""
+
+    __tablename__ = "webhook_deliveries"
+
+    guid: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event: Mapped[str] = mapped_column(String(50))
+    action: Mapped[str | None] = mapped_column(String(50))
+    task_id: Mapped[str | None] = mapped_column(ForeignKey("tasks.id", ondelete="SET NULL"), index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReviewRequest(Base):
+    """What a reviewer asked the task's agent to change: a review requesting changes, or a comment
+    addressed to the agent. `round` is the review round that took it; None while it waits for one (it
+    came while a run of the task was active: the next round takes every waiting request at once)."""
+
+    __tablename__ = "review_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # review, comment (the conversation's), review_comment (a line's)
+    github_id: Mapped[int] = mapped_column(BigInteger)  # the review's or the comment's id on GitHub
+    reviewer: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text, default="")
+    path: Mapped[str | None] = mapped_column(String(500))  # a line comment's file and line
+    line: Mapped[int | None] = mapped_column(Integer)
+    url: Mapped[str | None] = mapped_column(String(500))
+    round: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -4,6 +4,13 @@ Every step is announced as a persisted event; any failure marks the task failed 
 reason, and the sandbox is destroyed whatever happens. The work step is the agent's loop
 (app/agent/): the model's turns and the tools it calls, carried out in the sandbox.
 
+A review round (a `review` job, app/reviews.py) walks the same steps on the task's pull request: the
+pushed branch in a new sandbox, the reviewers' requests in the agent's prompt, a new commit pushed to
+the same pull request (never a second one), and the agent's summary posted on it as its reply. A run
+only ever moves its task out of `in_progress`: once a webhook has moved it on (merged: done; closed:
+failed), the run changes its status no more; a review round that finds its pull request merged or
+closed before it pushes, or before it replies, stops there.
+
 A run destroys only what it made: each run has an id (the worker's claim, `Job.run_id`) that its
 sandbox carries in E2B's metadata and on its row. A sandbox made by hand for the same task, or by
 the task's next run, is never the business of this one. A run that takes over a job destroys what
@@ -23,14 +30,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import error_tracking
 from app.agent.loop import AgentLimits, AgentLoop, AgentStopped, Spend
 from app.agent.pricing import Price
-from app.agent.prompt import AgentTask
+from app.agent.prompt import AgentTask, Feedback, ReviewRound
 from app.agent.tools import Toolbox
 from app.db import runs_to_completion
 from app.events import record_event
 from app.metrics import Metrics
-from app.models import Agent, Sandbox, Squad, Task, TaskStatus, new_id, utcnow
+from app.models import Agent, JobKind, ReviewRequest, Sandbox, Squad, Task, TaskStatus, new_id, utcnow
 from app.reaper import PIPELINE_ORIGIN
 from app.redaction import redact
+from app.reviews import CLOSED_REASON, lock_task
 from app.services.e2b import E2BSandboxService, SandboxHandle
 from app.services.errors import DuplicatePullRequest, NothingToCommit, ServiceError
 from app.services.git import GitService
@@ -45,6 +53,10 @@ STEPS = ("sandbox", "clone", "branch", "work", "commit", "push", "pull_request")
 def branch_name(task: Task) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", task.title.lower()).strip("-")[:40] or "task"
     return f"agent/{task.id[:8]}-{slug}"
+
+
+class CannotReview(Exception):
+    """A review round with nothing to work on: no pull request, or its branch gone from GitHub."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +86,15 @@ class Pipeline:
 
     services: PipelineServices
 
-    async def run(self, task_id: str, *, run_id: str | None = None, earlier_run_ids: Sequence[str] = ()) -> None:
-        await TaskRun(self.services, task_id, run_id=run_id, earlier_run_ids=earlier_run_ids).run()
+    async def run(
+        self,
+        task_id: str,
+        *,
+        run_id: str | None = None,
+        earlier_run_ids: Sequence[str] = (),
+        kind: str = JobKind.WORK,
+    ) -> None:
+        await TaskRun(self.services, task_id, run_id=run_id, earlier_run_ids=earlier_run_ids, kind=kind).run()
 
     async def give_up(self, task_id: str, reason: str, *, earlier_run_ids: Sequence[str] = ()) -> None:
         await TaskRun(self.services, task_id, earlier_run_ids=earlier_run_ids).give_up(reason)
@@ -86,7 +105,8 @@ class TaskRun:
 
     `run` is the path of a task, step by step; `give_up` fails a task whose job could not finish.
     `run_id` names this run (a fresh one when not given); `earlier_run_ids` are the runs of the same
-    job before it, whose leftovers it destroys.
+    job before it, whose leftovers it destroys. `kind` is the job's: the task's first work, or a review
+    round on its pull request.
     """
 
     def __init__(
@@ -96,9 +116,11 @@ class TaskRun:
         *,
         run_id: str | None = None,
         earlier_run_ids: Sequence[str] = (),
+        kind: str = JobKind.WORK,
     ) -> None:
         self.services = services
         self.task_id = task_id
+        self.kind = kind
         self.run_id = run_id or new_id()
         self.earlier_run_ids = tuple(earlier_run_ids)
         self.sandbox: SandboxHandle | None = None
@@ -114,12 +136,14 @@ class TaskRun:
             log.info("task %s is %s, nothing to do", self.task.id, self.task.status)
             return
         try:
-            await self._steps()
+            await (self._review_steps() if self.kind == JobKind.REVIEW else self._steps())
             self._finish_step()
         except ServiceError as error:
             await self._fail(f"{self._current_step()} step: {error.service}: {error.message}")
         except AgentStopped as stopped:
             await self._fail(f"{self._current_step()} step: {stopped}")
+        except CannotReview as impossible:
+            await self._fail(f"review round {self.task.review_round}: {impossible}")
         except Exception as error:
             error_tracking.tag(squad_id=self.squad.id, step=self._current_step())
             log.exception("pipeline of task %s crashed", self.task.id)
@@ -135,7 +159,10 @@ class TaskRun:
         if self.task.status == TaskStatus.IN_PROGRESS:
             await self._fail(reason)
 
-    async def _steps(self) -> None:
+    async def _sandbox_and_clone(self) -> tuple[SandboxHandle, Repository]:
+        """The sandbox and clone steps, shared by a task's first run and its review rounds: a new sandbox, and
+        the squad's repository cloned into it (its default branch). Returns both; the caller keeps the sandbox
+        as self.sandbox, which this has set already (its steps and their cleanup need it)."""
         await self.sandbox_status("creating")
         await self.step("sandbox")
         self.sandbox = await self.services.sandboxes.create(
@@ -148,6 +175,10 @@ class TaskRun:
         await self.step("clone")
         await self.sandbox_status("running")
         await self.services.git.clone(self.sandbox, repository.clone_url, repository.default_branch, self.terminal)
+        return self.sandbox, repository
+
+    async def _steps(self) -> None:
+        self.sandbox, repository = await self._sandbox_and_clone()
 
         branch = branch_name(self.task)
         await self.step("branch")
@@ -189,8 +220,7 @@ class TaskRun:
                 if pull is None:
                     raise
         await self.emit("pull_request.opened", {"url": pull.url, "number": pull.number})
-        await self.emit(
-            "task.status",
+        await self._conclude(
             {"status": TaskStatus.REVIEW.value, "pr_url": pull.url, "error": None},
             status=TaskStatus.REVIEW.value,
             pr_url=pull.url,
@@ -198,7 +228,134 @@ class TaskRun:
         )
         await self.sandbox_status("done")
 
-    async def _agent_work(self, repository: Repository, branch: str, resumed: bool) -> str:
+    async def _review_steps(self) -> None:
+        """A review round: the pull request's branch in a new sandbox, the agent at work on the reviewers'
+        requests, a new commit pushed to the pull request, and the agent's reply on it."""
+        number, branch = self.task.pr_number, self.task.branch
+        if number is None or branch is None:
+            raise CannotReview("the task has no pull request to answer a review on")
+        requests = await self._review_requests()
+        self.sandbox, repository = await self._sandbox_and_clone()
+
+        await self.step("branch")
+        if not await self.services.git.cloned_branch_exists(self.sandbox, branch):
+            raise CannotReview(
+                f"the pull request's branch {branch} is no longer on GitHub; the review cannot be answered"
+            )
+        await self.services.git.checkout_remote_branch(self.sandbox, branch, self.terminal)
+        await self.emit("task.branch", {"branch": branch, "resumed": True})
+
+        await self.step("work")
+        review = ReviewRound(
+            round=self.task.review_round,
+            pull_number=number,
+            pull_url=self.task.pr_url or "",
+            feedback=await self._feedback(repository, number, requests),
+        )
+        summary = await self._agent_work(repository, branch, True, review=review)
+
+        await self.step("commit")
+        message = f"{self.task.title}: review round {review.round}\n\nTask {self.task.id}"
+        try:
+            commit = await self.services.git.commit(self.sandbox, message, self.agent_name, self.terminal)
+        except NothingToCommit:
+            commit = None  # the agent answered without changing anything: its reply says why
+        if not await self._pull_request_still_open(repository, number):
+            return
+        if commit is not None:
+            await self.sandbox_status("pushing")
+            await self.step("push")
+            await self.services.git.push(self.sandbox, branch, self.terminal)
+
+        await self.step("pull_request")
+        # A merge or a close while the push was on its way: the reply would answer nobody.
+        if not await self._pull_request_still_open(repository, number):
+            return
+        reply = await self.services.github.comment(repository, number, self._reply(summary, review.round, commit))
+        await self.emit(
+            "review.replied", {"round": review.round, "url": reply.url, "commit": commit, "summary": summary}
+        )
+        await self._conclude(
+            {
+                "status": TaskStatus.REVIEW.value,
+                "pr_url": self.task.pr_url,
+                "error": None,
+                "reason": f"the agent answered review round {review.round}",
+            },
+            status=TaskStatus.REVIEW.value,
+        )
+        await self.sandbox_status("done")
+
+    async def _pull_request_still_open(self, repository: Repository, number: int) -> bool:
+        """Whether the round may go on: its task still in progress and its pull request still open. A pull
+        request found merged or closed ends the task as its webhook would (if the webhook has not yet)."""
+        status = await self._current_status()
+        pull = (
+            await self.services.github.get_pull_request(repository, number)
+            if status == TaskStatus.IN_PROGRESS
+            else None
+        )
+        if pull is not None and pull.open:
+            return True
+        if pull is not None and pull.merged:
+            reason = f"pull request #{number} was merged while the agent worked"
+            await self._conclude(
+                {"status": TaskStatus.DONE.value, "pr_url": self.task.pr_url, "error": None, "reason": reason},
+                status=TaskStatus.DONE.value,
+            )
+        elif pull is not None:
+            reason = f"pull request #{number} was closed while the agent worked"
+            await self._conclude(
+                {
+                    "status": TaskStatus.FAILED.value,
+                    "pr_url": self.task.pr_url,
+                    "error": CLOSED_REASON,
+                    "reason": reason,
+                },
+                status=TaskStatus.FAILED.value,
+                error=CLOSED_REASON,
+            )
+        else:
+            reason = f"the task is {status} now"
+        await self.emit("review.abandoned", {"round": self.task.review_round, "reason": reason})
+        await self.sandbox_status("done")
+        return False
+
+    def _reply(self, summary: str, round: int, commit: str | None) -> str:
+        change = f"commit {commit[:12]}" if commit else "no new commit"
+        return f"{summary}\n\n---\n{self.agent_name} (Agent Squad), review round {round}: {change}."
+
+    @runs_to_completion
+    async def _review_requests(self) -> list[ReviewRequest]:
+        async with self.services.sessions() as session:
+            query = select(ReviewRequest).where(
+                ReviewRequest.task_id == self.task.id, ReviewRequest.round == self.task.review_round
+            )
+            return list(await session.scalars(query.order_by(ReviewRequest.created_at, ReviewRequest.id)))
+
+    async def _feedback(self, repository: Repository, number: int, requests: list[ReviewRequest]) -> list[Feedback]:
+        """The round's requests, each review with its comments on lines (GitHub's webhook of a review carries
+        none: they are read now); a line comment already among a review's is not asked for twice."""
+        reviews = {request.github_id for request in requests if request.kind == "review"}
+        comments = await self.services.github.review_comments(repository, number) if reviews else []
+        of_reviews = {comment.id for comment in comments if comment.review_id in reviews}
+        feedback = []
+        for request in requests:
+            if request.kind == "review_comment" and request.github_id in of_reviews:
+                continue
+            if request.kind == "review":
+                lines = [(c.path, c.line, c.body) for c in comments if c.review_id == request.github_id]
+            elif request.kind == "review_comment":
+                lines = [(request.path or "", request.line, request.body)]
+            else:
+                lines = []
+            body = "" if request.kind == "review_comment" else request.body
+            feedback.append(Feedback(kind=request.kind, reviewer=request.reviewer, body=body, comments=lines))
+        return feedback
+
+    async def _agent_work(
+        self, repository: Repository, branch: str, resumed: bool, *, review: ReviewRound | None = None
+    ) -> str:
         """The agent's loop in the sandbox's clone, on the task's branch; returns its summary of the work.
 
         Every run starts the conversation afresh: a run that takes over from a dead worker starts from
@@ -223,6 +380,7 @@ class TaskRun:
             base_branch=repository.default_branch,
             resumed=resumed,
             agent_name=self.agent_name,
+            review=review,
         )
         loop = AgentLoop(
             self.services.llm,
@@ -317,13 +475,42 @@ class TaskRun:
     async def _fail(self, reason: str) -> None:
         reason = redact(reason, self.secrets)
         log.warning("task %s failed: %s", self.task.id, reason)
-        await self.emit(
-            "task.status",
+        await self._conclude(
             {"status": TaskStatus.FAILED.value, "pr_url": None, "error": reason},
             status=TaskStatus.FAILED.value,
             error=reason,
         )
         await self.sandbox_status("failed")
+
+    @runs_to_completion
+    async def _conclude(self, data: dict[str, Any], **task_changes: Any) -> bool:
+        """The run's outcome for its task (`task.status` with `data`, and the changes it announces), only
+        while the task is still in progress: a webhook that moved it on (a merge, a close) has the last word.
+        Returns whether the task took it."""
+        async with self.services.sessions() as session:
+            stored = await lock_task(session, self.task.id)
+            if stored is None or stored.status != TaskStatus.IN_PROGRESS:
+                log.info(
+                    "task %s is %s already; its run's outcome (%s) changes nothing",
+                    self.task.id,
+                    stored.status if stored else "gone",
+                    data["status"],
+                )
+                return False
+            for name, value in task_changes.items():
+                setattr(stored, name, value)
+                setattr(self.task, name, value)
+            await record_event(
+                session, self.task.squad_id, "task.status", data, task_id=self.task.id, agent_id=self.task.agent_id
+            )
+            await session.commit()
+            return True
+
+    @runs_to_completion
+    async def _current_status(self) -> str:
+        async with self.services.sessions() as session:
+            status = await session.scalar(select(Task.status).where(Task.id == self.task.id))
+        return status or "gone"
 
     async def _destroy_sandboxes_of(self, run_ids: Sequence[str]) -> None:
         """Destroy what the given runs left: the sandboxes their rows record, then those E2B still runs

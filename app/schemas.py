@@ -83,8 +83,21 @@ class SquadOut(BaseModel):
     created_at: datetime
 
 
+class WebhookRegistration(BaseModel):
+    """The repository's webhook, which brings reviews and merges back to the platform."""
+
+    status: Literal["created", "updated", "not_registered"] = Field(
+        description="made now, already there and brought up to date, or not registered (`detail` says why "
+        "and how to register it by hand)"
+    )
+    url: str | None = Field(description="where GitHub delivers: PLATFORM_PUBLIC_URL + /api/v1/github/webhooks")
+    hook_id: int | None
+    detail: str
+
+
 class SquadCreated(SquadOut):
     token: str = Field(description="Bearer token of this squad; shown only once")
+    webhook: WebhookRegistration
 
 
 class AgentCreate(StrictBody):

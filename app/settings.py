@@ -2,11 +2,15 @@
 
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.repositories import AllowedRepositories
+
+# Where the platform takes GitHub's webhook deliveries, under its public URL (app/api/github_webhooks.py).
+WEBHOOK_PATH = "/api/v1/github/webhooks"
 
 
 class Settings(BaseSettings):
@@ -28,6 +32,16 @@ class Settings(BaseSettings):
 
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr = SecretStr("")
+    # GitHub's webhooks (POST /api/v1/github/webhooks): the secret every delivery is signed with
+    # (X-Hub-Signature-256). Empty: deliveries are refused (503), since forgeries could not be told apart.
+    github_webhook_secret: SecretStr = SecretStr("")
+    # The largest delivery taken (413 past it; GitHub sends up to 25 MB, but the events the platform acts
+    # on are far smaller; only a push of thousands of commits comes near): in place of REQUEST_MAX_BODY_BYTES.
+    github_webhook_max_body_bytes: int = Field(5 * 1024 * 1024, ge=1)
+    # Where GitHub reaches this platform from outside (scheme, host and any path prefix, e.g.
+    # https://squad.example.com): a squad's repository gets its webhook at this URL + /api/v1/github/webhooks
+    # when the squad is created. Unset: no webhook is registered (the squad's answer says so).
+    platform_public_url: str | None = None
 
     # The operator's token: creating a squad (POST /api/v1/squads) takes it as a bearer token. Empty:
     # nobody can create squads (the refusal names this setting).
@@ -126,6 +140,20 @@ class Settings(BaseSettings):
         AllowedRepositories.parse(value)  # a typo must stop the start-up, not silently allow nothing
         return value
 
+    @field_validator("platform_public_url")
+    @classmethod
+    def _public_url_is_a_web_address(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"PLATFORM_PUBLIC_URL must be an http(s) URL without query or fragment, not {value!r}")
+        return value.rstrip("/")
+
+    def webhook_url(self) -> str | None:
+        """The URL GitHub delivers this platform's webhooks to, or None when PLATFORM_PUBLIC_URL is unset."""
+        return f"{self.platform_public_url}{WEBHOOK_PATH}" if self.platform_public_url else None
+
     def allowed(self) -> AllowedRepositories:
         return AllowedRepositories.parse(self.allowed_repositories)
 
@@ -137,7 +165,13 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every secret value the platform holds, for redaction."""
-        held = (self.e2b_api_key, self.github_token, self.squad_admin_token, self.llm_api_key)
+        held = (
+            self.e2b_api_key,
+            self.github_token,
+            self.squad_admin_token,
+            self.llm_api_key,
+            self.github_webhook_secret,
+        )
         return [value for secret in held if (value := secret.get_secret_value())]
 
 

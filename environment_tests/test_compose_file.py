@@ -51,7 +51,9 @@ def _stage_of(service: dict[str, Any], stages: dict) -> Any:
 
 def _declared_distributions(repo_root: Path) -> set[str]:
     project = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
-    names = {re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0] for requirement in project["dependencies"]}
+    # The images install the platform's dependencies and the [test] extra (deploy/images/requirements.py).
+    declared = project["dependencies"] + project.get("optional-dependencies", {}).get("test", [])
+    names = {re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0] for requirement in declared}
     return {name.lower().replace("_", "-") for name in names}
 
 

@@ -5,26 +5,17 @@ A module of its own because pytest imports each conftest under a name of its own
 one conftest and imported by another would be two different keys.
 """
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from playwright.sync_api import BrowserContext
 
+from fixtures.browser_settings import load_playwright_settings
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_settings() -> ModuleType:
-    # "playwright.config.py" is not an importable module name, so it is loaded from its path.
-    spec = importlib.util.spec_from_file_location("playwright_config", ROOT / "playwright.config.py")
-    assert spec is not None and spec.loader is not None, "playwright.config.py is missing"
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SETTINGS = _load_settings()
+SETTINGS = load_playwright_settings()
 # The suite takes failure screenshots itself (pytest-playwright's own pictures every page of every test).
 FAILURE_SCREENSHOTS = pytest.StashKey[bool]()
 # Traces are recorded without the screencast (TRACE_SCREENCAST), unless --tracing was given.

@@ -4,7 +4,7 @@
 
 ##@ Backend suite (pytest backend_tests)
 
-.PHONY: test-backend test-backend-postgres test-backend-tier test-backend-postgres-tier test-contracts \
+.PHONY: test-backend test-backend-postgres test-backend-tier test-backend-postgres-tier test-contracts coverage-combine \
         coverage-backend flake-backend bench-backend bench-isolation bench-agent
 
 # pytest-xdist processes of test-backend and test-backend-postgres (each with its own database and
@@ -38,20 +38,42 @@ test-backend: $(STAMP) ## pytest backend_tests with BACKEND_WORKERS xdist worker
 # both databases run it (the PostgreSQL-only code, LISTEN/NOTIFY, runs only here).
 test-backend-postgres: $(STAMP) ## the same on TEST_DATABASE_URL or a throwaway PostgreSQL cluster; 95% floor
 	$(PY) -m tools.postgres -- $(PYTEST) backend_tests -n $(BACKEND_WORKERS) -p no:randomly \
-	  --junitxml=$(REPORTS)/junit/backend-postgres.xml --cov=app --cov-append --cov-fail-under=95 \
+	  --junitxml=$(REPORTS)/junit/backend-postgres.xml --cov=app --cov-append --cov-fail-under=$(COVERAGE_FLOOR) \
 	  --cov-report=term:skip-covered --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=html:$(REPORTS)/coverage-html
+
+# Each CI backend job keeps its coverage data under reports/coverage-data/, named after the database,
+# the Python and the shard, so the coverage job can combine every job's file (coverage-combine).
+# Recursive (=): python3 is asked only when a recipe uses it.
+COVERAGE_DATA_DIR := $(REPORTS)/coverage-data
+PYTHON_VERSION = $(shell python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+COVERAGE_DATA_FILE = $(COVERAGE_DATA_DIR)/$(1)-py$(PYTHON_VERSION)-$(BACKEND_SHARD).coverage
 
 # The backend suite of one tier on SQLite, in parallel; the contract tests run in test-contracts.
 # BACKEND_SHARD picks one of CI's shards (above).
 test-backend-tier: $(STAMP) ## CI's backend job: the TIER's tests on SQLite, in parallel, with coverage
+	mkdir -p $(COVERAGE_DATA_DIR)
+	COVERAGE_FILE=$(call COVERAGE_DATA_FILE,sqlite) \
 	$(PYTEST) $(BACKEND_SHARD_PATHS) -m "($(TIER_MARKERS)) and not contract" -n $(WORKERS) \
 	  --junitxml=$(REPORTS)/junit/backend$(BACKEND_SHARD_SUFFIX).xml \
 	  --cov=app --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=html:$(REPORTS)/coverage-html
 
 # The same on PostgreSQL: TEST_DATABASE_URL when set, else a throwaway cluster (tools/postgres.py).
-test-backend-postgres-tier: $(STAMP) ## CI's PostgreSQL job: the same on PostgreSQL
+test-backend-postgres-tier: $(STAMP) ## CI's PostgreSQL job: the same on PostgreSQL, with coverage
+	mkdir -p $(COVERAGE_DATA_DIR)
+	COVERAGE_FILE=$(call COVERAGE_DATA_FILE,postgres) \
 	$(PY) -m tools.postgres -- $(PYTEST) $(BACKEND_SHARD_PATHS) -m "($(TIER_MARKERS)) and not contract" \
-	  -n $(WORKERS) -p no:randomly --junitxml=$(REPORTS)/junit/backend-postgres$(BACKEND_SHARD_SUFFIX).xml
+	  -n $(WORKERS) -p no:randomly --junitxml=$(REPORTS)/junit/backend-postgres$(BACKEND_SHARD_SUFFIX).xml \
+	  --cov=app --cov-report=xml:$(REPORTS)/coverage-postgres.xml
+
+# CI's coverage gate: the data files every backend job left (downloaded into COVERAGE_DATA_DIR),
+# combined, under the same floor as make test's (COVERAGE_FLOOR), with a Markdown table for CI's summary
+# (reports/coverage.md). Fails when there is nothing to combine.
+coverage-combine: $(STAMP) ## CI's coverage job: every backend job's coverage data combined; fails under COVERAGE_FLOOR
+	@ls $(COVERAGE_DATA_DIR)/*.coverage >/dev/null 2>&1 || { \
+	  echo "no coverage data under $(COVERAGE_DATA_DIR)/: run make test-backend-tier and test-backend-postgres-tier first"; exit 1; }
+	$(VENV)/bin/coverage combine --quiet --keep --data-file=$(REPORTS)/combined.coverage $(COVERAGE_DATA_DIR)/*.coverage
+	$(VENV)/bin/coverage report --data-file=$(REPORTS)/combined.coverage --format=markdown > $(REPORTS)/coverage.md
+	$(VENV)/bin/coverage report --data-file=$(REPORTS)/combined.coverage --fail-under=$(COVERAGE_FLOOR)
 
 # The fakes proven against the official API descriptions (backend tests marked `contract`).
 test-contracts: $(STAMP) ## CI's contract job: the fakes against the official API descriptions
@@ -63,7 +85,7 @@ test-contracts: $(STAMP) ## CI's contract job: the fakes against the official AP
 coverage-backend: $(STAMP) ## coverage of app/ on SQLite and PostgreSQL combined; fails under 95%
 	$(PYTEST) backend_tests -q --cov=app --cov-report=
 	$(PY) -m tools.postgres -- $(PYTEST) backend_tests -q -p no:randomly --cov=app --cov-append \
-	  --cov-report=term --cov-fail-under=95 \
+	  --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR) \
 	  --cov-report=xml:$(REPORTS)/coverage.xml --cov-report=html:$(REPORTS)/coverage-html
 
 # The backend half of the flake gate (RELIABILITY.md, "Flake gate"): a fresh random order per run

@@ -9,8 +9,9 @@
 test-frontend: setup ## pytest frontend_tests, headless
 	$(PYTEST) frontend_tests --junitxml=$(REPORTS)/junit/frontend.xml
 
-test-frontend-headed: setup ## the same in a visible browser under xvfb-run
-	xvfb-run -a $(PYTEST) frontend_tests --headed
+# Without a display, the suite starts Xvfb for the run itself (fixtures/virtual_display.py).
+test-frontend-headed: setup ## the same in a visible browser (on a virtual display when there is none)
+	$(PYTEST) frontend_tests --headed
 
 # The browser suite of one tier, headless, in parallel.
 test-frontend-tier: setup ## CI's browser job: the TIER's browser tests, headless, in parallel

@@ -231,22 +231,23 @@ def stop_engine(engine: Engine) -> None:
 # --- stacks ------------------------------------------------------------------------------------------
 
 
+def containers_argv(docker: str, project: str, service: str) -> list[str]:
+    """The docker command that lists the ids of a compose service's containers, stopped ones too."""
+    return [
+        docker,
+        "ps",
+        "-a",
+        "-q",
+        "--filter",
+        f"label=com.docker.compose.project={project}",
+        "--filter",
+        f"label=com.docker.compose.service={service}",
+    ]
+
+
 def container_state(engine: Engine, project: str, service: str) -> dict | None:
     """The engine's State of a service's (first) container, or None when it has none."""
-    found = engine.run(
-        [
-            engine.docker,
-            "ps",
-            "-a",
-            "-q",
-            "--filter",
-            f"label=com.docker.compose.project={project}",
-            "--filter",
-            f"label=com.docker.compose.service={service}",
-        ],
-        timeout=30,
-    )
-    ids = found.stdout.split()
+    ids = engine.run(containers_argv(engine.docker, project, service), timeout=30).stdout.split()
     if not ids:
         return None
     inspected = engine.run([engine.docker, "inspect", "--format", "{{json .State}}", ids[0]], timeout=30)
@@ -290,19 +291,7 @@ def wait_until_ready(engine: Engine, project: str, services: Sequence[str], time
 def logs_tail(engine: Engine, project: str, services: Sequence[str], lines: int = 25) -> str:
     out = []
     for service in services:
-        state_ids = engine.run(
-            [
-                engine.docker,
-                "ps",
-                "-a",
-                "-q",
-                "--filter",
-                f"label=com.docker.compose.project={project}",
-                "--filter",
-                f"label=com.docker.compose.service={service}",
-            ],
-            timeout=30,
-        ).stdout.split()
+        state_ids = engine.run(containers_argv(engine.docker, project, service), timeout=30).stdout.split()
         for container in state_ids[:1]:
             logs = engine.run([engine.docker, "logs", "--tail", str(lines), container], timeout=30)
             out.append(f"--- {service} (last {lines} lines)\n{logs.stdout}{logs.stderr}")
@@ -401,6 +390,12 @@ def pytest_argv(*arguments: str) -> list[str]:
     return [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *arguments]
 
 
+def browser_tests_argv(engine: Engine, project: str, files: Sequence[str], tests: str, junit: str) -> list[str]:
+    """Compose running `tests` with pytest in the browser image, once, against the project's stack."""
+    browser = ("--profile", "browser", "run", "--rm", "browser-tests", "python", "-m", "pytest", tests)
+    return engine.compose_argv(project, files, *browser, "-p", "no:cacheprovider", f"--junitxml={junit}")
+
+
 def run_all(run: Run) -> None:
     REPORTS.mkdir(parents=True, exist_ok=True)
     (ROOT / "reports" / "junit").mkdir(parents=True, exist_ok=True)
@@ -448,21 +443,8 @@ def run_all(run: Run) -> None:
     )
     run.check(
         "browser profile (frontend_tests/flows in the browser image)",
-        engine.compose_argv(
-            TEST_PROJECT,
-            TEST_FILES,
-            "--profile",
-            "browser",
-            "run",
-            "--rm",
-            "browser-tests",
-            "python",
-            "-m",
-            "pytest",
-            "frontend_tests/flows",
-            "-p",
-            "no:cacheprovider",
-            "--junitxml=reports/junit/compose-frontend.xml",
+        browser_tests_argv(
+            engine, TEST_PROJECT, TEST_FILES, "frontend_tests/flows", "reports/junit/compose-frontend.xml"
         ),
         engine.env | test_env,
     )
@@ -531,21 +513,8 @@ def run_all(run: Run) -> None:
     )
     run.check(
         "browser flow through nginx",
-        engine.compose_argv(
-            DEPLOY_PROJECT,
-            DEPLOY_FILES,
-            "--profile",
-            "browser",
-            "run",
-            "--rm",
-            "browser-tests",
-            "python",
-            "-m",
-            "pytest",
-            NGINX_BROWSER_FLOW,
-            "-p",
-            "no:cacheprovider",
-            "--junitxml=reports/junit/compose-frontend-nginx.xml",
+        browser_tests_argv(
+            engine, DEPLOY_PROJECT, DEPLOY_FILES, NGINX_BROWSER_FLOW, "reports/junit/compose-frontend-nginx.xml"
         ),
         engine.env | deploy_env,
     )

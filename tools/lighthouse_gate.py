@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from fixtures.browser_settings import load_playwright_settings
 from fixtures.stack import ROOT, start_stack
 from tools.stack import seed_demo
 
@@ -26,15 +27,7 @@ REPORTS = ROOT / "reports" / "lighthouse"
 # best practices 100 (see summary.json); the thresholds leave room for a busy machine's timing.
 THRESHOLDS = {"performance": 90, "accessibility": 95, "best-practices": 95}
 # The suite's Chromium flags (playwright.config.py), headless.
-CHROME_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+CHROME_FLAGS = ["--headless=new", *load_playwright_settings().LAUNCH_ARGS]
 
 
 def audit(url: str, output: Path, chrome_path: str) -> Path:

@@ -3,7 +3,14 @@
 A squad is created by the platform's operator (SQUAD_ADMIN_TOKEN) for a repository that the operator
 allows (ALLOWED_REPOSITORIES) and that the platform's GitHub token can push to (GitHub is asked):
 a squad cannot point the platform's credentials at a repository nobody meant it to touch.
+
+The repository then gets the platform's webhook (reviews, merges, comments: app/reviews.py), made or
+updated through GitHub's hooks API. A squad is created all the same when that cannot be done (no
+PLATFORM_PUBLIC_URL or GITHUB_WEBHOOK_SECRET, or a token without admin rights on the repository): its
+answer and the log say why, and DEPLOYMENT.md says how an operator registers the hook by hand.
 """
+
+import logging
 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -13,9 +20,12 @@ from app.api.deps import RuntimeDep, SessionDep
 from app.api.errors import documented
 from app.auth import SESSION_COOKIE, CurrentSquad, OperatorOnly, bearer_scheme, hash_token, new_token
 from app.models import Squad
+from app.reviews import HOOK_EVENTS
 from app.runtime import Runtime
-from app.schemas import SquadCreate, SquadCreated, SquadOut
-from app.services.errors import GitHubNotFound
+from app.schemas import SquadCreate, SquadCreated, SquadOut, WebhookRegistration
+from app.services.errors import GitHubForbidden, GitHubNotFound, ServiceError
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["squads"], responses=documented(503))
 
@@ -70,11 +80,45 @@ async def create_squad(
 ) -> SquadCreated:
     """As the operator (`Authorization: Bearer <SQUAD_ADMIN_TOKEN>`): the squad and its token, shown once."""
     await usable_repository(body, runtime)
+    # Before the squad's transaction: no database lock is held while GitHub answers.
+    webhook = await register_webhook(runtime, body.repository)
     token = new_token()
     squad = Squad(name=body.name, repository=body.repository, token_hash=hash_token(token))
     session.add(squad)
     await session.commit()
-    return SquadCreated(**SquadOut.model_validate(squad).model_dump(), token=token)
+    if webhook.status == "not_registered":
+        log.warning("squad %s (%s): webhook not registered: %s", squad.id, squad.repository, webhook.detail)
+    return SquadCreated(**SquadOut.model_validate(squad).model_dump(), token=token, webhook=webhook)
+
+
+async def register_webhook(runtime: Runtime, repository: str) -> WebhookRegistration:
+    """The repository's webhook to this platform, made or brought up to date; or why it is not there."""
+    settings = runtime.settings
+    url = settings.webhook_url()
+    by_hand = "register it by hand as DEPLOYMENT.md says, or reviews and merges will not reach the platform"
+    if url is None:
+        detail = f"PLATFORM_PUBLIC_URL is not set, so GitHub has no address to deliver to; set it, or {by_hand}"
+        return WebhookRegistration(status="not_registered", url=None, hook_id=None, detail=detail)
+    secret = settings.github_webhook_secret.get_secret_value()
+    if not secret:
+        detail = (
+            f"GITHUB_WEBHOOK_SECRET is not set, and the platform takes no unsigned deliveries; set it, then {by_hand}"
+        )
+        return WebhookRegistration(status="not_registered", url=url, hook_id=None, detail=detail)
+    try:
+        hook, made = await runtime.github.ensure_hook(repository, url, secret, HOOK_EVENTS)
+    except (GitHubForbidden, GitHubNotFound):
+        detail = (
+            f"GitHub refused to let the platform's token manage the webhooks of {repository} (that takes admin "
+            f"rights on the repository); {by_hand}"
+        )
+        return WebhookRegistration(status="not_registered", url=url, hook_id=None, detail=detail)
+    except ServiceError as error:
+        detail = f"registering the webhook failed ({error.message}); {by_hand}"
+        return WebhookRegistration(status="not_registered", url=url, hook_id=None, detail=detail)
+    status = "created" if made else "updated"
+    detail = f"GitHub delivers {', '.join(HOOK_EVENTS)} events of {repository} to {url} (hook {hook.id})"
+    return WebhookRegistration(status=status, url=url, hook_id=hook.id, detail=detail)
 
 
 @router.get("/squads/me", response_model=SquadOut, responses=documented(401))

@@ -10,8 +10,7 @@ failures with the service's RetryPolicy; local ones (branch, commit) are not.
 
 import re
 import shlex
-from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from app.redaction import redact
 from app.services.e2b import CommandResult, OutputCallback, SandboxHandle
@@ -31,7 +30,6 @@ from app.services.errors import (
 )
 from app.services.retry import RetryPolicy, with_retries
 
-T = TypeVar("T")
 WORKSPACE = "/home/user"
 REPO_NAME = "repo"
 REPO_DIR = f"{WORKSPACE}/{REPO_NAME}"
@@ -113,11 +111,7 @@ class GitService:
             f"rm -rf {REPO_NAME} && git {_AUTH_CONFIG} clone --branch {shlex.quote(branch)} -- "
             f"{shlex.quote(clone_url)} {REPO_NAME}"
         )
-        await self._with_retries(
-            lambda: self._git(
-                sandbox, "git clone", command, cwd=WORKSPACE, authenticated=True, on_output=on_output, branch=branch
-            )
-        )
+        await self._remote_git(sandbox, "git clone", command, branch, on_output, cwd=WORKSPACE)
 
     async def create_branch(
         self,
@@ -176,15 +170,8 @@ class GitService:
         """
         _require_branch_name(branch)
         ref = shlex.quote(f"refs/heads/{branch}:refs/heads/{branch}")
-        await self._with_retries(
-            lambda: self._git(
-                sandbox,
-                "git push",
-                f"git {_AUTH_CONFIG} push --porcelain origin {ref}",
-                authenticated=True,
-                on_output=on_output,
-                branch=branch,
-            )
+        await self._remote_git(
+            sandbox, "git push", f"git {_AUTH_CONFIG} push --porcelain origin {ref}", branch, on_output
         )
 
     async def cloned_branch_exists(self, sandbox: SandboxHandle, branch: str) -> bool:
@@ -212,16 +199,7 @@ class GitService:
         _require_branch_name(branch)
         remote_ref = f"refs/remotes/origin/{branch}"
         refspec = shlex.quote(f"+refs/heads/{branch}:{remote_ref}")
-        await self._with_retries(
-            lambda: self._git(
-                sandbox,
-                "git fetch",
-                f"git {_AUTH_CONFIG} fetch origin {refspec}",
-                authenticated=True,
-                on_output=on_output,
-                branch=branch,
-            )
-        )
+        await self._remote_git(sandbox, "git fetch", f"git {_AUTH_CONFIG} fetch origin {refspec}", branch, on_output)
         await self._git(
             sandbox,
             "git checkout",
@@ -231,8 +209,21 @@ class GitService:
         )
 
     # -- running git --------------------------------------------------------------------------------------
-    async def _with_retries(self, call: Callable[[], Awaitable[T]]) -> T:
-        return await with_retries(call, self._retry)
+    async def _remote_git(
+        self,
+        sandbox: SandboxHandle,
+        what: str,
+        command: str,
+        branch: str,
+        on_output: OutputCallback | None,
+        *,
+        cwd: str = REPO_DIR,
+    ) -> None:
+        """A git command that talks to GitHub: it gets the token, and is retried while it fails transiently."""
+        await with_retries(
+            lambda: self._git(sandbox, what, command, cwd=cwd, authenticated=True, on_output=on_output, branch=branch),
+            self._retry,
+        )
 
     async def _git(
         self,

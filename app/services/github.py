@@ -45,10 +45,60 @@ class PullRequest:
     number: int
     url: str
     head: str
+    # As GitHub shows the pull request now: "open" or "closed", and whether it was merged.
+    state: str = "open"
+    merged: bool = False
+    head_sha: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.state == "open"
+
+
+@dataclass(frozen=True)
+class LineComment:
+    """A review comment on a line (or a file) of the pull request's diff."""
+
+    id: int
+    review_id: int | None
+    author: str
+    path: str
+    line: int | None
+    body: str
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    url: str
+
+
+@dataclass(frozen=True)
+class Hook:
+    id: int
+    url: str
 
 
 def _to_pull_request(data: dict[str, Any]) -> PullRequest:
-    return PullRequest(number=data["number"], url=data["html_url"], head=data["head"]["ref"])
+    return PullRequest(
+        number=data["number"],
+        url=data["html_url"],
+        head=data["head"]["ref"],
+        state=data.get("state", "open"),
+        merged=bool(data.get("merged_at")) or bool(data.get("merged")),
+        head_sha=data["head"].get("sha"),
+    )
+
+
+def _to_line_comment(data: dict[str, Any]) -> LineComment:
+    return LineComment(
+        id=data["id"],
+        review_id=data.get("pull_request_review_id"),
+        author=data["user"]["login"],
+        path=data["path"],
+        line=data.get("line"),
+        body=data.get("body") or "",
+    )
 
 
 class GitHubService:
@@ -89,6 +139,55 @@ class GitHubService:
         payload = {"title": title, "head": branch, "base": repo.default_branch, "body": body}
         data = await self._request("POST", f"/repos/{repo.full_name}/pulls", action, 201, json=payload)
         return self._parse(action, lambda: _to_pull_request(data))
+
+    async def get_pull_request(self, repo: Repository, number: int) -> PullRequest:
+        """The pull request as it is now: open, closed or merged. Raises GitHubNotFound when it is gone."""
+        action = f"reading pull request #{number} of {repo.full_name}"
+        data = await self._request("GET", f"/repos/{repo.full_name}/pulls/{number}", action, 200)
+        return self._parse(action, lambda: _to_pull_request(data))
+
+    async def review_comments(self, repo: Repository, number: int) -> list[LineComment]:
+        """The review comments on the pull request's diff (the first hundred: a review round needs no more)."""
+        action = f"reading the review comments of pull request #{number} of {repo.full_name}"
+        path = f"/repos/{repo.full_name}/pulls/{number}/comments"
+        found = await self._request("GET", path, action, 200, params={"per_page": 100})
+        return self._parse(action, lambda: [_to_line_comment(item) for item in found])
+
+    async def comment(self, repo: Repository, number: int, body: str) -> Comment:
+        """A comment in the pull request's conversation (GitHub keeps it on the issue of the same number)."""
+        action = f"commenting on pull request #{number} of {repo.full_name}"
+        path = f"/repos/{repo.full_name}/issues/{number}/comments"
+        data = await self._request("POST", path, action, 201, json={"body": body})
+        return self._parse(action, lambda: Comment(id=data["id"], url=data["html_url"]))
+
+    async def ensure_hook(self, full_name: str, url: str, secret: str, events: list[str]) -> tuple[Hook, bool]:
+        """The repository's webhook delivering `events` to `url`, signed with `secret`: the one already
+        there for `url` is updated (so registering twice leaves one hook), else one is made. Returns it,
+        and whether it was made now. Raises GitHubForbidden or GitHubNotFound when the token may not
+        manage the repository's hooks (GitHub asks for admin rights)."""
+        config = {"url": url, "content_type": "json", "secret": secret, "insecure_ssl": "0"}
+        body = {"name": "web", "active": True, "events": events, "config": config}
+        existing = await self._hook_for(full_name, url)
+        if existing is None:
+            action = f"creating a webhook on {full_name}"
+            try:
+                data = await self._request("POST", f"/repos/{full_name}/hooks", action, 201, json=body)
+                return self._parse(action, lambda: Hook(id=data["id"], url=data["config"]["url"])), True
+            except PullRequestValidationError:
+                # Made meanwhile (another squad of the same repository): update that one instead.
+                existing = await self._hook_for(full_name, url)
+                if existing is None:
+                    raise
+        action = f"updating webhook {existing.id} of {full_name}"
+        body.pop("name")
+        data = await self._request("PATCH", f"/repos/{full_name}/hooks/{existing.id}", action, 200, json=body)
+        return self._parse(action, lambda: Hook(id=data["id"], url=data["config"]["url"])), False
+
+    async def _hook_for(self, full_name: str, url: str) -> Hook | None:
+        action = f"listing the webhooks of {full_name}"
+        found = await self._request("GET", f"/repos/{full_name}/hooks", action, 200, params={"per_page": 100})
+        hooks = self._parse(action, lambda: [Hook(id=item["id"], url=item["config"].get("url", "")) for item in found])
+        return next((hook for hook in hooks if hook.url == url), None)
 
     # -- the HTTP exchange --------------------------------------------------------------------------------
     async def _request(self, method: str, path: str, action: str, expected: int, **kwargs: Any) -> Any:

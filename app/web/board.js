@@ -112,6 +112,12 @@ function alreadyKnown(event, outcome) {
   return Object.entries(outcome).every(([key, value]) => (known[key] ?? null) === (value ?? null));
 }
 
+// News before the snapshot was read: the snapshot already shows where it led.
+function happenedBeforeSnapshot(event) {
+  const known = baseline.get(event.task_id);
+  return Boolean(known) && Date.parse(event.created_at) < known.updatedAt;
+}
+
 const handlers = {
   'task.created': () => {},
   'task.assigned': (event) => updateTask(event.task_id, { agent_id: event.data.agent_id, status: 'in_progress' }),
@@ -130,13 +136,31 @@ const handlers = {
       link: { href: url, text: `Open pull request #${number}` },
     });
   },
+  'review.changes_requested': (event, card) => {
+    if (happenedBeforeSnapshot(event)) return;
+    const { reviewer, round } = event.data;
+    const when = round ? `: review round ${round} starts` : ': the agent takes it up when its run ends';
+    toasts.notify({ title: 'Changes requested', message: `${reviewer} asked for changes on “${card.task.title}”${when}.` });
+  },
+  'pull_request.merged': (event, card) => {
+    if (alreadyKnown(event, { status: 'done' })) return;
+    const { url, number, merged_by: mergedBy } = event.data;
+    toasts.notify({
+      title: 'Pull request merged',
+      message: `${mergedBy} merged “${card.task.title}”.`,
+      link: { href: url, text: `Open pull request #${number}` },
+    });
+  },
   'task.status': (event) => {
     const { status, pr_url: prUrl, error } = event.data;
     const task = tasks.get(event.task_id);
+    const backToWork = task.status === 'review' && status === 'in_progress';
     const patch = { status, pr_url: prUrl ?? task.pr_url, error: error ?? null };
     // Reopened (failed -> todo): nobody works on it any more, and it may be assigned again.
     if (status === 'todo') patch.agent_id = null;
     const card = updateTask(event.task_id, patch);
+    // A review asked for changes: the review round starts from an empty badge, bar and terminal.
+    if (backToWork) card.resetRun();
     if (status === 'todo') {
       card.resetRun();
       // A reopening the board had not seen yet starts a new run: its outcome is news, even when it

@@ -18,6 +18,9 @@ many of them.
   it made, and a takeover destroys what the runs before it left. A job taken over re-runs a
   pipeline that resumes: it reuses the pushed branch and finds the pull request already opened,
   so no pull request is opened twice.
+- A job is the task's first work or a review round (`Job.kind`). A job's end is also when the
+  review requests that waited for it (they came while it ran, app/reviews.py) start the next review
+  round, in the same transaction that ends the job.
 - Stopping (cancelling `run_forever`, SIGTERM/SIGINT for `python -m app worker`) claims nothing
   more, cancels the running pipelines (each still destroys its sandbox) and hands their jobs back
   to the queue at once, for the next worker, instead of leaving them until their leases run out.
@@ -41,6 +44,7 @@ from app.events import EventSignal
 from app.models import Job, JobState, new_id, utcnow
 from app.pipeline import Pipeline
 from app.reaper import SandboxReaper
+from app.reviews import lock_task, start_waiting_round
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +131,11 @@ class Worker:
 
     async def _finish(self, job: Job, state: JobState) -> None:
         async with self._sessionmaker() as session:
+            ended = state != JobState.QUEUED
+            if ended:
+                # The task before its job, as a webhook locks them: a review request that came meanwhile is
+                # either seen here, or sees this job ended and starts its round itself.
+                await lock_task(session, job.task_id)
             stored = await session.get(Job, job.id)
             if stored is not None and stored.lease_owner == job.lease_owner:
                 stored.state = state
@@ -135,6 +144,9 @@ class Worker:
                     # Handed back by a stopping worker: that run does not count as a failed attempt.
                     stored.lease_owner = None
                     stored.attempts = max(stored.attempts - 1, 0)
+                if ended:
+                    await session.flush()  # the job inactive before the next round's job is stored
+                    await start_waiting_round(session, job.task_id)
                 await session.commit()
 
     async def _settle(self, job: Job, state: JobState) -> None:
@@ -204,7 +216,9 @@ class Worker:
             with error_tracking.task_scope(
                 task_id=job.task_id, job_id=job.id, run_id=job.run_id, attempt=job.attempts, worker=job.lease_owner
             ):
-                await self._pipeline.run(job.task_id, run_id=job.run_id, earlier_run_ids=job.earlier_run_ids or [])
+                await self._pipeline.run(
+                    job.task_id, run_id=job.run_id, earlier_run_ids=job.earlier_run_ids or [], kind=job.kind
+                )
         except asyncio.CancelledError:
             lease.cancel()
             # The pipeline has destroyed its own sandbox either way.

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import respx
 
+from backend_tests.contracts.github_errors import assert_github_error
 from fixtures import http
 from fixtures.waiting import eventually
 from mocks.e2b import FakeE2B
@@ -145,12 +146,7 @@ def test_a_github_fault_answers_with_githubs_error_body(
         headers={"Authorization": f"Bearer {github_token}"},
     )
 
-    assert response.status_code == 502
-    assert response.json() == {
-        "message": "Server Error",
-        "documentation_url": "https://docs.github.com/rest",
-        "status": "502",
-    }
+    assert_github_error(response, 502, "Server Error")
 
 
 @pytest.mark.priority_p1

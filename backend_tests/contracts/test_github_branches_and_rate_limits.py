@@ -12,6 +12,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from backend_tests.contracts.github_errors import assert_github_error
 from fixtures import http
 from mocks.github import FakeGitHub
 from mocks.github.router import GITHUB_API_URL
@@ -45,12 +46,9 @@ async def test_get_branch_shows_its_head_commit(
 async def test_an_unknown_branch_gets_404_branch_not_found(github_api: httpx.AsyncClient, widgets: None) -> None:
     response = await github_api.get("/repos/acme/widgets/branches/no-such-branch")
 
-    assert response.status_code == 404
-    assert response.json() == {
-        "message": "Branch not found",
-        "documentation_url": "https://docs.github.com/rest/branches/branches#get-a-branch",
-        "status": "404",
-    }
+    assert_github_error(
+        response, 404, "Branch not found", "https://docs.github.com/rest/branches/branches#get-a-branch"
+    )
 
 
 @pytest.mark.priority_p0

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import respx
 
+from backend_tests.contracts.github_errors import assert_github_error
 from fixtures import http
 from mocks.github import FakeGitHub
 from mocks.github.router import GITHUB_API_URL, github_router
@@ -35,24 +36,14 @@ async def test_bad_credentials_get_401_with_githubs_body(github_routes: respx.Mo
     async with http.AsyncClient(base_url=GITHUB_API_URL, headers={"Authorization": "token ghp_nope"}) as client:
         response = await client.get("/repos/acme/widgets")
 
-    assert response.status_code == 401
-    assert response.json() == {
-        "message": "Bad credentials",
-        "documentation_url": "https://docs.github.com/rest",
-        "status": "401",
-    }
+    assert_github_error(response, 401, "Bad credentials")
     assert all(header in response.headers for header in (*RATE_LIMIT_HEADERS, "x-github-request-id"))
 
 
 async def test_unknown_repository_gets_404_not_found(github_api: httpx.AsyncClient, github_schema: SchemaCheck) -> None:
     response = await github_api.get("/repos/acme/nothing-here")
 
-    assert response.status_code == 404
-    assert response.json() == {
-        "message": "Not Found",
-        "status": "404",
-        "documentation_url": "https://docs.github.com/rest/repos/repos#get-a-repository",
-    }
+    assert_github_error(response, 404, "Not Found", "https://docs.github.com/rest/repos/repos#get-a-repository")
     github_schema(response.json(), "basic-error")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from backend_tests.contracts.github_errors import assert_github_error
 from fixtures import http
 from mocks.github import FakeGitHub
 
@@ -28,6 +29,12 @@ def widgets(fake_github: FakeGitHub) -> str:
     fake_github.create_repo("acme", "widgets")
     fake_github.commit("acme", "widgets", "main", {"guide.txt": GUIDE}, "Add the guide")
     return "/repos/acme/widgets"
+
+
+def assert_refused(response: httpx.Response, resource: str, field: str, message: str) -> None:
+    """GitHub's 422 for what it will not do: one `custom` error, naming the resource and the field."""
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"resource": resource, "code": "custom", "field": field, "message": message}]
 
 
 def client(github_url: str, token: str) -> httpx.Client:
@@ -151,15 +158,7 @@ def test_comments_on_lines_outside_the_diff_are_refused_as_github_refuses_them(
     single = reviewer.post(f"{widgets}/pulls/1/comments", json={**far_away, "commit_id": pull["head"]["sha"]})
     in_review = reviewer.post(f"{widgets}/pulls/1/reviews", json={"event": "COMMENT", "comments": [far_away]})
 
-    assert single.status_code == 422
-    assert single.json()["errors"] == [
-        {
-            "resource": "PullRequestReviewComment",
-            "code": "custom",
-            "field": "pull_request_review_thread.line",
-            "message": "could not be resolved",
-        }
-    ]
+    assert_refused(single, "PullRequestReviewComment", "pull_request_review_thread.line", "could not be resolved")
     assert (in_review.status_code, in_review.json()["errors"]) == (422, ["Line could not be resolved"])
     assert reviewer.get(f"{widgets}/pulls/1/comments").json() == []
 
@@ -272,12 +271,9 @@ def test_a_conflicting_pull_request_is_not_mergeable(
     merged = reviewer.put(f"{widgets}/pulls/1/merge", json={})
 
     assert (shown["mergeable"], shown["mergeable_state"]) == (False, "dirty")
-    assert merged.status_code == 405
-    assert merged.json() == {
-        "message": "Pull Request is not mergeable",
-        "documentation_url": "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request",
-        "status": "405",
-    }
+    assert_github_error(
+        merged, 405, "Pull Request is not mergeable", "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"
+    )
     assert bot.get(f"{widgets}/pulls/1/merge").status_code == 404
 
 
@@ -353,15 +349,7 @@ def test_a_merged_pull_request_cannot_be_reopened(
 
     response = bot.patch(f"{widgets}/pulls/1", json={"state": "open"})
 
-    assert response.status_code == 422
-    assert response.json()["errors"] == [
-        {
-            "resource": "PullRequest",
-            "code": "custom",
-            "field": "state",
-            "message": "state cannot be changed. The pull request cannot be reopened.",
-        }
-    ]
+    assert_refused(response, "PullRequest", "state", "state cannot be changed. The pull request cannot be reopened.")
 
 
 def test_an_unknown_state_or_base_is_refused(fake_github: FakeGitHub, widgets: str, bot: httpx.Client) -> None:

@@ -22,128 +22,55 @@ from mocks.llm.app import build_app as build_llm_app
 
 pytestmark = [pytest.mark.contract, pytest.mark.priority_p1]
 
-# operation of the fake -> (a request it answers, the official operation it must be checked against)
-CHECKED = {
+# operation of the fake -> (a request it answers, the official operation it must be checked against); where the
+# request is the official path with EXAMPLE_VALUES in its placeholders, the official operation alone, as
+# "METHOD /path" of the service's own contract (CONTRACTS).
+CHECKED: dict[str, dict[str, tuple[str, str, str, str] | str]] = {
     "e2b": {
-        "health": ("GET", "/health", "e2b", "GET /health"),
+        "health": "GET /health",
         "create_sandbox": ("POST", "/v2/sandboxes", "e2b", "POST /sandboxes"),
-        "list_sandboxes": ("GET", "/v2/sandboxes", "e2b", "GET /v2/sandboxes"),
-        "get_sandbox": ("GET", "/sandboxes/abc", "e2b", "GET /sandboxes/{sandboxID}"),
-        "kill_sandbox": ("DELETE", "/sandboxes/abc", "e2b", "DELETE /sandboxes/{sandboxID}"),
-        "set_sandbox_timeout": ("POST", "/sandboxes/abc/timeout", "e2b", "POST /sandboxes/{sandboxID}/timeout"),
-        "refresh_sandbox": ("POST", "/sandboxes/abc/refreshes", "e2b", "POST /sandboxes/{sandboxID}/refreshes"),
-        "pause_sandbox": ("POST", "/sandboxes/abc/pause", "e2b", "POST /sandboxes/{sandboxID}/pause"),
-        "resume_sandbox": ("POST", "/sandboxes/abc/resume", "e2b", "POST /sandboxes/{sandboxID}/resume"),
+        "list_sandboxes": "GET /v2/sandboxes",
+        "get_sandbox": "GET /sandboxes/{sandboxID}",
+        "kill_sandbox": "DELETE /sandboxes/{sandboxID}",
+        "set_sandbox_timeout": "POST /sandboxes/{sandboxID}/timeout",
+        "refresh_sandbox": "POST /sandboxes/{sandboxID}/refreshes",
+        "pause_sandbox": "POST /sandboxes/{sandboxID}/pause",
+        "resume_sandbox": "POST /sandboxes/{sandboxID}/resume",
         "connect_sandbox": ("POST", "/v2/sandboxes/abc/connect", "e2b", "POST /sandboxes/{sandboxID}/connect"),
         "envd_health": ("GET", "/health", "envd", "GET /health"),
         "files_read": ("GET", "/files", "envd", "GET /files"),
         "files_write": ("POST", "/files", "envd", "POST /files"),
     },
     "github": {
-        "get_repository": ("GET", "/repos/a/b", "github", "GET /repos/{owner}/{repo}"),
-        "get_branch": ("GET", "/repos/a/b/branches/x/y", "github", "GET /repos/{owner}/{repo}/branches/{branch}"),
-        "get_ref": ("GET", "/repos/a/b/git/ref/heads/x/y", "github", "GET /repos/{owner}/{repo}/git/ref/{ref}"),
-        "list_pull_requests": ("GET", "/repos/a/b/pulls", "github", "GET /repos/{owner}/{repo}/pulls"),
-        "create_pull_request": ("POST", "/repos/a/b/pulls", "github", "POST /repos/{owner}/{repo}/pulls"),
-        "get_pull_request": ("GET", "/repos/a/b/pulls/1", "github", "GET /repos/{owner}/{repo}/pulls/{pull_number}"),
-        "update_pull_request": (
-            "PATCH",
-            "/repos/a/b/pulls/1",
-            "github",
-            "PATCH /repos/{owner}/{repo}/pulls/{pull_number}",
-        ),
-        "merge_pull_request": (
-            "PUT",
-            "/repos/a/b/pulls/1/merge",
-            "github",
-            "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge",
-        ),
-        "check_if_merged": (
-            "GET",
-            "/repos/a/b/pulls/1/merge",
-            "github",
-            "GET /repos/{owner}/{repo}/pulls/{pull_number}/merge",
-        ),
-        "list_reviews": (
-            "GET",
-            "/repos/a/b/pulls/1/reviews",
-            "github",
-            "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
-        ),
-        "create_review": (
-            "POST",
-            "/repos/a/b/pulls/1/reviews",
-            "github",
-            "POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
-        ),
-        "get_review": (
-            "GET",
-            "/repos/a/b/pulls/1/reviews/7",
-            "github",
-            "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}",
-        ),
-        "list_review_comments": (
-            "GET",
-            "/repos/a/b/pulls/1/comments",
-            "github",
-            "GET /repos/{owner}/{repo}/pulls/{pull_number}/comments",
-        ),
-        "create_review_comment": (
-            "POST",
-            "/repos/a/b/pulls/1/comments",
-            "github",
-            "POST /repos/{owner}/{repo}/pulls/{pull_number}/comments",
-        ),
-        "list_issue_comments": (
-            "GET",
-            "/repos/a/b/issues/1/comments",
-            "github",
-            "GET /repos/{owner}/{repo}/issues/{issue_number}/comments",
-        ),
-        "create_issue_comment": (
-            "POST",
-            "/repos/a/b/issues/1/comments",
-            "github",
-            "POST /repos/{owner}/{repo}/issues/{issue_number}/comments",
-        ),
-        "list_hooks": ("GET", "/repos/a/b/hooks", "github", "GET /repos/{owner}/{repo}/hooks"),
-        "create_hook": ("POST", "/repos/a/b/hooks", "github", "POST /repos/{owner}/{repo}/hooks"),
-        "get_hook": ("GET", "/repos/a/b/hooks/3", "github", "GET /repos/{owner}/{repo}/hooks/{hook_id}"),
-        "update_hook": ("PATCH", "/repos/a/b/hooks/3", "github", "PATCH /repos/{owner}/{repo}/hooks/{hook_id}"),
-        "delete_hook": ("DELETE", "/repos/a/b/hooks/3", "github", "DELETE /repos/{owner}/{repo}/hooks/{hook_id}"),
-        "get_hook_config": (
-            "GET",
-            "/repos/a/b/hooks/3/config",
-            "github",
-            "GET /repos/{owner}/{repo}/hooks/{hook_id}/config",
-        ),
-        "update_hook_config": (
-            "PATCH",
-            "/repos/a/b/hooks/3/config",
-            "github",
-            "PATCH /repos/{owner}/{repo}/hooks/{hook_id}/config",
-        ),
-        "ping_hook": ("POST", "/repos/a/b/hooks/3/pings", "github", "POST /repos/{owner}/{repo}/hooks/{hook_id}/pings"),
-        "test_hook": ("POST", "/repos/a/b/hooks/3/tests", "github", "POST /repos/{owner}/{repo}/hooks/{hook_id}/tests"),
-        "list_hook_deliveries": (
-            "GET",
-            "/repos/a/b/hooks/3/deliveries",
-            "github",
-            "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries",
-        ),
-        "get_hook_delivery": (
-            "GET",
-            "/repos/a/b/hooks/3/deliveries/9",
-            "github",
-            "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}",
-        ),
-        "redeliver_hook_delivery": (
-            "POST",
-            "/repos/a/b/hooks/3/deliveries/9/attempts",
-            "github",
-            "POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts",
-        ),
-        "get_rate_limit": ("GET", "/rate_limit", "github", "GET /rate_limit"),
+        "get_repository": "GET /repos/{owner}/{repo}",
+        "get_branch": "GET /repos/{owner}/{repo}/branches/{branch}",
+        "get_ref": "GET /repos/{owner}/{repo}/git/ref/{ref}",
+        "list_pull_requests": "GET /repos/{owner}/{repo}/pulls",
+        "create_pull_request": "POST /repos/{owner}/{repo}/pulls",
+        "get_pull_request": "GET /repos/{owner}/{repo}/pulls/{pull_number}",
+        "update_pull_request": "PATCH /repos/{owner}/{repo}/pulls/{pull_number}",
+        "merge_pull_request": "PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge",
+        "check_if_merged": "GET /repos/{owner}/{repo}/pulls/{pull_number}/merge",
+        "list_reviews": "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+        "create_review": "POST /repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+        "get_review": "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews/{review_id}",
+        "list_review_comments": "GET /repos/{owner}/{repo}/pulls/{pull_number}/comments",
+        "create_review_comment": "POST /repos/{owner}/{repo}/pulls/{pull_number}/comments",
+        "list_issue_comments": "GET /repos/{owner}/{repo}/issues/{issue_number}/comments",
+        "create_issue_comment": "POST /repos/{owner}/{repo}/issues/{issue_number}/comments",
+        "list_hooks": "GET /repos/{owner}/{repo}/hooks",
+        "create_hook": "POST /repos/{owner}/{repo}/hooks",
+        "get_hook": "GET /repos/{owner}/{repo}/hooks/{hook_id}",
+        "update_hook": "PATCH /repos/{owner}/{repo}/hooks/{hook_id}",
+        "delete_hook": "DELETE /repos/{owner}/{repo}/hooks/{hook_id}",
+        "get_hook_config": "GET /repos/{owner}/{repo}/hooks/{hook_id}/config",
+        "update_hook_config": "PATCH /repos/{owner}/{repo}/hooks/{hook_id}/config",
+        "ping_hook": "POST /repos/{owner}/{repo}/hooks/{hook_id}/pings",
+        "test_hook": "POST /repos/{owner}/{repo}/hooks/{hook_id}/tests",
+        "list_hook_deliveries": "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries",
+        "get_hook_delivery": "GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}",
+        "redeliver_hook_delivery": "POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts",
+        "get_rate_limit": "GET /rate_limit",
     },
     "llm": {
         "create_chat_completion": ("POST", "/v1/chat/completions", "openai", "POST /chat/completions"),
@@ -153,6 +80,32 @@ CHECKED = {
 }
 # The description each fake is checked against.
 CONTRACTS = {"e2b": "e2b", "github": "github", "llm": "openai"}
+EXAMPLE_VALUES = {
+    "sandboxID": "abc",
+    "owner": "a",
+    "repo": "b",
+    "branch": "x/y",
+    "ref": "heads/x/y",
+    "pull_number": "1",
+    "issue_number": "1",
+    "review_id": "7",
+    "hook_id": "3",
+    "delivery_id": "9",
+}
+
+
+def checked(service: str) -> dict[str, tuple[str, str, str, str]]:
+    """CHECKED[service], each operation as (method, request path, description, official operation)."""
+    expanded = {}
+    for name, entry in CHECKED[service].items():
+        if isinstance(entry, str):
+            method, path = entry.split(" ", 1)
+            request_path = re.sub(r"\{(\w+)\}", lambda placeholder: EXAMPLE_VALUES[placeholder[1]], path)
+            entry = (method, request_path, CONTRACTS[service], entry)
+        expanded[name] = entry
+    return expanded
+
+
 # Operations that are no OpenAPI operation, and what checks them instead.
 NOT_OPENAPI = {
     "e2b": {
@@ -203,20 +156,25 @@ def test_every_operation_of_the_fakes_is_checked_against_an_official_one(service
     contract = ServiceContract(CONTRACTS[service])
 
     served = served_operations(app)
+    operations = checked(service)
     found = {
         name: contract.operation_key(ObservedResponse(name, method, path, "", 200, {}, b"", None, False))
-        for name, (method, path, *_) in CHECKED[service].items()
+        for name, (method, path, *_) in operations.items()
     }
 
     assert served == set(CHECKED[service]) | set(NOT_OPENAPI[service])
-    assert found == {name: (spec, key) for name, (_, _, spec, key) in CHECKED[service].items()}
+    assert found == {name: (spec, key) for name, (_, _, spec, key) in operations.items()}
 
 
-def load_regenerate():
+@pytest.fixture
+def regenerate():
+    """specs/regenerate.py, when the official descriptions it reads are on this machine."""
     spec = importlib.util.spec_from_file_location("regenerate", SPECS / "regenerate.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    if not module.DEFAULT_SOURCE.is_dir():
+        pytest.skip(f"the official descriptions are not at {module.DEFAULT_SOURCE} (set AGENT_SQUAD_SPECS)")
     return module
 
 
@@ -224,11 +182,8 @@ LICENSES = {"github": "LICENSE.github", "e2b": "LICENSE.e2b", "envd": "LICENSE.e
 
 
 @pytest.mark.parametrize("name", ["github", "e2b", "envd", "openai"])
-def test_specs_are_what_regenerate_extracts_and_name_their_source(name: str) -> None:
-    regenerate = load_regenerate()
+def test_specs_are_what_regenerate_extracts_and_name_their_source(name: str, regenerate) -> None:
     source = regenerate.DEFAULT_SOURCE
-    if not source.is_dir():
-        pytest.skip(f"the official descriptions are not at {source} (set AGENT_SQUAD_SPECS)")
     kept = json.loads((SPECS / f"{name}.schemas.json").read_text())
     if name == "github":
         document = json.loads((source / "github" / "api.github.com.json").read_text())
@@ -255,11 +210,8 @@ def test_specs_are_what_regenerate_extracts_and_name_their_source(name: str) -> 
     assert (SPECS / LICENSES[name]).is_file()
 
 
-def test_webhook_schemas_are_what_regenerate_extracts_and_name_their_source() -> None:
-    regenerate = load_regenerate()
+def test_webhook_schemas_are_what_regenerate_extracts_and_name_their_source(regenerate) -> None:
     source = regenerate.DEFAULT_SOURCE
-    if not source.is_dir():
-        pytest.skip(f"the official descriptions are not at {source} (set AGENT_SQUAD_SPECS)")
     kept = json.loads((SPECS / "github.webhooks.json").read_text())
     document = json.loads((source / "github" / "api.github.com.json").read_text())
 

@@ -33,6 +33,8 @@ def first_worker(worker_stack) -> subprocess.Popen:
     return running[0] if running else worker_stack.start_worker()
 
 
+# On every pull request too: the tier holds at least one test of each capability of the platform.
+@pytest.mark.priority_p0
 @pytest.mark.parametrize("kill_after", ["clone", "pull_request"])
 def test_a_job_whose_worker_was_killed_is_taken_over_and_opens_one_pull_request(worker_stack, first_worker, kill_after):
     stack = worker_stack.stack

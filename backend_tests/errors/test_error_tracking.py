@@ -2,16 +2,14 @@
 fake ingest) with the request's or the task's context, and nothing secret is in what was sent: not in
 the message, the frames' local variables, the request's headers, nor anywhere else in the raw bytes."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import sentry_sdk
 from pydantic import SecretStr
 
 from app import error_tracking
-from fixtures import http
 from fixtures.credentials import CANARY_E2B_API_KEY, CANARY_GITHUB_TOKEN, CANARY_LLM_API_KEY, CANARY_SQUAD_ADMIN_TOKEN
 from fixtures.squads import make_squad
 from mocks.common.server import serve_in_thread
@@ -37,18 +35,6 @@ def sentry(runtime) -> Iterator[FakeSentry]:
     finally:
         error_tracking.stop()
         server.stop()
-
-
-@pytest.fixture
-async def lenient_client(runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """The in-process app answering as a server would: an exception becomes a response, not a raise."""
-    from app.main import attach_runtime, create_app
-
-    app = create_app(runtime.settings)
-    attach_runtime(app, runtime)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with http.AsyncClient(transport=transport, base_url="http://squad.test") as client:
-        yield client
 
 
 def the_crash(fake: FakeSentry, exception_type: str) -> dict[str, Any]:

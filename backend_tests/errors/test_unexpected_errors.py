@@ -1,27 +1,11 @@
 """A bug inside a request: a 500 in the API's Problem shape that shows nothing of the error itself."""
 
-from collections.abc import AsyncIterator
-
-import httpx
 import pytest
 
-from fixtures import http
 from fixtures.credentials import CANARY_E2B_API_KEY
 from fixtures.squads import make_squad
 
 pytestmark = [pytest.mark.errors, pytest.mark.priority_p1]
-
-
-@pytest.fixture
-async def lenient_client(runtime) -> AsyncIterator[httpx.AsyncClient]:
-    """The in-process app answering as a server would: an exception becomes a response, not a raise."""
-    from app.main import attach_runtime, create_app
-
-    app = create_app(runtime.settings)
-    attach_runtime(app, runtime)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with http.AsyncClient(transport=transport, base_url="http://squad.test") as client:
-        yield client
 
 
 async def test_an_unexpected_exception_is_a_500_problem_without_its_message(

@@ -19,6 +19,8 @@ def samples(text: str) -> dict[tuple[str, tuple], float]:
     }
 
 
+# On every pull request too: the tier holds at least one test of each capability of the platform.
+@pytest.mark.priority_p0
 async def test_health_is_ok_with_a_working_database(app_client):
     response = await app_client.get("/health")
 
@@ -26,6 +28,7 @@ async def test_health_is_ok_with_a_working_database(app_client):
     assert response.json() == {"status": "ok", "database": "ok"}
 
 
+@pytest.mark.priority_p0
 async def test_health_is_503_naming_the_failure_when_the_database_cannot_be_opened(inprocess_settings, tmp_path):
     settings = inprocess_settings.model_copy(update={"database_url": f"sqlite+aiosqlite:///{tmp_path}"})
     runtime = Runtime(settings)

@@ -12,6 +12,7 @@ from httpx_sse import aconnect_sse
 
 from fixtures import http
 from fixtures.factories import agent_data, task_data
+from fixtures.sse import heartbeat_comments, raw_event_stream
 from fixtures.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
@@ -127,15 +128,9 @@ async def test_another_squads_events_never_arrive(live_stack, new_squad, squads)
 
 async def test_heartbeat_comments_keep_an_idle_stream_alive(live_stack, new_squad):
     """The test stack sends a heartbeat every tenth of a second (SSE_HEARTBEAT_S=0.1)."""
-    comments = 0
     with anyio.fail_after(10):
-        async with http.AsyncClient(base_url=live_stack.base_url, timeout=httpx.Timeout(10, read=None)) as client:
-            async with client.stream("GET", "/api/v1/events", headers=_auth(new_squad.token)) as response:
-                async for line in response.aiter_lines():
-                    if line.startswith(":"):
-                        comments += 1
-                        if comments == 2:
-                            break
+        async with raw_event_stream(live_stack.base_url, new_squad.token) as response:
+            comments = await heartbeat_comments(response, 2)
     assert comments == 2
 
 

@@ -63,6 +63,8 @@ def insert_rows(url: str) -> None:
     )
 
 
+# On every pull request too: the tier holds at least one test of each capability of the platform.
+@pytest.mark.priority_p0
 def test_upgrade_downgrade_upgrade_keeps_the_rows(empty_database):
     alembic_command("upgrade", empty_database, "0001")
     insert_rows(empty_database)

@@ -79,7 +79,7 @@ async def test_create_pull_request_opens_it_from_the_branch_to_the_default_branc
     assert [(p.number, p.head_ref, p.head_sha, p.base_ref, p.title, p.body) for p in stored] == [
         (pull.number, "agent/1-login", head, "main", "Fix the login", "Closes task 1.")
     ]
-    assert pull == PullRequest(number=stored[0].number, url=pull.url, head="agent/1-login")
+    assert pull == PullRequest(number=stored[0].number, url=pull.url, head="agent/1-login", head_sha=head)
     assert pull.url.endswith(f"/{repo.full_name}/pull/{pull.number}")
 
 

@@ -27,6 +27,7 @@ RUNTIME = {
     "httpx",
     "pydantic-settings",
     "prometheus-client",
+    "sentry-sdk",
     "respx",
 }
 # The Locust users (load/) and the harness parts they import (fixtures.factories, the SSE client).
@@ -42,6 +43,8 @@ BROWSER = {
     "playwright",
     "pytest-playwright",
     "axe-playwright-python",
+    # the visual regression tests' pixel comparison
+    "pillow",
 }
 IMAGES = {"runtime": RUNTIME, "load": RUNTIME | LOAD, "browser": RUNTIME | LOAD | BROWSER}
 
@@ -51,7 +54,10 @@ def name_of(requirement: str) -> str:
 
 
 def requirements(image: str, pyproject: Path) -> list[str]:
-    dependencies = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    # The platform's own dependencies and the [test] extra (the suites' tools); not [dev], whose
+    # linters and gates no image runs.
+    project = tomllib.loads(pyproject.read_text())["project"]
+    dependencies = project["dependencies"] + project.get("optional-dependencies", {}).get("test", [])
     unplaced = sorted({name_of(r) for r in dependencies} - (RUNTIME | LOAD | BROWSER))
     if unplaced:
         raise SystemExit(f"deploy/images/requirements.py puts no image's name on {unplaced}: add each to a group")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from environment_tests.environment_files import REPO_ROOT
+from tools.compose_run import containers_argv
 
 
 @dataclass(frozen=True)
@@ -29,18 +30,7 @@ class LiveEngine:
         )
 
     def containers(self, project: str, service: str) -> list[str]:
-        listed = self.run(
-            [
-                self.docker,
-                "ps",
-                "-a",
-                "-q",
-                "--filter",
-                f"label=com.docker.compose.project={project}",
-                "--filter",
-                f"label=com.docker.compose.service={service}",
-            ]
-        )
+        listed = self.run(containers_argv(self.docker, project, service))
         return listed.stdout.split()
 
     def state(self, container: str) -> dict:

@@ -16,6 +16,7 @@ from httpx_sse import aconnect_sse
 
 from fixtures import http
 from fixtures.factories import task_data
+from fixtures.sse import heartbeat_comments, raw_event_stream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.priority_p1]
 
@@ -63,19 +64,13 @@ async def test_an_event_arrives_through_nginx_within_the_bound(nginx_url, new_sq
 
 async def test_heartbeats_reach_an_idle_stream_through_nginx_over_http_1_1(nginx_url, new_squad):
     """The deployment runs with SSE_HEARTBEAT_S=1 here (tools/compose_run.py)."""
-    comments = 0
     with anyio.fail_after(10):
-        async with http.AsyncClient(base_url=nginx_url, timeout=httpx.Timeout(10, read=None)) as client:
-            async with client.stream("GET", "/api/v1/events", headers=_auth(new_squad.token)) as response:
-                assert response.status_code == 200, response.status_code
-                assert response.http_version == "HTTP/1.1", response.http_version
-                assert response.headers.get("connection", "").lower() != "close", dict(response.headers)
-                assert response.headers["content-type"].startswith("text/event-stream"), dict(response.headers)
-                async for line in response.aiter_lines():
-                    if line.startswith(":"):
-                        comments += 1
-                        if comments == 2:
-                            break
+        async with raw_event_stream(nginx_url, new_squad.token) as response:
+            assert response.status_code == 200, response.status_code
+            assert response.http_version == "HTTP/1.1", response.http_version
+            assert response.headers.get("connection", "").lower() != "close", dict(response.headers)
+            assert response.headers["content-type"].startswith("text/event-stream"), dict(response.headers)
+            comments = await heartbeat_comments(response, 2)
     assert comments == 2
 
 

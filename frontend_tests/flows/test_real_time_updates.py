@@ -3,7 +3,6 @@
 import pytest
 from playwright.sync_api import expect
 
-from fixtures import factories
 from fixtures.platform_client import FakeGitHubAdmin
 from fixtures.squads import PIPELINE_TIMEOUT_S, FinishedTask, Squad, task_finished
 from fixtures.sse import SseRecorder
@@ -22,9 +21,7 @@ def test_board_shows_a_pipeline_started_elsewhere_live_badge_progress_terminal_a
 ):
     """The task is assigned through the API, not the board: every change the page shows comes
     from the event stream. The page's record is compared with what the stream itself delivers."""
-    task = new_squad.client.create_task(**factories.task_data())
-    board.open(new_squad.squad["id"], new_squad.token)
-    card = board.card(task["id"])
+    task, card = board.open_with_a_new_task(new_squad)
 
     with SseRecorder(base_url, new_squad.token, params={"task_id": task["id"]}) as stream:
         new_squad.client.assign(task["id"], new_squad.agent["id"])

@@ -3,7 +3,6 @@
 import pytest
 from playwright.sync_api import expect
 
-from fixtures import factories
 from fixtures.squads import PIPELINE_TIMEOUT_S, Squad, task_finished
 from fixtures.sse import SseRecorder
 from fixtures.stack import Stack
@@ -30,9 +29,7 @@ def test_board_reconnects_after_the_platform_drops_the_stream_and_misses_no_upda
        each once and in order."""
     if not live_stack.platform.started_here:
         pytest.skip("the platform is not one this suite started (SQUAD_BASE_URL), so it cannot restart it")
-    task = new_squad.client.create_task(**factories.task_data())
-    board.open(new_squad.squad["id"], new_squad.token)
-    card = board.card(task["id"])
+    task, card = board.open_with_a_new_task(new_squad)
     before_drop = board.recorded_events()
     last_seen = before_drop[-1]["id"]
     gate = StreamGate(board.page)

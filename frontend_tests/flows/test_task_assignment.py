@@ -124,9 +124,7 @@ def test_dropping_a_card_when_the_squad_has_several_agents_asks_which_one(board:
 def test_escape_in_the_assign_dialog_leaves_the_task_in_to_do_without_calling_the_api(
     board: BoardPage, new_squad: Squad
 ):
-    task = new_squad.client.create_task(**factories.task_data())
-    board.open(new_squad.squad["id"], new_squad.token)
-    card = board.card(task["id"])
+    task, card = board.open_with_a_new_task(new_squad)
 
     card.get_by_role("button", name=f"Move task: {task['title']}").press("Enter")
     dialog = board.page.get_by_role("dialog", name="Move to In Progress")

@@ -6,6 +6,9 @@ from typing import Any
 from playwright.sync_api import Locator, Page, Request, Response, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from fixtures import factories
+from fixtures.squads import Squad
+
 RECORDER = Path(__file__).with_name("record_board.js")
 EVENTS_PATH = "/api/v1/events"
 
@@ -106,6 +109,12 @@ class BoardPage:
     @property
     def connection(self) -> Locator:
         return self.page.get_by_test_id("connection")
+
+    def open_with_a_new_task(self, squad: Squad) -> tuple[dict[str, Any], Locator]:
+        """A new task of the squad (made through its API), then the squad's board open: the task and its card."""
+        task = squad.client.create_task(**factories.task_data())
+        self.open(squad.squad["id"], squad.token)
+        return task, self.card(task["id"])
 
     def column(self, status: str) -> Locator:
         return self.page.locator(f'[data-column="{status}"]')

@@ -76,6 +76,20 @@ def compose(visual_page: Page, board_double: BoardDouble) -> Callable[[str, str,
 
 
 @pytest.fixture
+def component_looks_as_before(compose, looks_as_before) -> Callable[..., None]:
+    """component_looks_as_before(name, body=None, script="", whole_page=False): the component `name` (its module
+    `name`.js) composed from `body` (one bare <name> element when None), `script` (a function given that element)
+    run on it, then its <main> (or the whole page, for what floats over it) looks as before under `name`."""
+
+    def _check(name: str, body: str | None = None, script: str = "", whole_page: bool = False) -> None:
+        run = f"() => ({script})(document.querySelector('{name}'))" if script else ""
+        page = compose(name, f"<{name}></{name}>" if body is None else body, run, f"{name}.js")
+        looks_as_before(name, page if whole_page else page.locator("main"))
+
+    return _check
+
+
+@pytest.fixture
 def looks_as_before(request: pytest.FixtureRequest) -> Callable[[str, Locator | Page], None]:
     """looks_as_before(name, page_or_element): its screenshot matches baselines/<name>.png, or fails
     keeping expected, actual and diff under reports/visual/<name>/."""

@@ -17,7 +17,7 @@ Errors of the admin API itself are 400 {"error": "..."}.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from starlette.requests import Request
@@ -27,6 +27,41 @@ from starlette.routing import BaseRoute, Route
 from mocks.common.book import Book
 from mocks.common.faults import FaultRule, InvalidFault
 from mocks.common.service import FakeService
+
+AdminHandler = Callable[[Request], Any]
+A = TypeVar("A", bound=AdminHandler)
+J = TypeVar("J", bound=Callable[[Request, dict[str, Any]], Awaitable[Response]])
+
+
+class AdminTable:
+    """A fake's own admin routes, each declared on its handler (`@table.route("POST", "/_fake/users")`), so the
+    path stands next to the code that serves it. Routes match in the order they are declared."""
+
+    def __init__(self) -> None:
+        self.routes: list[BaseRoute] = []
+
+    def route(self, method: str, path: str) -> Callable[[A], A]:
+        def add(handler: A) -> A:
+            self.routes.append(Route(path, handler, methods=[method]))
+            return handler
+
+        return add
+
+    def json_route(self, method: str, path: str) -> Callable[[J], J]:
+        """As `route`, for a handler of a JSON object: it is called with the object, and a body that is not one
+        is answered 400 (read_json_object) without it."""
+
+        def add(handler: J) -> J:
+            async def endpoint(request: Request) -> Response:
+                data = await read_json_object(request)
+                if isinstance(data, JSONResponse):
+                    return data
+                return await handler(request, data)
+
+            self.routes.append(Route(path, endpoint, methods=[method]))
+            return handler
+
+        return add
 
 
 def admin_error(message: str, status: int = 400) -> JSONResponse:

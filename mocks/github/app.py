@@ -9,19 +9,20 @@ words for the operation.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Scope
 
-from mocks.common.admin import admin_error, admin_routes, read_json_object
+from mocks.common.admin import AdminTable, admin_error, admin_routes
 from mocks.common.deliverers import ThreadedDeliverer
 from mocks.common.operations import RecordingMiddleware
+from mocks.common.response_headers import Headers, ResponseHeadersMiddleware
 from mocks.common.routes import Endpoint, catch_all, starlette_routes
 from mocks.github.errors import (
     OPERATION_DOCS,
@@ -40,6 +41,7 @@ from mocks.github.representations import (
     deliveries_link,
     delivery_item_json,
     delivery_json,
+    full_repository_json,
     git_ref_json,
     hook_config_json,
     hook_json,
@@ -50,7 +52,6 @@ from mocks.github.representations import (
     pull_request_json,
     pull_request_page,
     rate_limit_json,
-    repository_json,
     review_comment_json,
     review_json,
     user_id,
@@ -58,6 +59,11 @@ from mocks.github.representations import (
 from mocks.github.state import ROLES, FakeGitHub, GitHubError, NotFound, PullRequest, Repository, RepositoryExists
 from mocks.github.validation import (
     CURSOR_PREFIX,
+    ISSUE_COMMENT,
+    MERGE,
+    PULL_REQUEST_UPDATE,
+    REVIEW,
+    REVIEW_COMMENT,
     parse_deliveries_query,
     parse_hook,
     parse_hook_config_update,
@@ -74,11 +80,14 @@ from mocks.github.validation import (
 )
 from mocks.github.webhooks import Delivery, Hook
 
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 API_HEADERS = {"x-github-media-type": "github.v3; format=json", "x-github-api-version-selected": "2022-11-28"}
 # What GitHub's secondary limit counts as creating content: pull requests, reviews and comments.
 CONTENT_CREATING = frozenset({"create_pull_request", "create_review", "create_review_comment", "create_issue_comment"})
 REQUEST_ID_KEY = "fake.github_request_id"
 Handler = Callable[[FakeGitHub, Request], Awaitable[Response]]
+T = TypeVar("T")
+C = TypeVar("C")  # a kind of comment
 
 
 def api_token(header: str | None) -> str | None:
@@ -135,6 +144,9 @@ def rest(name: str, method: str, path: str, handler: Handler, *, anonymous: bool
                         documentation_url=RATE_LIMIT_DOCS,
                     )
         response.headers.update({**API_HEADERS, **window.headers()})
+        # GitHub names the charset of its JSON (as recorded; starlette's JSONResponse does not).
+        if response.headers.get("content-type") == "application/json":
+            response.headers["content-type"] = JSON_CONTENT_TYPE
         return response
 
     return Endpoint(name, method, path, endpoint)
@@ -163,7 +175,7 @@ async def read_pull(fake: FakeGitHub, repo: Repository, number: int) -> PullRequ
 async def get_repository(fake: FakeGitHub, request: Request) -> Response:
     repo = repository(fake, request)
     api = base_url(request)
-    return JSONResponse(repository_json(repo, api, fake.clone_url(repo, api), repo.role(request_token(request))))
+    return JSONResponse(full_repository_json(repo, api, fake.clone_url(repo, api), repo.role(request_token(request))))
 
 
 async def get_branch(fake: FakeGitHub, request: Request) -> Response:
@@ -248,44 +260,36 @@ def created(body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, 201, headers={"location": body["url"]})
 
 
-async def update_pull_request(fake: FakeGitHub, request: Request) -> Response:
+async def act_on_pull(
+    fake: FakeGitHub,
+    request: Request,
+    parse: Callable[[bytes], dict[str, Any]],
+    action: Callable[..., T],
+    fields: dict[str, Any],
+    **defaults: Any,
+) -> tuple[Repository, int, T, str]:
+    """The acting user does `action` (a FakeGitHub method) to the path's pull request, in a worker thread, with
+    the `fields` (the body's schema in validation.py) of the body `parse` reads; an absent one is its default or None.
+
+    Returns the repository, the pull request's number, what `action` answered and the API's base URL."""
     repo, number = pull_of(fake, request)
-    data = parse_pull_request_update(await request.body())
-    api = base_url(request)
-    pull = await run_in_threadpool(
-        lambda: fake.update_pull_request(
-            repo.owner,
-            repo.name,
-            number,
-            login=acting_login(fake, request),
-            title=data.get("title"),
-            body=data.get("body"),
-            state=data.get("state"),
-            base=data.get("base"),
-            maintainer_can_modify=data.get("maintainer_can_modify"),
-            api_url=api,
-        )
+    data = parse(await request.body())
+    values = {field: data.get(field, defaults.get(field)) for field in fields}
+    api, login = base_url(request), acting_login(fake, request)
+    done = await run_in_threadpool(lambda: action(repo.owner, repo.name, number, login=login, api_url=api, **values))
+    return repo, number, done, api
+
+
+async def update_pull_request(fake: FakeGitHub, request: Request) -> Response:
+    repo, _, pull, api = await act_on_pull(
+        fake, request, parse_pull_request_update, fake.update_pull_request, PULL_REQUEST_UPDATE
     )
     role = repo.role(request_token(request))
     return JSONResponse(pull_request_json(repo, pull, api, fake.clone_url(repo, api), role=role))
 
 
 async def merge_pull_request(fake: FakeGitHub, request: Request) -> Response:
-    repo, number = pull_of(fake, request)
-    data = parse_merge(await request.body())
-    sha = await run_in_threadpool(
-        lambda: fake.merge_pull_request(
-            repo.owner,
-            repo.name,
-            number,
-            login=acting_login(fake, request),
-            merge_method=data.get("merge_method", "merge"),
-            sha=data.get("sha"),
-            commit_title=data.get("commit_title"),
-            commit_message=data.get("commit_message"),
-            api_url=base_url(request),
-        )
-    )
+    _, _, sha, _ = await act_on_pull(fake, request, parse_merge, fake.merge_pull_request, MERGE, merge_method="merge")
     return JSONResponse(merge_result_json(sha))
 
 
@@ -295,32 +299,17 @@ async def check_if_merged(fake: FakeGitHub, request: Request) -> Response:
     return Response(status_code=204 if merged else 404)  # no body either way, as GitHub answers
 
 
-async def create_review(fake: FakeGitHub, request: Request) -> Response:
-    repo, number = pull_of(fake, request)
-    data = parse_review(await request.body())
-    api = base_url(request)
-    review = await run_in_threadpool(
-        lambda: fake.create_review(
-            repo.owner,
-            repo.name,
-            number,
-            login=acting_login(fake, request),
-            event=data.get("event"),
-            body=data.get("body"),
-            commit_id=data.get("commit_id"),
-            comments=data.get("comments", []),
-            api_url=api,
-        )
-    )
-    pull = await read_pull(fake, repo, number)
-    return JSONResponse(review_json(repo, pull, review, api))
-
-
 async def list_reviews(fake: FakeGitHub, request: Request) -> Response:
     repo, number = pull_of(fake, request)
     pull = await read_pull(fake, repo, number)
     api = base_url(request)
     return JSONResponse([review_json(repo, pull, review, api) for review in list(pull.reviews)])
+
+
+async def create_review(fake: FakeGitHub, request: Request) -> Response:
+    repo, number, review, api = await act_on_pull(fake, request, parse_review, fake.create_review, REVIEW, comments=[])
+    pull = await read_pull(fake, repo, number)
+    return JSONResponse(review_json(repo, pull, review, api))
 
 
 async def get_review(fake: FakeGitHub, request: Request) -> Response:
@@ -333,57 +322,47 @@ async def get_review(fake: FakeGitHub, request: Request) -> Response:
     return JSONResponse(review_json(repo, pull, review, base_url(request)))
 
 
-async def list_review_comments(fake: FakeGitHub, request: Request) -> Response:
-    repo, number = pull_of(fake, request)
-    pull = await read_pull(fake, repo, number)
-    api = base_url(request)
-    return JSONResponse([review_comment_json(repo, pull, c, api) for c in pull.visible_review_comments()])
+def comment_handlers(
+    parse: Callable[[bytes], dict[str, Any]],
+    create: Callable[[FakeGitHub], Callable[..., C]],
+    fields: dict[str, Any],
+    represent: Callable[[Repository, PullRequest, C, str], dict[str, Any]],
+    listed: Callable[[PullRequest], Iterable[C]],
+    **defaults: Any,
+) -> tuple[Handler, Handler]:
+    """GET and POST of a pull request's comments: review comments (on lines of the diff) and issue comments
+    (on the conversation) are listed and created alike, each kind with its own body, state call and JSON."""
+
+    async def list_comments(fake: FakeGitHub, request: Request) -> Response:
+        repo, number = pull_of(fake, request)
+        pull = await read_pull(fake, repo, number)
+        api = base_url(request)
+        return JSONResponse([represent(repo, pull, comment, api) for comment in listed(pull)])
+
+    async def create_comment(fake: FakeGitHub, request: Request) -> Response:
+        # parse has made sure of the body: every comment needs one.
+        repo, number, comment, api = await act_on_pull(fake, request, parse, create(fake), fields, **defaults)
+        pull = await read_pull(fake, repo, number)
+        return created(represent(repo, pull, comment, api))
+
+    return list_comments, create_comment
 
 
-async def create_review_comment(fake: FakeGitHub, request: Request) -> Response:
-    repo, number = pull_of(fake, request)
-    data = parse_review_comment(await request.body())
-    api = base_url(request)
-    comment = await run_in_threadpool(
-        lambda: fake.create_review_comment(
-            repo.owner,
-            repo.name,
-            number,
-            login=acting_login(fake, request),
-            body=data["body"],
-            commit_id=data.get("commit_id"),
-            path=data.get("path"),
-            line=data.get("line"),
-            side=data.get("side"),
-            start_line=data.get("start_line"),
-            start_side=data.get("start_side"),
-            subject_type=data.get("subject_type", "line"),
-            in_reply_to=data.get("in_reply_to"),
-            api_url=api,
-        )
-    )
-    pull = await read_pull(fake, repo, number)
-    return created(review_comment_json(repo, pull, comment, api))
-
-
-async def list_issue_comments(fake: FakeGitHub, request: Request) -> Response:
-    repo, number = pull_of(fake, request)
-    pull = await read_pull(fake, repo, number)
-    api = base_url(request)
-    return JSONResponse([issue_comment_json(repo, pull, comment, api) for comment in list(pull.issue_comments)])
-
-
-async def create_issue_comment(fake: FakeGitHub, request: Request) -> Response:
-    repo, number = pull_of(fake, request)
-    data = parse_issue_comment(await request.body())
-    api = base_url(request)
-    comment = await run_in_threadpool(
-        lambda: fake.create_issue_comment(
-            repo.owner, repo.name, number, login=acting_login(fake, request), body=data["body"], api_url=api
-        )
-    )
-    pull = await read_pull(fake, repo, number)
-    return created(issue_comment_json(repo, pull, comment, api))
+list_review_comments, create_review_comment = comment_handlers(
+    parse_review_comment,
+    lambda fake: fake.create_review_comment,
+    REVIEW_COMMENT,
+    review_comment_json,
+    lambda pull: pull.visible_review_comments(),
+    subject_type="line",
+)
+list_issue_comments, create_issue_comment = comment_handlers(
+    parse_issue_comment,
+    lambda fake: fake.create_issue_comment,
+    ISSUE_COMMENT,
+    issue_comment_json,
+    lambda pull: list(pull.issue_comments),
+)
 
 
 # -- repository webhooks -----------------------------------------------------------------------------
@@ -581,11 +560,10 @@ def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
     - POST /_fake/repos/{owner}/{repo}/permissions {"token", "permission": none|pull|triage|push|maintain|admin}
                                                                          -> 200 {"permission", "permissions"}
     """
+    table = AdminTable()
 
-    async def create_repo(request: Request) -> Response:
-        data = await read_json_object(request)
-        if isinstance(data, JSONResponse):
-            return data
+    @table.json_route("POST", "/_fake/repos")
+    async def create_repo(request: Request, data: dict[str, Any]) -> Response:
         owner, name = data.get("owner"), data.get("name")
         default_branch = data.get("default_branch") or "main"
         if not isinstance(owner, str) or not isinstance(name, str) or not isinstance(default_branch, str):
@@ -606,6 +584,7 @@ def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
             201,
         )
 
+    @table.route("GET", "/_fake/repos/{owner}/{repo}/branches/{branch:path}/log")
     async def branch_log(request: Request) -> Response:
         params = request.path_params
         try:
@@ -614,10 +593,8 @@ def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
             return admin_error(str(error.args[0]), 404)
         return JSONResponse({"commits": commits})
 
-    async def set_rate_limit(request: Request) -> Response:
-        data = await read_json_object(request)
-        if isinstance(data, JSONResponse):
-            return data
+    @table.json_route("POST", "/_fake/rate_limit")
+    async def set_rate_limit(request: Request, data: dict[str, Any]) -> Response:
         token = data.get("token")
         values = {key: data.get(key) for key in ("remaining", "limit", "reset", "status")}
         if not isinstance(token, str) or not all(
@@ -630,10 +607,8 @@ def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
             return admin_error(str(error))
         return JSONResponse(fake.rate_limit(token).to_json())
 
-    async def trip_secondary_rate_limit(request: Request) -> Response:
-        data = await read_json_object(request)
-        if isinstance(data, JSONResponse):
-            return data
+    @table.json_route("POST", "/_fake/secondary_rate_limit")
+    async def trip_secondary_rate_limit(request: Request, data: dict[str, Any]) -> Response:
         token, retry_after, status = data.get("token"), data.get("retry_after", 60), data.get("status", 403)
         if token is not None and not isinstance(token, str):
             return admin_error("token must be a string (or absent: every token)")
@@ -645,10 +620,8 @@ def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
             return admin_error(str(error))
         return Response(status_code=204)
 
-    async def set_permission(request: Request) -> Response:
-        data = await read_json_object(request)
-        if isinstance(data, JSONResponse):
-            return data
+    @table.json_route("POST", "/_fake/repos/{owner}/{repo}/permissions")
+    async def set_permission(request: Request, data: dict[str, Any]) -> Response:
         token, role = data.get("token"), data.get("permission")
         if not isinstance(token, str) or not token or not isinstance(role, str):
             return admin_error(f"token and permission ({', '.join(ROLES)}) are required strings")
@@ -661,6 +634,7 @@ def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
             return admin_error(str(error.args[0]), 404)
         return JSONResponse({"permission": role, "permissions": permissions_json(role)})
 
+    @table.route("DELETE", "/_fake/repos/{owner}/{repo}")
     async def delete_repo(request: Request) -> Response:
         try:
             await run_in_threadpool(fake.delete_repo, request.path_params["owner"], request.path_params["repo"])
@@ -668,39 +642,18 @@ def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
             return admin_error(str(error.args[0]), 404)
         return Response(status_code=204)
 
-    return [
-        Route("/_fake/repos", create_repo, methods=["POST"]),
-        Route("/_fake/repos/{owner}/{repo}", delete_repo, methods=["DELETE"]),
-        Route("/_fake/repos/{owner}/{repo}/permissions", set_permission, methods=["POST"]),
-        Route("/_fake/repos/{owner}/{repo}/branches/{branch:path}/log", branch_log, methods=["GET"]),
-        Route("/_fake/rate_limit", set_rate_limit, methods=["POST"]),
-        Route("/_fake/secondary_rate_limit", trip_secondary_rate_limit, methods=["POST"]),
-    ]
+    return table.routes
 
 
 async def rest_not_found(fake: FakeGitHub, request: Request) -> Response:
     return not_found()
 
 
-class RequestIdMiddleware:
-    """Every GitHub response carries an `x-github-request-id`."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id = ":".join(secrets.token_hex(n).upper() for n in (2, 2, 3, 3, 4))
-        scope[REQUEST_ID_KEY] = request_id
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-github-request-id", request_id.encode())]
-            await send(message)
-
-        await self.app(scope, receive, send_with_id)
+def request_id_header(scope: Scope) -> Callable[[], Headers]:
+    """Every GitHub response carries an `x-github-request-id` (kept in the scope for the error bodies)."""
+    request_id = ":".join(secrets.token_hex(n).upper() for n in (2, 2, 3, 3, 4))
+    scope[REQUEST_ID_KEY] = request_id
+    return lambda: [(b"x-github-request-id", request_id.encode())]
 
 
 def connect_webhooks(fake: FakeGitHub) -> None:
@@ -721,14 +674,13 @@ def webhook_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
     - POST /_fake/deliveries/{id}/redeliver               -> 202 the new delivery
     - POST /_fake/deliveries/wait {"timeout"? (10)}       -> 204 once none is pending, 504 {"error"} if some still are
     """
+    table = AdminTable()
 
     def user(login: str) -> dict[str, Any]:
         return {"login": login, "id": user_id(login)}
 
-    async def add_user(request: Request) -> Response:
-        data = await read_json_object(request)
-        if isinstance(data, JSONResponse):
-            return data
+    @table.json_route("POST", "/_fake/users")
+    async def add_user(request: Request, data: dict[str, Any]) -> Response:
         login, token = data.get("login"), data.get("token")
         if not isinstance(login, str) or not isinstance(token, str) or not token:
             return admin_error("login and token (strings) are required")
@@ -738,6 +690,7 @@ def webhook_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
             return admin_error(str(error))
         return JSONResponse(user(login), 201)
 
+    @table.route("GET", "/_fake/users")
     async def list_users(request: Request) -> Response:
         return JSONResponse([user(login) for login in fake.logins()])
 
@@ -749,6 +702,7 @@ def webhook_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
             "body": delivery.body.decode(errors="replace"),
         }
 
+    @table.route("GET", "/_fake/deliveries")
     async def list_deliveries(request: Request) -> Response:
         hook_id = request.query_params.get("hook_id")
         if hook_id is not None and not hook_id.isdigit():
@@ -756,6 +710,7 @@ def webhook_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
         deliveries = fake.deliveries(int(hook_id) if hook_id is not None else None)
         return JSONResponse([delivery_dump(delivery) for delivery in deliveries])
 
+    @table.route("POST", "/_fake/deliveries/{delivery_id}/redeliver")
     async def redeliver(request: Request) -> Response:
         delivery_id = request.path_params["delivery_id"]
         try:
@@ -764,10 +719,8 @@ def webhook_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
             return admin_error(str(error.args[0]), 404)
         return JSONResponse(delivery_dump(again), 202)
 
-    async def wait(request: Request) -> Response:
-        data = await read_json_object(request)
-        if isinstance(data, JSONResponse):
-            return data
+    @table.json_route("POST", "/_fake/deliveries/wait")
+    async def wait(request: Request, data: dict[str, Any]) -> Response:
         timeout = data.get("timeout", 10)
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
             return admin_error("timeout must be a non-negative number of seconds")
@@ -777,13 +730,7 @@ def webhook_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
             return admin_error(str(error), 504)
         return Response(status_code=204)
 
-    return [
-        Route("/_fake/users", add_user, methods=["POST"]),
-        Route("/_fake/users", list_users, methods=["GET"]),
-        Route("/_fake/deliveries", list_deliveries, methods=["GET"]),
-        Route("/_fake/deliveries/wait", wait, methods=["POST"]),
-        Route("/_fake/deliveries/{delivery_id}/redeliver", redeliver, methods=["POST"]),
-    ]
+    return table.routes
 
 
 def build_app(fake: FakeGitHub) -> ASGIApp:
@@ -797,4 +744,4 @@ def build_app(fake: FakeGitHub) -> ASGIApp:
             catch_all(fake, rest_not_found, github_error),
         ]
     )
-    return RecordingMiddleware(RequestIdMiddleware(app), fake)
+    return RecordingMiddleware(ResponseHeadersMiddleware(app, request_id_header), fake)

@@ -168,6 +168,36 @@ def repository_json(repo: Repository, api: str, clone_url: str, role: str = DEFA
     }
 
 
+def full_repository_json(repo: Repository, api: str, clone_url: str, role: str = DEFAULT_ROLE) -> dict[str, Any]:
+    """`GET /repos/{owner}/{repo}`: the repository with what GitHub adds there (not in webhook payloads,
+    whose `organization` is a login): the owning organization, and the merge settings for a token
+    that may change them."""
+    return {
+        **repository_json(repo, api, clone_url, role),
+        # Every owner here is an organization, and GitHub names it again for an organization's repository.
+        "organization": user_json(repo.owner, api, kind="Organization"),
+        **(merge_settings_json() if role in SETTINGS_ROLES else {}),
+    }
+
+
+# The roles that may change a repository's settings: GitHub shows its merge settings to them only.
+SETTINGS_ROLES = ("admin", "maintain")
+
+
+def merge_settings_json() -> dict[str, Any]:
+    """GitHub's defaults for a new repository (the fake keeps no settings: every merge method works)."""
+    return {
+        "allow_squash_merge": True,
+        "allow_merge_commit": True,
+        "allow_rebase_merge": True,
+        "allow_auto_merge": False,
+        "delete_branch_on_merge": False,
+        "allow_update_branch": False,
+        "use_squash_pr_title_as_default": False,
+        "temp_clone_token": "",
+    }
+
+
 def pull_request_json(
     repo: Repository, pull: PullRequest, api: str, clone_url: str, *, full: bool = True, role: str = DEFAULT_ROLE
 ) -> dict[str, Any]:

@@ -20,10 +20,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from mocks.common.admin import admin_error, admin_routes, book_routes, read_json_object, settings_route
 from mocks.common.operations import ADMIN_PREFIX, RecordingMiddleware
+from mocks.common.response_headers import Headers, ResponseHeadersMiddleware
 from mocks.common.routes import Endpoint, catch_all, starlette_routes
 from mocks.llm.errors import error_response, invalid_api_key, invalid_url, openai_error, status_error
 from mocks.llm.representations import DONE, chunks, completion_json, model_json, models_json
@@ -183,32 +184,23 @@ async def unknown_url(fake: FakeLLM, request: Request) -> Response:
     return invalid_url(request.method, request.url.path)
 
 
-class OpenAIHeadersMiddleware:
+def openai_headers(scope: Scope) -> Callable[[], Headers] | None:
     """Every answer of the API carries OpenAI's request id, API version, organization and processing time."""
+    if scope["path"].startswith(ADMIN_PREFIX):
+        return None
+    began = time.monotonic()
+    request_id = "req_" + secrets.token_hex(16)
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def headers() -> Headers:
+        elapsed = str(round((time.monotonic() - began) * 1000))
+        return [
+            (b"x-request-id", request_id.encode()),
+            (b"openai-version", OPENAI_VERSION.encode()),
+            (b"openai-organization", ORGANIZATION.encode()),
+            (b"openai-processing-ms", elapsed.encode()),
+        ]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
-            await self.app(scope, receive, send)
-            return
-        began = time.monotonic()
-        request_id = "req_" + secrets.token_hex(16)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                elapsed = str(round((time.monotonic() - began) * 1000))
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", request_id.encode()),
-                    (b"openai-version", OPENAI_VERSION.encode()),
-                    (b"openai-organization", ORGANIZATION.encode()),
-                    (b"openai-processing-ms", elapsed.encode()),
-                ]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    return headers
 
 
 def build_app(fake: FakeLLM) -> ASGIApp:
@@ -223,4 +215,4 @@ def build_app(fake: FakeLLM) -> ASGIApp:
             catch_all(fake, unknown_url, fault_body),
         ]
     )
-    return RecordingMiddleware(OpenAIHeadersMiddleware(app), fake)
+    return RecordingMiddleware(ResponseHeadersMiddleware(app, openai_headers), fake)

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from fixtures.outcomes import (
+    SECONDARY_RATE_LIMIT_ONCE,
     TIMEOUT_LATENCY_MS,
     Scene,
     assert_clean_end,
@@ -77,13 +78,7 @@ FAULTS = {
         "rate limit",
     ),
     "github-secondary-rate-limit-on-pull-request-is-waited-out": Fault(
-        lambda s: s.github_fault(
-            operation="create_pull_request",
-            status=403,
-            headers={"retry-after": "1"},
-            body={"message": "You have exceeded a secondary rate limit."},
-            times=1,
-        ),
+        lambda s: s.github_fault(operation="create_pull_request", **SECONDARY_RATE_LIMIT_ONCE),
         "review",
     ),
 }

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.models import Squad
 from fixtures import factories
-from fixtures.outcomes import TIMEOUT_LATENCY_MS
+from fixtures.outcomes import SECONDARY_RATE_LIMIT_ONCE, TIMEOUT_LATENCY_MS
 from fixtures.platform_client import FakeGitHubAdmin, PlatformClient
 from fixtures.stack import Stack
 
@@ -63,13 +63,7 @@ FAULTS = {
         "rate limit",
     ),
     "github-secondary-rate-limit-is-waited-out": Fault(
-        lambda c: c.fault(
-            operation="get_repository",
-            status=403,
-            headers={"retry-after": "1"},
-            body={"message": "You have exceeded a secondary rate limit."},
-            times=1,
-        ),
+        lambda c: c.fault(operation="get_repository", **SECONDARY_RATE_LIMIT_ONCE),
         201,
     ),
     "github-refuses-the-platforms-token-is-502": Fault(

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from fixtures.squads import Squad
 
 API_PREFIX = "/api/v1"
-# Everything else under /api/v1 needs a squad's token: these are reachable without one.
-PUBLIC_API_OPERATIONS: set[tuple[str, str]] = set()
+# Everything else under /api/v1 needs a squad's token: these are reachable without one (GitHub's
+# deliveries carry GitHub's signature with the platform's webhook secret instead).
+PUBLIC_API_OPERATIONS: set[tuple[str, str]] = {("POST", "/api/v1/github/webhooks")}
 # These take the operator's token (SQUAD_ADMIN_TOKEN) instead of a squad's.
 OPERATOR_API_OPERATIONS = {("POST", "/api/v1/squads")}  # how a squad (and its token) comes to exist
 # Outside /api/v1 (the probe, the scrape, the API description, the board) every route is public.

@@ -14,7 +14,8 @@ export class ToastRegion extends HTMLElement {
     return this.show({ kind: 'error', title, message });
   }
 
-  notify({ title, message, link }) {
+  /** @param {{ title: string, message: string, link?: { href: string, text: string } | null }} notification */
+  notify({ title, message, link = null }) {
     return this.show({ kind: 'success', title, message, link });
   }
 
