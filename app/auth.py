@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.deps import get_runtime, get_session
+from app.known_squads import KnownSquads
 from app.models import Squad
 
 SESSION_COOKIE = "squad_session"
@@ -27,16 +28,22 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def squad_for_token(session: AsyncSession, token: str | None) -> Squad:
+async def squad_for_token(session: AsyncSession, token: str | None, known: KnownSquads | None = None) -> Squad:
     if not token:
         raise HTTPException(
             401,
             "missing bearer token: send 'Authorization: Bearer <squad token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    squad = await session.scalar(select(Squad).where(Squad.token_hash == hash_token(token)))
+    token_hash = hash_token(token)
+    squad = known.get(token_hash) if known is not None else None
+    if squad is not None:
+        return squad
+    squad = await session.scalar(select(Squad).where(Squad.token_hash == token_hash))
     if squad is None:
         raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
+    if known is not None:
+        known.remember(squad)
     return squad
 
 
@@ -52,7 +59,9 @@ async def current_squad(
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer_scheme),
     session: AsyncSession = Depends(get_session),
 ) -> Squad:
-    squad = await squad_for_token(session, credentials.credentials if credentials else None)
+    squad = await squad_for_token(
+        session, credentials.credentials if credentials else None, get_runtime(request).squads
+    )
     within_rate(request, squad)
     return squad
 

@@ -41,6 +41,7 @@ from app.events import EventSignal, event_payload, events_after, events_of_all_s
 from app.models import Event
 from app.pg_notify import PgEventListener
 from app.read_only import reader_sessionmaker, sqlite_reader_engine
+from app.sqlite_wake import SqliteChangeListener, sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -313,8 +314,9 @@ def event_hub(
 ) -> EventHub:
     """The hub of one runtime. With the runtime's `database_url` it reads through sessions that do not
     take SQLite's write lock (app/read_only.py) or, on PostgreSQL, autocommit reads on a pool of their
-    own (`postgres_reader_engine`); on PostgreSQL it is woken by other processes'
-    NOTIFYs too; without one (a runtime bound to a test's transaction) it reads through `sessionmaker`."""
+    own (`postgres_reader_engine`), and is woken by other processes' commits too (PostgreSQL's
+    NOTIFY, SQLite's data_version: app/sqlite_wake.py); without one (a runtime bound to a test's
+    transaction) it reads through `sessionmaker`."""
     if database_url is not None and make_url(database_url).get_backend_name() == "postgresql":
         engine = postgres_reader_engine(database_url)
         return EventHub(
@@ -325,9 +327,12 @@ def event_hub(
             reader_engine=engine,
         )
     readers = sqlite_reader_engine(database_url) if database_url is not None else None
+    path = sqlite_file(database_url) if database_url is not None else None
     return EventHub(
         reader_sessionmaker(readers) if readers is not None else sessionmaker,
         signal,
         poll_interval_s=poll_interval_s,
+        # Other processes on the same file (web workers, `python -m app worker`) commit events too.
+        listen=functools.partial(SqliteChangeListener, path) if path is not None else None,
         reader_engine=readers,
     )

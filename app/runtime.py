@@ -19,6 +19,8 @@ from app.agent.pricing import Price, price_of
 from app.db import create_engine, create_sessionmaker, is_sqlite
 from app.events import EventSignal, wakes
 from app.fanout import event_hub
+from app.inline_reads import InlineReader
+from app.known_squads import KnownSquads
 from app.limits import RequestRate, SquadCounts
 from app.metrics import Metrics
 from app.pipeline import Pipeline, PipelineServices
@@ -106,7 +108,11 @@ class Runtime:
         # and in a test's transaction, the ordinary ones.
         use_sqlite_readers = self.engine is not None and is_sqlite(settings.database_url)
         self.read_sessionmaker = self.fanout.sessionmaker if use_sqlite_readers else self.sessionmaker
+        # The board's reads (app/inline_reads.py): on a SQLite file, on the event loop itself.
+        self.inline_reads = InlineReader.for_database(settings.database_url) if use_sqlite_readers else None
         self.metrics = Metrics()
+        # The squads this process has authenticated (app/auth.py): a board read needs no query for its token.
+        self.squads = KnownSquads()
         # Per-squad limits of this process (app/limits.py).
         self.request_rate = (
             RequestRate(settings.squad_rate_limit_per_s, settings.squad_rate_limit_burst)
@@ -219,6 +225,8 @@ class Runtime:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.fanout.close()
+        if self.inline_reads is not None:
+            self.inline_reads.close()
         for client in (self.e2b_api, self.envd, self.github_api, self.llm_api):
             await client.aclose()
         if self.engine is not None:

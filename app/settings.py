@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     request_header_timeout_s: float = Field(10.0, gt=0)
     server_keep_alive_s: float = Field(5.0, gt=0)
     server_max_connections: int = Field(4096, ge=1)
+    # Web processes `python -m app` serves with (uvicorn's workers, on one port). Each one is a full
+    # platform process: its own connection limit, per-squad rate and stream limits, and in-app worker
+    # (WORKER_CONCURRENCY jobs) unless SQUAD_RUN_WORKER=false. Events reach every process's streams
+    # through the database (app/fanout.py), so a stream may be served by any of them.
+    server_workers: int = Field(1, ge=1)
 
     # Error tracking (app/error_tracking.py): off while SENTRY_DSN is empty. Events are scrubbed of
     # every secret before they leave.

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from locust import HttpUser
+from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
 
 from fixtures.factories import agent_data, repository_data, squad_data
@@ -26,9 +27,12 @@ def admin_token() -> str:
     return os.environ.get(ADMIN_TOKEN_VARIABLE, "")
 
 
-class SquadUser(HttpUser):
-    abstract = True
-    host = PLATFORM.url()
+class SquadSetup:
+    """A squad of the user's own and strict requests; for either of Locust's HTTP clients (SquadUser,
+    FastSquadUser). The squad's token goes with every request `expect` sends."""
+
+    client: Any
+    squad_headers: dict[str, str] = {}
 
     token: str
     squad_id: str
@@ -67,7 +71,7 @@ class SquadUser(HttpUser):
     def use_squad(self, squad_id: str, token: str) -> None:
         # Set after the fake GitHub call on purpose: the squad's token goes to the platform only.
         self.squad_id, self.token = squad_id, token
-        self.client.headers["Authorization"] = f"Bearer {token}"
+        self.squad_headers = {"Authorization": f"Bearer {token}"}
 
     def create_repository(self) -> str | None:
         """A repository of its own in the fake GitHub; "owner/name", or None when that failed."""
@@ -95,7 +99,8 @@ class SquadUser(HttpUser):
     ) -> Any:
         """Send a request that must answer `status` with JSON (and pass `check`, which returns
         what is wrong or None); anything else is a failure carrying the reason. Returns the body."""
-        with self.client.request(method, url, name=name, catch_response=True, **kwargs) as response:
+        headers = {**self.squad_headers, **kwargs.pop("headers", {})}
+        with self.client.request(method, url, name=name, catch_response=True, headers=headers, **kwargs) as response:
             if response.status_code != status:
                 response.failure(f"expected HTTP {status}, got {response.status_code}: {response.text[:200]}")
                 return None
@@ -109,3 +114,21 @@ class SquadUser(HttpUser):
                 response.failure(problem)
                 return None
             return body
+
+
+class SquadUser(SquadSetup, HttpUser):
+    abstract = True
+    host = PLATFORM.url()
+
+    def use_squad(self, squad_id: str, token: str) -> None:
+        super().use_squad(squad_id, token)
+        # The session's own requests, not only `expect`'s, carry the token (sandbox and assignment users).
+        self.client.headers["Authorization"] = f"Bearer {token}"
+
+
+class FastSquadUser(SquadSetup, FastHttpUser):
+    """On Locust's leaner client (geventhttpclient): a fraction of requests' CPU per request, so a
+    generator of board reads measures the platform rather than itself."""
+
+    abstract = True
+    host = PLATFORM.url()

@@ -14,8 +14,8 @@ import random
 import _fakes  # noqa: F401  (registers the fakes' realistic latency for the run)
 import _preflight  # noqa: F401  (registers the start-up check of the targets)
 import _slo  # noqa: F401  (registers the SLO gate and its options)
-from _squad_user import SquadUser
-from locust import between, events, task
+from _squad_user import FastSquadUser
+from locust import events, task
 
 from fixtures.factories import task_data
 
@@ -24,6 +24,8 @@ TASK_ROUTE = "/api/v1/tasks/{id}"
 ASSIGN_ROUTE = "/api/v1/tasks/{id}/assign"
 # Enough ids to read at random without the list growing for the whole run.
 REMEMBERED_TASKS = 50
+# Tasks a board user makes at its start when it only reads (--board-writes off): what it reads.
+READ_ONLY_TASKS = 5
 
 
 @events.init_command_line_parser.add_listener
@@ -35,15 +37,40 @@ def add_board_options(parser, **_kwargs: object) -> None:
         env_var="LOAD_BOARD_ASSIGNMENTS",
         help="whether board users assign tasks (starting pipelines); off measures the API alone (default on)",
     )
+    parser.add_argument(
+        "--board-writes",
+        choices=("on", "off"),
+        default="on",
+        env_var="LOAD_BOARD_WRITES",
+        help="whether board users create tasks after their first few; off: they only read the board (default on)",
+    )
+    parser.add_argument(
+        "--board-wait-s",
+        type=float,
+        default=None,
+        env_var="LOAD_BOARD_WAIT_S",
+        help="a board user's mean pause between requests (default: 0.5-1.5 s, as a person's board polls)",
+    )
 
 
-class BoardUser(SquadUser):
-    wait_time = between(0.5, 1.5)
+class BoardUser(FastSquadUser):
+    """On Locust's lean client (FastHttpUser): the board's reads are the platform's commonest
+    requests, and a stress run must find the platform's limit before the generator's."""
+
+    def wait_time(self) -> float:
+        mean = self.option("board_wait_s", None) or 1.0
+        return random.uniform(mean / 2, mean * 1.5)
 
     def on_start(self) -> None:
         self.task_ids: list[str] = []
         self.todo_ids: list[str] = []
         self.create_own_squad()
+        if self._reads_only():
+            for _ in range(READ_ONLY_TASKS):
+                self.create_task()
+
+    def _reads_only(self) -> bool:
+        return self.option("board_writes", "on") == "off"
 
     @task(6)
     def list_tasks(self) -> None:
@@ -64,6 +91,12 @@ class BoardUser(SquadUser):
         )
 
     @task(2)
+    def create_task_or_read(self) -> None:
+        if self._reads_only() and self.task_ids:
+            self.list_tasks()
+            return
+        self.create_task()
+
     def create_task(self) -> None:
         created = self.expect("POST", TASKS_ROUTE, 201, json=task_data(), name=TASKS_ROUTE)
         if created is None:
@@ -73,7 +106,7 @@ class BoardUser(SquadUser):
 
     @task(1)
     def assign_task(self) -> None:
-        if self.option("board_assignments", "on") == "off":
+        if self.option("board_assignments", "on") == "off" or self._reads_only():
             self.list_tasks()  # the board is looked at instead
             return
         if not self.todo_ids:

@@ -8,13 +8,17 @@
 #   make load-distributed    the smoke with a master and two workers on loopback, stats merged
 #   make bench-agents        the target: 100 agent tasks in flight at a real model's pace end as 100
 #                            pull requests, none lost or doubled (exit 1 otherwise)
+#   make bench-board         the board's reads: the stress scenario's knee (Locust, spread over the
+#                            cores) against a platform of BENCH_SERVER_WORKERS web processes
+#   make bench-calibration   the same stack measured by wrk, then by Locust: both knees
+#   make bench-streams-5000  5,000 event streams held 60 s: drops and delivery p99
 #
 # Every run leaves Locust's HTML report, CSV stats and log under reports/load/<run>/, and the
 # stack's logs under reports/stack/load-<run>/. The scenarios are in load/scenarios.py.
 
 ##@ Load suite (locust -f load/)
 
-.PHONY: test-load bench-load load-distributed bench-agents
+.PHONY: test-load bench-load load-distributed bench-agents bench-board bench-calibration bench-streams-5000 wrk
 
 # Locust's options in test-load. The smoke profile (users, run time, reports) lives in
 # load/locust.conf; the nightly CI adds `--scenario stress`, or `--scenario soak --soak-minutes 30`.
@@ -88,16 +92,90 @@ load-distributed: $(STAMP) ## the load smoke with a Locust master and two worker
 # more than the default 8, up to the fake E2B's quota of 20 sandboxes at once.
 BENCH_AGENTS ?= 100
 BENCH_AGENTS_CONCURRENCY ?= 20
+# Web processes of the platform (SERVER_WORKERS), each with its in-app worker running
+# BENCH_AGENTS_CONCURRENCY jobs, and Locust's processes (the assignment users hold a stream each).
+BENCH_AGENTS_SERVER_WORKERS ?= 1
+BENCH_AGENTS_LOCUST_PROCESSES ?= 1
+# The fake E2B's quota of sandboxes running at once (FAKE_E2B_MAX_CONCURRENT): every job at work
+# holds one, so it covers BENCH_AGENTS_CONCURRENCY in every web process.
+BENCH_AGENTS_SANDBOXES ?= $(shell echo $$(( $(BENCH_AGENTS_CONCURRENCY) * $(BENCH_AGENTS_SERVER_WORKERS) )))
 MACHINE_LINE = echo "machine: $$(nproc) CPUs, $$(free -g | awk '/^Mem:/ {print $$2 " GB"}') memory, load average $$(cut -d' ' -f1-3 /proc/loadavg)"
 
-bench-agents: $(STAMP) ## the target: 100 agent tasks in flight at a real model's pace end as 100 pull requests (exit 1 if any lost or doubled)
+bench-agents: $(STAMP) ## the target: BENCH_AGENTS agent tasks in flight at a real model's pace end as 100 pull requests (exit 1 if any lost or doubled)
 	@$(MACHINE_LINE)
 	@mkdir -p $(LOAD_REPORTS)/bench-agents
 	@set -o pipefail; $(RAISE_OPEN_FILES); \
-	  WORKER_CONCURRENCY=$(BENCH_AGENTS_CONCURRENCY) $(call LOAD_STACK,bench-agents) \
-	    $(call LOAD_RUN,bench-agents) --scenario agents --assignments $(BENCH_AGENTS) 2>&1 \
+	  WORKER_CONCURRENCY=$(BENCH_AGENTS_CONCURRENCY) FAKE_E2B_MAX_CONCURRENT=$(BENCH_AGENTS_SANDBOXES) \
+	  SERVER_WORKERS=$(BENCH_AGENTS_SERVER_WORKERS) $(call LOAD_STACK,bench-agents) \
+	    $(call LOAD_RUN,bench-agents) --scenario agents --assignments $(BENCH_AGENTS) \
+	    $(if $(filter-out 1,$(BENCH_AGENTS_LOCUST_PROCESSES)),--processes $(BENCH_AGENTS_LOCUST_PROCESSES)) 2>&1 \
 	  | tee $(LOAD_REPORTS)/bench-agents/locust.log; status=$$?; \
 	  echo; echo "== bench-agents figures (log and report under $(LOAD_REPORTS)/bench-agents/)"; \
 	  $(MACHINE_LINE); \
 	  grep -E $(LOAD_FIGURES) $(LOAD_REPORTS)/bench-agents/locust.log | sed 's/^\[[^]]*\] [^ ]* //'; \
 	  exit $$status
+
+# The board's reads. The platform serves with BENCH_SERVER_WORKERS web processes (SERVER_WORKERS)
+# and no per-squad rate limit (each Locust user is a squad reading ten times a second, and the run
+# measures the platform, not the limit); Locust runs BENCH_LOCUST_PROCESSES processes (`--processes`,
+# one per core by default), so the generator is not one core's worth of Python.
+BENCH_SERVER_WORKERS ?= 2
+BENCH_LOCUST_PROCESSES ?= $(shell nproc)
+# The objective of a step: the board's reads within 50 ms at the 95th percentile, no failure.
+BENCH_BOARD_P95_MS ?= 50
+BENCH_BOARD_STEP_USERS ?= 10
+BENCH_BOARD_STEP_S ?= 15
+BENCH_BOARD_ENV = SERVER_WORKERS=$(BENCH_SERVER_WORKERS) SQUAD_RATE_LIMIT_PER_S=0 SQUAD_RUN_WORKER=false
+BENCH_BOARD_LOCUST = $(PY) -m benchmarks.cpu_of "Locust (all its processes)" -- \
+  $(call LOAD_RUN,$(1)) --scenario stress --processes $(BENCH_LOCUST_PROCESSES) \
+  --stress-p95-ms $(BENCH_BOARD_P95_MS) --stress-step-users $(BENCH_BOARD_STEP_USERS) --stress-step-s $(BENCH_BOARD_STEP_S)
+# wrk's steps (connections) in the calibration.
+BENCH_WRK_CONNECTIONS ?= 2,4,6,8,10,12,16,20,24,32
+# No single quotes: it also runs inside `bash -c '...'`.
+LOAD_AVERAGE = echo load average $$(cut -d" " -f1-3 /proc/loadavg)
+
+wrk: ## only Debian's wrk, the calibration's second client (installed as root, else the apt-get command is printed)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \
+	  || { echo "wrk is missing: sudo apt-get install wrk"; exit 1; }
+
+bench-board: $(STAMP) ## the board's reads: the knee (requests/s within p95 BENCH_BOARD_P95_MS) with the generator on the same cores
+	@$(MACHINE_LINE)
+	@mkdir -p $(LOAD_REPORTS)/bench-board
+	@set -o pipefail; $(BENCH_BOARD_ENV) $(call LOAD_STACK,bench-board) $(call BENCH_BOARD_LOCUST,bench-board) 2>&1 \
+	  | tee $(LOAD_REPORTS)/bench-board/locust.log; status=$$?; \
+	  echo; echo "== bench-board figures ($(BENCH_SERVER_WORKERS) web processes, $(BENCH_LOCUST_PROCESSES) Locust processes)"; \
+	  $(LOAD_AVERAGE); grep -E 'stress:|CPU:' $(LOAD_REPORTS)/bench-board/locust.log | sed 's/^\[[^]]*\] [^ ]* //'; exit $$status
+
+# One stack, two generators in turn: wrk (benchmarks/board_reads.py) and the load suite's stress
+# scenario, on the same requests; a generator whose knee is far below wrk's measures itself.
+bench-calibration: $(STAMP) wrk ## the board's knee measured by wrk and by Locust on one stack, side by side
+	@$(MACHINE_LINE)
+	@mkdir -p $(LOAD_REPORTS)/bench-calibration
+	@set -o pipefail; $(BENCH_BOARD_ENV) $(call LOAD_STACK,bench-calibration) bash -c '\
+	  $(PY) -m benchmarks.board_reads --connections $(BENCH_WRK_CONNECTIONS) --step-s $(BENCH_BOARD_STEP_S) \
+	    --p95-ms $(BENCH_BOARD_P95_MS); $(LOAD_AVERAGE); \
+	  $(call BENCH_BOARD_LOCUST,bench-calibration)' 2>&1 | tee $(LOAD_REPORTS)/bench-calibration/locust.log; status=$$?; \
+	  echo; echo "== bench-calibration figures ($(BENCH_SERVER_WORKERS) web processes, $(BENCH_LOCUST_PROCESSES) Locust processes)"; \
+	  $(LOAD_AVERAGE); grep -E '^wrk:|stress:|load average|CPU:' $(LOAD_REPORTS)/bench-calibration/locust.log | sed 's/^\[[^]]*\] [^ ]* //'; \
+	  $(PY) -c 'import re,sys; t=open(sys.argv[1]).read(); w=re.findall(r"wrk: knee at ([0-9.]+)",t); l=re.findall(r"stress: knee at ([0-9.]+)",t); \
+	    print(f"knees: wrk {w[0]}, Locust {l[0]} requests/s: Locust/wrk {float(l[0])/float(w[0]):.2f}") if w and l else print("knees: one run found no knee")' \
+	    $(LOAD_REPORTS)/bench-calibration/locust.log; exit $$status
+
+# 5,000 streams: 500 squads of ten viewers each (load/sse_user.py), each squad adding a task every
+# BENCH_STREAMS_EVENT_S seconds: 50 events a second, 500 deliveries, as many as the 1,000 streams of
+# bench-load (at one task every 2 s a squad, 250 writes a second would be measured, not the streams).
+# Each stream is a socket on both ends, and each web process serves about half: the open files,
+# the server's connection cap and the per-squad stream limit are set for that here.
+BENCH_STREAMS ?= 5000
+BENCH_STREAMS_HOLD_S ?= 60
+BENCH_STREAMS_EVENT_S ?= 10
+bench-streams-5000: $(STAMP) ## 5,000 event streams held 60 s on BENCH_SERVER_WORKERS web processes: drops, delivery p99
+	@$(MACHINE_LINE)
+	@mkdir -p $(LOAD_REPORTS)/bench-streams-5000
+	@set -o pipefail; ulimit -Sn 65536 2>/dev/null || ulimit -Sn "$$(ulimit -Hn)"; \
+	  SERVER_WORKERS=$(BENCH_SERVER_WORKERS) SERVER_MAX_CONNECTIONS=$(BENCH_STREAMS) SQUAD_MAX_STREAMS=100 \
+	  $(call LOAD_STACK,bench-streams-5000) $(call LOAD_RUN,bench-streams-5000) --processes $(BENCH_LOCUST_PROCESSES) \
+	    --scenario streams --streams $(BENCH_STREAMS) --hold-s $(BENCH_STREAMS_HOLD_S) \
+	    --sse-event-interval-s $(BENCH_STREAMS_EVENT_S) 2>&1 | tee $(LOAD_REPORTS)/bench-streams-5000/locust.log; status=$$?; \
+	  echo; echo "== bench-streams-5000 figures"; $(LOAD_AVERAGE); \
+	  grep -E 'streams:|SLO' $(LOAD_REPORTS)/bench-streams-5000/locust.log | sed 's/^\[[^]]*\] [^ ]* //'; exit $$status

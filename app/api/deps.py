@@ -18,6 +18,12 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
+async def current_runtime(request: Request) -> Runtime:
+    """`get_runtime` as a dependency. FastAPI runs a plain `def` dependency in a worker thread: the
+    hop there and back costs far more than the lookup, on every request that takes the dependency."""
+    return get_runtime(request)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     runtime = get_runtime(request)
     sessionmaker = runtime.read_sessionmaker if request.method in READ_METHODS else runtime.sessionmaker
@@ -26,7 +32,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 # What a handler declares to receive them, as `runtime: RuntimeDep` and `session: SessionDep`.
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Runtime, Depends(current_runtime)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 

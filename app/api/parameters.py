@@ -44,7 +44,8 @@ def _values(request: Request, location: str, name: str) -> list[str]:
     return [cookie] if cookie is not None else []
 
 
-def refuse_unstorable_parameters(request: Request) -> None:
+async def refuse_unstorable_parameters(request: Request) -> None:
+    # async although it never awaits: FastAPI runs a plain `def` dependency in a worker thread.
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return

@@ -59,8 +59,9 @@ async def squad_of_stream(
     the writers.
     """
     token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
-    async with get_runtime(request).fanout.sessionmaker() as session:
-        squad = await squad_for_token(session, token)
+    runtime = get_runtime(request)
+    async with runtime.fanout.sessionmaker() as session:
+        squad = await squad_for_token(session, token, runtime.squads)
         within_rate(request, squad)
         # A filter naming another squad's agent or task is refused like a missing one (as everywhere in
         # the API), rather than opening a stream that could never deliver anything.

@@ -110,6 +110,18 @@ def test_headers_sent_a_byte_at_a_time_get_408_and_the_connection_closed_at_the_
     assert took < LIMITS.header_timeout_s + GRACE_S
 
 
+def test_a_request_head_over_16_kib_is_refused_with_431_and_the_connection_closed(limited_stack):
+    too_large = head("GET /health HTTP/1.1", "Host: squad.test", *[f"X-Padding-{n}: {'x' * 1000}" for n in range(20)])
+    with connect(limited_stack.base_url) as sock:
+        try:
+            sock.sendall(too_large)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused while the rest was still on its way: the answer is already in the socket
+        answer = read_until_closed(sock, GRACE_S)
+
+    assert status_of(answer) == 431, answer
+
+
 def test_a_connection_that_never_sends_a_request_is_closed_at_the_header_deadline(limited_stack):
     with connect(limited_stack.base_url) as sock:
         started = time.monotonic()

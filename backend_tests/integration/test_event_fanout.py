@@ -17,6 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from fixtures.waiting import eventually_async
+
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
 
 # Long enough that an event arriving within a test's deadline was not found by the poll.
@@ -244,6 +246,34 @@ async def test_on_postgresql_a_notify_from_another_process_wakes_the_fanout(
 
         await reader.wait_for(lambda ids: len(ids) == 2, "both events, woken by NOTIFY", deadline_s=5)
         assert hub.listener.notifications >= 1
+        await reader.stop()
+
+
+async def test_on_sqlite_a_commit_of_another_process_wakes_the_fanout(
+    sessionmaker, squad_id, module_database_url, is_postgres
+):
+    """Another web process's commit reaches this one's streams through `PRAGMA data_version`."""
+    if is_postgres:
+        pytest.skip("SQLite only: PostgreSQL has LISTEN/NOTIFY")
+    from app.sqlite_wake import SqliteChangeListener, sqlite_file
+
+    path = sqlite_file(module_database_url)
+    assert path is not None
+    listen = functools.partial(SqliteChangeListener, path)
+    async with hub_of(sessionmaker, listen=listen) as (hub, _signal):
+        await store_events(sessionmaker, squad_id, 1)
+        reader = Reader(hub, squad_id)
+        await reader.wait_for(lambda ids: len(ids) == 1, "the stored event, replayed: the stream is live now")
+
+        def hub_has_read() -> None:
+            assert hub.reads >= 1, "the hub has not read the table yet"
+
+        # Its first read (at start) would find events stored before it: they must come later.
+        await eventually_async(hub_has_read, deadline_s=5)
+        await store_events(sessionmaker, squad_id, 2)  # no local signal; the poll is a minute away
+
+        await reader.wait_for(lambda ids: len(ids) == 3, "both new events, woken by the data_version", deadline_s=5)
+        assert hub.listener.changes >= 1
         await reader.stop()
 
 

@@ -37,6 +37,10 @@ def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         http=AbortableH11Protocol,  # lets "reset" faults really drop the connection
+        # asyncio's own loop even where uvloop is installed (the platform's server uses it): the fakes'
+        # subprocesses (git http-backend) rely on asyncio's pipes, where writing a request body to a
+        # process that already exited is ignored; uvloop raises instead.
+        loop="asyncio",
         lifespan="off",
         log_level="warning",
         access_log=False,
