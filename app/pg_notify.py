@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from app.background_task import BackgroundTask
 from app.events import EVENTS_CHANNEL, PROCESS_ORIGIN
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def asyncpg_dsn(database_url: str) -> str:
     return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-class PgEventListener:
+class PgEventListener(BackgroundTask):
     def __init__(
         self,
         database_url: str,
@@ -46,13 +47,13 @@ class PgEventListener:
         origin: str = PROCESS_ORIGIN,
         reconnect_delay_s: float = RECONNECT_DELAY_S,
     ) -> None:
+        super().__init__("pg-event-listener")
         self._dsn = asyncpg_dsn(database_url)
         self._wake = wake
         self._watches = watches
         self._channel = channel
         self._origin = origin
         self._reconnect_delay_s = reconnect_delay_s
-        self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._disconnected = asyncio.Event()
         self._disconnected.set()
@@ -62,10 +63,6 @@ class PgEventListener:
     @property
     def listening(self) -> bool:
         return self._connected.is_set()
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._listen_forever(), name="pg-event-listener")
 
     async def wait_listening(self) -> None:
         """Returns once the listener is connected (callers bound it with a deadline)."""
@@ -83,7 +80,7 @@ class PgEventListener:
         if self._watches(squad_id):
             self._wake()
 
-    async def _listen_forever(self) -> None:
+    async def _run(self) -> None:
         while True:
             try:
                 await self._listen_once()
@@ -114,10 +111,3 @@ class PgEventListener:
             self._disconnected.set()
             if not connection.is_closed():
                 connection.terminate()
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

@@ -11,12 +11,13 @@ the table as it does on any wake: a commit without events costs one cheap read t
 """
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable
 
 from sqlalchemy.engine import make_url
+
+from app.background_task import BackgroundTask
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def sqlite_file(database_url: str) -> str | None:
     return url.database
 
 
-class SqliteChangeListener:
+class SqliteChangeListener(BackgroundTask):
     def __init__(
         self,
         path: str,
@@ -41,24 +42,13 @@ class SqliteChangeListener:
         *,
         interval_s: float = CHECK_INTERVAL_S,
     ) -> None:
+        super().__init__("sqlite-change-listener")
         self._path = path
         self._wake = wake
         self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
         self.changes = 0  # commits noticed, for tests
 
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._watch(), name="sqlite-change-listener")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _watch(self) -> None:
+    async def _run(self) -> None:
         connection = sqlite3.connect(f"file:{self._path}?mode=ro", uri=True, check_same_thread=False)
         try:
             seen = _data_version(connection)
