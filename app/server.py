@@ -53,22 +53,54 @@ TOO_LARGE_RESPONSE = (
 )
 
 
-class HeaderDeadlineH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, with a deadline on each request's head (`header_timeout_s`)."""
+class _HeadDeadline:
+    """A deadline on each request's head (`header_timeout_s`), for either of uvicorn's HTTP protocols:
+    a client that has not sent a whole head in time gets a 408 and the connection is closed. Each
+    protocol says when a head starts being awaited (`_await_a_head`) and when it arrived."""
 
     header_timeout_s = 10.0
+    _head_deadline: asyncio.TimerHandle | None = None
+    _awaiting_head = False
+    # The protocol's own, which this mixin is put in front of.
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
+    client: tuple[str, int] | None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._head_deadline: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
         self._await_a_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._head_arrived()
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def _await_a_head(self) -> None:
+        self._head_arrived()
+        self._awaiting_head = True
+        self._head_deadline = self.loop.call_later(self.header_timeout_s, self._head_too_slow)
+
+    def _head_arrived(self) -> None:
+        self._awaiting_head = False
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
+
+    def _head_too_slow(self) -> None:
+        self._head_deadline = None
+        if self.transport.is_closing() or not self._awaiting_head:
+            return
+        self._awaiting_head = False
+        log.warning(
+            "closing the connection from %s: no complete request head within %s s",
+            f"{self.client[0]}:{self.client[1]}" if self.client else "?",
+            self.header_timeout_s,
+        )
+        self.transport.write(TIMEOUT_RESPONSE)
+        self.transport.close()
+
+
+class HeaderDeadlineH11Protocol(_HeadDeadline, H11Protocol):
+    """uvicorn's h11 protocol, with a deadline on each request's head."""
 
     def handle_events(self) -> None:
         super().handle_events()
@@ -82,49 +114,14 @@ class HeaderDeadlineH11Protocol(H11Protocol):
         if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
             self._await_a_head()
 
-    def _await_a_head(self) -> None:
-        self._head_arrived()
-        self._head_deadline = self.loop.call_later(self.header_timeout_s, self._head_too_slow)
-
-    def _head_arrived(self) -> None:
-        if self._head_deadline is not None:
-            self._head_deadline.cancel()
-            self._head_deadline = None
-
-    def _head_too_slow(self) -> None:
-        self._head_deadline = None
-        if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
-            return
-        log.warning(
-            "closing the connection from %s: no complete request head within %s s",
-            f"{self.client[0]}:{self.client[1]}" if self.client else "?",
-            self.header_timeout_s,
-        )
-        self.transport.write(TIMEOUT_RESPONSE)
-        self.transport.close()
-
 
 if HttpToolsProtocol is not None:
 
-    class HeaderDeadlineHttpToolsProtocol(HttpToolsProtocol):
+    class HeaderDeadlineHttpToolsProtocol(_HeadDeadline, HttpToolsProtocol):
         """uvicorn's httptools protocol with the same deadline on each request's head as
         HeaderDeadlineH11Protocol, and h11's cap on its size."""
 
-        header_timeout_s = 10.0
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._head_deadline: asyncio.TimerHandle | None = None
-            self._awaiting_head = False
-            self._head_bytes = 0
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._await_a_head()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._head_arrived()
-            super().connection_lost(exc)
+        _head_bytes = 0
 
         def data_received(self, data: bytes) -> None:
             if self._awaiting_head:
@@ -150,29 +147,8 @@ if HttpToolsProtocol is not None:
                 self._await_a_head()
 
         def _await_a_head(self) -> None:
-            self._head_arrived()
-            self._awaiting_head = True
+            super()._await_a_head()
             self._head_bytes = 0
-            self._head_deadline = self.loop.call_later(self.header_timeout_s, self._head_too_slow)
-
-        def _head_arrived(self) -> None:
-            self._awaiting_head = False
-            if self._head_deadline is not None:
-                self._head_deadline.cancel()
-                self._head_deadline = None
-
-        def _head_too_slow(self) -> None:
-            self._head_deadline = None
-            if self.transport.is_closing() or not self._awaiting_head:
-                return
-            self._awaiting_head = False
-            log.warning(
-                "closing the connection from %s: no complete request head within %s s",
-                f"{self.client[0]}:{self.client[1]}" if self.client else "?",
-                self.header_timeout_s,
-            )
-            self.transport.write(TIMEOUT_RESPONSE)
-            self.transport.close()
 
     class EnvironmentHttpToolsProtocol(HeaderDeadlineHttpToolsProtocol):
         """As EnvironmentH11Protocol, on httptools."""
