@@ -35,22 +35,23 @@ from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-TIMEOUT_BODY = b"the request's headers did not arrive in time; the connection is closed\n"
-TIMEOUT_RESPONSE = (
-    b"HTTP/1.1 408 Request Timeout\r\n"
-    b"content-type: text/plain; charset=utf-8\r\n"
-    b"content-length: " + str(len(TIMEOUT_BODY)).encode() + b"\r\n"
-    b"connection: close\r\n\r\n" + TIMEOUT_BODY
+
+def closing_answer(status: bytes, body: bytes) -> bytes:
+    """A whole plain-text HTTP answer, written straight to a connection that is then closed."""
+    return (
+        b"HTTP/1.1 " + status + b"\r\n"
+        b"content-type: text/plain; charset=utf-8\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\n"
+        b"connection: close\r\n\r\n" + body
+    )
+
+
+TIMEOUT_RESPONSE = closing_answer(
+    b"408 Request Timeout", b"the request's headers did not arrive in time; the connection is closed\n"
 )
 # The largest request head taken, as h11's default.
 MAX_HEAD_BYTES = 16 * 1024
-TOO_LARGE_BODY = b"the request's headers are too large\n"
-TOO_LARGE_RESPONSE = (
-    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-    b"content-type: text/plain; charset=utf-8\r\n"
-    b"content-length: " + str(len(TOO_LARGE_BODY)).encode() + b"\r\n"
-    b"connection: close\r\n\r\n" + TOO_LARGE_BODY
-)
+TOO_LARGE_RESPONSE = closing_answer(b"431 Request Header Fields Too Large", b"the request's headers are too large\n")
 
 
 class _HeadDeadline:
