@@ -28,6 +28,9 @@ RUNTIME = {
     "pydantic-settings",
     "prometheus-client",
     "sentry-sdk",
+    "uvloop",
+    "httptools",
+    "orjson",
     "respx",
 }
 # The Locust users (load/) and the harness parts they import (fixtures.factories, the SSE client).
