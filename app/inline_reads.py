@@ -24,6 +24,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.sqlite_wake import sqlite_file
+
 log = logging.getLogger(__name__)
 
 # How long a read may wait for a lock before it is handed to the request's session instead.
@@ -42,10 +44,11 @@ class InlineReader:
     def for_database(cls, database_url: str) -> "InlineReader | None":
         """A reader for a SQLite file; None for any other database (their drivers do not block the
         loop this way, or cannot run on it) and for in-memory SQLite (another connection sees nothing)."""
-        url = make_url(database_url)
-        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        path = sqlite_file(database_url)
+        if path is None:
             return None
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        url = make_url(database_url)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url.set(drivername="sqlite+pysqlite"),
             # One connection: reads run one at a time on the loop's thread.
