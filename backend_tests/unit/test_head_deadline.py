@@ -3,16 +3,13 @@
 connection is closed; a head sent in time, on a kept-alive connection too, is answered as usual."""
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-import uvicorn
 
 from app.server import HeaderDeadlineH11Protocol, HeaderDeadlineHttpToolsProtocol
-from mocks.common.server import bind_socket
+from mocks.common.server import serve_in_thread
 
 pytestmark = [pytest.mark.unit, pytest.mark.priority_p1]
 
@@ -30,21 +27,12 @@ async def hello(scope, receive, send) -> None:
 
 @contextmanager
 def serving(protocol: type) -> Iterator[tuple[str, int]]:
-    sock = bind_socket("127.0.0.1", 0)
     quick = type("QuickDeadline", (protocol,), {"header_timeout_s": DEADLINE_S})
-    server = uvicorn.Server(uvicorn.Config(hello, http=quick, loop="asyncio", lifespan="off", log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start within 10 s"
-        time.sleep(0.01)
+    server = serve_in_thread(hello, http=quick)
     try:
-        yield sock.getsockname()
+        yield ("127.0.0.1", server.port)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+        server.stop()
 
 
 def one_response(conn: socket.socket) -> bytes:

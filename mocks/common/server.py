@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import socket
@@ -33,10 +34,10 @@ def bind_socket(host: str = LOOPBACK, port: int = 0) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app: ASGIApp) -> uvicorn.Config:
+def uvicorn_config(app: ASGIApp, http: type[asyncio.Protocol] | None = None) -> uvicorn.Config:
     return uvicorn.Config(
         app,
-        http=AbortableH11Protocol,  # lets "reset" faults really drop the connection
+        http=http or AbortableH11Protocol,  # the fakes': lets "reset" faults really drop the connection
         # asyncio's own loop even where uvloop is installed (the platform's server uses it): the fakes'
         # subprocesses (git http-backend) rely on asyncio's pipes, where writing a request body to a
         # process that already exited is ignored; uvloop raises instead.
@@ -70,12 +71,18 @@ class ServerHandle:
 
 
 def serve_in_thread(
-    app: ASGIApp, host: str = LOOPBACK, port: int = 0, *, startup_timeout: float = 10.0
+    app: ASGIApp,
+    host: str = LOOPBACK,
+    port: int = 0,
+    *,
+    startup_timeout: float = 10.0,
+    http: type[asyncio.Protocol] | None = None,
 ) -> ServerHandle:
-    """Run `app` with uvicorn in a daemon thread; returns once uvicorn reports `started`."""
+    """Run `app` with uvicorn in a daemon thread; returns once uvicorn reports `started`. `http` is
+    uvicorn's HTTP protocol class, the fakes' own by default."""
     sock = bind_socket(host, port)
     url = f"http://{host}:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn_config(app))
+    server = uvicorn.Server(uvicorn_config(app, http))
     failure: list[BaseException] = []
 
     def run() -> None:
