@@ -83,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     wrk = board_reads.find_knee(connections, args.step_s, args.p95_ms, args.squads)
     locust = run_locust(locust_command)
     if wrk is None or locust.knee is None:
-        print(f"calibration: a generator found no knee (wrk {wrk.rate if wrk else None}, Locust {locust.knee})", flush=True)
+        print(
+            f"calibration: a generator found no knee (wrk {wrk.rate if wrk else None}, Locust {locust.knee})",
+            flush=True,
+        )
         return 1
     ratio = locust.knee / wrk.rate
     within = abs(1 - ratio) <= args.tolerance
