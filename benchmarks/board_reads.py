@@ -137,6 +137,44 @@ def run_step(wrk: str, base_url: str, script: Path, connections: int, seconds: f
     )
 
 
+def find_knee(connections: list[int], step_s: float, p95_ms: float, squads: int) -> Step | None:
+    """wrk's steps against the platform, one `wrk:` line each, until one misses the objective: the
+    passing step of the highest rate, or None when none passed (the reason printed)."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print("wrk is missing: apt-get install wrk (make bench-calibration installs it as root)", file=sys.stderr)
+        return None
+    base_url = PLATFORM.url()
+    seeded = seed(base_url, squads)
+    steps: list[Step] = []
+    with tempfile.TemporaryDirectory(prefix="wrk-") as folder:
+        requests = Path(folder) / "requests.txt"
+        requests.write_text("\n".join(rotation(seeded)) + "\n")
+        script = Path(folder) / "board.lua"
+        script.write_text(WRK_SCRIPT % {"requests": requests})
+        for count in connections:
+            step = run_step(wrk, base_url, script, count, step_s)
+            steps.append(step)
+            print(
+                f"wrk: {count} connections: {step.rate:.1f} requests/s, p95 {step.p95_ms:.0f} ms, "
+                f"p99 {step.p99_ms:.0f} ms, {step.failures} failures; wrk's CPU {step.cpu_us:.0f} µs a request",
+                flush=True,
+            )
+            if not step.passed(p95_ms):
+                break
+    passed = [s for s in steps if s.passed(p95_ms)]
+    if not passed:
+        print(f"wrk: no step met p95 <= {p95_ms:g} ms without failures", flush=True)
+        return None
+    knee = max(passed, key=lambda s: s.rate)
+    print(
+        f"wrk: knee at {knee.rate:.1f} requests/s ({knee.connections} connections, p95 {knee.p95_ms:.0f} ms "
+        f"<= {p95_ms:g} ms, no failure)",
+        flush=True,
+    )
+    return knee
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.board_reads", description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", default="2,4,8,16,32,64", help="the steps: wrk connections, comma-separated")
@@ -144,39 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--p95-ms", type=float, default=50, help="the p95 a step must stay within (default 50)")
     parser.add_argument("--squads", type=int, default=50, help="squads read, each with its own token (default 50)")
     args = parser.parse_args(argv)
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        print("wrk is missing: apt-get install wrk (make bench-calibration installs it as root)", file=sys.stderr)
-        return 2
-    base_url = PLATFORM.url()
-    seeded = seed(base_url, args.squads)
-    steps: list[Step] = []
-    with tempfile.TemporaryDirectory(prefix="wrk-") as folder:
-        requests = Path(folder) / "requests.txt"
-        requests.write_text("\n".join(rotation(seeded)) + "\n")
-        script = Path(folder) / "board.lua"
-        script.write_text(WRK_SCRIPT % {"requests": requests})
-        for connections in (int(c) for c in args.connections.split(",")):
-            step = run_step(wrk, base_url, script, connections, args.step_s)
-            steps.append(step)
-            print(
-                f"wrk: {connections} connections: {step.rate:.1f} requests/s, p95 {step.p95_ms:.0f} ms, "
-                f"p99 {step.p99_ms:.0f} ms, {step.failures} failures; wrk's CPU {step.cpu_us:.0f} µs a request",
-                flush=True,
-            )
-            if not step.passed(args.p95_ms):
-                break
-    passed = [s for s in steps if s.passed(args.p95_ms)]
-    if not passed:
-        print(f"wrk: no step met p95 <= {args.p95_ms:g} ms without failures", flush=True)
-        return 1
-    knee = max(passed, key=lambda s: s.rate)
-    print(
-        f"wrk: knee at {knee.rate:.1f} requests/s ({knee.connections} connections, p95 {knee.p95_ms:.0f} ms "
-        f"<= {args.p95_ms:g} ms, no failure)",
-        flush=True,
-    )
-    return 0
+    connections = [int(c) for c in args.connections.split(",")]
+    return 0 if find_knee(connections, args.step_s, args.p95_ms, args.squads) else 1
 
 
 if __name__ == "__main__":

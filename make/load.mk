@@ -129,8 +129,6 @@ BENCH_BOARD_ENV = SERVER_WORKERS=$(BENCH_SERVER_WORKERS) SQUAD_RATE_LIMIT_PER_S=
 BENCH_BOARD_LOCUST = $(PY) -m benchmarks.cpu_of "Locust (all its processes)" -- \
   $(call LOAD_RUN,$(1)) --scenario stress --processes $(BENCH_LOCUST_PROCESSES) \
   --stress-p95-ms $(BENCH_BOARD_P95_MS) --stress-step-users $(BENCH_BOARD_STEP_USERS) --stress-step-s $(BENCH_BOARD_STEP_S)
-# wrk's steps (connections) in the calibration.
-BENCH_WRK_CONNECTIONS ?= 2,4,6,8,10,12,16,20,24,32
 # No single quotes: it also runs inside `bash -c '...'`.
 LOAD_AVERAGE = echo load average $$(cut -d" " -f1-3 /proc/loadavg)
 
@@ -146,20 +144,32 @@ bench-board: $(STAMP) ## the board's reads: the knee (requests/s within p95 BENC
 	  echo; echo "== bench-board figures ($(BENCH_SERVER_WORKERS) web processes, $(BENCH_LOCUST_PROCESSES) Locust processes)"; \
 	  $(LOAD_AVERAGE); grep -E 'stress:|CPU:' $(LOAD_REPORTS)/bench-board/locust.log | sed 's/^\[[^]]*\] [^ ]* //'; exit $$status
 
-# One stack, two generators in turn: wrk (benchmarks/board_reads.py) and the load suite's stress
-# scenario, on the same requests; a generator whose knee is far below wrk's measures itself.
-bench-calibration: $(STAMP) wrk ## the board's knee measured by wrk and by Locust on one stack, side by side
+# One stack, two generators in turn: wrk (benchmarks/board_reads.py), then the load suite's stress
+# scenario, on the same requests (benchmarks/calibration.py prints both knees and exits 1 when they
+# are more than 10% apart). The stack runs on BENCH_PLATFORM_CPUS and the generators on
+# BENCH_GENERATOR_CPUS (taskset's lists), so neither generator takes CPU from the platform: one web
+# process and one Locust process for the one core each has by default.
+BENCH_PLATFORM_CPUS ?= 0
+BENCH_GENERATOR_CPUS ?= 1
+BENCH_CALIBRATION_SERVER_WORKERS ?= 1
+BENCH_CALIBRATION_LOCUST_PROCESSES ?= 1
+BENCH_CALIBRATION_STEP_USERS ?= 5
+# wrk's steps, in connections.
+BENCH_WRK_CONNECTIONS ?= 1,2,4,8,12,16,24,32
+bench-calibration: $(STAMP) wrk ## the board's knee by wrk and by Locust on one stack, on cores of their own: both knees
 	@$(MACHINE_LINE)
+	@[ "$$(nproc)" -ge 2 ] || { echo "bench-calibration needs two CPUs or more: the platform and the generators run on cores of their own"; exit 1; }
 	@mkdir -p $(LOAD_REPORTS)/bench-calibration
-	@set -o pipefail; $(BENCH_BOARD_ENV) $(call LOAD_STACK,bench-calibration) bash -c '\
-	  $(PY) -m benchmarks.board_reads --connections $(BENCH_WRK_CONNECTIONS) --step-s $(BENCH_BOARD_STEP_S) \
-	    --p95-ms $(BENCH_BOARD_P95_MS); $(LOAD_AVERAGE); \
-	  $(call BENCH_BOARD_LOCUST,bench-calibration)' 2>&1 | tee $(LOAD_REPORTS)/bench-calibration/locust.log; status=$$?; \
-	  echo; echo "== bench-calibration figures ($(BENCH_SERVER_WORKERS) web processes, $(BENCH_LOCUST_PROCESSES) Locust processes)"; \
-	  $(LOAD_AVERAGE); grep -E '^wrk:|stress:|load average|CPU:' $(LOAD_REPORTS)/bench-calibration/locust.log | sed 's/^\[[^]]*\] [^ ]* //'; \
-	  $(PY) -c 'import re,sys; t=open(sys.argv[1]).read(); w=re.findall(r"wrk: knee at ([0-9.]+)",t); l=re.findall(r"stress: knee at ([0-9.]+)",t); \
-	    print(f"knees: wrk {w[0]}, Locust {l[0]} requests/s: Locust/wrk {float(l[0])/float(w[0]):.2f}") if w and l else print("knees: one run found no knee")' \
-	    $(LOAD_REPORTS)/bench-calibration/locust.log; exit $$status
+	@set -o pipefail; SERVER_WORKERS=$(BENCH_CALIBRATION_SERVER_WORKERS) SQUAD_RATE_LIMIT_PER_S=0 SQUAD_RUN_WORKER=false \
+	  taskset -c $(BENCH_PLATFORM_CPUS) $(call LOAD_STACK,bench-calibration) taskset -c $(BENCH_GENERATOR_CPUS) \
+	  $(PY) -m benchmarks.calibration --wrk-connections $(BENCH_WRK_CONNECTIONS) --step-s $(BENCH_BOARD_STEP_S) --p95-ms $(BENCH_BOARD_P95_MS) -- \
+	    $(call LOAD_RUN,bench-calibration) --scenario stress \
+	    $(if $(filter-out 1,$(BENCH_CALIBRATION_LOCUST_PROCESSES)),--processes $(BENCH_CALIBRATION_LOCUST_PROCESSES)) \
+	    --stress-p95-ms $(BENCH_BOARD_P95_MS) --stress-step-users $(BENCH_CALIBRATION_STEP_USERS) --stress-step-s $(BENCH_BOARD_STEP_S) \
+	  2>&1 | tee $(LOAD_REPORTS)/bench-calibration/locust.log; status=$$?; \
+	  echo; echo "== bench-calibration figures (platform on CPUs $(BENCH_PLATFORM_CPUS), $(BENCH_CALIBRATION_SERVER_WORKERS) web processes; generators on CPUs $(BENCH_GENERATOR_CPUS))"; \
+	  $(LOAD_AVERAGE); grep -E '^wrk:|stress:|^calibration:' $(LOAD_REPORTS)/bench-calibration/locust.log | sed 's/^\[[^]]*\] [^ ]* //'; \
+	  exit $$status
 
 # 5,000 streams: 500 squads of ten viewers each (load/sse_user.py), each squad adding a task every
 # BENCH_STREAMS_EVENT_S seconds: 50 events a second, 500 deliveries, as many as the 1,000 streams of
