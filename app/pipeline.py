@@ -218,6 +218,8 @@ class TaskRun:
         await self.git.push(self.sandbox, branch, self.terminal)
 
         await self.step("pull_request")
+        # A rate limit GitHub answers here is waited out within the call, in this job, not by handing
+        # the job back to the queue: app/services/rate_gate.py says why.
         # A retried job may already have opened it: never open a second one.
         pull = await self.github.find_open_pull_request(repository, branch)
         if pull is None:
