@@ -43,6 +43,7 @@ from app.services.e2b import E2BSandboxService, SandboxHandle
 from app.services.errors import DuplicatePullRequest, NothingToCommit, ServiceError
 from app.services.git import GitService
 from app.services.github import GitHubService, Repository
+from app.services.github_accounts import GitHubAccounts
 from app.services.llm import LLMService
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class PipelineServices:
     """Everything a task's run works with, built once by the composition root (app/runtime.py).
 
     `sessions` are the platform's own (their commits of events wake the streams, app/events.py);
+    `github_accounts` are the platform's GitHub tokens, of which each task uses one (its git and GitHub);
     `secrets` are kept out of terminal output, failure reasons and everything the model is sent;
     `llm` is the agent's model and `llm_price` what its tokens cost; `agent_limits` caps each run's
     agent loop (its `command_timeout_s` bounds each command the agent runs in the sandbox).
@@ -71,8 +73,7 @@ class PipelineServices:
 
     sessions: async_sessionmaker[AsyncSession]
     sandboxes: E2BSandboxService
-    git: GitService
-    github: GitHubService
+    github_accounts: GitHubAccounts
     secrets: tuple[str, ...]
     metrics: Metrics
     llm: LLMService
@@ -127,6 +128,15 @@ class TaskRun:
         self.sandbox_row_id: str | None = None
         self._step: tuple[str, float] | None = None
 
+    @property
+    def git(self) -> GitService:
+        """git with the task's GitHub account (every run of a task has the same one)."""
+        return self.services.github_accounts.for_task(self.task_id).git
+
+    @property
+    def github(self) -> GitHubService:
+        return self.services.github_accounts.for_task(self.task_id).github
+
     async def run(self) -> None:
         await self._load()
         # A job taken over from a dead worker: its earlier runs may have left sandboxes behind,
@@ -171,10 +181,10 @@ class TaskRun:
         await self._store_sandbox("ready")
         await self.sandbox_status("ready")
 
-        repository = await self.services.github.get_repository(self.squad.repository)
+        repository = await self.github.get_repository(self.squad.repository)
         await self.step("clone")
         await self.sandbox_status("running")
-        await self.services.git.clone(self.sandbox, repository.clone_url, repository.default_branch, self.terminal)
+        await self.git.clone(self.sandbox, repository.clone_url, repository.default_branch, self.terminal)
         return self.sandbox, repository
 
     async def _steps(self) -> None:
@@ -183,11 +193,11 @@ class TaskRun:
         branch = branch_name(self.task)
         await self.step("branch")
         # A retried job finds the branch its first attempt pushed: continue on it instead of diverging.
-        resumed = await self.services.git.cloned_branch_exists(self.sandbox, branch)
+        resumed = await self.git.cloned_branch_exists(self.sandbox, branch)
         if resumed:
-            await self.services.git.checkout_remote_branch(self.sandbox, branch, self.terminal)
+            await self.git.checkout_remote_branch(self.sandbox, branch, self.terminal)
         else:
-            await self.services.git.create_branch(self.sandbox, branch, self.terminal)
+            await self.git.create_branch(self.sandbox, branch, self.terminal)
         await self.emit("task.branch", {"branch": branch, "resumed": resumed}, branch=branch)
 
         await self.step("work")
@@ -195,7 +205,7 @@ class TaskRun:
 
         await self.step("commit")
         try:
-            await self.services.git.commit(
+            await self.git.commit(
                 self.sandbox, f"{self.task.title}\n\nTask {self.task.id}", self.agent_name, self.terminal
             )
         except NothingToCommit:
@@ -205,18 +215,20 @@ class TaskRun:
 
         await self.sandbox_status("pushing")
         await self.step("push")
-        await self.services.git.push(self.sandbox, branch, self.terminal)
+        await self.git.push(self.sandbox, branch, self.terminal)
 
         await self.step("pull_request")
+        # A rate limit GitHub answers here is waited out within the call, in this job, not by handing
+        # the job back to the queue: app/services/rate_gate.py says why.
         # A retried job may already have opened it: never open a second one.
-        pull = await self.services.github.find_open_pull_request(repository, branch)
+        pull = await self.github.find_open_pull_request(repository, branch)
         if pull is None:
             body = f"{self.task.description}\n\n## What the agent did\n\n{summary}\n\nOpened by {self.agent_name}."
             try:
-                pull = await self.services.github.create_pull_request(repository, branch, self.task.title, body)
+                pull = await self.github.create_pull_request(repository, branch, self.task.title, body)
             except DuplicatePullRequest:
                 # Opened between our check and our request (another worker): that one is ours.
-                pull = await self.services.github.find_open_pull_request(repository, branch)
+                pull = await self.github.find_open_pull_request(repository, branch)
                 if pull is None:
                     raise
         await self.emit("pull_request.opened", {"url": pull.url, "number": pull.number})
@@ -238,11 +250,11 @@ class TaskRun:
         self.sandbox, repository = await self._sandbox_and_clone()
 
         await self.step("branch")
-        if not await self.services.git.cloned_branch_exists(self.sandbox, branch):
+        if not await self.git.cloned_branch_exists(self.sandbox, branch):
             raise CannotReview(
                 f"the pull request's branch {branch} is no longer on GitHub; the review cannot be answered"
             )
-        await self.services.git.checkout_remote_branch(self.sandbox, branch, self.terminal)
+        await self.git.checkout_remote_branch(self.sandbox, branch, self.terminal)
         await self.emit("task.branch", {"branch": branch, "resumed": True})
 
         await self.step("work")
@@ -257,7 +269,7 @@ class TaskRun:
         await self.step("commit")
         message = f"{self.task.title}: review round {review.round}\n\nTask {self.task.id}"
         try:
-            commit = await self.services.git.commit(self.sandbox, message, self.agent_name, self.terminal)
+            commit = await self.git.commit(self.sandbox, message, self.agent_name, self.terminal)
         except NothingToCommit:
             commit = None  # the agent answered without changing anything: its reply says why
         if not await self._pull_request_still_open(repository, number):
@@ -265,13 +277,13 @@ class TaskRun:
         if commit is not None:
             await self.sandbox_status("pushing")
             await self.step("push")
-            await self.services.git.push(self.sandbox, branch, self.terminal)
+            await self.git.push(self.sandbox, branch, self.terminal)
 
         await self.step("pull_request")
         # A merge or a close while the push was on its way: the reply would answer nobody.
         if not await self._pull_request_still_open(repository, number):
             return
-        reply = await self.services.github.comment(repository, number, self._reply(summary, review.round, commit))
+        reply = await self.github.comment(repository, number, self._reply(summary, review.round, commit))
         await self.emit(
             "review.replied", {"round": review.round, "url": reply.url, "commit": commit, "summary": summary}
         )
@@ -290,11 +302,7 @@ class TaskRun:
         """Whether the round may go on: its task still in progress and its pull request still open. A pull
         request found merged or closed ends the task as its webhook would (if the webhook has not yet)."""
         status = await self._current_status()
-        pull = (
-            await self.services.github.get_pull_request(repository, number)
-            if status == TaskStatus.IN_PROGRESS
-            else None
-        )
+        pull = await self.github.get_pull_request(repository, number) if status == TaskStatus.IN_PROGRESS else None
         if pull is not None and pull.open:
             return True
         if pull is not None and pull.merged:
@@ -337,7 +345,7 @@ class TaskRun:
         """The round's requests, each review with its comments on lines (GitHub's webhook of a review carries
         none: they are read now); a line comment already among a review's is not asked for twice."""
         reviews = {request.github_id for request in requests if request.kind == "review"}
-        comments = await self.services.github.review_comments(repository, number) if reviews else []
+        comments = await self.github.review_comments(repository, number) if reviews else []
         of_reviews = {comment.id for comment in comments if comment.review_id in reviews}
         feedback = []
         for request in requests:

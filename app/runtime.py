@@ -29,7 +29,9 @@ from app.redaction import RedactingFilter
 from app.services.e2b import E2BSandboxService
 from app.services.git import GitService
 from app.services.github import GitHubService
+from app.services.github_accounts import GitHubAccount, GitHubAccounts
 from app.services.llm import LLMService
+from app.services.rate_gate import RateLimitGate
 from app.services.retry import RetryPolicy
 from app.settings import Settings
 from app.worker import Worker
@@ -138,18 +140,6 @@ class Runtime:
             limits=limits,
         )
         self.envd = httpx.AsyncClient(verify=tls, timeout=timeout, limits=limits)
-        self.github_api = httpx.AsyncClient(
-            base_url=settings.github_api_url,
-            verify=tls,
-            headers={
-                "Authorization": f"Bearer {settings.github_token.get_secret_value()}",
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": "2022-11-28",
-                "User-Agent": "agent-squad",
-            },
-            timeout=timeout,
-            limits=limits,
-        )
         # A stream's pieces may come far apart while the model thinks: the timeout is per read, not per answer.
         self.llm_api = httpx.AsyncClient(
             base_url=settings.llm_api_url,
@@ -167,9 +157,13 @@ class Runtime:
             domain=settings.e2b_domain,
             retry=retry,
         )
-        self.github = GitHubService(self.github_api, retry=retry)
-        self.git = GitService(
-            self.sandboxes, settings.github_token.get_secret_value(), timeout_s=settings.command_timeout_s, retry=retry
+        # One client per GitHub token (each sends its own Authorization), and one account of services each.
+        self.github_apis: list[httpx.AsyncClient] = []
+        self.github_accounts = GitHubAccounts(
+            [
+                self._github_account(credential, token, retry, timeout, limits, tls)
+                for credential, token in settings.github_tokens()
+            ]
         )
         self.llm = LLMService(
             self.llm_api,
@@ -181,8 +175,7 @@ class Runtime:
             PipelineServices(
                 sessions=self.sessionmaker,
                 sandboxes=self.sandboxes,
-                git=self.git,
-                github=self.github,
+                github_accounts=self.github_accounts,
                 secrets=tuple(settings.secrets()),
                 metrics=self.metrics,
                 llm=self.llm,
@@ -197,6 +190,37 @@ class Runtime:
                     command_timeout_s=settings.command_timeout_s,
                 ),
             )
+        )
+
+    def _github_account(
+        self,
+        credential: str,
+        token: str,
+        retry: RetryPolicy,
+        timeout: httpx.Timeout,
+        limits: httpx.Limits,
+        tls: ssl.SSLContext,
+    ) -> GitHubAccount:
+        client = httpx.AsyncClient(
+            base_url=self.settings.github_api_url,
+            verify=tls,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "User-Agent": "agent-squad",
+            },
+            timeout=timeout,
+            limits=limits,
+        )
+        self.github_apis.append(client)
+        gate = RateLimitGate(self.settings.github_rate_limit_max_wait_s)
+        return GitHubAccount(
+            credential,
+            GitHubService(client, retry=retry, gate=gate, credential=credential),
+            GitService(
+                self.sandboxes, token, timeout_s=self.settings.command_timeout_s, retry=retry, credential=credential
+            ),
         )
 
     def worker(self) -> Worker:
@@ -227,7 +251,7 @@ class Runtime:
         await self.fanout.close()
         if self.inline_reads is not None:
             self.inline_reads.close()
-        for client in (self.e2b_api, self.envd, self.github_api, self.llm_api):
+        for client in (self.e2b_api, self.envd, *self.github_apis, self.llm_api):
             await client.aclose()
         if self.engine is not None:
             await self.engine.dispose()

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.repositories import AllowedRepositories
+from app.services.rate_gate import DEFAULT_MAX_WAIT_S
 
 # Where the platform takes GitHub's webhook deliveries, under its public URL (app/api/github_webhooks.py).
 WEBHOOK_PATH = "/api/v1/github/webhooks"
@@ -32,6 +33,10 @@ class Settings(BaseSettings):
 
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr = SecretStr("")
+    # More tokens, comma-separated, each of another GitHub account (a machine user or an App installation)
+    # with the same access as GITHUB_TOKEN: tasks are spread over all of them, each with its own rate
+    # limits (app/services/github_accounts.py). Empty: GITHUB_TOKEN alone.
+    github_extra_tokens: SecretStr = SecretStr("")
     # GitHub's webhooks (POST /api/v1/github/webhooks): the secret every delivery is signed with
     # (X-Hub-Signature-256). Empty: deliveries are refused (503), since forgeries could not be told apart.
     github_webhook_secret: SecretStr = SecretStr("")
@@ -74,12 +79,16 @@ class Settings(BaseSettings):
     # How much of a command's output or a file the model is sent back (the middle is cut).
     agent_tool_output_chars: int = Field(8000, ge=200)
 
-    # Transient failures of E2B, git and GitHub: attempts, capped exponential backoff with jitter,
-    # and the longest wait a service may ask for (Retry-After, rate-limit reset) before giving up.
+    # Transient failures of E2B, git, GitHub and the LLM: attempts, capped exponential backoff with
+    # jitter, and the longest wait a service may ask for (Retry-After) before giving up.
     retry_attempts: int = 4
     retry_base_delay_s: float = 0.2
     retry_max_delay_s: float = 5.0
     retry_max_wait_s: float = 60.0
+    # GitHub's rate limits are waited out instead (app/services/rate_gate.py): one call with a token that
+    # GitHub told to wait holds up every call with that token until the wait is over. This is the longest
+    # a call may be held up so, from its start; a longer wait fails the call (and a pipeline's task).
+    github_rate_limit_max_wait_s: float = Field(DEFAULT_MAX_WAIT_S, ge=0)
 
     squad_run_worker: bool = True
     # A job is tried this many times (a worker dying mid-pipeline counts) before its task fails.
@@ -163,6 +172,19 @@ class Settings(BaseSettings):
             raise ValueError("set both LLM_PRICE_INPUT_PER_MTOK and LLM_PRICE_OUTPUT_PER_MTOK, or neither")
         return self
 
+    def github_tokens(self) -> list[tuple[str, str]]:
+        """(the setting that names it, the token) for each of the platform's GitHub tokens: GITHUB_TOKEN
+        first, then those of GITHUB_EXTRA_TOKENS, each once. At least one, empty if none is set."""
+        extras = [token.strip() for token in self.github_extra_tokens.get_secret_value().split(",")]
+        named = [("GITHUB_TOKEN", self.github_token.get_secret_value())] + [
+            (f"token {number} of GITHUB_EXTRA_TOKENS", token) for number, token in enumerate(extras, 1) if token
+        ]
+        tokens: list[tuple[str, str]] = []
+        for name, token in named:
+            if token and token not in [known for _, known in tokens]:
+                tokens.append((name, token))
+        return tokens or named[:1]
+
     def secrets(self) -> list[str]:
         """Every secret value the platform holds, for redaction."""
         held = (
@@ -172,7 +194,8 @@ class Settings(BaseSettings):
             self.llm_api_key,
             self.github_webhook_secret,
         )
-        return [value for secret in held if (value := secret.get_secret_value())]
+        tokens = [token for _, token in self.github_tokens()]
+        return list(dict.fromkeys([value for secret in held if (value := secret.get_secret_value())] + tokens))
 
 
 @lru_cache

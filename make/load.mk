@@ -99,6 +99,15 @@ BENCH_AGENTS_LOCUST_PROCESSES ?= 1
 # The fake E2B's quota of sandboxes running at once (FAKE_E2B_MAX_CONCURRENT): every job at work
 # holds one, so it covers BENCH_AGENTS_CONCURRENCY in every web process.
 BENCH_AGENTS_SANDBOXES ?= $(shell echo $$(( $(BENCH_AGENTS_CONCURRENCY) * $(BENCH_AGENTS_SERVER_WORKERS) )))
+# GitHub tokens the platform spreads its tasks over (GITHUB_TOKEN and GITHUB_EXTRA_TOKENS, canaries the
+# fake GitHub accepts, each with its own limits): GitHub lets one account create about 80 pull requests a
+# minute, 1.33 a second, so a run past that rate needs more of them, as a deployment would.
+BENCH_AGENTS_GITHUB_TOKENS ?= 1
+# The platform's database: sqlite (a file of the run's own), or postgres (a throwaway cluster, as
+# bench-streams-postgres): with several web processes the agents' events and leases contend for
+# SQLite's one writer.
+BENCH_AGENTS_DATABASE ?= sqlite
+BENCH_AGENTS_ON_DATABASE = $(if $(filter postgres,$(BENCH_AGENTS_DATABASE)),$(ON_POSTGRES) bash -c '$(POSTGRES_PLATFORM) exec "$$@"' bench-agents)
 MACHINE_LINE = echo "machine: $$(nproc) CPUs, $$(free -g | awk '/^Mem:/ {print $$2 " GB"}') memory, load average $$(cut -d' ' -f1-3 /proc/loadavg)"
 
 bench-agents: $(STAMP) ## the target: BENCH_AGENTS agent tasks in flight at a real model's pace end as 100 pull requests (exit 1 if any lost or doubled)
@@ -106,7 +115,9 @@ bench-agents: $(STAMP) ## the target: BENCH_AGENTS agent tasks in flight at a re
 	@mkdir -p $(LOAD_REPORTS)/bench-agents
 	@set -o pipefail; $(RAISE_OPEN_FILES); \
 	  WORKER_CONCURRENCY=$(BENCH_AGENTS_CONCURRENCY) FAKE_E2B_MAX_CONCURRENT=$(BENCH_AGENTS_SANDBOXES) \
-	  SERVER_WORKERS=$(BENCH_AGENTS_SERVER_WORKERS) $(call LOAD_STACK,bench-agents) \
+	  SERVER_WORKERS=$(BENCH_AGENTS_SERVER_WORKERS) \
+	  $(BENCH_AGENTS_ON_DATABASE) $(PY) -m tools.stack run --log-dir $(REPORTS)/stack/load-bench-agents \
+	    --github-tokens $(BENCH_AGENTS_GITHUB_TOKENS) -- \
 	    $(call LOAD_RUN,bench-agents) --scenario agents --assignments $(BENCH_AGENTS) \
 	    $(if $(filter-out 1,$(BENCH_AGENTS_LOCUST_PROCESSES)),--processes $(BENCH_AGENTS_LOCUST_PROCESSES)) 2>&1 \
 	  | tee $(LOAD_REPORTS)/bench-agents/locust.log; status=$$?; \

@@ -73,7 +73,11 @@ def _run(args: argparse.Namespace) -> int:
     database_url = (
         os.environ.get("DATABASE_URL") or f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='squad-run-')}/squad.db"
     )
-    stack = start_stack(log_dir=Path(args.log_dir) if args.log_dir else None, database_url=database_url)
+    stack = start_stack(
+        log_dir=Path(args.log_dir) if args.log_dir else None,
+        database_url=database_url,
+        github_tokens=args.github_tokens,
+    )
     try:
         # The command gets the credentials in its environment, so it can create squads on this stack.
         return subprocess.call(args.command, env=os.environ | stack.environment() | stack.credentials(), cwd=ROOT)
@@ -91,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--database-url", default=None, help="platform database (default: SQLite under reports/)")
     run = sub.add_parser("run", help="run a command against a fresh stack, then stop it")
     run.add_argument("--log-dir", default=None)
+    run.add_argument(
+        "--github-tokens",
+        type=int,
+        default=1,
+        help="GitHub tokens the platform spreads its tasks over, each an account of the fake GitHub (default 1)",
+    )
     run.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     try:

@@ -28,7 +28,7 @@ from app.metrics import Metrics
 from app.redaction import StreamRedactor, redact
 from app.services.llm import Completion, LLMService, Usage
 
-# How often at most a streaming message is stored as an `agent.message` delta.
+# How often at most a streaming message is stored as an `agent.message` delta (from the end of storing one).
 MESSAGE_DELTA_INTERVAL_S = 0.1
 # What of a tool call's arguments and result an event carries (the model gets up to AGENT_TOOL_OUTPUT_CHARS).
 EVENT_TEXT_CHARS = 2000
@@ -134,9 +134,12 @@ class _MessageStream:
         self._pending = []
         if not text:
             return  # all of it held back so far: nothing to say yet, and the interval still runs
-        self._flushed_at = self._clock()
         await self._emit({"step": self._step, "text": text, "offset": self._sent, "complete": False})
         self._sent += len(text)
+        # The interval runs from when the delta is stored, not from when storing began: while the
+        # database is slow, what streams in meanwhile goes into the next delta, rather than every
+        # piece of text becoming a delta of its own, each waiting on the database in turn.
+        self._flushed_at = self._clock()
 
     def complete(self, content: str) -> dict[str, Any]:
         """The whole message's event."""

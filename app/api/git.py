@@ -51,30 +51,31 @@ async def _git_work(
 
 @router.post("/clone", response_model=GitResult)
 async def clone(body: CloneRequest, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> GitResult:
-    handle, _, output = await _git_work(session, squad, runtime, body.sandbox_id)
-    repository = await runtime.github.get_repository(squad.repository)
-    await runtime.git.clone(handle, repository.clone_url, repository.default_branch, output)
+    handle, task, output = await _git_work(session, squad, runtime, body.sandbox_id)
+    account = runtime.github_accounts.for_task(task.id)
+    repository = await account.github.get_repository(squad.repository)
+    await account.git.clone(handle, repository.clone_url, repository.default_branch, output)
     return output.result(repository.full_name, repository.default_branch)
 
 
 @router.post("/branch", response_model=GitResult)
 async def branch(body: BranchRequest, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> GitResult:
-    handle, _, output = await _git_work(session, squad, runtime, body.sandbox_id)
-    await runtime.git.create_branch(handle, body.branch, output)
+    handle, task, output = await _git_work(session, squad, runtime, body.sandbox_id)
+    await runtime.github_accounts.for_task(task.id).git.create_branch(handle, body.branch, output)
     return output.result(squad.repository, body.branch)
 
 
 @router.post("/commit", response_model=GitResult)
 async def commit(body: CommitRequest, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> GitResult:
     handle, task, output = await _git_work(session, squad, runtime, body.sandbox_id)
-    await runtime.git.commit(handle, body.message, "agent-squad", output)
+    await runtime.github_accounts.for_task(task.id).git.commit(handle, body.message, "agent-squad", output)
     return output.result(squad.repository, task.branch or "")
 
 
 @router.post("/push", response_model=GitResult)
 async def push(body: BranchRequest, squad: CurrentSquad, session: SessionDep, runtime: RuntimeDep) -> GitResult:
     handle, task, output = await _git_work(session, squad, runtime, body.sandbox_id)
-    await runtime.git.push(handle, body.branch, output)
+    await runtime.github_accounts.for_task(task.id).git.push(handle, body.branch, output)
     task.branch = body.branch
     await session.commit()
     return output.result(squad.repository, body.branch)

@@ -19,11 +19,13 @@ async def create_pull_request(
 ) -> PullRequestOut:
     task = await own_task(session, squad, body.task_id)
     await end_transaction(session)
-    repository = await runtime.github.get_repository(squad.repository)
-    existing = await runtime.github.find_open_pull_request(repository, body.branch)
+    # The task's account, as its pipeline's: its replies to reviews come from the account that opened it.
+    github = runtime.github_accounts.for_task(task.id).github
+    repository = await github.get_repository(squad.repository)
+    existing = await github.find_open_pull_request(repository, body.branch)
     if existing is not None:
         raise HTTPException(409, f"a pull request is already open for {body.branch}: {existing.url}")
-    pull = await runtime.github.create_pull_request(
+    pull = await github.create_pull_request(
         repository, body.branch, body.title or task.title, body.body if body.body is not None else task.description
     )
     task.status = TaskStatus.REVIEW

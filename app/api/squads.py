@@ -1,7 +1,7 @@
 """Squads and the browser session cookie.
 
 A squad is created by the platform's operator (SQUAD_ADMIN_TOKEN) for a repository that the operator
-allows (ALLOWED_REPOSITORIES) and that the platform's GitHub token can push to (GitHub is asked):
+allows (ALLOWED_REPOSITORIES) and that each of the platform's GitHub tokens can push to (GitHub is asked):
 a squad cannot point the platform's credentials at a repository nobody meant it to touch.
 
 The repository then gets the platform's webhook (reviews, merges, comments: app/reviews.py), made or
@@ -10,6 +10,7 @@ PLATFORM_PUBLIC_URL or GITHUB_WEBHOOK_SECRET, or a token without admin rights on
 answer and the log say why, and DEPLOYMENT.md says how an operator registers the hook by hand.
 """
 
+import asyncio
 import logging
 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
@@ -24,6 +25,8 @@ from app.reviews import HOOK_EVENTS
 from app.runtime import Runtime
 from app.schemas import SquadCreate, SquadCreated, SquadOut, WebhookRegistration
 from app.services.errors import GitHubForbidden, GitHubNotFound, ServiceError
+from app.services.github import Repository
+from app.services.github_accounts import GitHubAccount
 
 log = logging.getLogger(__name__)
 
@@ -51,21 +54,33 @@ async def usable_repository(body: SquadCreate, runtime: Runtime) -> None:
             f"repository {repository} is not allowed on this platform: ALLOWED_REPOSITORIES lists neither "
             "it nor its owner (owner/*)",
         )
+    # Any of the platform's tokens may work for a squad's task (app/services/github_accounts.py): each is asked.
+    accounts = list(runtime.github_accounts)
+    found = await asyncio.gather(*(_seen_by(account, repository) for account in accounts))
+    for account, seen in zip(accounts, found, strict=True):
+        token = "the platform's GitHub token" + (f" ({account.credential})" if len(accounts) > 1 else "")
+        _refuse_unless_pushable(repository, seen, token)
+
+
+async def _seen_by(account: GitHubAccount, repository: str) -> Repository | None:
+    """The repository as the account's token sees it; None when it cannot see it (or it does not exist)."""
     try:
-        found = await runtime.github.get_repository(repository)
+        return await account.github.get_repository(repository)
     except GitHubNotFound:
-        raise _refuse_repository(
-            f"repository {repository} does not exist on GitHub, or the platform's GitHub token cannot see it"
-        ) from None
+        return None
+
+
+def _refuse_unless_pushable(repository: str, found: Repository | None, token: str) -> None:
+    if found is None:
+        raise _refuse_repository(f"repository {repository} does not exist on GitHub, or {token} cannot see it")
     if found.can_push is None:
         raise _refuse_repository(
-            f"GitHub did not say whether the platform's GitHub token can push to {repository} (its answer has "
-            "no permissions); the squad could not open pull requests there"
+            f"GitHub did not say whether {token} can push to {repository} (its answer has no permissions); the "
+            "squad could not open pull requests there"
         )
     if not found.can_push:
         raise _refuse_repository(
-            f"the platform's GitHub token can only read {repository}; a squad needs a repository it can push "
-            "to (GitHub's permissions.push)"
+            f"{token} can only read {repository}; a squad needs a repository it can push to (GitHub's permissions.push)"
         )
 
 
@@ -106,7 +121,7 @@ async def register_webhook(runtime: Runtime, repository: str) -> WebhookRegistra
         )
         return WebhookRegistration(status="not_registered", url=url, hook_id=None, detail=detail)
     try:
-        hook, made = await runtime.github.ensure_hook(repository, url, secret, HOOK_EVENTS)
+        hook, made = await runtime.github_accounts.primary.github.ensure_hook(repository, url, secret, HOOK_EVENTS)
     except (GitHubForbidden, GitHubNotFound):
         detail = (
             f"GitHub refused to let the platform's token manage the webhooks of {repository} (that takes admin "

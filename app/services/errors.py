@@ -141,7 +141,12 @@ class GitHubNotFound(GitHubError):
 
 
 class RateLimited(GitHubError):
-    """A primary (x-ratelimit-remaining: 0) or secondary (retry-after) rate limit."""
+    """A primary (x-ratelimit-remaining: 0) or secondary (retry-after) rate limit.
+
+    `escalates`: GitHub named no wait, so the next one in a row waits twice as long, as GitHub asks.
+    """
+
+    escalates = False
 
 
 class DuplicatePullRequest(GitHubError):

@@ -91,9 +91,12 @@ class GitService:
         *,
         timeout_s: float = 120.0,
         retry: RetryPolicy | None = None,
+        credential: str = "GITHUB_TOKEN",
     ) -> None:
+        """`credential` names the setting the token comes from, in messages (which never show the token)."""
         self._sandboxes = sandbox_service
         self._token = token
+        self._credential = credential
         self._timeout_s = timeout_s
         self._retry = retry or RetryPolicy()
 
@@ -280,17 +283,17 @@ class GitService:
         failed = f"{what} failed"
         if "authentication failed" in lowered or "could not read username" in lowered:
             return GitAuthFailed(
-                f"{failed}: GitHub refused the token; check that GITHUB_TOKEN is valid and can access the "
+                f"{failed}: GitHub refused the token; check that {self._credential} is valid and can access the "
                 f"repository. git said: {said}"
             )
         if "the requested url returned error: 403" in lowered or ("permission to" in lowered and "denied" in lowered):
             return GitAuthFailed(
-                f"{failed}: GitHub denied access (HTTP 403); give GITHUB_TOKEN write access to the repository. "
+                f"{failed}: GitHub denied access (HTTP 403); give {self._credential} write access to the repository. "
                 f"git said: {said}"
             )
         if "repository not found" in lowered or re.search(r"repository '.*' not found", lowered):
             return RepositoryNotFound(
-                f"{failed}: the repository does not exist, or GITHUB_TOKEN cannot see it; check the squad's "
+                f"{failed}: the repository does not exist, or {self._credential} cannot see it; check the squad's "
                 f"repository. git said: {said}"
             )
         if "nothing to commit" in lowered or "no changes added to commit" in lowered:

@@ -2,10 +2,14 @@
 
 Rate limits are GitHub's two kinds: the primary one (403/429 with `x-ratelimit-remaining: 0`, wait
 until `x-ratelimit-reset`) and secondary ones (403/429 with `retry-after`, or without it one minute,
-as GitHub's documentation asks). Both are retried after the wait, up to the RetryPolicy's
-`max_retry_after_s`; a longer wait fails the call with a message saying when to try again.
+twice as long each time it persists, as GitHub's documentation asks). The wait closes the service's
+RateLimitGate (app/services/rate_gate.py), which every call with the same token passes first, and
+the call is sent again once it is over, as long as that is within the gate's `max_wait_s` of the
+call's start; a longer wait fails the call with a message saying when to try again. Other
+transient failures (no answer, 5xx) are retried as the RetryPolicy says.
 """
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,9 +27,11 @@ from app.services.errors import (
     PullRequestValidationError,
     RateLimited,
 )
+from app.services.rate_gate import DEFAULT_MAX_WAIT_S, RateLimitGate
 from app.services.retry import RetryPolicy, format_moment, parse_retry_after, seconds_until, with_retries
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 # GitHub: "If you receive a secondary rate limit without retry-after, wait for at least one minute."
 SECONDARY_RATE_LIMIT_DEFAULT_WAIT_S = 60.0
 
@@ -102,11 +108,21 @@ def _to_line_comment(data: dict[str, Any]) -> LineComment:
 
 
 class GitHubService:
-    def __init__(self, client: httpx.AsyncClient, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        retry: RetryPolicy | None = None,
+        gate: RateLimitGate | None = None,
+        *,
+        credential: str = "GITHUB_TOKEN",
+    ) -> None:
         """`client` carries the base URL and the Authorization header (the token is read from it to keep
-        it out of every message)."""
+        it out of every message). `gate` is the token's: one per token, shared by every call made with it.
+        `credential` names the setting the token comes from, in messages."""
         self._client = client
         self._retry = retry or RetryPolicy()
+        self.gate = gate or RateLimitGate(DEFAULT_MAX_WAIT_S)
+        self.credential = credential
 
     async def get_repository(self, full_name: str) -> Repository:
         """Raises GitHubNotFound when the repository does not exist or the token cannot see it."""
@@ -137,8 +153,27 @@ class GitHubService:
         """
         action = f"creating a pull request from {branch} in {repo.full_name}"
         payload = {"title": title, "head": branch, "base": repo.default_branch, "body": body}
-        data = await self._request("POST", f"/repos/{repo.full_name}/pulls", action, 201, json=payload)
-        return self._parse(action, lambda: _to_pull_request(data))
+        deadline = self.gate.deadline()
+        maybe_opened = False
+
+        async def attempt() -> PullRequest:
+            nonlocal maybe_opened
+            if maybe_opened:
+                # The last request may have opened it though no answer said so: look before asking again.
+                found = await self.find_open_pull_request(repo, branch)
+                if found is not None:
+                    return found
+            try:
+                data = await self._exchange(
+                    "POST", f"/repos/{repo.full_name}/pulls", action, 201, deadline, json=payload
+                )
+            except GitHubError as error:
+                # No answer, or a server error: GitHub may have opened it all the same. A rate limit opened nothing.
+                maybe_opened = error.transient and not isinstance(error, RateLimited)
+                raise
+            return self._parse(action, lambda: _to_pull_request(data))
+
+        return await with_retries(attempt, self._retry)
 
     async def get_pull_request(self, repo: Repository, number: int) -> PullRequest:
         """The pull request as it is now: open, closed or merged. Raises GitHubNotFound when it is gone."""
@@ -191,35 +226,74 @@ class GitHubService:
 
     # -- the HTTP exchange --------------------------------------------------------------------------------
     async def _request(self, method: str, path: str, action: str, expected: int, **kwargs: Any) -> Any:
-        # A POST that may have reached GitHub is not repeated on an unreadable answer; GETs are.
-        idempotent = method == "GET"
+        deadline = self.gate.deadline()
+        return await with_retries(
+            lambda: self._exchange(method, path, action, expected, deadline, **kwargs), self._retry
+        )
 
-        async def attempt() -> Any:
-            try:
-                response = await self._client.request(method, path, **kwargs)
-            except httpx.TimeoutException as error:
-                raise GitHubError(
-                    f"{action} failed: GitHub did not answer in time ({type(error).__name__})", transient=True
-                ) from error
-            except httpx.TransportError as error:
-                raise GitHubError(
-                    self._clean(
-                        f"{action} failed: cannot reach GitHub at {self._client.base_url} "
-                        f"({type(error).__name__}: {error})"
-                    ),
-                    transient=True,
-                ) from error
-            if response.status_code != expected:
-                raise self._error(response, action)
-            try:
-                return response.json()
-            except ValueError as error:
-                raise GitHubError(
-                    f"{action} failed: GitHub answered HTTP {response.status_code} with a body that is not JSON",
-                    transient=idempotent,
-                ) from error
+    async def _exchange(
+        self, method: str, path: str, action: str, expected: int, deadline: float, **kwargs: Any
+    ) -> Any:
+        """One try of a call: the request, sent again after each rate limit's wait while that ends before
+        `deadline` (on the gate's clock). Other failures are raised for the RetryPolicy to judge."""
+        limited: RateLimited | None = None
+        unnamed = 0  # secondary limits in a row that named no wait: each waits twice the last
+        while True:
+            pause = self.gate.closed_for()
+            if pause > 0:
+                if self.gate.clock() + pause > deadline:
+                    raise self._waited_enough(action, limited, pause)
+                log.warning("%s: waiting %.0f s for GitHub's rate limit of this token", action, pause)
+                await self.gate.sleep(pause)
+            response = await self._send(method, path, action, **kwargs)
+            if response.status_code == expected:
+                return self._json(response, action, idempotent=method == "GET")
+            error = self._error(response, action, unnamed)
+            if not isinstance(error, RateLimited) or error.retry_after is None:
+                raise error
+            limited = error
+            unnamed = unnamed + 1 if error.escalates else 0
+            self.gate.close_for(error.retry_after)
 
-        return await with_retries(attempt, self._retry)
+    async def _send(self, method: str, path: str, action: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self._client.request(method, path, **kwargs)
+        except httpx.TimeoutException as error:
+            raise GitHubError(
+                f"{action} failed: GitHub did not answer in time ({type(error).__name__})", transient=True
+            ) from error
+        except httpx.TransportError as error:
+            raise GitHubError(
+                self._clean(
+                    f"{action} failed: cannot reach GitHub at {self._client.base_url} ({type(error).__name__}: {error})"
+                ),
+                transient=True,
+            ) from error
+
+    def _json(self, response: httpx.Response, action: str, *, idempotent: bool) -> Any:
+        try:
+            return response.json()
+        except ValueError as error:
+            # A POST that may have reached GitHub is not repeated on an unreadable answer; GETs are.
+            raise GitHubError(
+                f"{action} failed: GitHub answered HTTP {response.status_code} with a body that is not JSON",
+                transient=idempotent,
+            ) from error
+
+    def _waited_enough(self, action: str, limited: RateLimited | None, pause: float) -> RateLimited:
+        """The failure of a call that would wait past its deadline: GitHub's own refusal when it met one,
+        else the limit another call with this token met."""
+        error = limited or RateLimited(
+            f"{action} failed: GitHub's rate limit, which another call with this token met, lasts {pause:.0f} s more",
+            transient=True,
+            retry_after=pause,
+        )
+        error.give_up(
+            1,
+            f"waiting {pause:.0f} s more would pass the {self.gate.max_wait_s:g} s a call may wait for GitHub's "
+            "rate limits (GITHUB_RATE_LIMIT_MAX_WAIT_S); try again later",
+        )
+        return error
 
     def _parse(self, action: str, build: Callable[[], T]) -> T:
         try:
@@ -229,7 +303,8 @@ class GitHubService:
                 f"{action} failed: GitHub's answer lacks an expected field ({type(error).__name__}: {error})"
             ) from error
 
-    def _error(self, response: httpx.Response, action: str) -> GitHubError:
+    def _error(self, response: httpx.Response, action: str, unnamed: int = 0) -> GitHubError:
+        """What GitHub's refusal means; `unnamed` is how many secondary limits without a wait came just before."""
         status = response.status_code
         try:
             body = response.json()
@@ -240,19 +315,22 @@ class GitHubService:
         said = self._clean(str(body.get("message") or response.text.strip() or response.reason_phrase))[:300]
         details = [self._clean(_describe(item)) for item in body.get("errors") or [] if isinstance(item, dict)]
         if status in (403, 429):
-            limited = self._rate_limit(response, action, said)
+            limited = self._rate_limit(response, action, said, unnamed)
             if limited is not None:
                 return limited
         if status == 401:
-            return GitHubAuthError(f"{action} failed: GitHub refused the token (HTTP 401: {said}); check GITHUB_TOKEN")
+            return GitHubAuthError(
+                f"{action} failed: GitHub refused the token (HTTP 401: {said}); check {self.credential}"
+            )
         if status == 403:
             return GitHubForbidden(
-                f"{action} failed: GitHub denied it (HTTP 403: {said}); GITHUB_TOKEN lacks a permission for this "
+                f"{action} failed: GitHub denied it (HTTP 403: {said}); {self.credential} lacks a permission for this "
                 "repository (pull requests and contents need write access)"
             )
         if status == 404:
             return GitHubNotFound(
-                f"{action} failed: not found (HTTP 404); the repository does not exist or GITHUB_TOKEN cannot see it"
+                f"{action} failed: not found (HTTP 404); the repository does not exist or {self.credential} cannot "
+                "see it"
             )
         if status == 422:
             if any("pull request already exists" in detail.lower() for detail in details):
@@ -263,7 +341,7 @@ class GitHubService:
             return GitHubError(f"{action} failed: GitHub had a server error (HTTP {status}: {said})", transient=True)
         return GitHubError(f"{action} failed: GitHub answered HTTP {status}: {said}")
 
-    def _rate_limit(self, response: httpx.Response, action: str, said: str) -> RateLimited | None:
+    def _rate_limit(self, response: httpx.Response, action: str, said: str, unnamed: int) -> RateLimited | None:
         headers = response.headers
         retry_after = parse_retry_after(headers.get("retry-after"))
         if retry_after is not None:
@@ -281,11 +359,16 @@ class GitHubService:
                 retry_after=wait,
             )
         if "secondary rate limit" in said.lower() or response.status_code == 429:
-            return RateLimited(
-                f"{action} failed: GitHub's secondary rate limit ({said}); waiting the minute GitHub asks for",
+            # GitHub: wait a minute, and if the limit persists, an exponentially longer time.
+            wait = SECONDARY_RATE_LIMIT_DEFAULT_WAIT_S * 2**unnamed
+            how_long = "the minute GitHub asks for" if unnamed == 0 else f"{wait:.0f} s, twice the last, as it persists"
+            limited = RateLimited(
+                f"{action} failed: GitHub's secondary rate limit ({said}); waiting {how_long}",
                 transient=True,
-                retry_after=SECONDARY_RATE_LIMIT_DEFAULT_WAIT_S,
+                retry_after=wait,
             )
+            limited.escalates = True
+            return limited
         return None
 
     def _clean(self, text: str) -> str:

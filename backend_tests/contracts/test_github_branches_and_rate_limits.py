@@ -132,26 +132,124 @@ async def test_a_tripped_secondary_limit_answers_403_with_retry_after(
     assert after.status_code == 200
 
 
+async def open_pull_request(github_api: httpx.AsyncClient, number: int) -> httpx.Response:
+    """POST a pull request from branch b<number> (which the test made) of acme/widgets."""
+    body = {"title": f"T{number}", "head": f"b{number}", "base": "main"}
+    return await github_api.post("/repos/acme/widgets/pulls", json=body)
+
+
+@pytest.mark.priority_p0
 async def test_too_many_pull_requests_a_minute_trip_the_secondary_limit(
     github_api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None
 ) -> None:
     fake_github.content_creation_per_minute = 2
-    try:
-        for number in range(3):
-            fake_github.commit("acme", "widgets", f"b{number}", {f"{number}.txt": "x"})
-        answers = [
-            await github_api.post("/repos/acme/widgets/pulls", json={"title": f"T{n}", "head": f"b{n}", "base": "main"})
-            for n in range(3)
-        ]
-        fake_github.advance_time(61)
-        later = await github_api.post("/repos/acme/widgets/pulls", json={"title": "T2", "head": "b2", "base": "main"})
-    finally:
-        fake_github.content_creation_per_minute = 80
+    for number in range(3):
+        fake_github.commit("acme", "widgets", f"b{number}", {f"{number}.txt": "x"})
+
+    answers = [await open_pull_request(github_api, n) for n in range(3)]
+    fake_github.advance_time(61)
+    later = await open_pull_request(github_api, 2)
 
     assert [answer.status_code for answer in answers] == [201, 201, 403]
     assert 0 < int(answers[2].headers["retry-after"]) <= 60
     assert later.status_code == 201
     assert len(fake_github.pull_requests("acme", "widgets")) == 3
+
+
+async def test_the_content_creation_limit_answers_as_github_documents_it(
+    github_api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None, github_schema: SchemaCheck
+) -> None:
+    fake_github.content_creation_per_minute = 1
+    for number in range(2):
+        fake_github.commit("acme", "widgets", f"b{number}", {f"{number}.txt": "x"})
+    await open_pull_request(github_api, 0)
+    fake_github.advance_time(20)
+
+    refused = await open_pull_request(github_api, 1)
+    read_meanwhile = await github_api.get("/repos/acme/widgets")
+
+    assert refused.status_code == 403
+    assert refused.headers["retry-after"] == "40", "the wait until the first creation leaves the minute"
+    github_schema(refused.json(), "basic-error")
+    request_id = refused.headers["x-github-request-id"]
+    assert refused.json() == {
+        "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+        f"If you reach out to GitHub Support for help, please include the request ID {request_id}.",
+        "documentation_url": "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api"
+        "#about-secondary-rate-limits",
+        "status": "403",
+    }
+    assert read_meanwhile.status_code == 200, "only creating content counts against this limit"
+
+
+async def test_the_content_creation_limit_is_per_token(
+    github_api: httpx.AsyncClient, fake_github: FakeGitHub, widgets: None
+) -> None:
+    other_token = "ghp_contractCanaryOtherToken000000000007"
+    fake_github.add_token(other_token)
+    fake_github.content_creation_per_minute = 1
+    for number in range(2):
+        fake_github.commit("acme", "widgets", f"b{number}", {f"{number}.txt": "x"})
+    await open_pull_request(github_api, 0)
+
+    other = await github_api.post(
+        "/repos/acme/widgets/pulls",
+        json={"title": "T1", "head": "b1", "base": "main"},
+        headers={"Authorization": f"Bearer {other_token}"},
+    )
+
+    assert other.status_code == 201, other.text
+
+
+async def test_the_content_creation_limit_is_set_over_the_admin_api_until_a_reset(
+    fake_github: FakeGitHub, github_url: str, github_token: str
+) -> None:
+    fake_github.create_repo("acme", "widgets")
+    for number in range(2):
+        fake_github.commit("acme", "widgets", f"b{number}", {f"{number}.txt": "x"})
+    headers = {"Authorization": f"Bearer {github_token}"}
+
+    async with http.AsyncClient(base_url=github_url, headers=headers) as client:
+        before = await client.get("/_fake/rate_limits")
+        changed = await client.post("/_fake/rate_limits", json={"content_creation_per_minute": 1})
+        answers = [
+            await client.post("/repos/acme/widgets/pulls", json={"title": f"T{n}", "head": f"b{n}", "base": "main"})
+            for n in range(2)
+        ]
+        refusals = [
+            await client.post("/_fake/rate_limits", json=body)
+            for body in ({"content_creation_per_minute": 0}, {"content_creation_per_minute": "9"}, {"per_hour": 5})
+        ]
+        await client.post("/_fake/reset")
+        after_reset = await client.get("/_fake/rate_limits")
+
+    assert (before.status_code, before.json()) == (200, {"content_creation_per_minute": 80})
+    assert (changed.status_code, changed.json()) == (200, {"content_creation_per_minute": 1})
+    assert [answer.status_code for answer in answers] == [201, 403]
+    assert [refusal.status_code for refusal in refusals] == [400, 400, 400]
+    assert "unknown fields: per_hour" in refusals[2].json()["error"]
+    assert after_reset.json() == {"content_creation_per_minute": 80}, "a reset puts back what the fake began with"
+
+
+def test_python_m_mocks_github_takes_the_content_creation_limit_from_the_environment(monkeypatch) -> None:
+    from mocks.github.__main__ import fake_from_environment
+
+    monkeypatch.setenv("FAKE_GITHUB_CONTENT_CREATION_PER_MINUTE", "400")
+    configured = fake_from_environment()
+    try:
+        configured.reset()
+        assert configured.content_creation_per_minute == 400, "configured at the start, kept by a reset"
+    finally:
+        configured.close()
+    monkeypatch.delenv("FAKE_GITHUB_CONTENT_CREATION_PER_MINUTE")
+    default = fake_from_environment()
+    try:
+        assert default.content_creation_per_minute == 80, "GitHub's documented figure"
+    finally:
+        default.close()
+    monkeypatch.setenv("FAKE_GITHUB_CONTENT_CREATION_PER_MINUTE", "0")
+    with pytest.raises(ValueError, match="content_creation_per_minute must be a positive integer"):
+        fake_from_environment()
 
 
 async def test_the_admin_api_sets_both_limits_over_http(

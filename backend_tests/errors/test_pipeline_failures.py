@@ -117,16 +117,16 @@ async def test_pull_request_creation_refused_with_403_fails_the_task_with_github
 async def test_github_rate_limit_past_the_cap_fails_the_task_saying_so(pipeline_run, fake_e2b, fake_github):
     fake_github.set_rate_limit(CANARY_GITHUB_TOKEN, remaining=0, reset=4_102_444_800)
 
-    await assert_failed_cleanly(pipeline_run, fake_e2b, "rate limit")
+    await assert_failed_cleanly(pipeline_run, fake_e2b, "rate limits (GITHUB_RATE_LIMIT_MAX_WAIT_S); try again later")
 
 
 async def test_a_secondary_rate_limit_is_waited_out_and_the_task_succeeds(
-    pipeline_run, fake_e2b, fake_github, github_routes
+    pipeline_run, fake_e2b, fake_github, github_routes, github_waits
 ):
     fake_github.add_fault(
         "create_pull_request",
         status=403,
-        headers={"retry-after": "0"},
+        headers={"retry-after": "45"},
         body={"message": "You have exceeded a secondary rate limit."},
         times=1,
     )
@@ -134,5 +134,6 @@ async def test_a_secondary_rate_limit_is_waited_out_and_the_task_succeeds(
     task = await pipeline_run.assign_and_run()
 
     assert task.status == "review", task.error
+    assert github_waits.waits == [45.0]
     assert github_routes["create_pull_request"].call_count == 2
     assert len(fake_github.pull_requests(pipeline_run.squad.owner, pipeline_run.squad.repo_name)) == 1

@@ -155,7 +155,7 @@ async def test_a_crash_inside_a_step_fails_the_task_naming_the_step_and_the_erro
     async def crash(*args, **kwargs):
         raise RuntimeError("the agent tripped")
 
-    monkeypatch.setattr(runtime.pipeline.services.git, "create_branch", crash)
+    monkeypatch.setattr(runtime.github_accounts.primary.git, "create_branch", crash)
 
     _, task = await run_a_task(app_client, runtime, fake_github)
 

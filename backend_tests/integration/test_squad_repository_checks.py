@@ -1,5 +1,5 @@
-"""A squad's repository must be one the operator allows (ALLOWED_REPOSITORIES) and one the platform's
-GitHub token can push to (GitHub's `permissions.push`, asked at creation). A refusal is a 4xx saying
+"""A squad's repository must be one the operator allows (ALLOWED_REPOSITORIES) and one each of the platform's
+GitHub tokens can push to (GitHub's `permissions.push`, asked at creation). A refusal is a 4xx saying
 why and stores nothing; GitHub failing to answer is not the client's mistake: 502/503 naming GitHub."""
 
 import httpx
@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.models import Squad
-from fixtures.credentials import CANARY_GITHUB_TOKEN, CANARY_SQUAD_ADMIN_TOKEN
+from fixtures.credentials import CANARY_GITHUB_TOKEN, CANARY_SQUAD_ADMIN_TOKEN, canary_github_tokens
 from fixtures.factories import TEST_OWNER, squad_data
 
 pytestmark = [pytest.mark.integration, pytest.mark.priority_p0]
@@ -196,3 +196,22 @@ async def test_github_rate_limited_past_the_cap_is_503_with_retry_after(app_clie
     assert response.status_code == 503, response.text
     assert int(response.headers["retry-after"]) > 60
     assert "rate limit" in response.json()["detail"]
+
+
+async def test_with_several_tokens_each_must_push_and_a_refusal_names_the_tokens_setting_not_the_token(
+    configured_platform, fake_github
+):
+    first, extra = canary_github_tokens(2)
+    fake_github.add_token(extra)
+    platform = await configured_platform(github_extra_tokens=extra)
+    readable = made_repository(fake_github)
+    fake_github.set_permission(*readable["repository"].split("/"), extra, "pull")
+    pushable = made_repository(fake_github)
+
+    refused = await create(platform.client, readable)
+    created = await create(platform.client, pushable)
+
+    message = repository_problem(refused)
+    assert message.startswith("the platform's GitHub token (token 1 of GITHUB_EXTRA_TOKENS) can only read"), message
+    assert extra not in refused.text and first not in refused.text
+    assert created.status_code == 201, created.text

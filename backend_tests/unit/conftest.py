@@ -3,10 +3,10 @@ answer (`fake_e2b`, `fake_github` from fixtures/inprocess.py), so no request lea
 git's own, which goes to the fake GitHub's loopback server.
 
 Every service gets a RetryPolicy with tiny backoff whose `sleep` is recorded (`sleeps.waits`) instead
-of slept, so a test can check a wait GitHub or E2B asked for (60 s, say) without waiting it.
+of slept, and GitHub's rate-limit gate waits on the same recorded sleeps and their clock, so a test can
+check a wait GitHub or E2B asked for (60 s, say) without waiting it.
 """
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,29 +18,17 @@ import respx
 from app.services.e2b import CommandResult, E2BSandboxService, OutputCallback, SandboxHandle
 from app.services.git import GitService
 from app.services.github import GitHubService
+from app.services.rate_gate import DEFAULT_MAX_WAIT_S, RateLimitGate
 from app.services.retry import RetryPolicy
 from fixtures import http
 from fixtures.credentials import CANARY_E2B_API_KEY, CANARY_GITHUB_TOKEN
+from fixtures.fake_time import RecordedSleeps
 from mocks.e2b.router import E2B_API_URL, E2B_SANDBOX_URL
 from mocks.e2b.state import FakeE2B
 from mocks.github.router import GITHUB_API_URL
 from mocks.github.state import FakeGitHub
 
 ATTEMPTS = 3
-
-
-@dataclass
-class RecordedSleeps:
-    """A RetryPolicy.sleep that records each wait; `hooks` run on each (e.g. moving a fake's clock)."""
-
-    waits: list[float] = field(default_factory=list)
-    hooks: list[Callable[[float], None]] = field(default_factory=list)
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        for hook in self.hooks:
-            hook(seconds)
-        await asyncio.sleep(0)  # allowed-sleep: the recorded wait only yields to the loop, it waits for nothing
 
 
 @pytest.fixture
@@ -146,8 +134,12 @@ async def github_client() -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def github(fake_github: FakeGitHub, github_client: httpx.AsyncClient, retry_policy: RetryPolicy) -> GitHubService:
-    return GitHubService(github_client, retry=retry_policy)
+def github(
+    fake_github: FakeGitHub, github_client: httpx.AsyncClient, retry_policy: RetryPolicy, sleeps: RecordedSleeps
+) -> GitHubService:
+    """The service with its token's rate-limit gate waiting on `sleeps`: recorded, on their clock, not slept."""
+    gate = RateLimitGate(DEFAULT_MAX_WAIT_S, clock=sleeps.clock, sleep=sleeps)
+    return GitHubService(github_client, retry=retry_policy, gate=gate)
 
 
 @dataclass

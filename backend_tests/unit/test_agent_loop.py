@@ -393,6 +393,26 @@ async def test_a_retried_turns_deltas_start_again_at_offset_zero():
     assert [(d["text"], d["offset"]) for d in stored] == [("Hel", 0), ("lo", 3), ("Hi", 0)]
 
 
+async def test_text_that_streams_in_while_a_delta_is_stored_goes_into_the_next_delta_not_one_each():
+    now = 0.0
+    stored: list[tuple[float, str]] = []
+
+    async def slow_store(data: dict[str, Any]) -> None:
+        nonlocal now
+        stored.append((now, data["text"]))
+        now += 0.5  # the database takes half a second to store it
+
+    stream = _MessageStream(slow_store, step=1, clock=lambda: now, secrets=SECRETS)
+    for _ in range(40):
+        now += 0.01  # a piece of text every 10 ms, as a model streams
+        await stream.add("abcd", 1)
+
+    sizes = [len(text) for _, text in stored]
+    assert len(sizes) == 3 and min(sizes) >= 40, (
+        f"expected a delta of ten pieces or more a 100 ms past each store, got {sizes}"
+    )
+
+
 async def test_the_model_is_told_the_task_the_repository_and_the_branch(make_loop, fake_llm, task):
     fake_llm.script(task.task_id, [Turn.finish_with("done")])
 

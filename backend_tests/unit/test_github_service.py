@@ -5,6 +5,7 @@ not found), rate limits (primary and secondary, honouring `retry-after` and
 `x-ratelimit-reset`, with a cap), and the messages GitHub's limits and refusals become.
 """
 
+import asyncio
 import re
 
 import httpx
@@ -20,9 +21,12 @@ from app.services.errors import (
     RateLimited,
 )
 from app.services.github import GitHubService, PullRequest, Repository
+from app.services.rate_gate import RateLimitGate
 from app.services.retry import format_moment
 from fixtures import http
 from fixtures.credentials import CANARY_GITHUB_TOKEN
+from fixtures.fake_time import HeldSleeps
+from fixtures.waiting import eventually_async
 
 pytestmark = pytest.mark.unit
 
@@ -246,7 +250,10 @@ async def test_primary_rate_limit_resetting_later_than_the_cap_fails_at_once_say
     assert "GitHub's API rate limit for this token is exhausted (API rate limit exceeded" in message, message
     said = re.search(r"; it resets at \d\d:\d\d:\d\d UTC, in (\d+) s ", message)
     assert said and 7100 <= int(said.group(1)) <= 7200, message
-    assert "longer than the 60 s this platform waits (max_retry_after_s); try again later" in message
+    assert message.endswith(
+        "more would pass the 300 s a call may wait for GitHub's rate limits (GITHUB_RATE_LIMIT_MAX_WAIT_S); "
+        "try again later)"
+    ), message
     assert sleeps.waits == [] and github_routes["get_repository"].call_count == 1
 
 
@@ -261,19 +268,107 @@ async def test_secondary_rate_limit_asking_for_more_than_the_cap_fails_at_once(
         await github.create_pull_request(repository, "agent/11-slow-down", "Later", "")
 
     assert "GitHub's secondary rate limit (You have exceeded a secondary rate limit" in raised.value.message
-    assert "GitHub asked to wait 3600 s before retrying, longer than the 60 s" in raised.value.message
+    assert "it asked to wait 3600 s (waiting 3600 s more would pass the 300 s a call may wait" in raised.value.message
     assert sleeps.waits == [] and fake_github.pull_requests(repo.owner, repo.name) == []
 
 
 @pytest.mark.priority_p1
-async def test_a_rate_limit_that_outlasts_the_attempts_gives_up_saying_so(github, repo, fake_github, sleeps):
-    fake_github.trip_secondary_rate_limit(CANARY_GITHUB_TOKEN, retry_after=5)  # the clock never moves
+async def test_a_rate_limit_that_outlasts_the_wait_a_call_may_make_gives_up_saying_so(
+    github_client, retry_policy, repo, fake_github, sleeps, github_routes
+):
+    gate = RateLimitGate(20, clock=sleeps.clock, sleep=sleeps)
+    github = GitHubService(github_client, retry=retry_policy, gate=gate)
+    fake_github.trip_secondary_rate_limit(CANARY_GITHUB_TOKEN, retry_after=5)  # the fake's clock never moves
 
     with pytest.raises(RateLimited) as raised:
         await github.get_repository(repo.full_name)
 
-    assert raised.value.message.endswith("it asked to wait 5 s (gave up after 3 attempts)")
-    assert sleeps.waits == [5.0, 5.0]
+    assert raised.value.message.endswith(
+        "it asked to wait 5 s (waiting 5 s more would pass the 20 s a call may wait for GitHub's rate limits "
+        "(GITHUB_RATE_LIMIT_MAX_WAIT_S); try again later)"
+    ), raised.value.message
+    assert sleeps.waits == [5.0] * 4, "waits are not attempts: the call waits as long as it may"
+    assert github_routes["get_repository"].call_count == 5
+
+
+@pytest.mark.priority_p1
+async def test_a_secondary_limit_without_retry_after_that_persists_waits_twice_as_long_each_time(
+    github, repo, fake_github, sleeps, github_routes
+):
+    fake_github.add_fault("get_repository", 403, body={"message": "You have exceeded a secondary rate limit."}, times=2)
+
+    await github.get_repository(repo.full_name)
+
+    assert sleeps.waits == [60.0, 120.0], "GitHub: a minute, then exponentially longer while it persists"
+    assert github_routes["get_repository"].call_count == 3
+
+
+@pytest.mark.priority_p0
+async def test_a_pull_request_past_the_content_creation_limit_waits_for_it_then_opens_once(
+    github, repository, repo, fake_github, sleeps, advance_fake_clock_on_sleep
+):
+    fake_github.content_creation_per_minute = 1
+    repo.add_branch_commit("agent/20-first")
+    repo.add_branch_commit("agent/21-second")
+    await github.create_pull_request(repository, "agent/20-first", "First", "")
+
+    second = await github.create_pull_request(repository, "agent/21-second", "Second", "")
+
+    assert len(sleeps.waits) == 1 and 58 <= sleeps.waits[0] <= 60, f"not the fake's retry-after: {sleeps.waits}"
+    assert [entry.status for entry in fake_github.requests("create_pull_request")] == [201, 403, 201]
+    pulls = fake_github.pull_requests(repo.owner, repo.name)
+    assert sorted(pull.head_ref for pull in pulls) == ["agent/20-first", "agent/21-second"]
+    assert second.head == "agent/21-second"
+
+
+@pytest.mark.priority_p0
+async def test_a_rate_limit_one_call_meets_holds_every_call_with_the_token_until_it_is_over(
+    github_client, retry_policy, repo, fake_github, github_routes
+):
+    held = HeldSleeps(hooks=[fake_github.advance_time])
+    github = GitHubService(github_client, retry=retry_policy, gate=RateLimitGate(300, clock=held.clock, sleep=held))
+    fake_github.trip_secondary_rate_limit(CANARY_GITHUB_TOKEN, retry_after=30)
+
+    first = asyncio.create_task(github.get_repository(repo.full_name))
+    await eventually_async(lambda: sleeping(held, 1), description="the first call waiting")
+    others = [asyncio.create_task(github.get_repository(repo.full_name)) for _ in range(3)]
+    await eventually_async(lambda: sleeping(held, 4), description="every call waiting")
+    sent_while_limited = github_routes["get_repository"].call_count
+    held.advance(30)
+    await asyncio.gather(first, *others)
+
+    assert sent_while_limited == 1, "only the first call asked GitHub; the others waited at the token's gate"
+    assert [entry.status for entry in fake_github.requests("get_repository")] == [403, 200, 200, 200, 200]
+
+
+def sleeping(held: HeldSleeps, expected: int) -> None:
+    assert held.sleeping == expected, f"{held.sleeping} calls waiting, expected {expected}"
+
+
+@pytest.mark.priority_p0
+async def test_a_pull_request_opened_though_its_answer_never_came_is_found_not_opened_again(
+    github, repository, repo, fake_github, github_routes
+):
+    repo.add_branch_commit("agent/22-lost-answer")
+    route = github_routes["create_pull_request"]
+    forward = route.side_effect
+    lost: list[httpx.Response] = []
+
+    async def opened_then_lost(request: httpx.Request) -> httpx.Response:
+        response = await forward(request)
+        if not lost:
+            lost.append(response)
+            raise httpx.ReadTimeout("the answer never came", request=request)
+        return response
+
+    route.side_effect = opened_then_lost
+
+    pull = await github.create_pull_request(repository, "agent/22-lost-answer", "Lost", "")
+
+    assert lost and lost[0].status_code == 201, "the first request did open it"
+    assert [p.number for p in fake_github.pull_requests(repo.owner, repo.name)] == [pull.number]
+    assert route.call_count == 1, "found by its branch instead of asked for again"
+    assert github_routes["list_pull_requests"].call_count == 1
 
 
 @pytest.mark.priority_p2
@@ -424,12 +519,14 @@ async def test_other_refusals_are_reported_as_github_said_them(github, repo, fak
     [
         pytest.param(
             {"status": 429, "body": {"message": "slow down"}},
-            "GitHub's secondary rate limit (slow down); waiting the minute GitHub asks for",
+            "GitHub's secondary rate limit (slow down); waiting 240 s, twice the last, as it persists (waiting 240 s "
+            "more would pass the 300 s a call may wait for GitHub's rate limits (GITHUB_RATE_LIMIT_MAX_WAIT_S); try "
+            "again later)",
             id="secondary-limit-names-the-wait",
         ),
         pytest.param(
             {"status": 403, "body": {"message": "API rate limit exceeded"}, "headers": {"x-ratelimit-remaining": "0"}},
-            "GitHub's API rate limit for this token is exhausted (API rate limit exceeded)",
+            "GitHub's API rate limit for this token is exhausted (API rate limit exceeded) (gave up after 3 attempts)",
             id="exhausted-limit-without-a-reset-time-names-none",
         ),
     ],
@@ -442,7 +539,7 @@ async def test_a_persisting_rate_limit_names_the_call_and_what_github_said(
     with pytest.raises(RateLimited) as raised:
         await github.get_repository(repo.full_name)
 
-    assert raised.value.message == f"reading repository {repo.full_name} failed: {said} (gave up after 3 attempts)"
+    assert raised.value.message == f"reading repository {repo.full_name} failed: {said}"
 
 
 @pytest.mark.priority_p1

@@ -1,7 +1,9 @@
 """`python -m mocks.github --host 127.0.0.1 --port 8002`
 
 Env: FAKE_GITHUB_TOKENS (comma separated tokens accepted; default ghp_fake_token),
-FAKE_GITHUB_LATENCY_MS (added to every request), FAKE_GITHUB_PUBLIC_URL (the base URL put in clone_url,
+FAKE_GITHUB_LATENCY_MS (added to every request), FAKE_GITHUB_CONTENT_CREATION_PER_MINUTE (pull requests,
+reviews and comments one token may create a minute before the secondary rate limit; default 80, as
+GitHub documents), FAKE_GITHUB_PUBLIC_URL (the base URL put in clone_url,
 for containers that reach this server by another name; default: the URL it listens on, or, when it
 listens on 0.0.0.0, the URL each request came to).
 """
@@ -12,6 +14,7 @@ import os
 
 from mocks.common.server import keys_from_environment, main, number_from_environment
 from mocks.github.app import build_app
+from mocks.github.rate_limits import CONTENT_CREATION_PER_MINUTE
 from mocks.github.state import DEFAULT_TOKEN, FakeGitHub
 
 
@@ -19,6 +22,9 @@ def fake_from_environment() -> FakeGitHub:
     return FakeGitHub(
         keys_from_environment("FAKE_GITHUB_TOKENS", DEFAULT_TOKEN),
         latency_ms=number_from_environment("FAKE_GITHUB_LATENCY_MS"),
+        content_creation_per_minute=number_from_environment(
+            "FAKE_GITHUB_CONTENT_CREATION_PER_MINUTE", CONTENT_CREATION_PER_MINUTE
+        ),
     )
 
 
@@ -36,4 +42,4 @@ def serve(fake: FakeGitHub) -> None:
 
 
 if __name__ == "__main__":
-    serve(fake_from_environment())
+    serve(fake_from_environment())  # a bad variable fails here, before the port is taken

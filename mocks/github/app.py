@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Scope
 
-from mocks.common.admin import AdminTable, admin_error, admin_routes
+from mocks.common.admin import AdminTable, admin_error, admin_routes, settings_route
 from mocks.common.deliverers import ThreadedDeliverer
 from mocks.common.operations import RecordingMiddleware
 from mocks.common.response_headers import Headers, ResponseHeadersMiddleware
@@ -85,6 +85,8 @@ API_HEADERS = {"x-github-media-type": "github.v3; format=json", "x-github-api-ve
 # What GitHub's secondary limit counts as creating content: pull requests, reviews and comments.
 CONTENT_CREATING = frozenset({"create_pull_request", "create_review", "create_review_comment", "create_issue_comment"})
 REQUEST_ID_KEY = "fake.github_request_id"
+# What POST /_fake/rate_limits may change.
+RATE_LIMIT_SETTINGS = frozenset({"content_creation_per_minute"})
 Handler = Callable[[FakeGitHub, Request], Awaitable[Response]]
 T = TypeVar("T")
 C = TypeVar("C")  # a kind of comment
@@ -556,6 +558,8 @@ def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
     - GET  /_fake/repos/{owner}/{repo}/branches/{branch}/log             -> 200 {"commits": [{sha, message}]}
     - POST /_fake/rate_limit {"token", "remaining"?, "limit"?, "reset"?, "status"? (403|429)} -> 200 window
     - POST /_fake/secondary_rate_limit {"token"? (absent: all), "retry_after"? (60), "status"? (403|429)} -> 204
+    - GET/POST /_fake/rate_limits {"content_creation_per_minute"?}   -> 200 the settings: how many pull requests,
+                                                                         reviews and comments a token may make a minute
     - DELETE /_fake/repos/{owner}/{repo}                                 -> 204 (404: no such repository)
     - POST /_fake/repos/{owner}/{repo}/permissions {"token", "permission": none|pull|triage|push|maintain|admin}
                                                                          -> 200 {"permission", "permissions"}
@@ -619,6 +623,21 @@ def fake_admin_routes(fake: FakeGitHub) -> list[BaseRoute]:
         except ValueError as error:
             return admin_error(str(error))
         return Response(status_code=204)
+
+    def rate_limit_settings() -> dict[str, Any]:
+        return {"content_creation_per_minute": fake.content_creation_per_minute}
+
+    def set_rate_limit_settings(data: dict[str, Any]) -> None:
+        if "content_creation_per_minute" in data:
+            fake.content_creation_per_minute = data["content_creation_per_minute"]
+
+    @table.route("GET", "/_fake/rate_limits")
+    async def get_rate_limit_settings(request: Request) -> Response:
+        return JSONResponse(rate_limit_settings())
+
+    table.routes.append(
+        settings_route("/_fake/rate_limits", RATE_LIMIT_SETTINGS, set_rate_limit_settings, rate_limit_settings)
+    )
 
     @table.json_route("POST", "/_fake/repos/{owner}/{repo}/permissions")
     async def set_permission(request: Request, data: dict[str, Any]) -> Response:

@@ -4,6 +4,9 @@ Primary: each token has `limit` requests per window; past it the answer is 403 (
 both) with `x-ratelimit-remaining: 0` and the window's reset time. Secondary: a burst of
 content-creating requests (GitHub documents about 80 per minute) or a limit tripped on purpose
 answers 403 (or 429) with `retry-after`. Time is the fake's clock, so tests move it instead of waiting.
+
+Limits are counted per token: each token stands for an account (a machine user or an App
+installation) of its own, whose limits GitHub counts apart from the others'.
 """
 
 from __future__ import annotations
@@ -21,6 +24,13 @@ WINDOW_SECONDS = 3600
 CONTENT_CREATION_PER_MINUTE = 80
 ANONYMOUS = ""  # the key of unauthenticated requests
 ANY_TOKEN = "*"  # a secondary limit tripped for every token
+
+
+def checked_per_minute(value: object) -> int:
+    """A content-creation limit as given (an environment variable, the admin API), or ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"content_creation_per_minute must be a positive integer, not {value!r}")
+    return value
 
 
 @dataclass
@@ -59,11 +69,16 @@ class SecondaryLimit:
 
 
 class RateLimits:
-    def __init__(self, limit: int = AUTHENTICATED_LIMIT, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        limit: int = AUTHENTICATED_LIMIT,
+        clock: Callable[[], float] = time.time,
+        content_creation_per_minute: int = CONTENT_CREATION_PER_MINUTE,
+    ) -> None:
         self._lock = threading.Lock()
         self.limit = limit
         self.clock = clock
-        self.content_creation_per_minute = CONTENT_CREATION_PER_MINUTE
+        self.content_creation_per_minute = checked_per_minute(content_creation_per_minute)
         self._windows: dict[str, RateWindow] = {}
         self._created: dict[str, deque[float]] = {}  # token -> times of its recent content-creating requests
         self._tripped: dict[str, tuple[float, int]] = {}  # token or ANY_TOKEN -> (until, status)

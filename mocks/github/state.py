@@ -25,7 +25,13 @@ from mocks.common.faults import RequestFacts
 from mocks.common.outbound import Deliverer
 from mocks.common.service import FakeService
 from mocks.github.bare_repo import BareRepository, is_valid_branch_name
-from mocks.github.rate_limits import AUTHENTICATED_LIMIT, RateLimits, RateWindow
+from mocks.github.rate_limits import (
+    AUTHENTICATED_LIMIT,
+    CONTENT_CREATION_PER_MINUTE,
+    RateLimits,
+    RateWindow,
+    checked_per_minute,
+)
 from mocks.github.reviews import REVIEW_STATES, Anchor, FileDiff, IssueComment, Review, ReviewComment, anchor
 from mocks.github.webhooks import ZERO_SHA, Delivery, Hook, HookBook, HookConfig, HookEvent, Push
 
@@ -230,6 +236,7 @@ class FakeGitHub(FakeService):
         git_base_url: str | None = None,
         user_login: str = DEFAULT_LOGIN,
         rate_limit: int = AUTHENTICATED_LIMIT,
+        content_creation_per_minute: int = CONTENT_CREATION_PER_MINUTE,
         latency_ms: int = 0,
         root: str | Path | None = None,
     ) -> None:
@@ -238,7 +245,11 @@ class FakeGitHub(FakeService):
         # Where git is served over real HTTP (clone_url); None: the URL the API request came to.
         self.git_base_url = git_base_url.rstrip("/") if git_base_url else None
         self.user_login = user_login
-        self.rate_limits = RateLimits(rate_limit, clock=self.time)
+        self.rate_limits = RateLimits(
+            rate_limit, clock=self.time, content_creation_per_minute=content_creation_per_minute
+        )
+        # What construction configures survives reset(); what a test changes later does not.
+        self._configured_content_creation_per_minute = content_creation_per_minute
         self._owns_root = root is None
         self.root = Path(root or tempfile.mkdtemp(prefix="fake-github-"))
         self.root.mkdir(parents=True, exist_ok=True)
@@ -306,7 +317,7 @@ class FakeGitHub(FakeService):
 
     @content_creation_per_minute.setter
     def content_creation_per_minute(self, value: int) -> None:
-        self.rate_limits.content_creation_per_minute = value
+        self.rate_limits.content_creation_per_minute = checked_per_minute(value)
 
     def rate_limit(self, token: str) -> RateWindow:
         return self.rate_limits.peek(token)
@@ -1077,6 +1088,7 @@ class FakeGitHub(FakeService):
                 shutil.rmtree(repo.git.path, ignore_errors=True)
             self._repos.clear()
             self.rate_limits.clear()
+            self.rate_limits.content_creation_per_minute = self._configured_content_creation_per_minute
             self.webhooks.clear()
 
     def close(self) -> None:
@@ -1112,6 +1124,7 @@ class FakeGitHub(FakeService):
                 for repo in repos
             ],
             "git_base_url": self.git_base_url,
+            "content_creation_per_minute": self.content_creation_per_minute,
             "faults": [rule.to_json() for rule in self.faults.entries()],
             "users": self.logins(),
             # Hooks without their secrets (the dump ends up in test reports).
