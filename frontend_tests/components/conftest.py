@@ -102,9 +102,14 @@ def _shared_context(
 
 
 @pytest.fixture
-def component_page(request: pytest.FixtureRequest, output_path: str) -> Iterator[Page]:
+def component_page(request: pytest.FixtureRequest, output_path: str, browser_name: str) -> Iterator[Page]:
     """The shared page, with this test's trace chunk and failure screenshot. With --video on,
-    pytest-playwright's own page of the test's own context instead (a video is a page's)."""
+    pytest-playwright's own page of the test's own context instead (a video is a page's).
+
+    `browser_name` is asked for by name so that these tests, like the flows, are parametrized by
+    pytest-playwright's browser: the shared page is only reached through getfixturevalue, and without
+    the parameter the session's `browser` (keyed by it) would be closed and launched again each time
+    the run goes from a component module to a flow or visual one."""
     config = request.config
     if config.getoption("--video") != "off":
         yield request.getfixturevalue("page")
