@@ -7,6 +7,7 @@ import pytest
 from fixtures import http
 from fixtures.factories import task_data
 from fixtures.sse import SseRecorder
+from fixtures.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.priority_p0]
 
@@ -63,6 +64,13 @@ def test_assigned_task_ends_in_review_with_a_pull_request_of_the_agents_commit(
     assert pulls[0]["head"]["sha"] == log[0]["sha"]
 
     sandbox_id = next(e["data"]["sandbox_id"] for e in events if e["data"].get("sandbox_id"))
-    # Read through E2B's REST API, as the SDK would: a killed sandbox is unknown.
-    response = http.get(f"{live_stack.e2b_url}/sandboxes/{sandbox_id}", headers={"X-API-Key": live_stack.e2b_api_key})
-    assert response.status_code == 404, f"sandbox {sandbox_id} still exists: {response.status_code} {response.text}"
+
+    def sandbox_gone() -> None:
+        # Read through E2B's REST API, as the SDK would: a killed sandbox is unknown.
+        response = http.get(
+            f"{live_stack.e2b_url}/sandboxes/{sandbox_id}", headers={"X-API-Key": live_stack.e2b_api_key}
+        )
+        assert response.status_code == 404, f"sandbox {sandbox_id} still exists: {response.status_code} {response.text}"
+
+    # The run destroys its sandbox after its last event (the badge's `done`), so the check waits for it.
+    eventually(sandbox_gone, timeout=10, interval=0.05, description="the run's sandbox to be destroyed")

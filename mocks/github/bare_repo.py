@@ -136,6 +136,9 @@ class BareRepository:
         """The sha at the tip of `branch`, or None when there is no such branch."""
         if "\0" in branch:  # no ref name holds one (and no command line can carry it)
             return None
+        loose = self._loose_branch(branch)
+        if loose is not None:
+            return loose
         result = subprocess.run(
             ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"],
             cwd=self.path,
@@ -147,6 +150,21 @@ class BareRepository:
         if result.returncode != 0:
             return None
         return result.stdout.strip() or None
+
+    def _loose_branch(self, branch: str) -> str | None:
+        """The sha a valid branch's loose ref file holds, read as git reads it; None when git must be asked
+        (no such file: a packed, symbolic or missing ref). Every pull request read resolves its two
+        branches, and a `git rev-parse` each time was the fake's most frequent process."""
+        if not is_valid_branch_name(branch):  # so the name cannot lead out of refs/heads
+            return None
+        try:
+            content = (self.path / "refs" / "heads" / branch).read_bytes()
+        except OSError:
+            return None
+        sha = content.strip().decode("ascii", "replace")
+        if len(sha) != 40 or content != sha.encode() + b"\n" or not all(c in "0123456789abcdef" for c in sha):
+            return None
+        return sha
 
     def resolve_ref(self, ref: str) -> tuple[str, str] | None:
         """(object sha, object type) of a full ref such as "refs/heads/main", or None when there is none."""

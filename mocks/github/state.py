@@ -147,7 +147,7 @@ class PullRequest:
     # Whether the head merges into the base without a conflict (None: not known, as once closed).
     mergeable: bool | None = True
     mergeable_state: str = "clean"
-    checked: tuple[str, str] | None = None  # the (base, head) shas `mergeable` was computed for
+    checked: tuple[str, str] | None = None  # the (base, head) shas the counts and `mergeable` are of
     reviews: list[Review] = field(default_factory=list)
     review_comments: list[ReviewComment] = field(default_factory=list)
     issue_comments: list[IssueComment] = field(default_factory=list)
@@ -1159,9 +1159,11 @@ class FakeGitHub(FakeService):
             return
         pull.head_sha = repo.git.resolve(pull.head_ref) or pull.head_sha
         pull.base_sha = repo.git.resolve(pull.base_ref) or pull.base_sha
-        pull.commits = repo.git.count_commits(pull.base_sha, pull.head_sha)
-        pull.additions, pull.deletions, pull.changed_files = repo.git.diff_stats(pull.base_sha, pull.head_sha)
+        # The counts and the merge are functions of the two commits alone: asked again only when either
+        # branch moved (a pull request is refreshed on every read, and each answer cost git processes).
         if pull.checked != (pull.base_sha, pull.head_sha):
+            pull.commits = repo.git.count_commits(pull.base_sha, pull.head_sha)
+            pull.additions, pull.deletions, pull.changed_files = repo.git.diff_stats(pull.base_sha, pull.head_sha)
             pull.mergeable = repo.git.merge_tree(pull.base_sha, pull.head_sha) is not None
             pull.mergeable_state = "clean" if pull.mergeable else "dirty"
             pull.checked = (pull.base_sha, pull.head_sha)
