@@ -243,7 +243,8 @@ class GitHubService:
             if pause > 0:
                 if self.gate.clock() + pause > deadline:
                     raise self._waited_enough(action, limited, pause)
-                log.warning("%s: waiting %.0f s for GitHub's rate limit of this token", action, pause)
+                # Said once per refusal (below); the calls that wait behind it say so only when asked.
+                log.debug("%s: waiting %.0f s for GitHub's rate limit of this token", action, pause)
                 await self.gate.sleep(pause)
             response = await self._send(method, path, action, **kwargs)
             if response.status_code == expected:
@@ -254,6 +255,7 @@ class GitHubService:
             limited = error
             unnamed = unnamed + 1 if error.escalates else 0
             self.gate.close_for(error.retry_after)
+            log.warning("%s; every call with this token waits %.0f s", error.message, self.gate.closed_for())
 
     async def _send(self, method: str, path: str, action: str, **kwargs: Any) -> httpx.Response:
         try:
