@@ -62,8 +62,9 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PY) -m pip install --quiet --constraint $(CONSTRAINTS) -e '.[dev]'
 	@touch $(STAMP)
 
-# Debian's Chromium (Playwright cannot download its own browser here), Xvfb for --headed, and
-# bubblewrap, which makes the fake E2B's sandboxes (Linux namespaces; mocks/e2b/isolation.py).
+# Debian's Chromium (Playwright cannot download its own browser here) and its headless shell (what
+# headless runs drive, playwright.config.py), Xvfb for --headed, and bubblewrap, which makes the fake
+# E2B's sandboxes (Linux namespaces; mocks/e2b/isolation.py).
 # Installed with apt-get when root; otherwise the command to run is printed. Targets that check the
 # alert rules set WITH_PROMTOOL=1 (a target-specific variable, inherited by this prerequisite): then
 # Debian's prometheus package is added, without its recommends, for promtool alone.
@@ -71,6 +72,7 @@ WITH_PROMTOOL ?=
 system-packages: ## only the Debian packages (installed as root, else the apt-get command is printed)
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromium-headless-shell >/dev/null || missing="$$missing chromium-headless-shell"; \
 	command -v xvfb-run >/dev/null || missing="$$missing xvfb"; \
 	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 	if [ -n "$$missing" ]; then \
@@ -92,7 +94,7 @@ system-packages: ## only the Debian packages (installed as root, else the apt-ge
 	fi
 
 
-setup: $(STAMP) system-packages ## the virtual environment .venv with the Python packages, and Debian's chromium and xvfb
+setup: $(STAMP) system-packages ## the virtual environment .venv with the Python packages, and Debian's chromium (and its headless shell) and xvfb
 
 # Each suite records its exit status, so all three run and the summary reports every one.
 suites: setup ## the main job: backend, browser and load suites on the embedded default, one summary

@@ -15,6 +15,14 @@ BASE_URL = os.environ.get("SQUAD_BASE_URL") or None
 # `apt-get install chromium` puts it here; CHROMIUM_PATH points elsewhere (e.g. another distribution).
 CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
+# Headless runs take Chromium's headless shell when it is installed (`apt-get install
+# chromium-headless-shell`, built from the same sources as Debian's chromium): the browser engine
+# without the browser around it, which is what Playwright itself runs headless. A new browser context
+# with its page, which every flow test opens, costs it about a third of the CPU it costs the whole
+# browser (0.3 s against 0.9 s on a 2-core machine); the pages and the visual baselines are the same.
+# Headed runs, and any run with CHROMIUM_PATH set, take CHROMIUM_PATH; so do headless runs without it.
+CHROMIUM_HEADLESS_SHELL_PATH = None if "CHROMIUM_PATH" in os.environ else "/usr/bin/chromium-headless-shell"
+
 # Chromium in a container runs without its sandbox and GPU, and must not phone home or update itself
 # in the middle of a test run.
 LAUNCH_ARGS = [

@@ -108,4 +108,6 @@ def test_final_stages_do_not_run_as_root(repo_root, stage_name):
 def test_the_browser_stage_has_chromium_and_the_browser_suite(repo_root):
     browser = dockerfile_stages(repo_root / "Dockerfile")["browser"]
     assert any(re.search(r"apt-get install[^&]*\bchromium\b", run) for run in browser.run), browser.run
+    # What the suite drives headless (playwright.config.py); without it, it falls back to the slower chromium.
+    assert any(re.search(r"apt-get install[^&]*\bchromium-headless-shell\b", run) for run in browser.run), browser.run
     assert {"frontend_tests", "playwright.config.py"} <= set(browser.copied), f"browser copies {browser.copied}"

@@ -77,9 +77,18 @@ def pytest_configure(config: pytest.Config) -> None:
     expect.set_options(timeout=SETTINGS.TIMEOUTS_MS["expect"])
 
 
-def _chromium_executable() -> str:
+def _is_executable(path: str) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def _chromium_executable(headless: bool) -> str:
+    """Chromium's headless shell for a headless run when it is installed, else CHROMIUM_PATH
+    (playwright.config.py)."""
+    shell = SETTINGS.CHROMIUM_HEADLESS_SHELL_PATH
+    if headless and shell and _is_executable(shell):
+        return shell
     path = SETTINGS.CHROMIUM_PATH
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+    if not _is_executable(path):
         pytest.fail(
             f"no Chromium at {path}: install it with `apt-get install chromium`, "
             "or set CHROMIUM_PATH to a Chromium binary (Playwright cannot download browsers here)",
@@ -95,7 +104,8 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any], browser_n
         defaults["slow_mo"] = SETTINGS.SLOW_MO_MS
     # A --browser-channel names its own browser; otherwise Chromium is Debian's.
     if browser_name == "chromium" and "channel" not in browser_type_launch_args:
-        defaults["executable_path"] = _chromium_executable()
+        headless = browser_type_launch_args.get("headless", defaults["headless"])
+        defaults["executable_path"] = _chromium_executable(headless)
     return {**defaults, **browser_type_launch_args}
 
 
