@@ -6,8 +6,13 @@
 
 .PHONY: test-frontend test-frontend-headed test-frontend-tier flake-frontend test-visual visual-baselines lighthouse
 
-test-frontend: setup ## pytest frontend_tests, headless
-	$(PYTEST) frontend_tests --junitxml=$(REPORTS)/junit/frontend.xml
+# pytest-xdist processes of test-frontend, each with its own stack, database and browser; 0 = serial.
+# Two on a 2-core machine: a browser test spends much of its time waiting on the pipeline, the stream
+# or the page, and the other process runs meanwhile.
+FRONTEND_WORKERS ?= 2
+
+test-frontend: setup ## pytest frontend_tests, headless, with FRONTEND_WORKERS xdist workers
+	$(PYTEST) frontend_tests -n $(FRONTEND_WORKERS) --junitxml=$(REPORTS)/junit/frontend.xml
 
 # Without a display, the suite starts Xvfb for the run itself (fixtures/virtual_display.py).
 test-frontend-headed: setup ## the same in a visible browser (on a virtual display when there is none)
