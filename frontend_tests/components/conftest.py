@@ -2,9 +2,8 @@
 
 A small static server serves the board's files from this checkout (at the board's own URLs,
 /web/...) and the test pages that `mount` composes, so these tests need neither the live stack nor
---base-url. They share one browser context and page (a context and page of their own cost each
-test about 0.3 s); every test opens a document of its own in it, and keeps its own trace (a chunk of
-the context's) and screenshot when it fails, as the flow tests do.
+--base-url. They share one browser context and page (frontend_tests/shared_page.py); every test
+opens a document of its own in it, and keeps its own trace and screenshot when it fails.
 """
 
 import functools
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from frontend_tests.artifacts import FAILURE_SCREENSHOTS, TRACE_WITHOUT_SCREENCAST, apply_timeouts, failed_so_far
+from frontend_tests.shared_page import page_for_test, shared_context
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
 # No favicon request: an empty data URL keeps the console free of a 404.
@@ -88,50 +87,26 @@ def base_url(component_server: _ComponentServer) -> str:
 def _shared_context(
     browser: Browser, browser_context_args: dict, pytestconfig: pytest.Config
 ) -> Iterator[BrowserContext]:
-    context = browser.new_context(**browser_context_args)
-    apply_timeouts(context)
-    if pytestconfig.getoption("--tracing") != "off":
-        context.tracing.start(
-            screenshots=not pytestconfig.stash[TRACE_WITHOUT_SCREENCAST], snapshots=True, sources=True
-        )
-    context.new_page()
-    yield context
-    if pytestconfig.getoption("--tracing") != "off":
-        context.tracing.stop()
-    context.close()
+    with shared_context(browser, browser_context_args, pytestconfig) as context:
+        yield context
 
 
 @pytest.fixture
 def component_page(request: pytest.FixtureRequest, output_path: str, browser_name: str) -> Iterator[Page]:
-    """The shared page, with this test's trace chunk and failure screenshot. With --video on,
-    pytest-playwright's own page of the test's own context instead (a video is a page's).
+    """The shared page (frontend_tests/shared_page.py). With --video on, pytest-playwright's own page of
+    the test's own context instead (a video is a page's).
 
     `browser_name` is asked for by name so that these tests, like the flows, are parametrized by
     pytest-playwright's browser: the shared page is only reached through getfixturevalue, and without
     the parameter the session's `browser` (keyed by it) would be closed and launched again each time
     the run goes from a component module to a flow or visual one."""
-    config = request.config
-    if config.getoption("--video") != "off":
+    if request.config.getoption("--video") != "off":
         yield request.getfixturevalue("page")
         return
-    context: BrowserContext = request.getfixturevalue("_shared_context")
-    page = context.pages[0]
-    tracing = config.getoption("--tracing")
-    if tracing != "off":
-        context.tracing.start_chunk(title=request.node.nodeid)
-    yield page
-    failed = failed_so_far(request.node)
-    screenshot = config.getoption("--screenshot")
-    if screenshot == "on" or (failed and (screenshot == "only-on-failure" or config.stash[FAILURE_SCREENSHOTS])):
-        Path(output_path).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=Path(output_path) / f"test-{'failed' if failed else 'finished'}-1.png")
-    if tracing == "on" or (tracing == "retain-on-failure" and failed):
-        context.tracing.stop_chunk(path=Path(output_path) / "trace.zip")
-    elif tracing != "off":
-        context.tracing.stop_chunk()
-    # Nothing of this test's document or emulation reaches the next test.
+    with page_for_test(request, request.getfixturevalue("_shared_context"), output_path) as page:
+        yield page
+    # Some tests ask for reduced motion; the next one starts without.
     page.emulate_media(reduced_motion="null")
-    page.goto("about:blank")
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Browser, BrowserContext, Locator, Page
 
+from frontend_tests.shared_page import page_for_test, shared_context
 from frontend_tests.visual import compare
 from frontend_tests.visual.board_double import BoardDouble
 from frontend_tests.visual.stable_page import TIMES, VIEWPORT, settle
@@ -48,10 +49,24 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     }
 
 
+@pytest.fixture(scope="session")
+def _visual_context(
+    browser: Browser, browser_context_args: dict[str, Any], pytestconfig: pytest.Config
+) -> Iterator[BrowserContext]:
+    with shared_context(browser, browser_context_args, pytestconfig) as context:
+        yield context
+
+
 @pytest.fixture
-def visual_page(page: Page) -> Page:
-    """pytest-playwright's page, in a context of this folder's fixed settings."""
-    return page
+def visual_page(request: pytest.FixtureRequest, output_path: str, browser_name: str) -> Iterator[Page]:
+    """A page in a context of this folder's fixed settings: one page all the visual tests share
+    (frontend_tests/shared_page.py), each on a document of its own. With --video on, pytest-playwright's
+    own page of the test's own context (a video is a page's). `browser_name`: as in the components."""
+    if request.config.getoption("--video") != "off":
+        yield request.getfixturevalue("page")
+        return
+    with page_for_test(request, request.getfixturevalue("_visual_context"), output_path) as page:
+        yield page
 
 
 @pytest.fixture
