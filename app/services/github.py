@@ -254,6 +254,10 @@ class GitHubService:
                 raise error
             limited = error
             unnamed = unnamed + 1 if error.escalates else 0
+            if error.retry_after > self.gate.max_wait_s:
+                # No call waits that long: this one fails now, and the token is not shut for hours on
+                # one answer (a clock hours off, a limit lifted early would keep it shut for nothing).
+                raise self._waited_enough(action, error, error.retry_after)
             self.gate.close_for(error.retry_after)
             log.warning("%s; every call with this token waits %.0f s", error.message, self.gate.closed_for())
 

@@ -10,7 +10,8 @@ platform's other credentials pass. The gate is per process: each web process and
 process, not one per job.
 
 A call waits at most `max_wait_s` (GITHUB_RATE_LIMIT_MAX_WAIT_S) from its start; a wait that would
-take it past that fails the call instead, saying how long GitHub asked for.
+take it past that fails the call instead, saying how long GitHub asked for. A wait longer than any
+call makes does not close the gate: the call that met it fails, and the next call asks GitHub again.
 
 The wait is slept inside the job, not by handing the job back to the queue with a not-before time.
 When a job meets a limit, nearly always at its pull request, its work is done and pushed: handed

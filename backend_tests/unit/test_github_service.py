@@ -257,6 +257,21 @@ async def test_primary_rate_limit_resetting_later_than_the_cap_fails_at_once_say
     assert sleeps.waits == [] and github_routes["get_repository"].call_count == 1
 
 
+@pytest.mark.priority_p1
+async def test_a_limit_longer_than_any_call_waits_fails_its_call_without_shutting_the_token(
+    github, repo, fake_github, github_routes, sleeps
+):
+    fake_github.set_rate_limit(CANARY_GITHUB_TOKEN, remaining=0, reset=int(fake_github.time()) + 2 * 3600)
+    with pytest.raises(RateLimited):
+        await github.get_repository(repo.full_name)
+    fake_github.set_rate_limit(CANARY_GITHUB_TOKEN, remaining=100)  # lifted, or the clock was hours off
+
+    found = await github.get_repository(repo.full_name)
+
+    assert found.full_name == repo.full_name and sleeps.waits == []
+    assert github.gate.closed_for() == 0, "the token is not shut for the two hours no call waits"
+
+
 @pytest.mark.priority_p0
 async def test_secondary_rate_limit_asking_for_more_than_the_cap_fails_at_once(
     github, repository, repo, fake_github, sleeps
