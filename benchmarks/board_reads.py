@@ -175,12 +175,17 @@ def find_knee(connections: list[int], step_s: float, p95_ms: float, squads: int)
     return knee
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.board_reads", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--connections", default="2,4,8,16,32,64", help="the steps: wrk connections, comma-separated")
+def add_step_options(parser: argparse.ArgumentParser) -> None:
+    """The options of wrk's steps, shared with benchmarks/calibration.py."""
     parser.add_argument("--step-s", type=float, default=15, help="seconds a step lasts (default 15)")
     parser.add_argument("--p95-ms", type=float, default=50, help="the p95 a step must stay within (default 50)")
     parser.add_argument("--squads", type=int, default=50, help="squads read, each with its own token (default 50)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.board_reads", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connections", default="2,4,8,16,32,64", help="the steps: wrk connections, comma-separated")
+    add_step_options(parser)
     args = parser.parse_args(argv)
     connections = [int(c) for c in args.connections.split(",")]
     return 0 if find_knee(connections, args.step_s, args.p95_ms, args.squads) else 1

@@ -69,9 +69,7 @@ def cpus() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.calibration", description=__doc__.split("\n\n")[0])
     parser.add_argument("--wrk-connections", default="1,2,4,8,12,16,24,32", help="wrk's steps (connections)")
-    parser.add_argument("--step-s", type=float, default=15, help="seconds a wrk step lasts (default 15)")
-    parser.add_argument("--p95-ms", type=float, default=50, help="the p95 a step must stay within (default 50)")
-    parser.add_argument("--squads", type=int, default=50, help="squads wrk reads (default 50)")
+    board_reads.add_step_options(parser)
     parser.add_argument("--tolerance", type=float, default=0.10, help="how far apart the knees may be (default 0.10)")
     parser.add_argument("locust", nargs=argparse.REMAINDER, help="-- then Locust's command line (the stress scenario)")
     args = parser.parse_args(argv)
