@@ -35,6 +35,10 @@ from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
+# What uvicorn serves, by import path (spawned web processes import it themselves): the app with
+# the garbage collector tuned for serving (app/serving.py).
+SERVED_APP = "app.serving:app"
+
 
 def closing_answer(status: bytes, body: bytes) -> bytes:
     """A whole plain-text HTTP answer, written straight to a connection that is then closed."""
@@ -191,7 +195,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 def serve(host: str, port: int, settings: Settings) -> None:
     if settings.server_workers == 1:
-        uvicorn.run("app.main:app", host=host, port=port, **uvicorn_options(settings))
+        uvicorn.run(SERVED_APP, host=host, port=port, **uvicorn_options(settings))
         return
     if settings.squad_auto_migrate:
         # Once, before the processes start: several processes migrating one database at once race.
@@ -199,7 +203,7 @@ def serve(host: str, port: int, settings: Settings) -> None:
         os.environ["SQUAD_AUTO_MIGRATE"] = "false"
     log.info("serving with %d web processes", settings.server_workers)
     uvicorn.run(
-        "app.main:app",
+        SERVED_APP,
         host=host,
         port=port,
         workers=settings.server_workers,

@@ -57,13 +57,13 @@ def test_each_service_listens_on_the_same_port_in_both(compose, native_name):
 
 def _program(argv: list[str]) -> str:
     """What a Python command runs: its module, or the ASGI app uvicorn serves (`python -m app` is
-    uvicorn serving app.main:app)."""
+    uvicorn serving app.serving:app)."""
     arguments = argv[1:] if argv[0].startswith("python") or argv[0] == sys.executable else argv
     assert arguments[:1] == ["-m"], f"not a `python -m` command: {argv}"
     module = arguments[1]
     if module == "uvicorn":
         return arguments[2]
-    return "app.main:app" if module == "app" else module
+    return "app.serving:app" if module == "app" else module
 
 
 @pytest.mark.parametrize("native_name", sorted(FIXED_PORTS))

@@ -164,9 +164,9 @@ BENCH_PLATFORM_CPUS ?= 0
 BENCH_GENERATOR_CPUS ?= 1
 BENCH_CALIBRATION_SERVER_WORKERS ?= 1
 BENCH_CALIBRATION_LOCUST_PROCESSES ?= 1
-BENCH_CALIBRATION_STEP_USERS ?= 5
+BENCH_CALIBRATION_STEP_USERS ?= 8
 # wrk's steps, in connections.
-BENCH_WRK_CONNECTIONS ?= 1,2,4,8,12,16,24,32
+BENCH_WRK_CONNECTIONS ?= 2,4,8,16,32
 bench-calibration: $(STAMP) wrk ## the board's knee by wrk and by Locust on one stack, on cores of their own: both knees
 	@$(MACHINE_LINE)
 	@[ "$$(nproc)" -ge 2 ] || { echo "bench-calibration needs two CPUs or more: the platform and the generators run on cores of their own"; exit 1; }
