@@ -103,6 +103,32 @@ def test_locust_without_a_platform_says_so_and_exits_non_zero(repo_root, tmp_pat
 
 
 @pytest.mark.unit
+@pytest.mark.priority_p1
+def test_the_generators_collector_collects_rarely_and_freezes_the_spawned_users(repo_root):
+    """Locust's own collection pauses would be measured as the platform's latency (load/_collector.py)."""
+    result = _run_with_load(
+        repo_root,
+        """
+        import gc
+        default_young = gc.get_threshold()[0]
+        import _collector
+        from locust import events
+        print(default_young, gc.get_threshold()[0], _collector.YOUNG_COLLECTION_ALLOCATIONS, gc.get_freeze_count())
+        users = [object() for _ in range(100)]  # what spawning made, tracked by the collector as lists are
+        users = [[user] for user in users]
+        events.spawning_complete.fire(user_count=len(users))
+        print(gc.get_freeze_count())
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    before, after = result.stdout.splitlines()
+    default_young, young, tuned, frozen = (int(figure) for figure in before.split())
+    assert young == tuned > default_young
+    assert frozen == 0, "nothing is frozen before the users are spawned"
+    assert int(after) >= 100, "the spawned users' objects were not frozen out of collections"
+
+
+@pytest.mark.unit
 @pytest.mark.priority_p0
 def test_the_slo_gate_names_each_missed_objective_and_spares_pipelines_and_harness_calls(repo_root):
     """The gate's rules on made-up statistics: delivery p99, p95 per type, pipelines and fakes apart."""

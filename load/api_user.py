@@ -11,6 +11,7 @@ import random
 
 # Helpers are `_`-prefixed modules beside this file: `locust -f load/` imports every other .py file
 # in the tree (subfolders too) as a locustfile, and puts this folder on sys.path while it does.
+import _collector  # noqa: F401  (keeps the generator's own collection pauses out of the figures)
 import _fakes  # noqa: F401  (registers the fakes' realistic latency for the run)
 import _preflight  # noqa: F401  (registers the start-up check of the targets)
 import _slo  # noqa: F401  (registers the SLO gate and its options)

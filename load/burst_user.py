@@ -14,6 +14,7 @@ after each wait.
 import random
 import time
 
+import _collector  # noqa: F401  (keeps the generator's own collection pauses out of the figures)
 import _fakes  # noqa: F401  (registers the fakes' realistic latency for the run)
 import _figures
 import _preflight  # noqa: F401  (registers the start-up check of the targets)

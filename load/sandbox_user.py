@@ -21,6 +21,7 @@ once) go to the scenario's report (load/_figures.py): "sandboxes: 10 created at 
 import re
 import time
 
+import _collector  # noqa: F401  (keeps the generator's own collection pauses out of the figures)
 import _fakes  # noqa: F401  (registers the fakes' realistic latency for the run)
 import _figures
 import _preflight  # noqa: F401  (registers the start-up check of the targets)

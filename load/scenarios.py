@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import _assignments
+import _collector  # noqa: F401  (keeps the generator's own collection pauses out of the figures)
 import _fakes
 import _figures
 import _preflight  # noqa: F401  (registers the start-up check of the targets)

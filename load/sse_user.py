@@ -14,6 +14,7 @@ with Last-Event-ID, as EventSource does.
 
 import time
 
+import _collector  # noqa: F401  (keeps the generator's own collection pauses out of the figures)
 import _fakes  # noqa: F401  (registers the fakes' realistic latency for the run)
 import _preflight  # noqa: F401  (registers the start-up check of the targets)
 import _slo
