@@ -98,6 +98,15 @@ class Runtime:
                 bind=bind, expire_on_commit=False, join_transaction_mode="create_savepoint", info=wakes(self.signal)
             )
         )
+        # Sessions for the workers' lease renewals: on a SQLite file, on a connection of their own. The
+        # process's other writers queue for its one connection (app/db.py, WRITERS_PER_PROCESS), a
+        # wait a renewal could not bound; on a connection of its own it meets them in SQLite's busy
+        # handler, whose wait it bounds (app/worker `lock_wait`), and gives up in time to try again.
+        on_sqlite = self.engine is not None and is_sqlite(settings.database_url)
+        self.lease_engine = create_engine(settings.database_url) if on_sqlite else None
+        self.lease_sessionmaker = (
+            create_sessionmaker(self.lease_engine) if self.lease_engine is not None else self.sessionmaker
+        )
         # The event fan-out of the SSE streams (app/fanout.py); on PostgreSQL also woken by other processes.
         self.fanout = event_hub(
             self.sessionmaker,
@@ -108,10 +117,9 @@ class Runtime:
         # Sessions for requests that only read (GET): on SQLite the fan-out's deferred, query-only
         # sessions, which neither wait for the write lock nor hold it up; on PostgreSQL (no such lock)
         # and in a test's transaction, the ordinary ones.
-        use_sqlite_readers = self.engine is not None and is_sqlite(settings.database_url)
-        self.read_sessionmaker = self.fanout.sessionmaker if use_sqlite_readers else self.sessionmaker
+        self.read_sessionmaker = self.fanout.sessionmaker if on_sqlite else self.sessionmaker
         # The board's reads (app/inline_reads.py): on a SQLite file, on the event loop itself.
-        self.inline_reads = InlineReader.for_database(settings.database_url) if use_sqlite_readers else None
+        self.inline_reads = InlineReader.for_database(settings.database_url) if on_sqlite else None
         self.metrics = Metrics()
         # The squads this process has authenticated (app/auth.py): a board read needs no query for its token.
         self.squads = KnownSquads()
@@ -233,6 +241,7 @@ class Runtime:
             max_attempts=self.settings.max_job_attempts,
             concurrency=self.settings.worker_concurrency,
             peek_sessionmaker=self.fanout.sessionmaker,
+            lease_sessionmaker=self.lease_sessionmaker,
             reaper=self.reaper(),
         )
 
@@ -253,5 +262,6 @@ class Runtime:
             self.inline_reads.close()
         for client in (self.e2b_api, self.envd, *self.github_apis, self.llm_api):
             await client.aclose()
-        if self.engine is not None:
-            await self.engine.dispose()
+        for engine in (self.engine, self.lease_engine):
+            if engine is not None:
+                await engine.dispose()

@@ -78,15 +78,18 @@ class Worker:
         max_attempts: int = 3,
         concurrency: int = 1,
         peek_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+        lease_sessionmaker: async_sessionmaker[AsyncSession] | None = None,
         reaper: SandboxReaper | None = None,
     ) -> None:
         """`peek_sessionmaker` reads whether anything is claimable without taking SQLite's write
-        lock (the event fan-out's read-only sessions); by default the worker's own sessions.
+        lock (the event fan-out's read-only sessions); `lease_sessionmaker` renews leases (on SQLite
+        on a connection of their own, app/runtime.py); both by default the worker's own sessions.
         `reaper`, when given, runs alongside the jobs (app/reaper.py)."""
         if concurrency < 1:
             raise ValueError(f"a worker runs at least one job at a time, not {concurrency}")
         self._sessionmaker = sessionmaker
         self._peek_sessionmaker = peek_sessionmaker or sessionmaker
+        self._lease_sessionmaker = lease_sessionmaker or sessionmaker
         self._signal = signal
         self._pipeline = pipeline
         self._lease = timedelta(seconds=lease_s)
@@ -189,7 +192,7 @@ class Worker:
 
     @runs_to_completion
     async def _renew_lease(self, job: Job) -> bool:
-        async with self._sessionmaker() as session:
+        async with self._lease_sessionmaker() as session:
             await session.connection(execution_options=lock_wait(self._lease.total_seconds() * RENEWAL_LOCK_WAIT_SHARE))
             stored = await session.get(Job, job.id)
             if stored is None or stored.lease_owner != job.lease_owner:

@@ -71,6 +71,7 @@ def worker_of(runtime, pipeline: HeldPipeline, sessions=None):
         pipeline,  # type: ignore[arg-type]
         lease_s=LEASE_S,
         poll_interval_s=0.05,
+        lease_sessionmaker=sessions or runtime.lease_sessionmaker,
     )
 
 
