@@ -6,8 +6,11 @@ the request head (h11's, 16 KiB by default). It has no deadline for the request 
 that connects and then sends its headers a byte at a time, or never finishes them, keeps the
 connection forever (each byte even cancels the keep-alive timer). `HeaderDeadlineH11Protocol` adds
 one: the head of each request must be complete within REQUEST_HEADER_TIMEOUT_S of the connection
-opening (or of the previous response ending), or the connection is answered 408 and closed. The
-body's deadline is the app's (app/http_limits.py).
+opening or, on a kept-alive connection, of the head's first byte, or the connection is answered 408
+and closed. A kept-alive connection on which nothing arrives is the keep-alive timeout's to close,
+silently: a 408 there would be read as the answer to the next request a client (or a proxy
+keeping connections to the platform) sends on it. The body's deadline is the app's
+(app/http_limits.py).
 
 Where httptools is installed (a dependency of the platform) the server parses HTTP with it rather
 than with h11, which is pure Python: a board read costs a fifth less CPU. httptools has no cap on
@@ -61,7 +64,8 @@ TOO_LARGE_RESPONSE = closing_answer(b"431 Request Header Fields Too Large", b"th
 class _HeadDeadline:
     """A deadline on each request's head (`header_timeout_s`), for either of uvicorn's HTTP protocols:
     a client that has not sent a whole head in time gets a 408 and the connection is closed. Each
-    protocol says when a head starts being awaited (`_await_a_head`) and when it arrived."""
+    protocol says when a head starts being awaited (`_await_a_head`) and when it arrived; on a
+    kept-alive connection the deadline starts with the head's first byte (`data_received`)."""
 
     header_timeout_s = 10.0
     _head_deadline: asyncio.TimerHandle | None = None
@@ -74,14 +78,22 @@ class _HeadDeadline:
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
         self._await_a_head()
+        self._start_the_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._head_arrived()
         super().connection_lost(exc)  # type: ignore[misc]
 
+    def data_received(self, data: bytes) -> None:
+        if self._awaiting_head and self._head_deadline is None:
+            self._start_the_deadline()
+        super().data_received(data)  # type: ignore[misc]
+
     def _await_a_head(self) -> None:
         self._head_arrived()
         self._awaiting_head = True
+
+    def _start_the_deadline(self) -> None:
         self._head_deadline = self.loop.call_later(self.header_timeout_s, self._head_too_slow)
 
     def _head_arrived(self) -> None:

@@ -186,7 +186,10 @@ bench-calibration: $(STAMP) wrk ## the board's knee by wrk and by Locust on one 
 # BENCH_STREAMS_EVENT_S seconds: 50 events a second, 500 deliveries, as many as the 1,000 streams of
 # bench-load (at one task every 2 s a squad, 250 writes a second would be measured, not the streams).
 # Each stream is a socket on both ends, and each web process serves about half: the open files,
-# the server's connection cap and the per-squad stream limit are set for that here.
+# the server's connection cap and the per-squad stream limit are set for that here. A squad's
+# writer posts every BENCH_STREAMS_EVENT_S seconds on a kept-alive connection: the server keeps it
+# longer than that (75 s, as nginx in front would), or it closes each one between posts, and a post
+# sent as the close crosses it on the wire fails without an answer.
 BENCH_STREAMS ?= 5000
 BENCH_STREAMS_HOLD_S ?= 60
 BENCH_STREAMS_EVENT_S ?= 10
@@ -195,6 +198,7 @@ bench-streams-5000: $(STAMP) ## 5,000 event streams held 60 s on BENCH_SERVER_WO
 	@mkdir -p $(LOAD_REPORTS)/bench-streams-5000
 	@set -o pipefail; ulimit -Sn 65536 2>/dev/null || ulimit -Sn "$$(ulimit -Hn)"; \
 	  SERVER_WORKERS=$(BENCH_SERVER_WORKERS) SERVER_MAX_CONNECTIONS=$(BENCH_STREAMS) SQUAD_MAX_STREAMS=100 \
+	  SERVER_KEEP_ALIVE_S=75 \
 	  $(call LOAD_STACK,bench-streams-5000) $(call LOAD_RUN,bench-streams-5000) --processes $(BENCH_LOCUST_PROCESSES) \
 	    --scenario streams --streams $(BENCH_STREAMS) --hold-s $(BENCH_STREAMS_HOLD_S) \
 	    --sse-event-interval-s $(BENCH_STREAMS_EVENT_S) 2>&1 | tee $(LOAD_REPORTS)/bench-streams-5000/locust.log; status=$$?; \

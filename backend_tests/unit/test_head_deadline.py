@@ -72,7 +72,30 @@ def test_heads_sent_in_time_are_answered_on_a_kept_alive_connection_until_one_is
         conn.sendall(request)
         second = one_response(conn)
 
-        late = received_until_closed(conn)  # the third head never comes
+        conn.sendall(b"GET / HTTP/1.1\r\n")  # the third head starts and never ends
+        late = received_until_closed(conn)
 
     assert first.startswith(b"HTTP/1.1 200") and second.startswith(b"HTTP/1.1 200"), (first, second)
     assert late.startswith(b"HTTP/1.1 408"), late
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_kept_alive_connection_idle_past_the_deadline_gets_no_408_and_answers_its_next_request(
+    protocol: type,
+) -> None:
+    """Idle between requests is the keep-alive timeout's business (a proxy keeps connections to the
+    platform open for longer than the head deadline): a 408 written there would be read as the
+    answer to the request the client sends next."""
+    request = b"GET / HTTP/1.1\r\nHost: squad.test\r\n\r\n"
+    with serving(protocol) as address, socket.create_connection(address, timeout=5) as conn:
+        conn.sendall(request)
+        first = one_response(conn)
+        conn.settimeout(DEADLINE_S * 3)
+        with pytest.raises(TimeoutError):  # nothing arrives while the connection is idle, a 408 least of all
+            conn.recv(65536)
+        conn.settimeout(5)
+        conn.sendall(request)
+        second = one_response(conn)
+
+    assert first.startswith(b"HTTP/1.1 200"), first
+    assert second.startswith(b"HTTP/1.1 200"), second
