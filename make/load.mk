@@ -127,14 +127,14 @@ bench-agents: $(STAMP) ## the target: BENCH_AGENTS agent tasks in flight at a re
 	  exit $$status
 
 # The board's reads. The platform serves with BENCH_SERVER_WORKERS web processes (SERVER_WORKERS)
-# and no per-squad rate limit (each Locust user is a squad reading ten times a second, and the run
+# and no per-squad rate limit (each Locust user is a squad reading fifty times a second, and the run
 # measures the platform, not the limit); Locust runs BENCH_LOCUST_PROCESSES processes (`--processes`,
 # one per core by default), so the generator is not one core's worth of Python.
 BENCH_SERVER_WORKERS ?= 2
 BENCH_LOCUST_PROCESSES ?= $(shell nproc)
 # The objective of a step: the board's reads within 50 ms at the 95th percentile, no failure.
 BENCH_BOARD_P95_MS ?= 50
-BENCH_BOARD_STEP_USERS ?= 10
+BENCH_BOARD_STEP_USERS ?= 2
 BENCH_BOARD_STEP_S ?= 15
 BENCH_BOARD_ENV = SERVER_WORKERS=$(BENCH_SERVER_WORKERS) SQUAD_RATE_LIMIT_PER_S=0 SQUAD_RUN_WORKER=false
 BENCH_BOARD_LOCUST = $(PY) -m benchmarks.cpu_of "Locust (all its processes)" -- \
@@ -164,7 +164,7 @@ BENCH_PLATFORM_CPUS ?= 0
 BENCH_GENERATOR_CPUS ?= 1
 BENCH_CALIBRATION_SERVER_WORKERS ?= 1
 BENCH_CALIBRATION_LOCUST_PROCESSES ?= 1
-BENCH_CALIBRATION_STEP_USERS ?= 8
+BENCH_CALIBRATION_STEP_USERS ?= 2
 # wrk's steps, in connections.
 BENCH_WRK_CONNECTIONS ?= 2,4,8,16,32
 bench-calibration: $(STAMP) wrk ## the board's knee by wrk and by Locust on one stack, on cores of their own: both knees
