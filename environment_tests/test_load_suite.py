@@ -359,3 +359,15 @@ def test_stress_that_no_step_can_meet_reports_no_sustainable_rate_and_fails(run_
     assert result.returncode == 1, result.stderr[-3000:]
     assert "stress: step 1, 2 users" in result.stderr
     assert "no sustainable rate" in result.stderr
+
+
+@pytest.mark.integration
+@pytest.mark.priority_p2
+@pytest.mark.slow
+def test_stress_against_a_platform_that_limits_each_squad_says_so_and_how_to_measure_it(run_scenario):
+    """The live stack runs with the platform's default per-squad limit, below a stress user's rate."""
+    result = run_scenario("stress", "--stress-step-users=2", "--stress-step-s=10", timeout=100)
+
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "stress: the platform answered 429" in result.stderr, result.stderr[-3000:]
+    assert "SQUAD_RATE_LIMIT_PER_S=0" in result.stderr

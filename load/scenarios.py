@@ -12,7 +12,8 @@ Choose one with `--scenario NAME` (or LOAD_SCENARIO, or `scenario = NAME` in a c
               requests a second each unless --board-wait-s says otherwise) in steps of --stress-step-users every
               --stress-step-s seconds, until a step misses the API objective (p95 within
               --stress-p95-ms, no failure); reports the knee: the highest request rate that still
-              met it. Exit 0 when a knee was found.
+              met it. Exit 0 when a knee was found. Run the platform with SQUAD_RATE_LIMIT_PER_S=0:
+              its per-squad limit (20 a second by default) is below each user's rate.
     soak      a steady mix (20 board users, 100 streams, 5 assignment users) for --soak-minutes.
     streams   --streams stream users (default 1000), held --hold-s seconds (default 60) once all
               are connected; reports drops and delivery p99.
@@ -432,8 +433,18 @@ class Stress(Scenario):
         )
         if step.failures or step.p95_ms > self.limit_ms or not requests:
             self.broken = step
+            if self._rate_limited():
+                log.error(
+                    "stress: the platform answered 429: it limits each squad's requests (SQUAD_RATE_LIMIT_PER_S, "
+                    "20 a second by default) and each board user reads about %g times a second; measure a platform "
+                    "started with SQUAD_RATE_LIMIT_PER_S=0, or slow the users down with --board-wait-s",
+                    round(1 / (self.options.board_wait_s or 1.0)),
+                )
             return False
         return True
+
+    def _rate_limited(self) -> bool:
+        return any("got 429" in str(error.error) for error in self.stats.errors.values())
 
     def report(self) -> None:
         passed = [s for s in self.steps if s is not self.broken]
