@@ -129,6 +129,39 @@ def test_the_generators_collector_collects_rarely_and_freezes_the_spawned_users(
 
 
 @pytest.mark.unit
+@pytest.mark.priority_p1
+def test_a_request_that_got_no_answer_fails_naming_why_with_either_client(repo_root):
+    """Both of Locust's clients call a request refused at the socket status 0: the failure says what
+    happened instead of "got 0"; a real answer is still named by its status and body."""
+    script = f"""
+        from locust.clients import HttpSession
+        from locust.contrib.fasthttp import FastHttpSession
+        from locust.env import Environment
+        from _answers import unexpected
+
+        events = Environment().events
+        for client in (HttpSession, FastHttpSession):
+            session = client(base_url="http://127.0.0.1:{_closed_port()}", request_event=events.request, user=None)
+            with session.get("/api/v1/tasks", catch_response=True) as response:
+                print(client.__name__, unexpected(response, 204))
+                response.success()
+
+        class Answer:
+            status_code, text = 503, "the database is unavailable; try again"
+        print(unexpected(Answer(), 204))
+        """
+    result = _run_with_load(repo_root, script)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3, result.stdout
+    for line, client in zip(lines, ("HttpSession", "FastHttpSession"), strict=False):
+        assert line.startswith(f"{client} expected HTTP 204, got no answer (")
+        assert "refused" in line.lower(), line
+    assert lines[2] == "expected HTTP 204, got 503: the database is unavailable; try again"
+
+
+@pytest.mark.unit
 @pytest.mark.priority_p0
 def test_the_slo_gate_names_each_missed_objective_and_spares_pipelines_and_harness_calls(repo_root):
     """The gate's rules on made-up statistics: delivery p99, p95 per type, pipelines and fakes apart."""

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from _answers import unexpected
 from locust import HttpUser
 from locust.contrib.fasthttp import FastHttpUser
 from locust.exception import StopUser
@@ -102,7 +103,7 @@ class SquadSetup:
         headers = {**self.squad_headers, **kwargs.pop("headers", {})}
         with self.client.request(method, url, name=name, catch_response=True, headers=headers, **kwargs) as response:
             if response.status_code != status:
-                response.failure(f"expected HTTP {status}, got {response.status_code}: {response.text[:200]}")
+                response.failure(unexpected(response, status))
                 return None
             try:
                 body = response.json()

@@ -31,6 +31,7 @@ import _figures
 import _preflight  # noqa: F401  (registers the start-up check of the targets)
 import _slo
 import gevent
+from _answers import unexpected
 from _squad_user import SquadUser
 from _sse import StreamFailure, open_stream, report, stopping, stored_at
 from locust import between, events, task
@@ -175,7 +176,7 @@ class AssignmentUser(SquadUser):
         url = f"{FAKE_LLM.url()}/_fake/scripts/{script_id}"
         with self.client.delete(url, headers=NO_TOKEN, name=f"{SCRIPTS}/{{id}}", catch_response=True) as response:
             if response.status_code != 204:
-                response.failure(f"expected HTTP 204, got {response.status_code}: {response.text[:200]}")
+                response.failure(unexpected(response, 204))
 
     def _report(self, ms: float, failure: BaseException | None) -> None:
         self.environment.events.request.fire(

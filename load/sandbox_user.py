@@ -27,6 +27,7 @@ import _figures
 import _preflight  # noqa: F401  (registers the start-up check of the targets)
 import _slo  # noqa: F401  (registers the SLO gate and its options)
 import gevent
+from _answers import unexpected
 from _squad_user import SquadUser
 from gevent.event import Event
 from locust import between, events, task
@@ -194,7 +195,7 @@ class SandboxUser(SquadUser):
         """Queued and running jobs on the platform, from its Prometheus text; None when unreadable."""
         with self.client.get("/metrics", name=METRICS_CHECK, catch_response=True) as response:
             if response.status_code != 200:
-                response.failure(f"expected HTTP 200, got {response.status_code}")
+                response.failure(unexpected(response, 200))
                 return None
             found = JOBS_IN_PROGRESS.findall(response.text)
             return sum(int(float(value)) for value in found) if found else None
@@ -246,6 +247,6 @@ class SandboxUser(SquadUser):
     def _destroy(self, sandbox_id: str, volley: Volley) -> None:
         with self.client.delete(f"{SANDBOXES_ROUTE}/{sandbox_id}", name=SANDBOX_ROUTE, catch_response=True) as response:
             if response.status_code != 204:
-                response.failure(f"expected HTTP 204, got {response.status_code}: {response.text[:200]}")
+                response.failure(unexpected(response, 204))
                 return
         volley.destroyed += 1
