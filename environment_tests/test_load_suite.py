@@ -131,8 +131,8 @@ def test_the_generators_collector_collects_rarely_and_freezes_the_spawned_users(
 @pytest.mark.unit
 @pytest.mark.priority_p1
 def test_a_request_that_got_no_answer_fails_naming_why_with_either_client(repo_root):
-    """Both of Locust's clients call a request refused at the socket status 0: the failure says what
-    happened instead of "got 0"; a real answer is still named by its status and body."""
+    """Both of Locust's clients report a request refused at the socket as status 0: the failure says
+    what happened instead of "got 0"; a real answer is still named by its status and body."""
     script = f"""
         from locust.clients import HttpSession
         from locust.contrib.fasthttp import FastHttpSession
