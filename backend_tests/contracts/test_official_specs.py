@@ -173,8 +173,9 @@ def regenerate():
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    if not module.DEFAULT_SOURCE.is_dir():
-        pytest.skip(f"the official descriptions are not at {module.DEFAULT_SOURCE} (set AGENT_SQUAD_SPECS)")
+    source = module.official_descriptions()
+    if not source.is_dir():
+        pytest.skip(f"the official descriptions are not at {source} (set AGENT_SQUAD_SPECS)")
     return module
 
 
@@ -183,7 +184,7 @@ LICENSES = {"github": "LICENSE.github", "e2b": "LICENSE.e2b", "envd": "LICENSE.e
 
 @pytest.mark.parametrize("name", ["github", "e2b", "envd", "openai"])
 def test_specs_are_what_regenerate_extracts_and_name_their_source(name: str, regenerate) -> None:
-    source = regenerate.DEFAULT_SOURCE
+    source = regenerate.official_descriptions()
     kept = json.loads((SPECS / f"{name}.schemas.json").read_text())
     if name == "github":
         document = json.loads((source / "github" / "api.github.com.json").read_text())
@@ -211,7 +212,7 @@ def test_specs_are_what_regenerate_extracts_and_name_their_source(name: str, reg
 
 
 def test_webhook_schemas_are_what_regenerate_extracts_and_name_their_source(regenerate) -> None:
-    source = regenerate.DEFAULT_SOURCE
+    source = regenerate.official_descriptions()
     kept = json.loads((SPECS / "github.webhooks.json").read_text())
     document = json.loads((source / "github" / "api.github.com.json").read_text())
 
@@ -220,3 +221,16 @@ def test_webhook_schemas_are_what_regenerate_extracts_and_name_their_source(rege
     assert {key: kept[key] for key in ("webhooks", "components")} == json.loads(json.dumps(expected))
     assert set(kept["webhooks"]) == set(regenerate.GITHUB_WEBHOOKS)
     assert re.search(r"\d+\.\d+\.\d+", kept["source"]), f"the source names no version: {kept['source']}"
+
+
+def test_the_official_descriptions_are_looked_for_where_agent_squad_specs_says(monkeypatch, tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("regenerate", SPECS / "regenerate.py")
+    assert spec is not None and spec.loader is not None
+    regenerate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regenerate)
+
+    monkeypatch.setenv("AGENT_SQUAD_SPECS", str(tmp_path))
+    assert regenerate.official_descriptions() == tmp_path
+    assert regenerate.official_descriptions("elsewhere") == Path("elsewhere")
+    monkeypatch.delenv("AGENT_SQUAD_SPECS")
+    assert regenerate.official_descriptions() == regenerate.DEFAULT_SOURCE

@@ -148,8 +148,13 @@ def write(name: str, source: str, extracted: dict[str, Any]) -> None:
     (HERE / name).write_text(json.dumps({"source": source, **extracted}, indent=1) + "\n")
 
 
+def official_descriptions(given: str | None = None) -> Path:
+    """Where the unmodified descriptions are: `given`, else $AGENT_SQUAD_SPECS, else DEFAULT_SOURCE."""
+    return Path(given or os.environ.get("AGENT_SQUAD_SPECS") or DEFAULT_SOURCE)
+
+
 def main(argv: list[str]) -> None:
-    source = Path(argv[1] if len(argv) > 1 else os.environ.get("AGENT_SQUAD_SPECS", DEFAULT_SOURCE))
+    source = official_descriptions(argv[1] if len(argv) > 1 else None)
     yaml = YAML(typ="safe")
     github = json.loads((source / "github" / "api.github.com.json").read_text())
     write(
