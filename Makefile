@@ -32,7 +32,7 @@ COVERAGE_FLOOR := 95
 # stack: a number, or auto (one per CPU).
 WORKERS ?= auto
 
-.PHONY: help setup system-packages suites test ci-pr up health clean
+.PHONY: help setup system-packages suites test ci-pr up health clean bench-toolbox
 
 help: ## list every target, grouped by area (plain `make` prints the same)
 	@echo "usage: make <target> [VARIABLE=value ...]   (the variables: docs/make.md)"
@@ -115,6 +115,14 @@ ci-pr: lint lint-js typecheck test-contracts test-frontend-tier test-load ## the
 	$(MAKE) --no-print-directory test-backend-tier TIER=nightly
 	$(MAKE) --no-print-directory test-backend-postgres-tier TIER=nightly
 	$(MAKE) --no-print-directory coverage-combine
+
+# The toolbox's own speed: `make suites` warm, the browser suite and the backend suite with -n 2, each
+# with its wall time, CPU and test counts; with BENCH_BASE (a commit), that commit too, side by side, in
+# a temporary worktree on the same virtualenv, in turns (benchmarks/toolbox.py; BENCHMARKS.md).
+BENCH_BASE ?=
+BENCH_TOOLBOX_RUNS ?= 1
+bench-toolbox: setup ## the toolbox's speed: make suites, the browser and backend suites; BENCH_BASE=<commit> side by side
+	$(PY) -m benchmarks.toolbox --runs $(BENCH_TOOLBOX_RUNS) $(if $(BENCH_BASE),--base $(BENCH_BASE))
 
 up: $(STAMP) ## the platform and the fakes on ports 8000-8003 with a demo board, until Ctrl-C
 	$(PY) -m tools.stack up
