@@ -138,12 +138,13 @@ def base_tree(commit: str | None, venv: Path) -> Iterator[Path | None]:
 
 
 def table(results: list[Measured]) -> str:
+    cores = os.cpu_count() or 1
     lines = [
-        "| measured | tree | wall | CPU | of two cores | tests | load average at the start |",
+        f"| measured | tree | wall | CPU | of {cores} cores | tests | load average at the start |",
         "|---|---|---|---|---|---|---|",
     ]
     for result in results:
-        share = result.cpu_s / result.wall_s / 2 if result.wall_s else 0.0
+        share = result.cpu_s / result.wall_s / cores if result.wall_s else 0.0
         status = "" if result.status == 0 else f" (exit {result.status})"
         lines.append(
             f"| {result.name} | {result.tree} | {result.wall_s:.1f} s{status} | {result.cpu_s:.0f} s | {share:.0%} "
@@ -166,8 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     specs = os.environ.get(SPECS_VARIABLE) or (str(DEFAULT_SPECS) if DEFAULT_SPECS.is_dir() else "")
     if specs:
         environment[SPECS_VARIABLE] = specs
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    head = head.stdout.strip() or "HEAD"
+    described = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    head = described.stdout.strip() or "HEAD"
     print(f"machine: {os.cpu_count()} CPUs; this checkout at {head}, with what is not committed", flush=True)
     logs = ROOT / "reports" / "bench-toolbox"
     logs.mkdir(parents=True, exist_ok=True)
