@@ -125,16 +125,23 @@ def base_tree(commit: str | None, venv: Path) -> Iterator[Path | None]:
         yield None
         return
     place = Path(tempfile.mkdtemp(prefix="bench-toolbox-"))
-    subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(place), commit], cwd=ROOT, check=True)
-    set_up_at = (venv / STAMP).stat().st_mtime
-    for name in SETUP_INPUTS:
-        if (place / name).exists():
-            os.utime(place / name, (set_up_at - 1, set_up_at - 1))
     try:
+        subprocess.run(["git", "worktree", "add", "--detach", "--quiet", str(place), commit], cwd=ROOT, check=True)
+        set_up_at = (venv / STAMP).stat().st_mtime
+        for name in SETUP_INPUTS:
+            if (place / name).exists():
+                os.utime(place / name, (set_up_at - 1, set_up_at - 1))
         yield place
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(place)], cwd=ROOT, check=False)
+        subprocess.run(["git", "worktree", "remove", "--force", str(place)], cwd=ROOT, capture_output=True, check=False)
         shutil.rmtree(place, ignore_errors=True)
+
+
+def is_a_commit(name: str) -> bool:
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"], cwd=ROOT, capture_output=True
+    )
+    return found.returncode == 0
 
 
 def table(results: list[Measured]) -> str:
@@ -159,9 +166,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=1, help="rounds of every measurement (default 1)")
     parser.add_argument("--venv", type=Path, default=ROOT / ".venv", help="the virtualenv both trees run on")
     args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error(f"--runs is {args.runs}: give 1 or more")
     venv = args.venv.resolve()
     if not (venv / STAMP).exists():
         print(f"{venv} is not set up: run `make setup` first", file=sys.stderr)
+        return 2
+    if args.base and not is_a_commit(args.base):
+        print(
+            f"{args.base!r} is not a commit of this repository (BENCH_BASE): give a hash, a tag or HEAD~1",
+            file=sys.stderr,
+        )
         return 2
     environment = dict(os.environ)
     specs = os.environ.get(SPECS_VARIABLE) or (str(DEFAULT_SPECS) if DEFAULT_SPECS.is_dir() else "")

@@ -57,8 +57,12 @@ def test_the_base_is_the_commit_in_a_worktree_whose_make_leaves_the_virtualenv_a
 
 @pytest.mark.unit
 @pytest.mark.priority_p2
-def test_without_a_set_up_virtualenv_it_says_to_run_make_setup(tmp_path, capsys):
+def test_a_virtualenv_not_set_up_or_a_base_that_is_no_commit_is_refused_saying_why(tmp_path, capsys):
     from benchmarks.toolbox import main
 
     assert main(["--venv", str(tmp_path)]) == 2
     assert "run `make setup` first" in capsys.readouterr().err
+
+    (tmp_path / STAMP).touch()
+    assert main(["--venv", str(tmp_path), "--base", "no-such-commit"]) == 2
+    assert "'no-such-commit' is not a commit of this repository (BENCH_BASE)" in capsys.readouterr().err
