@@ -28,9 +28,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from backend_tests.contracts.specs.regenerate import SPECS_VARIABLE, official_descriptions
+
 ROOT = Path(__file__).resolve().parents[1]
-SPECS_VARIABLE = "AGENT_SQUAD_SPECS"
-DEFAULT_SPECS = ROOT.parent / "shared" / "specs"
 STAMP = ".installed-stamp"  # the virtualenv's mark of a finished `make setup` (Makefile STAMP)
 SETUP_INPUTS = ("pyproject.toml", "requirements/constraints.txt")  # what the Makefile's STAMP depends on
 
@@ -179,9 +179,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     environment = dict(os.environ)
-    specs = os.environ.get(SPECS_VARIABLE) or (str(DEFAULT_SPECS) if DEFAULT_SPECS.is_dir() else "")
-    if specs:
-        environment[SPECS_VARIABLE] = specs
+    specs = official_descriptions()
+    if specs.is_dir():
+        # As this checkout finds them: a base's worktree elsewhere would not find them beside itself.
+        environment[SPECS_VARIABLE] = str(specs.resolve())
     described = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     head = described.stdout.strip() or "HEAD"
     print(f"machine: {os.cpu_count()} CPUs; this checkout at {head}, with what is not committed", flush=True)

@@ -166,13 +166,18 @@ def test_every_operation_of_the_fakes_is_checked_against_an_official_one(service
     assert found == {name: (spec, key) for name, (_, _, spec, key) in operations.items()}
 
 
-@pytest.fixture
-def regenerate():
-    """specs/regenerate.py, when the official descriptions it reads are on this machine."""
+def _regenerate_module():
     spec = importlib.util.spec_from_file_location("regenerate", SPECS / "regenerate.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def regenerate():
+    """specs/regenerate.py, when the official descriptions it reads are on this machine."""
+    module = _regenerate_module()
     source = module.official_descriptions()
     if not source.is_dir():
         pytest.skip(f"the official descriptions are not at {source} (set AGENT_SQUAD_SPECS)")
@@ -224,10 +229,7 @@ def test_webhook_schemas_are_what_regenerate_extracts_and_name_their_source(rege
 
 
 def test_the_official_descriptions_are_looked_for_where_agent_squad_specs_says(monkeypatch, tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("regenerate", SPECS / "regenerate.py")
-    assert spec is not None and spec.loader is not None
-    regenerate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(regenerate)
+    regenerate = _regenerate_module()
 
     monkeypatch.setenv("AGENT_SQUAD_SPECS", str(tmp_path))
     assert regenerate.official_descriptions() == tmp_path

@@ -27,6 +27,7 @@ from tools.specs import components, references
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCE = HERE.parents[3] / "shared" / "specs"
+SPECS_VARIABLE = "AGENT_SQUAD_SPECS"
 E2B_COMMIT = "b8029973aa7da5f741f7bb1a9f833b38a0885438"  # the commit of e2b-dev/E2B the specs were taken from
 OPENAI_COMMIT = "f85dbe223d40e1a31cba812ab2d755c7e98a92a3"  # the commit of openai/openai-openapi
 
@@ -150,7 +151,7 @@ def write(name: str, source: str, extracted: dict[str, Any]) -> None:
 
 def official_descriptions(given: str | None = None) -> Path:
     """Where the unmodified descriptions are: `given`, else $AGENT_SQUAD_SPECS, else DEFAULT_SOURCE."""
-    return Path(given or os.environ.get("AGENT_SQUAD_SPECS") or DEFAULT_SOURCE)
+    return Path(given or os.environ.get(SPECS_VARIABLE) or DEFAULT_SOURCE)
 
 
 def main(argv: list[str]) -> None:
